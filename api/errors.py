@@ -1,0 +1,87 @@
+"""The only place that knows HTTP status codes: DenError reasons -> responses.
+
+Every error answers `{"reason": ..., "detail": ...}`; validation errors add `problems`, a list
+of `{"field", "message", "hint"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.errors import (
+    Conflict,
+    DenError,
+    Forbidden,
+    NotFound,
+    Problem,
+    RetryableError,
+    RuleViolation,
+    TooLarge,
+    Unauthenticated,
+    ValidationFailed,
+)
+from orchestrator.lifecycle import IllegalTransition
+
+_STATUS: list[tuple[type[DenError], int]] = [
+    (ValidationFailed, 422),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (IllegalTransition, 409),
+    (TooLarge, 413),
+    (RuleViolation, 422),
+    (RetryableError, 503),
+]
+
+
+def status_for(error: DenError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_body(reason: str, detail: str, problems: list[Problem] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"reason": reason, "detail": detail}
+    if problems is not None:
+        body["problems"] = [p.as_dict() for p in problems]
+    return body
+
+
+async def _den_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DenError)
+    problems = exc.problems if isinstance(exc, ValidationFailed) else None
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(error_body(exc.reason, exc.detail, problems),
+                        status_code=status_for(exc), headers=headers)
+
+
+async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        Problem(".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+                str(err["msg"]), "see the OpenAPI document at /openapi.json")
+        for err in exc.errors()
+    ]
+    return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
+                                   problems), status_code=422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    reason = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthenticated"}.get(
+        exc.status_code, "HTTPError")
+    return JSONResponse(error_body(reason, str(exc.detail)), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DenError, _den_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,75 @@
+"""Rows -> response bodies. Shared by the API and the web pages' JSON twins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from api import schemas
+from orchestrator.lifecycle import time_left
+from orchestrator.manifest import TemplateManifest
+from orchestrator.models import SandboxTemplate, Supplier, TemplateVersion, Trial, TrialEvent, User
+
+
+def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
+    ids = {t.owner_id for t in trials}
+    if not ids:
+        return {}
+    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids)))
+            if u.id is not None}
+
+
+def trial(row: Trial, *, owner: str, now: datetime) -> schemas.TrialPublic:
+    left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
+    return schemas.TrialPublic(
+        id=row.id, phase=row.phase, reason=row.reason, message=row.message,
+        template=f"{row.template_name}@{row.template_version}", owner=owner,
+        department=row.department, title=row.title, problem_statement=row.problem_statement,
+        hypothesis=row.hypothesis, success_criteria=row.success_criteria,
+        parameters=row.parameters, duration_seconds=row.duration_seconds,
+        extension_count=row.extension_count, created_at=row.created_at, ready_at=row.ready_at,
+        expires_at=row.expires_at, ended_at=row.ended_at, end_requested_at=row.end_requested_at,
+        time_left_seconds=int(left.total_seconds()) if left is not None else None,
+        endpoints=row.endpoints,
+    )
+
+
+def trials(session: Session, rows: list[Trial], *, now: datetime) -> schemas.TrialList:
+    names = owners(session, rows)
+    return schemas.TrialList(items=[trial(r, owner=names.get(r.owner_id, ""), now=now)
+                                    for r in rows])
+
+
+def event(row: TrialEvent) -> schemas.TrialEventPublic:
+    return schemas.TrialEventPublic(at=row.at, kind=row.kind, phase=row.phase,
+                                    reason=row.reason, message=row.message)
+
+
+def template(version: TemplateVersion, supplier: Supplier) -> schemas.TemplatePublic:
+    manifest = TemplateManifest.model_validate(version.manifest)
+    meta, spec = manifest.metadata, manifest.spec
+    return schemas.TemplatePublic(
+        name=meta.name, version=meta.version, supplier=supplier.slug,
+        supplier_name=supplier.name, summary=meta.summary, description=meta.description,
+        problem_areas=list(meta.problem_areas), tags=list(meta.tags), status=version.status,
+        digest=version.digest, data_classification=spec.data_classification,
+        limits=spec.limits.model_dump(by_alias=True), components=[c.name for c in spec.components],
+        parameters=spec.parameters, success_criteria=list(spec.success_criteria),
+        published_at=version.published_at,
+    )
+
+
+def supplier(row: Supplier, template_names: list[str]) -> schemas.SupplierPublic:
+    return schemas.SupplierPublic(
+        slug=row.slug, name=row.name, size=row.size, contact=row.contact,
+        description=row.description, problem_areas=row.problem_areas, templates=template_names,
+    )
+
+
+def template_names_by_supplier(session: Session) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = {}
+    for row in session.exec(select(SandboxTemplate).order_by(SandboxTemplate.name)):
+        names.setdefault(row.supplier_id, []).append(row.name)
+    return names

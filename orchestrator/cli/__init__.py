@@ -1,0 +1,1 @@
+"""Command-line interfaces: `den` (run the product) and `denctl` (the kubectl-like client)."""

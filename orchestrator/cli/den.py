@@ -1,0 +1,134 @@
+"""`den`: run the product (API + web + reconciler), the reconciler alone, migrations, images."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli import logs
+from orchestrator.settings import Settings
+
+app = typer.Typer(help="Run Innovation Den.", no_args_is_help=True,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+images_app = typer.Typer(help="Sandbox images, built locally with no registry.",
+                         no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(images_app, name="images")
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _admin_token(settings: Settings) -> str:
+    """The bootstrap token: from DEN_BOOTSTRAP_ADMIN_TOKEN, or made once for local use and
+    kept (mode 0600) in the data directory so that restarts keep it."""
+    if settings.bootstrap_admin_token:
+        return settings.bootstrap_admin_token
+    if settings.environment == "production":
+        return ""
+    path = settings.data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = "den_" + secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    driver: Annotated[str | None, typer.Option(help="docker or kubernetes (DEN_DRIVER).")] = None,
+) -> None:
+    """Serve the API and web pages, with the reconciler, in one process."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings(driver=driver)
+    token = _admin_token(settings)
+    if token:
+        settings = settings.model_copy(update={"bootstrap_admin_token": token})
+    url = f"http://{host}:{port}"
+    typer.echo(f"Innovation Den on {url}  (driver: {settings.driver})", err=True)
+    if token and not os.environ.get("DEN_BOOTSTRAP_ADMIN_TOKEN"):
+        typer.echo(f"API token (platform engineer): {token}", err=True)
+        typer.echo(f"  export DEN_SERVER={url} DEN_TOKEN={token}", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                proxy_headers=False)
+
+
+@app.command()
+def reconcile() -> None:
+    """Run the reconciler alone (a second Deployment beside the API)."""
+    from orchestrator.drivers import load_driver
+    from orchestrator.reconciler import Reconciler
+    from orchestrator.startup import prepare
+
+    settings = _settings()
+    engine = prepare(settings)
+    stop = threading.Event()
+    reconciler = Reconciler(engine=engine, driver=load_driver(settings), settings=settings)
+
+    def _stop(*_: object) -> None:
+        stop.set()
+        reconciler.wake.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    reconciler.run(stop)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply database migrations (to the newest revision by default)."""
+    from orchestrator import db
+
+    settings = _settings()
+    engine = db.make_engine(settings.effective_database_url)
+    db.upgrade(engine, revision)
+    typer.echo(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@images_app.command("build")
+def images_build(
+    templates: Annotated[list[str] | None, typer.Argument(help="Template names (all if none).")]
+    = None,
+    templates_dir: Annotated[Path | None, typer.Option(help="Template directory.")] = None,
+) -> None:
+    """Build the bundled templates' images locally (base image from Debian packages)."""
+    from orchestrator.drivers.docker import images
+    from orchestrator.errors import DenError
+    from orchestrator.startup import templates_dir as default_dir
+
+    settings = _settings()
+    directory = templates_dir or default_dir(settings)
+    if directory is None:
+        typer.echo("no template directory: pass --templates-dir", err=True)
+        raise typer.Exit(2)
+    try:
+        built = images.build_all(directory, templates or None, settings=settings,
+                                 log=lambda line: typer.echo(line, err=True))
+    except DenError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    for image in built:
+        typer.echo(image)
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""The Docker runtime: the only package that talks to the Docker engine (`import docker`)."""

@@ -1,0 +1,409 @@
+"""The Docker driver: one bridge network and one hardened container per component, per trial.
+
+Network design (chosen by experiment on Docker Engine 20.10, see the driver's PR note):
+
+- A trial's network `den-<trial id>` is `internal` unless the template declares egress. On an
+  internal network Docker installs FORWARD rules that drop every packet leaving the bridge (and
+  every packet entering it from another bridge), and its embedded DNS does not forward outside
+  names, so a sandbox reaches nothing but its own components; two trials cannot reach each other.
+- Docker publishes no ports for a container that is only on an internal network. The host,
+  however, owns the bridge's gateway address and reaches the container's address directly, so an
+  endpoint is `http://<container address on the trial network>:<port>/`: reachable from this
+  machine only (forwarded traffic from any other interface is dropped), never from the network.
+  A second, non-internal "ingress" network would make publishing work, but its default route
+  forwards the sandbox's packets out of the host (masquerading off only hides their source), so
+  "no egress" would stop being true without host firewall rules that this driver cannot own.
+- A template that declares egress gets a normal bridge network; its exposed ports are then
+  published on `docker_publish_host` (loopback) and the endpoint is that address. Docker cannot
+  limit egress to the declared hosts: such a trial can reach any address (Kubernetes enforces the
+  declared CIDRs with a NetworkPolicy).
+
+An endpoint always comes from what Docker reports (a published binding if there is one, else the
+container's address), so `poll` gives the right URL in both cases.
+
+Every call converges: `start` creates only what is missing ("already exists" is success, a
+container left `created` by a crash is started, one attached to a network that is gone is
+replaced), `stop` removes whatever carries the trial label ("not found" is success). Images are
+never pulled. Docker SDK errors become `RuntimeUnavailable` (engine unreachable, 5xx) or a
+`PermanentError` (a request Docker refuses).
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+import structlog
+
+from orchestrator.drivers.base import TRIAL_LABEL, Handle, Observation, Status, TrialSpec
+from orchestrator.drivers.docker import specs
+from orchestrator.errors import (
+    DenError,
+    NotFound,
+    PermanentError,
+    RetryableError,
+    RuntimeUnavailable,
+)
+from orchestrator.manifest import Component
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROBE_TIMEOUT_CAP = 2.0  # seconds: poll must stay quick whatever a manifest says
+FAILED_LOG_LINES = 10
+_GONE = ("exited", "dead")
+
+
+@contextmanager
+def _engine(action: str) -> Iterator[None]:
+    """Turn docker SDK errors into ours: 5xx and I/O are retryable, other refusals are not."""
+    try:
+        yield
+    except DenError:
+        raise
+    except docker.errors.APIError as exc:
+        status = exc.status_code or 500
+        if status >= 500:
+            raise RuntimeUnavailable(
+                f"The Docker engine failed while {action}; it will be retried.",
+                log_message=str(exc)) from exc
+        raise PermanentError(f"Docker refused {action}: {exc.explanation or exc}",
+                             reason="RuntimeRejected", log_message=str(exc)) from exc
+    except (docker.errors.DockerException, OSError) as exc:  # requests errors are OSErrors
+        raise RuntimeUnavailable(f"The Docker engine cannot be reached while {action}.",
+                                 log_message=str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """One container as the list call reports it (a sparse summary, no inspect)."""
+
+    id: str
+    name: str
+    component: str
+    state: str
+    address: str  # on the trial network; "" until running
+    published: dict[int, tuple[str, int]] = field(default_factory=dict)  # port -> host, port
+
+    @classmethod
+    def from_summary(cls, attrs: dict[str, Any], network_id: str) -> _Seen:
+        networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        address = next((n.get("IPAddress") or "" for n in networks.values()
+                        if n.get("NetworkID") == network_id), "")
+        published: dict[int, tuple[str, int]] = {}
+        for port in attrs.get("Ports") or []:
+            host = port.get("IP") or "0.0.0.0"
+            if port.get("PublicPort") and ":" not in host:  # the IPv4 binding is enough
+                host = "127.0.0.1" if host == "0.0.0.0" else host
+                published.setdefault(port["PrivatePort"], (host, port["PublicPort"]))
+        return cls(id=attrs["Id"], name=(attrs.get("Names") or ["/"])[0].lstrip("/"),
+                   component=specs.component_of(attrs.get("Labels")),
+                   state=str(attrs.get("State", "")), address=address, published=published)
+
+    def target(self, container_port: int) -> tuple[str, int] | None:
+        """Where the host reaches `container_port`: a published binding, else the address."""
+        if container_port in self.published:
+            return self.published[container_port]
+        return (self.address, container_port) if self.address else None
+
+
+def _http_ok(host: str, port: int, path: str, timeout: float) -> bool:
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"User-Agent": "innovation-den-probe"})
+        return 200 <= connection.getresponse().status < 400
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+class DockerDriver:
+    name = "docker"
+
+    def __init__(self, *, client: Any = None, base_url: str = "",
+                 publish_host: str = "127.0.0.1") -> None:
+        self._client = client
+        self._base_url = base_url
+        self.publish_host = publish_host
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DockerDriver:
+        return cls(base_url=settings.docker_host, publish_host=settings.docker_publish_host)
+
+    @property
+    def client(self) -> Any:
+        """The docker SDK client, made on first use (so a down engine is a retryable error)."""
+        if self._client is None:
+            with _engine("connecting"):
+                self._client = (docker.DockerClient(base_url=self._base_url, version="auto")
+                                if self._base_url else docker.from_env(version="auto"))
+        return self._client
+
+    def ping(self) -> None:
+        with _engine("checking the engine"):
+            self.client.ping()
+
+    # --- start ----------------------------------------------------------------------------
+
+    def start(self, spec: TrialSpec) -> Handle:
+        with _engine(f"starting trial {spec.trial_id}"):
+            volumes = {c.name: self._image_volumes(c.image) for c in spec.components}
+            network = self._ensure_network(spec)
+            containers = {
+                c.name: self._ensure_container(spec, c, network.id, volumes[c.name])
+                for c in spec.components
+            }
+        return {"network": network.name, "network_id": network.id,
+                "internal": not spec.egress, "containers": containers}
+
+    def _image_volumes(self, image: str) -> list[str]:
+        """The image's `VOLUME` paths; a missing image is a permanent error (never pulled)."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except docker.errors.ImageNotFound as exc:
+            raise PermanentError(
+                f"Image {image} is not on this Docker engine, and images are never pulled: "
+                "build it with `den images build` (bundled templates) or load it with "
+                "`docker load`.", reason="ImageMissing") from exc
+        return sorted((attrs.get("Config") or {}).get("Volumes") or {})
+
+    def _find_network(self, trial_id: str) -> Any:
+        name = specs.network_name(trial_id)
+        found = [n for n in self.client.networks.list(filters=specs.trial_filter(trial_id))
+                 if n.name == name]
+        # Two same-named networks can only come from a race; always pick the same one.
+        return min(found, key=lambda n: (n.attrs.get("Created", ""), n.id), default=None)
+
+    def _ensure_network(self, spec: TrialSpec) -> Any:
+        network = self._find_network(spec.trial_id)
+        if network is not None:
+            return network
+        try:
+            network = self.client.networks.create(**specs.network_kwargs(spec))
+            log.info("network created", trial_id=spec.trial_id, network=network.name)
+        except docker.errors.APIError as exc:
+            if "address pool" in str(exc):
+                raise RetryableError(
+                    "No address range is left for another sandbox network; retry when a trial "
+                    "ends, or give dockerd larger `default-address-pools`.",
+                    reason="NetworkPoolExhausted", log_message=str(exc), delay=30.0) from exc
+            if exc.status_code != 409:
+                raise
+            network = self._find_network(spec.trial_id)  # made meanwhile: that is success
+            if network is None:
+                raise
+        return network
+
+    def _ensure_container(self, spec: TrialSpec, component: Component, network_id: str,
+                          volumes: list[str]) -> str:
+        kwargs = specs.container_kwargs(spec, component, network=network_id,
+                                        publish_host=self.publish_host, image_volumes=volumes)
+        container = self._create_or_get(kwargs)
+        if not self._attached(container, network_id):
+            # Left over from a network that is gone: it could never start; replace it.
+            container.remove(force=True, v=True)
+            container = self._create_or_get(kwargs)
+        if container.status == "created":
+            self._start_container(container, component.name)
+            log.info("container started", trial_id=spec.trial_id, component=component.name)
+        return str(container.id)
+
+    def _create_or_get(self, kwargs: dict[str, Any]) -> Any:
+        try:
+            return self.client.containers.create(**kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise PermanentError(f"Image {kwargs['image']} disappeared while starting: build "
+                                 "it with `den images build`.", reason="ImageMissing") from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+        return self.client.containers.get(kwargs["name"])
+
+    @staticmethod
+    def _attached(container: Any, network_id: str) -> bool:
+        networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        return any(n.get("NetworkID") == network_id for n in networks.values())
+
+    @staticmethod
+    def _start_container(container: Any, component: str) -> None:
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
+                raise PermanentError(f"Component {component} cannot start: {exc.explanation}",
+                                     reason="ContainerStartFailed") from exc
+            raise
+
+    # --- poll -----------------------------------------------------------------------------
+
+    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+        with _engine(f"observing trial {spec.trial_id}"):
+            network = self._find_network(spec.trial_id)
+            if network is None:
+                name = specs.network_name(spec.trial_id)
+                return Observation(Status.MISSING, message=f"Network {name} is gone")
+            summaries = self.client.containers.list(
+                all=True, sparse=True, filters=specs.trial_filter(spec.trial_id))
+            seen = {s.component: s for s in
+                    (_Seen.from_summary(c.attrs, network.id) for c in summaries)}
+            return self._observe(spec, network.name, seen)
+
+    def _observe(self, spec: TrialSpec, network: str, seen: dict[str, _Seen]) -> Observation:
+        created = [f"Network {network} created"]
+        running: list[str] = []
+        ready: list[str] = []
+        endpoints: dict[str, str] = {}
+        waiting: list[str] = []
+        for component in spec.components:
+            container = seen.get(component.name)
+            if container is None:
+                name = specs.container_name(spec.trial_id, component.name)
+                return Observation(Status.MISSING, message=f"Container {name} is gone",
+                                   progress=tuple(created))
+            created.append(f"Container {component.name} created")
+            failure = self._failure(container)
+            if failure:
+                return Observation(Status.FAILED, message=failure,
+                                   progress=tuple(created + running))
+            if container.state != "running":
+                waiting.append(f"{component.name} is {container.state}")
+                continue
+            running.append(f"Container {component.name} running")
+            endpoints.update(self._endpoints(component, container))
+            if self._ready(component, container):
+                ready.append(f"{component.name} is ready")
+            else:
+                waiting.append(f"waiting for {component.name} to answer its readiness probe")
+        progress = tuple(created + running + ready)
+        if waiting:
+            message = "; ".join(waiting)
+            return Observation(Status.PENDING, endpoints, message[0].upper() + message[1:],
+                               progress)
+        return Observation(Status.READY, endpoints, "All components are ready", progress)
+
+    def _failure(self, container: _Seen) -> str:
+        """Why a container will never become ready, or "" if it still may."""
+        if container.state not in (*_GONE, "created"):
+            return ""
+        state = self.client.api.inspect_container(container.id)["State"]
+        if container.state == "created":
+            error = state.get("Error") or ""
+            return f"Component {container.component} cannot start: {error}" if error else ""
+        why = " (out of memory)" if state.get("OOMKilled") else ""
+        lines = self._last_lines(container.id)
+        return (f"Component {container.component} exited with code {state.get('ExitCode')}"
+                f"{why}" + (f"; last log lines:\n{lines}" if lines else ""))
+
+    def _last_lines(self, container_id: str) -> str:
+        raw = self.client.api.logs(container_id, tail=FAILED_LOG_LINES)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return "\n".join(line[:300] for line in text.splitlines()[-FAILED_LOG_LINES:])
+
+    @staticmethod
+    def _endpoints(component: Component, container: _Seen) -> dict[str, str]:
+        endpoints = {}
+        for key, port in specs.exposed_ports(component):
+            target = container.target(port.container_port)
+            if target:
+                endpoints[key] = specs.url(*target)
+        return endpoints
+
+    @staticmethod
+    def _ready(component: Component, container: _Seen) -> bool:
+        probe = component.readiness_probe
+        if probe is None:
+            return True
+        target = container.target(probe.http_get.port)
+        timeout = min(probe.timeout_seconds, PROBE_TIMEOUT_CAP)
+        return target is not None and _http_ok(*target, probe.http_get.path, timeout)
+
+    # --- stop, remaining, list ------------------------------------------------------------
+
+    def stop(self, trial_id: str) -> None:
+        labelled = specs.trial_filter(trial_id)
+        with _engine(f"removing trial {trial_id}"):
+            for container in self.client.containers.list(all=True, sparse=True,
+                                                         filters=labelled):
+                self._quietly(self.client.api.remove_container, container.id, v=True,
+                              force=True)
+            for network in self.client.networks.list(filters=labelled):
+                self._remove_network(network.id)
+            for volume in self.client.volumes.list(filters=labelled):
+                self._quietly(self.client.api.remove_volume, volume.name, force=True)
+        log.info("trial removed", trial_id=trial_id)
+
+    @staticmethod
+    def _quietly(remove: Any, *args: Any, **kwargs: Any) -> None:
+        """Remove something; already gone, or already being removed, is success."""
+        try:
+            remove(*args, **kwargs)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or "in progress" not in str(exc):
+                raise
+
+    def _remove_network(self, network_id: str) -> None:
+        try:
+            self._quietly(self.client.api.remove_network, network_id)
+        except docker.errors.APIError as exc:
+            if exc.status_code in (403, 409):  # a container appeared meanwhile: next stop
+                raise RetryableError("The trial network still has containers; retrying.",
+                                     reason="TeardownIncomplete", log_message=str(exc)) from exc
+            raise
+
+    def remaining(self, trial_id: str) -> list[str]:
+        labelled = specs.trial_filter(trial_id)
+        with _engine(f"listing what is left of trial {trial_id}"):
+            containers = self.client.containers.list(all=True, sparse=True, filters=labelled)
+            names = [f"container/{_Seen.from_summary(c.attrs, '').name}" for c in containers]
+            names += [f"network/{n.name}" for n in self.client.networks.list(filters=labelled)]
+            names += [f"volume/{v.name}" for v in self.client.volumes.list(filters=labelled)]
+        return sorted(names)
+
+    def list_trial_ids(self) -> set[str]:
+        """Trials with any container, network or volume: one list call per kind."""
+        any_trial = specs.trial_filter()
+        with _engine("listing trials"):
+            labels = [c.attrs.get("Labels") or {} for c in
+                      self.client.containers.list(all=True, sparse=True, filters=any_trial)]
+            labels += [n.attrs.get("Labels") or {} for n in
+                       self.client.networks.list(filters=any_trial)]
+            labels += [v.attrs.get("Labels") or {} for v in
+                       self.client.volumes.list(filters=any_trial)]
+        return {found[TRIAL_LABEL] for found in labels if found.get(TRIAL_LABEL)}
+
+    # --- logs -----------------------------------------------------------------------------
+
+    def logs(self, trial_id: str, component: str, *, follow: bool = False,
+             tail: int = 200) -> Iterator[str]:
+        """A component's log lines (stdout and stderr), oldest first; `follow` keeps going."""
+        name = specs.container_name(trial_id, component)
+        with _engine(f"reading the logs of {name}"):
+            try:
+                container = self.client.containers.get(name)
+            except docker.errors.NotFound as exc:
+                raise NotFound(f"Trial {trial_id} has no component {component} "
+                               "(its container is gone).") from exc
+            chunks = container.logs(stream=True, follow=follow, tail=tail)
+        return _lines(chunks, name)
+
+
+def _lines(chunks: Iterator[bytes], name: str) -> Iterator[str]:
+    """Whole lines out of the stream of byte chunks Docker sends."""
+    pending = ""
+    with _engine(f"reading the logs of {name}"):
+        for chunk in chunks:
+            pending += chunk.decode("utf-8", "replace")
+            *lines, pending = pending.split("\n")
+            yield from lines
+    if pending:
+        yield pending

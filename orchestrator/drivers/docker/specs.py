@@ -1,0 +1,210 @@
+"""Pure builders for the Docker driver: names, labels and the arguments of every Docker call.
+
+Nothing here imports `docker` or does I/O, so every hardening decision is a plain value that unit
+tests can assert without a daemon (`tests/unit/test_docker_specs.py`). `driver.py` passes these
+dicts straight to the docker SDK.
+
+The decisions, in one place:
+
+- Names: the trial's network is `den-<trial id>`, a component's container
+  `den-<trial id>-<component>`; the component name is its DNS alias on the trial network (and
+  its hostname), so components reach each other as `http://<component>:<port>/`.
+- Labels: every network, container and volume carries the trial id, the managed-by marker and,
+  on containers, the component name, so a sweep finds every orphan by label alone.
+- Isolation: the trial network is `internal` (no route out, no DNS forwarding) unless the
+  template declares egress. Docker does not publish ports of containers on an internal network,
+  so the host reaches an endpoint on the container's own address on the trial bridge (see
+  `driver.py`); the port bindings below, on `docker_publish_host` with an ephemeral host port,
+  take effect only on networks with egress and are loopback-only whenever they do.
+- Hardening, always: read-only root filesystem with small `noexec,nosuid,nodev` tmpfs mounts for
+  `writable_paths` (and over any `VOLUME` the image declares, so no anonymous volume is ever
+  writable), every capability dropped, `no-new-privileges`, uid/gid 10001, never privileged,
+  no binds, no mounts, no devices, the Docker socket never present, CPU/memory/PID limits from
+  the manifest with swap disabled, no restart, a bounded json-file log.
+- Environment: component env, then the trial's parameters (the user's choices override the
+  supplier's defaults), then the reserved `DEN_*` variables the driver sets. A parameter may not
+  name a reserved variable (`DEN_*`, and variables that change how a process loads code or where
+  it finds things, such as `PATH`, `HOME` or `LD_PRELOAD`): that is refused, never silently
+  dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from orchestrator.drivers.base import (
+    COMPONENT_LABEL,
+    MANAGED_LABEL,
+    MANAGED_VALUE,
+    TRIAL_LABEL,
+    TrialSpec,
+)
+from orchestrator.errors import PermanentError, Problem, ValidationFailed
+from orchestrator.manifest import Component, Port, parse_cpu, parse_memory
+
+PREFIX = "den-"
+TEMPLATE_LABEL = "innovation-den.io/template"
+SANDBOX_USER = "10001:10001"
+TMPFS_MAX_BYTES = 64 * 2**20
+TMPFS_OPTIONS = "rw,noexec,nosuid,nodev"
+LOG_CONFIG: dict[str, Any] = {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}}
+# Trial ids become part of Docker object names: keep them to what every Docker name accepts.
+_TRIAL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+RESERVED_ENV = frozenset({
+    "PATH", "HOME", "HOSTNAME", "USER", "SHELL", "PWD", "ENV", "BASH_ENV", "IFS",
+    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
+    "PYTHONUSERBASE", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "RUBYOPT",
+    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "http_proxy", "https_proxy", "HTTP_PROXY",
+    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+})
+RESERVED_PREFIX = "DEN_"
+
+
+def check_trial_id(trial_id: str) -> str:
+    if not _TRIAL_ID.match(trial_id):
+        raise PermanentError(
+            f"Trial id {trial_id!r} cannot name Docker objects: use letters, digits, '_', '.' "
+            "or '-', at most 63 characters, starting with a letter or digit.",
+            reason="InvalidTrialId",
+        )
+    return trial_id
+
+
+def network_name(trial_id: str) -> str:
+    return f"{PREFIX}{check_trial_id(trial_id)}"
+
+
+def container_name(trial_id: str, component: str) -> str:
+    return f"{PREFIX}{check_trial_id(trial_id)}-{component}"
+
+
+def trial_labels(trial_id: str) -> dict[str, str]:
+    return {TRIAL_LABEL: trial_id, MANAGED_LABEL: MANAGED_VALUE}
+
+
+def trial_filter(trial_id: str | None = None) -> dict[str, list[str]]:
+    """A Docker list filter: resources of one trial, or (None) of any trial."""
+    return {"label": [TRIAL_LABEL if trial_id is None else f"{TRIAL_LABEL}={trial_id}"]}
+
+
+def network_kwargs(spec: TrialSpec) -> dict[str, Any]:
+    return {
+        "name": network_name(spec.trial_id),
+        "driver": "bridge",
+        "internal": not spec.egress,
+        "check_duplicate": True,
+        "labels": {**trial_labels(spec.trial_id), TEMPLATE_LABEL: spec.template},
+    }
+
+
+def exposed_ports(component: Component) -> list[tuple[str, Port]]:
+    """(endpoint key, port) of each exposed port: the first is keyed by the component name."""
+    exposed = [p for p in component.ports if p.expose]
+    return [
+        (component.name if i == 0 else f"{component.name}-{port.name}", port)
+        for i, port in enumerate(exposed)
+    ]
+
+
+def port_bindings(component: Component, publish_host: str) -> dict[str, tuple[str, None]]:
+    """Each exposed port on `publish_host` with an ephemeral host port chosen by Docker."""
+    return {f"{p.container_port}/tcp": (publish_host, None) for _, p in exposed_ports(component)}
+
+
+def tmpfs_mounts(component: Component, image_volumes: Iterable[str] = ()) -> dict[str, str]:
+    """Small tmpfs mounts for writable paths and over the image's `VOLUME`s."""
+    memory = parse_memory(component.resources.memory)
+    size = min(TMPFS_MAX_BYTES, memory // 4)
+    options = f"{TMPFS_OPTIONS},size={size},mode=1777"
+    return dict.fromkeys([*component.writable_paths, *sorted(image_volumes)], options)
+
+
+def is_reserved_env(name: str) -> bool:
+    return name in RESERVED_ENV or name.upper().startswith(RESERVED_PREFIX)
+
+
+def environment(spec: TrialSpec, component: Component) -> dict[str, str]:
+    """Component env < trial parameters < the driver's own `DEN_*` variables."""
+    problems = [
+        Problem(f"parameters.{name}", f"{name} is reserved and cannot be set by a parameter",
+                "rename the parameter")
+        for name in spec.parameters_env if is_reserved_env(name)
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    env = {**component.env, **spec.parameters_env}
+    if "HOME" not in env and component.writable_paths:
+        env["HOME"] = component.writable_paths[0]  # uid 10001 has no writable home otherwise
+    env.update({"DEN_TRIAL_ID": spec.trial_id, "DEN_COMPONENT": component.name})
+    return env
+
+
+def limits(component: Component) -> dict[str, Any]:
+    memory = parse_memory(component.resources.memory)
+    return {
+        "nano_cpus": parse_cpu(component.resources.cpu) * 1_000_000,
+        "mem_limit": memory,
+        "memswap_limit": memory,  # equal to the limit: no swap
+        "pids_limit": component.resources.pids,
+    }
+
+
+def hardening() -> dict[str, Any]:
+    """Settings no manifest can change."""
+    return {
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "user": SANDBOX_USER,
+        "privileged": False,
+        "ipc_mode": "private",
+        "restart_policy": {"Name": "no"},
+        "log_config": LOG_CONFIG,
+    }
+
+
+def container_kwargs(
+    spec: TrialSpec,
+    component: Component,
+    *,
+    network: str,
+    publish_host: str,
+    image_volumes: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Keyword arguments of `client.containers.create` for one component of a trial.
+
+    `network` is the trial network's id (or name); `image_volumes` are the `VOLUME` paths the
+    image declares, covered with tmpfs so that no Docker volume is created for them.
+    """
+    name = container_name(spec.trial_id, component.name)
+    return {
+        "image": component.image,
+        "command": list(component.command) if component.command is not None else None,
+        "name": name,
+        "hostname": component.name,
+        "labels": {**trial_labels(spec.trial_id), COMPONENT_LABEL: component.name,
+                   TEMPLATE_LABEL: spec.template},
+        "environment": environment(spec, component),
+        "network": network,
+        "networking_config": {network: {"Aliases": [component.name]}},
+        "ports": port_bindings(component, publish_host),
+        "tmpfs": tmpfs_mounts(component, image_volumes),
+        "use_config_proxy": False,  # never inject the client's proxy settings into the env
+        **limits(component),
+        **hardening(),
+    }
+
+
+def url(host: str, port: int | str) -> str:
+    """`http://host:port/`; an unspecified publish address is reached on loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def component_of(labels: Mapping[str, str] | None) -> str:
+    return (labels or {}).get(COMPONENT_LABEL, "")

@@ -1,0 +1,236 @@
+"""The sandbox template manifest (`template.yaml`): a runtime-neutral pydantic model.
+
+A manifest says what a supplier offers: metadata, the components (image, ports, env, command,
+resources, readiness probe), parameters (a JSON Schema whose values reach the workload as
+environment variables), limits, declared egress, data classification and suggested success
+criteria. Everything a supplier writes is data: nothing here is ever rendered as a template.
+
+Security is by construction: the model has no field that could ask for a privileged container,
+a host path, host networking or extra capabilities, and unknown fields are refused, so such a
+request fails validation with the field named. The JSON Schema of this model is published in
+`sandbox_templates/README.md` (tests/unit/test_manifest_schema_doc.py keeps it current).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "innovation-den.io/v1"
+KIND = "SandboxTemplate"
+
+_DNS_LABEL = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
+_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]{1,20})?$"
+# A Docker/OCI image reference: [registry[:port]/]path[:tag][@digest]. No spaces, quotes, shell
+# metacharacters or upper case in the path, so it can never smuggle anything into a command.
+_IMAGE = (
+    r"^(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+DnsLabel = Annotated[str, StringConstraints(pattern=_DNS_LABEL)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+LongText = Annotated[str, StringConstraints(max_length=5000)]
+Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+def parse_cpu(value: str) -> int:
+    """A CPU quantity ("0.5", "500m", "2") as millicores."""
+    match = _QUANTITY.match(value)
+    if not match or match.group(2) not in (None, "m"):
+        raise ValueError(f"{value!r} is not a CPU quantity: use cores like '0.5' or '500m'")
+    number = float(match.group(1))
+    return int(number if match.group(2) == "m" else number * 1000)
+
+
+def parse_memory(value: str) -> int:
+    """A memory quantity ("256Mi", "1Gi", "500M") as bytes."""
+    match = _QUANTITY.match(value)
+    if not match or match.group(2) == "m":
+        raise ValueError(f"{value!r} is not a memory quantity: use e.g. '256Mi' or '1Gi'")
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def _cpu(value: str) -> str:
+    if not 10 <= parse_cpu(value) <= 8000:
+        raise ValueError("CPU must be between 10m and 8 cores")
+    return value
+
+
+def _memory(value: str) -> str:
+    if not 16 * 2**20 <= parse_memory(value) <= 32 * 2**30:
+        raise ValueError("memory must be between 16Mi and 32Gi")
+    return value
+
+
+Cpu = Annotated[str, AfterValidator(_cpu)]
+Memory = Annotated[str, AfterValidator(_memory)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Port(_Model):
+    name: DnsLabel = "http"
+    container_port: int = Field(ge=1024, le=65535, description="Unprivileged port (>= 1024).")
+    expose: bool = Field(True, description="Give this port an endpoint URL for the trial.")
+
+
+class HttpProbe(_Model):
+    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._~/?=&%-]{0,200}$")] = "/"
+    port: int = Field(ge=1024, le=65535)
+
+
+class ReadinessProbe(_Model):
+    http_get: HttpProbe
+    period_seconds: float = Field(1.0, gt=0, le=60)
+    timeout_seconds: float = Field(1.0, gt=0, le=30)
+
+
+class Resources(_Model):
+    cpu: Cpu = "0.5"
+    memory: Memory = "256Mi"
+    pids: int = Field(256, ge=16, le=4096, description="Most processes/threads at once.")
+
+
+class Component(_Model):
+    name: DnsLabel
+    image: Annotated[str, StringConstraints(pattern=_IMAGE, max_length=255)]
+    command: list[Annotated[str, StringConstraints(max_length=1000)]] | None = Field(
+        None, max_length=50
+    )
+    ports: list[Port] = Field(default_factory=list, max_length=10)
+    env: dict[Annotated[str, StringConstraints(pattern=_ENV_NAME)],
+              Annotated[str, StringConstraints(max_length=4096)]] = Field(
+        default_factory=dict, max_length=100
+    )
+    resources: Resources = Field(default_factory=Resources)
+    readiness_probe: ReadinessProbe | None = None
+    writable_paths: list[Annotated[str, StringConstraints(pattern=r"^/[a-z0-9._/-]{1,100}$")]] = (
+        Field(default_factory=lambda: ["/tmp"], max_length=5,
+              description="Small tmpfs mounts; the root filesystem is read-only.")
+    )
+
+    @model_validator(mode="after")
+    def _probe_port_declared(self) -> Component:
+        if self.readiness_probe is not None:
+            declared = {p.container_port for p in self.ports}
+            if self.readiness_probe.http_get.port not in declared:
+                raise ValueError(
+                    f"readinessProbe port {self.readiness_probe.http_get.port} is not one of "
+                    "the component's ports"
+                )
+        names = [p.name for p in self.ports]
+        if len(names) != len(set(names)):
+            raise ValueError("port names must be unique within a component")
+        return self
+
+
+class Egress(_Model):
+    host: Annotated[str, StringConstraints(
+        pattern=r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+        r"|^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")]
+    ports: list[int] = Field(default_factory=lambda: [443], min_length=1, max_length=10)
+
+
+class Limits(_Model):
+    default_duration: int = Field(3600, ge=1, description="Seconds.")
+    max_duration: int = Field(4 * 3600, ge=1, description="Seconds, including extensions.")
+    max_extensions: int = Field(1, ge=0, le=10)
+    cpu: Cpu = "1"
+    memory: Memory = "1Gi"
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> Limits:
+        if self.default_duration > self.max_duration:
+            raise ValueError("defaultDuration must not be longer than maxDuration")
+        return self
+
+
+class Metadata(_Model):
+    name: DnsLabel
+    version: Annotated[str, StringConstraints(pattern=_SEMVER)]
+    supplier: DnsLabel
+    summary: ShortText
+    description: LongText = ""
+    problem_areas: list[Tag] = Field(min_length=1, max_length=10)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if value.get("type", "object") != "object":
+        raise ValueError("parameters must be a JSON Schema of type 'object'")
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
+    for name in value.get("properties", {}):
+        if not _PARAM_NAME.match(name):
+            raise ValueError(
+                f"parameter name {name!r} must be lower case letters, digits and '_' "
+                "(it becomes an environment variable)"
+            )
+    return value
+
+
+class Spec(_Model):
+    components: list[Component] = Field(min_length=1, max_length=8)
+    parameters: Annotated[dict[str, Any], AfterValidator(_check_parameters_schema)] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    limits: Limits = Field(default_factory=Limits)
+    egress: list[Egress] = Field(default_factory=list, max_length=20)
+    data_classification: Literal["synthetic", "open"]
+    success_criteria: list[ShortText] = Field(default_factory=list, max_length=20)
+
+    @field_validator("components")
+    @classmethod
+    def _unique_component_names(cls, value: list[Component]) -> list[Component]:
+        names = [c.name for c in value]
+        if len(names) != len(set(names)):
+            raise ValueError("component names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> Spec:
+        cpu = sum(parse_cpu(c.resources.cpu) for c in self.components)
+        memory = sum(parse_memory(c.resources.memory) for c in self.components)
+        if cpu > parse_cpu(self.limits.cpu):
+            raise ValueError(f"components ask for {cpu}m CPU in all, over limits.cpu")
+        if memory > parse_memory(self.limits.memory):
+            raise ValueError("components ask for more memory in all than limits.memory")
+        return self
+
+
+class TemplateManifest(_Model):
+    api_version: Literal["innovation-den.io/v1"] = Field(alias="apiVersion")
+    kind: Literal["SandboxTemplate"]
+    metadata: Metadata
+    spec: Spec
+
+    @property
+    def ref(self) -> str:
+        return f"{self.metadata.name}@{self.metadata.version}"

@@ -1,0 +1,21 @@
+"""Prometheus metrics of the core (served at `/metrics` by the API)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+TRANSITIONS = Counter(
+    "den_trial_transitions_total", "Trial phase transitions.", ["phase", "reason"]
+)
+TIME_TO_READY = Histogram(
+    "den_trial_time_to_ready_seconds", "From request to Ready.",
+    buckets=(0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300),
+)
+TEARDOWN_DELAY = Histogram(
+    "den_trial_expiry_teardown_delay_seconds", "From expires_at to teardown start.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+RECONCILE_SECONDS = Histogram("den_reconcile_pass_seconds", "Duration of one reconcile pass.")
+RECONCILE_ERRORS = Counter("den_reconcile_errors_total", "Errors in reconcile passes.", ["reason"])
+ORPHANS_REMOVED = Counter("den_orphans_removed_total", "Runtime resources of no live trial.")
+RUNTIME_UP = Gauge("den_runtime_up", "1 when the runtime answered the last call, else 0.")

@@ -1,0 +1,198 @@
+"""Database tables and the API's input/output shapes (SQLModel families).
+
+Per object: `XBase` (shared fields), `X` (the table), `XCreate` (what a client sends),
+`XPublic` (what a client sees). The database is the source of truth for every trial; the
+reconciler is the only writer of a trial's observed fields (`phase`, `reason`, `message`,
+`endpoints`, `runtime_handle`, `ready_at`, `ended_at`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+from orchestrator.lifecycle import Phase
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: type(default)()) if default is not None else None
+    if factory is None:
+        return Field(default=None, sa_column=Column(JSON, nullable=True))
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index)
+    )
+
+
+def new_id() -> str:
+    """A short random id: DNS-label safe, so it can name namespaces and containers."""
+    return "t" + secrets.token_hex(6)
+
+
+# --- Suppliers ---------------------------------------------------------------------------
+
+
+class Supplier(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=40)
+    name: str = Field(max_length=200)
+    size: str = Field(default="sme", max_length=10)  # sme | large
+    contact: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=5000)
+    problem_areas: list[str] = _json([])
+    created_at: datetime = _when(nullable=False)
+
+
+# --- Templates ---------------------------------------------------------------------------
+
+
+class SandboxTemplate(SQLModel, table=True):
+    __tablename__ = "sandbox_template"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=40)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    created_at: datetime = _when(nullable=False)
+
+
+class TemplateVersion(SQLModel, table=True):
+    """One published version of a template: immutable once stored (`digest` proves it)."""
+
+    __tablename__ = "template_version"
+    __table_args__ = (UniqueConstraint("template_id", "version", name="uq_template_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="sandbox_template.id", index=True)
+    version: str = Field(max_length=60)
+    # Draft | Published | Deprecated | Quarantined
+    status: str = Field(default="Published", max_length=20)
+    status_reason: str = Field(default="", max_length=500)
+    digest: str = Field(max_length=64)
+    manifest: dict[str, Any] = _json({})
+    published_at: datetime = _when(nullable=False)
+
+
+# --- Users and tokens --------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "den_user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=100)
+    display_name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=200)
+    # civil_servant | supplier | platform_engineer | approver
+    role: str = Field(max_length=30)
+    department: str = Field(default="", max_length=100)
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id")
+    created_at: datetime = _when(nullable=False)
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token: only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="den_user.id", index=True)
+    name: str = Field(default="", max_length=100)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+# --- Trials ------------------------------------------------------------------------------
+
+
+class Trial(SQLModel, table=True):
+    __table_args__ = (Index("ix_trial_phase_expires", "phase", "expires_at"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=20)
+    owner_id: int = Field(foreign_key="den_user.id", index=True)
+    department: str = Field(default="", max_length=100)
+    template_version_id: int = Field(foreign_key="template_version.id", index=True)
+    template_name: str = Field(max_length=40, index=True)
+    template_version: str = Field(max_length=60)
+    # What the civil servant wants to learn.
+    title: str = Field(max_length=200)
+    problem_statement: str = Field(default="", max_length=5000)
+    hypothesis: str = Field(max_length=5000)
+    success_criteria: list[str] = _json([])
+    parameters: dict[str, Any] = _json({})
+    # Intent, written by people.
+    duration_seconds: int
+    expires_at: datetime | None = _when(index=True)
+    end_requested_at: datetime | None = _when()
+    extension_count: int = 0
+    # Observation, written only by the reconciler.
+    phase: str = Field(default=Phase.REQUESTED, max_length=20, index=True)
+    reason: str = Field(default="Created", max_length=40)
+    message: str = Field(default="", max_length=2000)
+    phase_changed_at: datetime = _when(nullable=False)
+    endpoints: dict[str, str] = _json({})
+    runtime_handle: dict[str, Any] = _json({})
+    driver: str = Field(default="docker", max_length=20)
+    created_at: datetime = _when(nullable=False)
+    ready_at: datetime | None = _when()
+    ended_at: datetime | None = _when()
+
+
+class TrialEvent(SQLModel, table=True):
+    """Append-only timeline of a trial: transitions and progress."""
+
+    __tablename__ = "trial_event"
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=20)
+    at: datetime = _when(nullable=False)
+    kind: str = Field(max_length=20)  # Transition | Progress | Warning | Intent
+    phase: str = Field(max_length=20)
+    reason: str = Field(default="", max_length=40)
+    message: str = Field(default="", max_length=2000)
+
+
+class Evaluation(SQLModel, table=True):
+    trial_id: str = Field(foreign_key="trial.id", primary_key=True, max_length=20)
+    scores: dict[str, Any] = _json({})  # dimension -> {"score": 1-5, "evidence": str}
+    decision: str = Field(max_length=10)  # adopt | iterate | stop
+    lessons_learned: str = Field(default="", max_length=10000)
+    private_notes: str = Field(default="", max_length=10000)
+    recorded_by: int = Field(foreign_key="den_user.id")
+    recorded_at: datetime = _when(nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(nullable=False, index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60)
+    object_type: str = Field(max_length=40)
+    object_id: str = Field(max_length=100)
+    source: str = Field(default="", max_length=100)
+    detail: dict[str, Any] = _json({})

@@ -1,0 +1,126 @@
+"""Settings: one pydantic-settings object read from `DEN_*` environment variables.
+
+Every field carries a description and a group (`json_schema_extra`), from which the README's
+settings table is checked (tests/unit/test_docs.py fails when a setting is undocumented).
+Unsafe defaults are refused in production mode (`DEN_ENVIRONMENT=production`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
+    return Field(default, description=description, json_schema_extra={"group": group}, **kwargs)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEN_", extra="ignore")
+
+    # --- general
+    environment: Literal["development", "production"] = _setting(
+        "development", "general", "`production` refuses unsafe defaults (no bootstrap token "
+        "shorter than 32 characters, no development sign-in)."
+    )
+    data_dir: Path = _setting(
+        Path("data"), "general", "Directory for the embedded SQLite database and local state."
+    )
+    log_level: str = _setting("INFO", "general", "Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_format: Literal["console", "json"] = _setting(
+        "console", "general", "`json` for one JSON object per log line."
+    )
+    templates_dir: Path | None = _setting(
+        None, "general", "Template directory loaded (published) at start-up; defaults to the "
+        "bundled `sandbox_templates/` when it exists."
+    )
+    # --- db
+    database_url: str = _setting(
+        "", "db", "SQLAlchemy URL. Empty means SQLite in `DEN_DATA_DIR/den.db`. PostgreSQL: "
+        "`postgresql+psycopg://user:pass@host/db`."
+    )
+    # --- auth
+    bootstrap_admin_token: str = _setting(
+        "", "auth", "If set, a platform-engineer user `admin` with this API token exists after "
+        "start-up (for scripts and first use)."
+    )
+    # --- rules
+    min_trial_duration: int = _setting(
+        300, "rules", "Shortest allowed trial, in seconds.", ge=1
+    )
+    max_trial_duration: int = _setting(
+        14 * 24 * 3600, "rules", "Global cap on a trial's total duration, in seconds.", ge=1
+    )
+    max_active_trials: int = _setting(
+        1000, "rules", "Global cap on trials that are not yet stopped.", ge=1
+    )
+    max_active_trials_per_user: int = _setting(
+        5, "rules", "Cap on one person's trials that are not yet stopped.", ge=1
+    )
+    # --- reconciler
+    driver: Literal["docker", "kubernetes"] = _setting(
+        "docker", "reconciler", "Runtime for sandboxes: `docker` or `kubernetes`."
+    )
+    start_timeout: int = _setting(
+        180, "reconciler", "Seconds a sandbox may take to become ready before it fails with "
+        "`StartTimeout`.", ge=1
+    )
+    poll_interval: float = _setting(
+        1.0, "reconciler", "Seconds between observations of sandboxes that are starting or "
+        "stopping.", gt=0
+    )
+    liveness_interval: float = _setting(
+        15.0, "reconciler", "Seconds between checks that running sandboxes still exist (one "
+        "runtime call per check, whatever the number of trials).", gt=0
+    )
+    sweep_interval: float = _setting(
+        60.0, "reconciler", "Seconds between orphan sweeps (resources labelled for no live "
+        "trial).", gt=0
+    )
+    idle_wakeup: float = _setting(
+        2.0, "reconciler", "Longest sleep of a reconciler that runs apart from the API (it "
+        "then looks for new requests).", gt=0
+    )
+    # --- docker
+    docker_host: str = _setting(
+        "", "docker", "Docker engine address; empty uses the environment (`DOCKER_HOST`) or "
+        "the local socket."
+    )
+    docker_publish_host: str = _setting(
+        "127.0.0.1", "docker", "Host address that sandbox ports are published on (loopback "
+        "only by default)."
+    )
+    # --- kubernetes
+    kubeconfig: str = _setting(
+        "", "kubernetes", "Path of a kubeconfig; empty uses in-cluster config or `~/.kube/config`."
+    )
+    # --- web
+    public_url: str = _setting(
+        "", "web", "Public base URL of the service (for links); empty derives it from requests."
+    )
+    max_request_bytes: int = _setting(
+        1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and 0 < len(self.bootstrap_admin_token) < 32:
+            raise ValueError(
+                "DEN_BOOTSTRAP_ADMIN_TOKEN must be at least 32 characters in production"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'den.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""An in-memory driver for fast tests of our own seams (the reconciler, the API).
+
+It is never the only test of a behaviour: the same flows run on the real Docker engine in
+tests/e2e. Each fake trial becomes ready after `ready_after` polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from orchestrator.drivers.base import Handle, Observation, Status, TrialSpec
+from orchestrator.errors import RuntimeUnavailable
+
+
+@dataclass
+class FakeDriver:
+    name: str = "fake"
+    ready_after: int = 1
+    fail_with: str = ""
+    available: bool = True
+    resources: dict[str, set[str]] = field(default_factory=dict)
+    polls: dict[str, int] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def _check(self, call: str) -> None:
+        self.calls.append(call)
+        if not self.available:
+            raise RuntimeUnavailable("the fake runtime is down")
+
+    def start(self, spec: TrialSpec) -> Handle:
+        self._check("start")
+        made = self.resources.setdefault(spec.trial_id, set())
+        made.update(f"den-{spec.trial_id}-{c.name}" for c in spec.components)
+        return {"containers": sorted(made)}
+
+    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+        self._check("poll")
+        if spec.trial_id not in self.resources:
+            return Observation(Status.MISSING, message="nothing exists")
+        if self.fail_with:
+            return Observation(Status.FAILED, message=self.fail_with)
+        count = self.polls[spec.trial_id] = self.polls.get(spec.trial_id, 0) + 1
+        if count < self.ready_after:
+            return Observation(Status.PENDING, progress=("Containers created",))
+        endpoints = {c.name: f"http://127.0.0.1:1/{spec.trial_id}/{c.name}"
+                     for c in spec.components if c.ports}
+        return Observation(Status.READY, endpoints=endpoints,
+                           progress=("Containers created", "Ready"))
+
+    def stop(self, trial_id: str) -> None:
+        self._check("stop")
+        self.resources.pop(trial_id, None)
+
+    def remaining(self, trial_id: str) -> list[str]:
+        self._check("remaining")
+        return sorted(self.resources.get(trial_id, set()))
+
+    def list_trial_ids(self) -> set[str]:
+        self._check("list")
+        return set(self.resources)
+
+    def logs(self, trial_id: str, component: str, *, follow: bool = False,
+             tail: int = 200) -> Iterator[str]:
+        yield f"{trial_id}/{component}: hello"
+
+    def ping(self) -> None:
+        self._check("ping")
