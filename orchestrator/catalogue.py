@@ -70,11 +70,11 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.constructor.ConstructorError(
                 None, None, "YAML anchors and aliases are not allowed", event.start_mark
             )
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None):
             raise yaml.constructor.ConstructorError(
                 None, None, "YAML anchors and aliases are not allowed", event.start_mark
@@ -99,7 +99,7 @@ def load_yaml(text: str | bytes) -> Any:
             "keep template.yaml small: demo data belongs in the image, not the manifest",
         )])
     try:
-        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))  # noqa: S506
+        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))
     except yaml.YAMLError as exc:
         hint = ("write the values out in full" if "alias" in str(exc)
                 else "check indentation and quoting near that line")

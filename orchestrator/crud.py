@@ -18,9 +18,17 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from orchestrator import catalogue
-from orchestrator.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
+from orchestrator.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    RuleViolation,
+    ValidationFailed,
+)
 from orchestrator.lifecycle import ACTIVE_PHASES, LIVE_PHASES, Phase, Reason, check_transition
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import (
@@ -37,6 +45,12 @@ from orchestrator.settings import Settings
 
 ROLES = ("civil_servant", "supplier", "platform_engineer", "approver")
 SEES_ALL = frozenset({"platform_engineer", "approver"})
+
+
+def pk(row: Supplier | SandboxTemplate | TemplateVersion | User) -> int:
+    """The primary key of a stored row (flushed rows always have one)."""
+    assert row.id is not None, "row was not flushed"
+    return row.id
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -100,7 +114,7 @@ def publish_template(
         raise Forbidden("suppliers publish only their own templates")
     template = session.exec(select(SandboxTemplate).where(SandboxTemplate.name == meta.name)).first()
     if template is None:
-        template = SandboxTemplate(name=meta.name, supplier_id=supplier.id, created_at=now)
+        template = SandboxTemplate(name=meta.name, supplier_id=pk(supplier), created_at=now)
         session.add(template)
         session.flush()
     elif template.supplier_id != supplier.id:
@@ -114,7 +128,7 @@ def publish_template(
                            "versions are immutable: publish a new version")
         return existing, False
     version = TemplateVersion(
-        template_id=template.id, version=meta.version, digest=content, status="Published",
+        template_id=pk(template), version=meta.version, digest=content, status="Published",
         manifest=manifest.model_dump(mode="json", by_alias=True), published_at=now,
     )
     session.add(version)
@@ -194,7 +208,7 @@ def issue_token(
     token = token or "den_" + secrets.token_urlsafe(32)
     digest = hash_token(token)
     if session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first() is None:
-        session.add(ApiToken(user_id=user.id, name=name, token_hash=digest, prefix=token[:8],
+        session.add(ApiToken(user_id=pk(user), name=name, token_hash=digest, prefix=token[:8],
                              created_at=now, expires_at=now + ttl if ttl else None))
         session.flush()
     return token
@@ -237,8 +251,8 @@ def create_trial(
         raise ValidationFailed(problems)
     _check_caps(session, user=actor.user, settings=settings)
     trial = Trial(
-        owner_id=actor.user.id, department=actor.user.department,
-        template_version_id=version.id, template_name=manifest.metadata.name,
+        owner_id=pk(actor.user), department=actor.user.department,
+        template_version_id=pk(version), template_name=manifest.metadata.name,
         template_version=manifest.metadata.version, title=request.title,
         problem_statement=request.problem_statement, hypothesis=request.hypothesis,
         success_criteria=list(request.success_criteria or manifest.spec.success_criteria),
@@ -288,7 +302,7 @@ def _check_caps(session: Session, *, user: User, settings: Settings) -> None:
                             reason=Reason.QUOTA_EXCEEDED)
 
 
-def visible_trials_query(user: User) -> Any:
+def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
     query = select(Trial)
     if user.role in SEES_ALL:
         return query
@@ -376,7 +390,3 @@ def next_expiry(session: Session) -> datetime | None:
 def live_trial_ids(session: Session) -> set[str]:
     rows = session.exec(select(Trial.id).where(col(Trial.phase).in_(list(LIVE_PHASES)))).all()
     return set(rows)
-
-
-def ready_trials_by_id(session: Session, ids: set[str]) -> Sequence[Trial]:
-    return session.exec(select(Trial).where(Trial.phase == Phase.READY, col(Trial.id).in_(ids))).all()

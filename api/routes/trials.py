@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from api import presenters, schemas
@@ -9,7 +11,9 @@ from api.deps import ActorDep, Now, SessionDep, SettingsDep, wake_reconciler
 from orchestrator import crud
 
 router = APIRouter(prefix="/api/v1/trials", tags=["trials"])
-_errors = {code: {"model": schemas.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_errors: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorBody} for code in (401, 403, 404, 409, 422)
+}
 
 
 @router.post("", status_code=201, responses=_errors)

@@ -52,7 +52,7 @@ def test_phase_and_reason_spellings_are_the_contract() -> None:
 
 
 def test_stopped_is_the_only_terminal_phase_and_every_live_phase_can_reach_it() -> None:
-    assert TERMINAL_PHASES == {Phase.STOPPED}
+    assert {Phase.STOPPED} == TERMINAL_PHASES
     assert TRANSITIONS[Phase.STOPPED] == frozenset()
     for phase in LIVE_PHASES:
         seen, frontier = set(), {phase}

@@ -22,7 +22,8 @@ Build-directory convention (the unit tests check every bundled template follows 
 - a multi-component template is built per component from `<template dir>/<component name>/`
   and tags `innovation-den/<template>-<component>:<version>`.
 
-The tag actually built is always the manifest's `image` field; the names above are the
+A single-component template's manifest is thus part of its build context: editing it rebuilds
+the (small) image once. The tag actually built is always the manifest's `image` field; the names above are the
 convention the bundled manifests follow. Pure helpers (apt source parsing, debootstrap argv,
 keys, hashes, the build directory) are kept apart from the I/O that uses them.
 """
@@ -61,7 +62,7 @@ SUITE = "bookworm"
 PACKAGES = ("python3-minimal", "libpython3-stdlib", "ca-certificates")
 DEN_PASSWD = "den:x:10001:10001::/tmp:/usr/sbin/nologin"
 DEN_GROUP = "den:x:10001:"
-# Emptied in the rootfs: nothing a sandbox needs, about half the size of the image.
+# Emptied in the rootfs: nothing a sandbox needs, and over half of debootstrap's output.
 PRUNED_DIRS = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
                "usr/share/info", "usr/share/locale", "var/log")
 IMPORT_CHANGES = ("ENV PYTHONDONTWRITEBYTECODE=1", "ENV PYTHONUNBUFFERED=1",
