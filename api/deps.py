@@ -56,3 +56,11 @@ def wake_reconciler(request: Request) -> None:
     wake = getattr(request.app.state, "wake", None)
     if wake is not None:
         wake.set()
+
+
+def get_base_url(request: Request, settings: SettingsDep) -> str:
+    """The service's public URL: DEN_PUBLIC_URL, or what this request was sent to."""
+    return settings.public_url or str(request.base_url)
+
+
+BaseUrl = Annotated[str, Depends(get_base_url)]

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -14,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import errors
 from api.middleware import BodyLimit, SecurityHeaders
-from api.routes import catalogue, health, trials
+from api.routes import catalogue, health, sandboxes, trials
 from orchestrator import __version__, startup
 from orchestrator.drivers import load_driver
 from orchestrator.reconciler import Reconciler
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = startup.prepare(settings)
         app.state.engine, app.state.settings = engine, settings
+        app.state.proxy_client = httpx.AsyncClient(timeout=30, follow_redirects=False)
         stop = threading.Event()
         thread = None
         if with_reconciler:
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
             if thread is not None:
                 app.state.wake.set()
                 thread.join(timeout=10)
+            await app.state.proxy_client.aclose()
             engine.dispose()
 
     app = FastAPI(
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(trials.router)
+    app.include_router(sandboxes.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -21,7 +21,7 @@ def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
             if u.id is not None}
 
 
-def trial(row: Trial, *, owner: str, now: datetime) -> schemas.TrialPublic:
+def trial(row: Trial, *, owner: str, now: datetime, base_url: str) -> schemas.TrialPublic:
     left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
     return schemas.TrialPublic(
         id=row.id, phase=row.phase, reason=row.reason, message=row.message,
@@ -32,14 +32,20 @@ def trial(row: Trial, *, owner: str, now: datetime) -> schemas.TrialPublic:
         extension_count=row.extension_count, created_at=row.created_at, ready_at=row.ready_at,
         expires_at=row.expires_at, ended_at=row.ended_at, end_requested_at=row.end_requested_at,
         time_left_seconds=int(left.total_seconds()) if left is not None else None,
-        endpoints=row.endpoints,
+        endpoints=public_endpoints(row, base_url),
     )
 
 
-def trials(session: Session, rows: list[Trial], *, now: datetime) -> schemas.TrialList:
+def trials(session: Session, rows: list[Trial], *, now: datetime, base_url: str) -> schemas.TrialList:
     names = owners(session, rows)
-    return schemas.TrialList(items=[trial(r, owner=names.get(r.owner_id, ""), now=now)
+    return schemas.TrialList(items=[trial(r, owner=names.get(r.owner_id, ""), now=now, base_url=base_url)
                                     for r in rows])
+
+
+def public_endpoints(row: Trial, base_url: str) -> dict[str, str]:
+    """What users see: one orchestrator URL per exposed component (see routes/sandboxes.py)."""
+    base = base_url.rstrip("/")
+    return {name: f"{base}/sandboxes/{row.id}/{name}/" for name in sorted(row.endpoints)}
 
 
 def event(row: TrialEvent) -> schemas.TrialEventPublic:

@@ -45,6 +45,22 @@ _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
+#: Environment variables the workload's runtime or the driver owns: no parameter may set them.
+RESERVED_ENV = frozenset({
+    "PATH", "HOME", "HOSTNAME", "USER", "SHELL", "PWD", "ENV", "BASH_ENV", "IFS",
+    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
+    "PYTHONUSERBASE", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "RUBYOPT",
+    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "http_proxy", "https_proxy", "HTTP_PROXY",
+    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+})
+RESERVED_PREFIX = "DEN_"
+
+
+def is_reserved_env(name: str) -> bool:
+    return name in RESERVED_ENV or name.upper() in RESERVED_ENV or \
+        name.upper().startswith(RESERVED_PREFIX)
+
+
 DnsLabel = Annotated[str, StringConstraints(pattern=_DNS_LABEL)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
@@ -193,6 +209,9 @@ def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
                 f"parameter name {name!r} must be lower case letters, digits and '_' "
                 "(it becomes an environment variable)"
             )
+        if is_reserved_env(name.upper()):
+            raise ValueError(f"parameter name {name!r} would set the reserved variable "
+                             f"{name.upper()}: choose another name")
     return value
 
 

@@ -198,12 +198,21 @@ class Reconciler:
     # --- fleet-wide checks: one runtime call each, whatever the number of trials ---------
 
     def _check_liveness(self, *, now: datetime) -> None:
-        present = self.driver.list_trial_ids()
+        """Ready trials must have every component running; a suspect is polled to say why."""
+        running = self.driver.running_components()
         with Session(self.engine) as session:
-            ready_ids = set(session.exec(select(Trial.id).where(Trial.phase == Phase.READY)).all())
-        for trial_id in sorted(ready_ids - present):
-            self._fail(trial_id, reason=Reason.RUNTIME_MISSING, now=now,
-                       message="The sandbox's resources disappeared from the runtime")
+            ready = session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
+            suspects = [(trial, self._spec(session, trial)) for trial in ready
+                        if not {c.name for c in self._manifest(session, trial).spec.components}
+                        <= running.get(trial.id, set())]
+        for trial, spec in suspects:
+            observed = self.driver.poll(spec, trial.runtime_handle)
+            if observed.status is Status.MISSING:
+                self._fail(trial.id, reason=Reason.RUNTIME_MISSING, now=now,
+                           message=observed.message or "The sandbox's resources disappeared")
+            elif observed.status is Status.FAILED:
+                self._fail(trial.id, reason=Reason.RUNTIME_ERROR, now=now,
+                           message=observed.message or "A component stopped")
 
     def sweep_orphans(self, *, now: datetime) -> list[str]:
         """Remove runtime resources that belong to no live trial (read runtime first)."""
@@ -258,14 +267,18 @@ class Reconciler:
             .order_by(col(TrialEvent.id).desc())
         ).first() or trial.message
 
-    def _spec(self, session: Session, trial: Trial) -> TrialSpec:
+    def _manifest(self, session: Session, trial: Trial) -> TemplateManifest:
+        """Versions are immutable, so their manifests are cached for the process's life."""
         manifest = self._manifests.get(trial.template_version_id)
         if manifest is None:
             version = session.get(TemplateVersion, trial.template_version_id)
             assert version is not None  # a foreign key guarantees it
             manifest = TemplateManifest.model_validate(version.manifest)
             self._manifests[trial.template_version_id] = manifest
-        return build_spec(trial, manifest)
+        return manifest
+
+    def _spec(self, session: Session, trial: Trial) -> TrialSpec:
+        return build_spec(trial, self._manifest(session, trial))
 
     # --- the loop ------------------------------------------------------------------------
 

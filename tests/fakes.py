@@ -60,6 +60,11 @@ class FakeDriver:
         self._check("list")
         return set(self.resources)
 
+    def running_components(self) -> dict[str, set[str]]:
+        self._check("running")
+        return {trial_id: {name.rsplit("-", 1)[-1] for name in names}
+                for trial_id, names in self.resources.items()}
+
     def logs(self, trial_id: str, component: str, *, follow: bool = False,
              tail: int = 200) -> Iterator[str]:
         yield f"{trial_id}/{component}: hello"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api import presenters, schemas
-from api.deps import ActorDep, Now, SessionDep, SettingsDep, wake_reconciler
+from api.deps import ActorDep, BaseUrl, Now, SessionDep, SettingsDep, wake_reconciler
 from orchestrator import crud
 
 router = APIRouter(prefix="/api/v1/trials", tags=["trials"])
@@ -19,7 +19,7 @@ _errors: dict[int | str, dict[str, Any]] = {
 @router.post("", status_code=201, responses=_errors)
 def create_trial(
     body: schemas.TrialCreate, request: Request, session: SessionDep, actor: ActorDep,
-    settings: SettingsDep, now: Now,
+    settings: SettingsDep, now: Now, base_url: BaseUrl,
 ) -> schemas.TrialPublic:
     """Ask for a sandbox from a template. The reconciler starts it; watch `phase`."""
     trial = crud.create_trial(
@@ -32,31 +32,35 @@ def create_trial(
     )
     session.commit()
     wake_reconciler(request)
-    return presenters.trial(trial, owner=actor.name, now=now)
+    return presenters.trial(trial, owner=actor.name, now=now, base_url=base_url)
 
 
 @router.get("", responses=_errors)
-def list_trials(session: SessionDep, actor: ActorDep, now: Now) -> schemas.TrialList:
+def list_trials(session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl) -> schemas.TrialList:
     """Trials the caller may see, newest first."""
-    return presenters.trials(session, list(crud.list_trials(session, user=actor.user)), now=now)
+    rows = list(crud.list_trials(session, user=actor.user))
+    return presenters.trials(session, rows, now=now, base_url=base_url)
 
 
 @router.get("/{trial_id}", responses=_errors)
-def get_trial(trial_id: str, session: SessionDep, actor: ActorDep, now: Now) -> schemas.TrialPublic:
+def get_trial(
+    trial_id: str, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl
+) -> schemas.TrialPublic:
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return presenters.trials(session, [trial], now=now).items[0]
+    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
 
 
 @router.post("/{trial_id}/end", status_code=202, responses=_errors)
 def end_trial(
-    trial_id: str, request: Request, session: SessionDep, actor: ActorDep, now: Now
+    trial_id: str, request: Request, session: SessionDep, actor: ActorDep, now: Now,
+    base_url: BaseUrl,
 ) -> schemas.TrialPublic:
     """Ask for the sandbox to be torn down now (the reconciler does it)."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.request_end(session, actor=actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now).items[0]
+    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
 
 
 @router.get("/{trial_id}/events", responses=_errors)

@@ -132,3 +132,7 @@ def images_build(
 
 def main() -> None:
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

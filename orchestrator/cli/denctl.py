@@ -250,3 +250,7 @@ def delete(
 
 def main() -> None:
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -8,8 +8,10 @@ Each call is safe to repeat after a crash at any point:
 - `poll(spec, handle)` only observes: it changes nothing and reports an `Observation`.
 - `stop(trial_id)` is idempotent teardown of everything labelled with the trial ("not found" is
   success); `remaining(trial_id)` lists what still exists, so teardown can be verified.
-- `list_trial_ids()` answers, in one runtime call, which trials have any resource at all: the
-  reconciler's liveness check and orphan sweep cost the same whatever the number of trials.
+- `list_trial_ids()` answers, in one runtime call per kind of resource, which trials have any
+  resource at all (for the orphan sweep); `running_components()` answers, in one call, which
+  components of which trials are running (for the liveness check). Both cost the same whatever
+  the number of trials.
 
 Every resource a driver creates carries the label `innovation-den.io/trial-id=<id>`.
 """
@@ -71,6 +73,8 @@ class Driver(Protocol):
     def remaining(self, trial_id: str) -> list[str]: ...
 
     def list_trial_ids(self) -> set[str]: ...
+
+    def running_components(self) -> dict[str, set[str]]: ...
 
     def logs(
         self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200

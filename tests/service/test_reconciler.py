@@ -165,4 +165,4 @@ def test_idle_ready_trials_cost_no_runtime_calls_per_pass(den) -> None:  # type:
     reconciler.reconcile_once(now=T0 + timedelta(seconds=4))
     assert driver.calls == []  # no per-trial polling of running sandboxes
     reconciler.reconcile_once(now=T0 + timedelta(seconds=20))
-    assert driver.calls == ["list"]  # one liveness call, whatever the number of trials
+    assert driver.calls == ["running"]  # one liveness call, whatever the number of trials

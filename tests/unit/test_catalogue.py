@@ -177,3 +177,10 @@ def test_cpu_quantities(text: str, millicores: int) -> None:
 @pytest.mark.parametrize("text, size", [("256Mi", 256 * 2**20), ("1Gi", 2**30), ("500M", 5 * 10**8)])
 def test_memory_quantities(text: str, size: int) -> None:
     assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize("name", ["path", "home", "ld_preload", "den_trial_id", "pythonpath"])
+def test_parameters_that_would_set_reserved_variables_are_refused(name: str) -> None:
+    data = with_change("spec.parameters", {"type": "object", "properties": {name: {}}})
+    with pytest.raises(ValidationFailed, match="reserved variable"):
+        catalogue.validate_manifest(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,14 @@ def test_a_parameter_cannot_set_a_reserved_variable(name: str) -> None:
     with pytest.raises(ValidationFailed) as raised:
         kwargs_for(c, trial(c, params={name: "x"}))
     assert raised.value.problems[0].field == f"parameters.{name}"
+
+
+def test_validate_refuses_a_bad_spec_before_anything_is_made() -> None:
+    specs.validate(trial())
+    with pytest.raises(ValidationFailed):
+        specs.validate(trial(params={"PATH": "/evil"}))
+    with pytest.raises(PermanentError):
+        specs.validate(replace(trial(), trial_id="no spaces"))
 
 
 def test_the_first_exposed_port_is_keyed_by_component_the_others_by_port_name() -> None:

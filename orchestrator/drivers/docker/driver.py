@@ -40,7 +40,14 @@ import docker
 import docker.errors
 import structlog
 
-from orchestrator.drivers.base import TRIAL_LABEL, Handle, Observation, Status, TrialSpec
+from orchestrator.drivers.base import (
+    COMPONENT_LABEL,
+    TRIAL_LABEL,
+    Handle,
+    Observation,
+    Status,
+    TrialSpec,
+)
 from orchestrator.drivers.docker import specs
 from orchestrator.errors import (
     DenError,
@@ -154,6 +161,7 @@ class DockerDriver:
     # --- start ----------------------------------------------------------------------------
 
     def start(self, spec: TrialSpec) -> Handle:
+        specs.validate(spec)
         with _engine(f"starting trial {spec.trial_id}"):
             volumes = {c.name: self._image_volumes(c.image) for c in spec.components}
             network = self._ensure_network(spec)
@@ -222,6 +230,9 @@ class DockerDriver:
         except docker.errors.ImageNotFound as exc:
             raise PermanentError(f"Image {kwargs['image']} disappeared while starting: build "
                                  "it with `den images build`.", reason="ImageMissing") from exc
+        except docker.errors.NotFound as exc:  # the network went away since we found it
+            raise RetryableError("The trial network disappeared while starting; retrying.",
+                                 reason="NetworkGone", log_message=str(exc)) from exc
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 raise
@@ -229,6 +240,9 @@ class DockerDriver:
 
     @staticmethod
     def _attached(container: Any, network_id: str) -> bool:
+        """Whether the container is on this very network (not a same-named one gone since)."""
+        if container.attrs.get("HostConfig", {}).get("NetworkMode") == network_id:
+            return True  # a created container has no endpoint yet, only its network mode
         networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
         return any(n.get("NetworkID") == network_id for n in networks.values())
 
@@ -254,7 +268,10 @@ class DockerDriver:
                 all=True, sparse=True, filters=specs.trial_filter(spec.trial_id))
             seen = {s.component: s for s in
                     (_Seen.from_summary(c.attrs, network.id) for c in summaries)}
-            return self._observe(spec, network.name, seen)
+            try:
+                return self._observe(spec, network.name, seen)
+            except docker.errors.NotFound:  # removed between the list and a closer look
+                return Observation(Status.MISSING, message="A container of the trial is gone")
 
     def _observe(self, spec: TrialSpec, network: str, seen: dict[str, _Seen]) -> Observation:
         created = [f"Network {network} created"]
@@ -352,13 +369,27 @@ class DockerDriver:
                 raise
 
     def _remove_network(self, network_id: str) -> None:
-        try:
-            self._quietly(self.client.api.remove_network, network_id)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (403, 409):  # a container appeared meanwhile: next stop
-                raise RetryableError("The trial network still has containers; retrying.",
-                                     reason="TeardownIncomplete", log_message=str(exc)) from exc
-            raise
+        api = self.client.api
+        for attempt in (1, 2):
+            try:
+                self._quietly(api.remove_network, network_id)
+                return
+            except docker.errors.APIError as exc:
+                if exc.status_code not in (403, 409):
+                    raise
+                if attempt == 2:  # still in use: the next stop will finish the job
+                    raise RetryableError("The trial network is still in use; retrying.",
+                                         reason="TeardownIncomplete",
+                                         log_message=str(exc)) from exc
+            # An endpoint left by a container removed meanwhile (or a concurrent start):
+            # detach whatever is still attached to this trial's network, then try once more.
+            try:
+                attached = api.inspect_network(network_id).get("Containers") or {}
+            except docker.errors.NotFound:
+                return
+            for container_id in attached:
+                self._quietly(api.disconnect_container_from_network, container_id,
+                              network_id, force=True)
 
     def remaining(self, trial_id: str) -> list[str]:
         labelled = specs.trial_filter(trial_id)
@@ -380,6 +411,17 @@ class DockerDriver:
             labels += [v.attrs.get("Labels") or {} for v in
                        self.client.volumes.list(filters=any_trial)]
         return {found[TRIAL_LABEL] for found in labels if found.get(TRIAL_LABEL)}
+
+    def running_components(self) -> dict[str, set[str]]:
+        """Trial id -> components whose containers are running: one list call."""
+        with _engine("listing running sandboxes"):
+            found = [c.attrs.get("Labels") or {} for c in
+                     self.client.containers.list(sparse=True, filters=specs.trial_filter())]
+        running: dict[str, set[str]] = {}
+        for labels in found:
+            if labels.get(TRIAL_LABEL) and labels.get(COMPONENT_LABEL):
+                running.setdefault(labels[TRIAL_LABEL], set()).add(labels[COMPONENT_LABEL])
+        return running
 
     # --- logs -----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchestrator import manifest
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
     MANAGED_LABEL,
@@ -52,14 +53,6 @@ TMPFS_OPTIONS = "rw,noexec,nosuid,nodev"
 LOG_CONFIG: dict[str, Any] = {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}}
 # Trial ids become part of Docker object names: keep them to what every Docker name accepts.
 _TRIAL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-RESERVED_ENV = frozenset({
-    "PATH", "HOME", "HOSTNAME", "USER", "SHELL", "PWD", "ENV", "BASH_ENV", "IFS",
-    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-    "PYTHONUSERBASE", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "RUBYOPT",
-    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "http_proxy", "https_proxy", "HTTP_PROXY",
-    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-})
-RESERVED_PREFIX = "DEN_"
 
 
 def check_trial_id(trial_id: str) -> str:
@@ -122,7 +115,7 @@ def tmpfs_mounts(component: Component, image_volumes: Iterable[str] = ()) -> dic
 
 
 def is_reserved_env(name: str) -> bool:
-    return name in RESERVED_ENV or name.upper().startswith(RESERVED_PREFIX)
+    return manifest.is_reserved_env(name)
 
 
 def environment(spec: TrialSpec, component: Component) -> dict[str, str]:
@@ -139,6 +132,13 @@ def environment(spec: TrialSpec, component: Component) -> dict[str, str]:
         env["HOME"] = component.writable_paths[0]  # uid 10001 has no writable home otherwise
     env.update({"DEN_TRIAL_ID": spec.trial_id, "DEN_COMPONENT": component.name})
     return env
+
+
+def validate(spec: TrialSpec) -> None:
+    """Refuse a spec the builders would refuse, before anything is created for it."""
+    check_trial_id(spec.trial_id)
+    for component in spec.components:
+        environment(spec, component)
 
 
 def limits(component: Component) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Benchmark: launch to ready on Docker, against a bare container of the same image.
+
+For each of N rounds (alternating, so drift in the machine's load hits both alike):
+- product: POST /api/v1/trials to a real `den serve`, then poll until the trial's endpoint
+  (through the orchestrator's sandbox URL) answers HTTP 200;
+- baseline: start the same image with the Docker SDK (`containers.run`, a published loopback
+  port, the same readiness path) and poll until it answers HTTP 200.
+Prints p50/p95 of each and the ratio product/baseline (target: p95 ratio <= 1.5).
+
+    .venv/bin/python bench/launch_docker.py [--rounds 20] [--template open-data-dashboard]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.catalogue import parse_manifest_text  # noqa: E402
+from orchestrator.drivers.docker.images import build_all  # noqa: E402
+from orchestrator.settings import Settings  # noqa: E402
+from tests.e2e.server import Server  # noqa: E402
+
+POLL = 0.01
+
+
+def wait_200(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(POLL)
+    raise TimeoutError(url)
+
+
+def launch_product(server: Server, template: str) -> float:
+    started = time.monotonic()
+    trial = server.launch(template, duration=600)
+    deadline = started + 120
+    while True:
+        body = server.trial(trial["id"])
+        if body["phase"] == "Ready":
+            break
+        if body["phase"] in ("Stopped", "Failed") or time.monotonic() > deadline:
+            raise RuntimeError(f"trial ended {body['phase']}: {body['message']}")
+        time.sleep(POLL)
+    wait_200(next(iter(body["endpoints"].values())), deadline)
+    elapsed = time.monotonic() - started
+    server.call("POST", f"/api/v1/trials/{trial['id']}/end")
+    server.wait_for(trial["id"], "Stopped", timeout=60)
+    return elapsed
+
+
+def launch_bare(client: Any, image: str, port: int, path: str) -> float:
+    started = time.monotonic()
+    container = client.containers.run(image, detach=True, ports={f"{port}/tcp": ("127.0.0.1", None)},
+                                      environment={"PORT": str(port)}, read_only=True,
+                                      tmpfs={"/tmp": "size=16m"}, user="10001:10001")
+    try:
+        container.reload()
+        host_port = container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"]
+        wait_200(f"http://127.0.0.1:{host_port}{path}", started + 120)
+        return time.monotonic() - started
+    finally:
+        container.remove(force=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--template", default="open-data-dashboard")
+    args = parser.parse_args()
+    manifest = parse_manifest_text((ROOT / "sandbox_templates" / args.template /
+                                    "template.yaml").read_bytes())
+    component = manifest.spec.components[0]
+    probe = component.readiness_probe
+    assert probe is not None, "the template's first component needs a readiness probe"
+    build_all(ROOT / "sandbox_templates", [args.template], settings=Settings(), log=lambda _: None)
+    client = docker.from_env()
+    product: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = Server(data_dir=Path(data_dir), env={"DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000"})
+        server.start()
+        try:
+            launch_product(server, args.template)  # warm-up, not counted
+            for _ in range(args.rounds):
+                bare.append(launch_bare(client, component.image, probe.http_get.port,
+                                        probe.http_get.path))
+                product.append(launch_product(server, args.template))
+        finally:
+            server.stop()
+    rows = [("product (API -> endpoint 200)", product), ("bare container (SDK run -> 200)", bare)]
+    print(f"launch to ready, {args.template}, {args.rounds} rounds")
+    for name, values in rows:
+        print(f"  {name:<34} p50 {statistics.median(values):6.3f} s   "
+              f"p95 {percentile(values, 0.95):6.3f} s")
+    p50 = statistics.median(product) / statistics.median(bare)
+    p95 = percentile(product, 0.95) / percentile(bare, 0.95)
+    print(f"  {'ratio product/bare':<34} p50 {p50:6.2f}     p95 {p95:6.2f}   (target p95 <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""A real `den serve` process for end-to-end tests: started, killed with SIGKILL, restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-admin-token-" + "z" * 24
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    launched: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        env = {**os.environ, "DEN_DATA_DIR": str(self.data_dir), "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN,
+               "DEN_MIN_TRIAL_DURATION": "1", "DEN_POLL_INTERVAL": "0.1",
+               "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json", **self.env}
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli.den", "serve", "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_tail()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"den serve did not become ready:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up code of ours runs."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir / "server.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+
+    # --- API ---------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path, timeout=30,
+                             headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
+
+    def launch(self, template: str, *, duration: int = 600, **extra: Any) -> dict[str, Any]:
+        answer = self.call("POST", "/api/v1/trials", json={
+            "template": template, "title": f"e2e {template}", "hypothesis": "It works",
+            "duration_seconds": duration, **extra})
+        assert answer.status_code == 201, answer.text
+        body: dict[str, Any] = answer.json()
+        self.launched.append(body["id"])
+        return body
+
+    def trial(self, trial_id: str) -> dict[str, Any]:
+        answer = self.call("GET", f"/api/v1/trials/{trial_id}")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def events(self, trial_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.call("GET", f"/api/v1/trials/{trial_id}/events").json()["items"]
+        return items
+
+    def wait_for(self, trial_id: str, *phases: str, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        trial = self.trial(trial_id)
+        while trial["phase"] not in phases:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"trial {trial_id} is {trial['phase']} ({trial['message']}), "
+                                     f"not {phases}:\n{self.log_tail()}")
+            time.sleep(0.05)
+            trial = self.trial(trial_id)
+        return trial
