@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from api import schemas
 from orchestrator import crud
-from orchestrator.errors import Unauthenticated
+from orchestrator.drivers import load_driver
+from orchestrator.drivers.base import Driver
+from orchestrator.errors import (
+    DenError,
+    Problem,
+    RuntimeUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+)
 from orchestrator.settings import Settings
+
+_driver_lock = threading.Lock()
+_known_query: dict[int, dict[str, bool]] = {}  # route -> query parameter -> repeatable
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -29,6 +43,7 @@ def get_now() -> datetime:
     return datetime.now(UTC)
 
 
+TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$", description="The trial's id.")]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Now = Annotated[datetime, Depends(get_now)]
@@ -64,3 +79,68 @@ def get_base_url(request: Request, settings: SettingsDep) -> str:
 
 
 BaseUrl = Annotated[str, Depends(get_base_url)]
+
+
+def driver_for(request: Request) -> Driver:
+    """The runtime driver, for reading logs: made on first use (after the request passed its
+    checks), so an API that never serves logs never needs a runtime."""
+    with _driver_lock:
+        if getattr(request.app.state, "driver", None) is None:
+            try:
+                request.app.state.driver = load_driver(request.app.state.settings)
+            except DenError:
+                raise
+            except Exception as exc:  # a runtime client that cannot even be configured
+                raise RuntimeUnavailable(f"the {request.app.state.settings.driver} runtime "
+                                         "cannot be reached from the API") from exc
+        driver: Driver = request.app.state.driver
+        return driver
+
+
+def get_selectors(
+    phase: Annotated[schemas.Phase | None, Query(description="Only trials in this phase.")] = None,
+    template: Annotated[str | None, Query(max_length=110, pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
+                                          description="`name` or `name@version`.")] = None,
+    owner: Annotated[str | None, Query(min_length=1, max_length=100,
+                                       description="The owner's user name.")] = None,
+    department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> crud.TrialFilter:
+    """Label-like selectors on trials (`denctl get tr -l phase=Ready,owner=alice`)."""
+    return crud.TrialFilter(phase=phase, template=template, owner=owner, department=department)
+
+
+Selectors = Annotated[crud.TrialFilter, Depends(get_selectors)]
+
+
+def reject_unknown_query(request: Request) -> None:
+    """An unknown or repeated query parameter is a mistake worth naming (`?phse=Ready` would
+    otherwise list every trial), so every API route refuses them, and NUL characters, which
+    PostgreSQL cannot compare or store."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _known_query.get(id(route))
+    if known is None:
+        known = _query_parameters(request, route)
+        _known_query[id(route)] = known
+    problems = [Problem(name, "unknown query parameter",
+                        f"use {', '.join(sorted(known))}" if known else "this route takes none")
+                for name in sorted(set(request.query_params) - set(known))]
+    problems += [Problem(name, "given more than once", "give it once")
+                 for name, repeatable in known.items()
+                 if not repeatable and len(request.query_params.getlist(name)) > 1]
+    problems += [Problem(name, "NUL characters are not allowed", "remove them")
+                 for name, value in request.query_params.multi_items() if "\x00" in value]
+    if problems:
+        raise ValidationFailed(problems[:10])
+
+
+def _query_parameters(request: Request, route: APIRoute) -> dict[str, bool]:
+    """Read from the OpenAPI document, which lists every query parameter of the route."""
+    operations = request.app.openapi()["paths"].get(route.path_format, {})
+    return {p["name"]: p.get("schema", {}).get("type") == "array"
+            for method in route.methods or ()
+            for p in operations.get(method.lower(), {}).get("parameters", []) if p["in"] == "query"}
+
+
+StrictQuery = Depends(reject_unknown_query)

@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from api.schemas import ErrorBody
 from orchestrator.errors import (
     Conflict,
     DenError,
@@ -38,6 +40,21 @@ _STATUS: list[tuple[type[DenError], int]] = [
     (RuleViolation, 422),
     (RetryableError, 503),
 ]
+
+
+_MEANINGS = {
+    401: "No token, or an unknown, expired or revoked one",
+    403: "The caller's role may not do this",
+    404: "No such object (or one the caller may not see)",
+    409: "The object's state forbids it; `reason` names the rule",
+    413: "The request body is too large",
+    422: "The input is invalid (`problems` lists each mistake) or a rule forbids it",
+    503: "The runtime or the database is unavailable; try again",
+}
+#: The error answers, documented on every API route so the OpenAPI document lists them all.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": meaning} for code, meaning in _MEANINGS.items()
+}
 
 
 def status_for(error: DenError) -> int:
@@ -73,12 +90,29 @@ async def _request_validation(_request: Request, exc: Exception) -> JSONResponse
                                    problems), status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # a body FastAPI cannot even decode: invalid input like any other
+        problems = [Problem("(body)", str(exc.detail), "send UTF-8 JSON")]
+        return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
+                                       problems), status_code=422)
     reason = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthenticated"}.get(
         exc.status_code, "HTTPError")
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return JSONResponse(error_body(reason, str(exc.detail)), status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+                        headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette names only the first route's, and a
+    path may have several routes (GET and POST /api/v1/templates)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI) -> None:

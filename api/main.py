@@ -12,30 +12,37 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlmodel import Session
 
 from api import errors
 from api.middleware import BodyLimit, SecurityHeaders
-from api.routes import catalogue, health, sandboxes, trials
-from orchestrator import __version__, startup
+from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
+from orchestrator import __version__, crud, metrics, startup
 from orchestrator.drivers import load_driver
+from orchestrator.drivers.base import Driver
+from orchestrator.lifecycle import Phase
 from orchestrator.reconciler import Reconciler
 from orchestrator.settings import Settings, get_settings
 
 log = structlog.get_logger("api")
 
 
-def create_app(settings: Settings | None = None, *, with_reconciler: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, with_reconciler: bool = True,
+               driver: Driver | None = None) -> FastAPI:
+    """`driver` (tests) serves both the reconciler and the API's log reads; by default the
+    reconciler loads its own and the API loads one when it first serves logs."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = startup.prepare(settings)
-        app.state.engine, app.state.settings = engine, settings
+        app.state.engine, app.state.settings, app.state.driver = engine, settings, driver
         app.state.proxy_client = httpx.AsyncClient(timeout=30, follow_redirects=False)
         stop = threading.Event()
         thread = None
         if with_reconciler:
-            reconciler = Reconciler(engine=engine, driver=load_driver(settings), settings=settings)
+            reconciler = Reconciler(engine=engine, driver=driver or load_driver(settings),
+                                    settings=settings)
             app.state.wake = reconciler.wake
             thread = threading.Thread(target=reconciler.run, args=(stop,), name="reconciler",
                                       daemon=True)
@@ -58,11 +65,15 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     errors.install(app)
     app.include_router(health.router)
     app.include_router(catalogue.router)
-    app.include_router(trials.router)
-    app.include_router(sandboxes.router)
+    for module in (trials, decisions, evaluations, logs, users, sandboxes):
+        app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def serve_metrics() -> Response:
+        with Session(app.state.engine) as session:
+            counts = crud.count_by_phase(session)
+        for phase in Phase:
+            metrics.TRIALS.labels(phase=str(phase)).set(counts.get(phase, 0))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(SecurityHeaders)

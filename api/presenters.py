@@ -8,9 +8,20 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from api import schemas
+from orchestrator.evaluation import Measured
 from orchestrator.lifecycle import time_left
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import SandboxTemplate, Supplier, TemplateVersion, Trial, TrialEvent, User
+from orchestrator.models import (
+    ApiToken,
+    AuditEvent,
+    Evaluation,
+    SandboxTemplate,
+    Supplier,
+    TemplateVersion,
+    Trial,
+    TrialEvent,
+    User,
+)
 
 
 def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
@@ -29,10 +40,16 @@ def trial(row: Trial, *, owner: str, now: datetime, base_url: str) -> schemas.Tr
         department=row.department, title=row.title, problem_statement=row.problem_statement,
         hypothesis=row.hypothesis, success_criteria=row.success_criteria,
         parameters=row.parameters, duration_seconds=row.duration_seconds,
+        shared_with_department=row.shared_with_department,
         extension_count=row.extension_count, created_at=row.created_at, ready_at=row.ready_at,
         expires_at=row.expires_at, ended_at=row.ended_at, end_requested_at=row.end_requested_at,
         time_left_seconds=int(left.total_seconds()) if left is not None else None,
-        endpoints=public_endpoints(row, base_url),
+        endpoints=public_endpoints(row, base_url), approved_at=row.approved_at,
+        approved_by=row.approved_by, rejected_at=row.rejected_at, rejected_by=row.rejected_by,
+        rejection_reason=row.rejection_reason,
+        pending_extension_seconds=row.extension_requested_seconds,
+        extension_requested_by=row.extension_requested_by, cpu_millicores=row.cpu_millicores,
+        memory_mib=row.memory_mib,
     )
 
 
@@ -60,6 +77,7 @@ def template(version: TemplateVersion, supplier: Supplier) -> schemas.TemplatePu
         name=meta.name, version=meta.version, supplier=supplier.slug,
         supplier_name=supplier.name, summary=meta.summary, description=meta.description,
         problem_areas=list(meta.problem_areas), tags=list(meta.tags), status=version.status,
+        status_reason=version.status_reason,
         digest=version.digest, data_classification=spec.data_classification,
         limits=spec.limits.model_dump(by_alias=True), components=[c.name for c in spec.components],
         parameters=spec.parameters, success_criteria=list(spec.success_criteria),
@@ -79,3 +97,44 @@ def template_names_by_supplier(session: Session) -> dict[int, list[str]]:
     for row in session.exec(select(SandboxTemplate).order_by(SandboxTemplate.name)):
         names.setdefault(row.supplier_id, []).append(row.name)
     return names
+
+
+def template_detail(name: str, supplier: Supplier, versions: list[TemplateVersion]
+                    ) -> schemas.TemplateDetail:
+    return schemas.TemplateDetail(name=name, supplier=supplier.slug,
+                                  versions=[template(v, supplier) for v in versions])
+
+
+def evaluation(row: Evaluation, *, author: str, measured: Measured,
+               show_private: bool) -> schemas.EvaluationPublic:
+    return schemas.EvaluationPublic(
+        trial_id=row.trial_id, scores=schemas.Scores.model_validate(row.scores),
+        decision=row.decision, lessons_learned=row.lessons_learned,
+        private_notes=row.private_notes if show_private else None, recorded_by=author,
+        recorded_at=row.recorded_at, measured=schemas.Measured.model_validate(vars(measured)),
+    )
+
+
+def user(row: User, *, supplier_slug: str | None) -> schemas.UserPublic:
+    return schemas.UserPublic(name=row.name, role=row.role, department=row.department,
+                              supplier=supplier_slug, display_name=row.display_name,
+                              email=row.email, created_at=row.created_at)
+
+
+def users(session: Session, rows: Iterable[User]) -> schemas.UserList:
+    slugs = {s.id: s.slug for s in session.exec(select(Supplier))}
+    return schemas.UserList(items=[user(r, supplier_slug=slugs.get(r.supplier_id or 0))
+                                   for r in rows])
+
+
+def token(row: ApiToken, *, owner: str) -> schemas.TokenPublic:
+    assert row.id is not None
+    return schemas.TokenPublic(id=row.id, user=owner, name=row.name, prefix=row.prefix,
+                               created_at=row.created_at, expires_at=row.expires_at,
+                               revoked_at=row.revoked_at)
+
+
+def audit_event(row: AuditEvent) -> schemas.AuditPublic:
+    return schemas.AuditPublic(at=row.at, actor=row.actor, source=row.source, action=row.action,
+                               object_type=row.object_type, object_id=row.object_id,
+                               detail=row.detail)

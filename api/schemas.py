@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.evaluation import DIMENSIONS
+
+Phase = Literal["PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped",
+                "Failed"]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
+Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
 
 class _Strict(BaseModel):
+    """Request bodies: unknown fields and NUL characters are refused (PostgreSQL cannot store
+    NUL in text, and no person means to send one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("NUL characters (\\u0000) are not allowed")
+        return value
+
+
+def has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 class TrialCreate(_Strict):
@@ -21,6 +49,8 @@ class TrialCreate(_Strict):
     success_criteria: list[str] = Field(default_factory=list, max_length=20)
     duration_seconds: int | None = Field(None, ge=1, le=10**8)
     parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    shared_with_department: bool = Field(
+        False, description="Let civil servants of your department see the trial and evaluate it.")
 
 
 class TrialPublic(BaseModel):
@@ -36,6 +66,7 @@ class TrialPublic(BaseModel):
     hypothesis: str
     success_criteria: list[str]
     parameters: dict[str, Any]
+    shared_with_department: bool
     duration_seconds: int
     extension_count: int
     created_at: datetime
@@ -45,6 +76,16 @@ class TrialPublic(BaseModel):
     end_requested_at: datetime | None
     time_left_seconds: int | None
     endpoints: dict[str, str]
+    approved_at: datetime | None
+    approved_by: str
+    rejected_at: datetime | None
+    rejected_by: str
+    rejection_reason: str
+    pending_extension_seconds: int | None = Field(
+        description="An extension waiting for an approver, if any.")
+    extension_requested_by: str
+    cpu_millicores: int
+    memory_mib: int
 
 
 class TrialList(BaseModel):
@@ -73,6 +114,7 @@ class TemplatePublic(BaseModel):
     problem_areas: list[str]
     tags: list[str]
     status: str
+    status_reason: str
     digest: str
     data_classification: str
     limits: dict[str, Any]
@@ -98,6 +140,146 @@ class SupplierPublic(BaseModel):
 
 class SupplierList(BaseModel):
     items: list[SupplierPublic]
+
+
+class TemplateDetail(BaseModel):
+    name: str
+    supplier: str
+    versions: list[TemplatePublic] = Field(description="Every version, newest first.")
+
+
+class VersionStatusChange(_Strict):
+    status: Literal["Published", "Deprecated", "Quarantined"]
+    reason: str = Field("", max_length=500)
+
+
+class SupplierCreate(_Strict):
+    slug: Slug
+    name: str = Field(min_length=1, max_length=200)
+    size: Literal["sme", "large"] = "sme"
+    contact: str = Field("", max_length=200)
+    description: str = Field("", max_length=5000)
+    problem_areas: list[Tag] = Field(default_factory=list, max_length=10)
+
+
+class ExtendRequest(_Strict):
+    duration_seconds: int = Field(ge=1, le=10**8, description="Seconds to add.")
+
+
+class RejectRequest(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Score(_Strict):
+    score: int = Field(ge=1, le=5)
+    evidence: str = Field(min_length=1, max_length=5000)
+
+
+class Scores(_Strict):
+    user_need: Score
+    accessibility: Score
+    security: Score
+    privacy: Score
+    interoperability: Score
+    performance: Score
+    cost_value: Score
+    ease_of_adoption: Score
+
+
+assert tuple(Scores.model_fields) == DIMENSIONS, "the API's dimensions must be the scheme's"
+
+
+class EvaluationPut(_Strict):
+    scores: Scores
+    decision: Literal["adopt", "iterate", "stop"]
+    lessons_learned: str = Field("", max_length=10000)
+    private_notes: str = Field("", max_length=10000, description="Seen only by the owner, "
+                               "their department (when shared) and platform engineers.")
+
+
+class Measured(BaseModel):
+    time_to_ready_seconds: float | None
+    ready_seconds: float | None
+    availability: float | None
+    teardown_verified: bool | None
+
+
+class EvaluationPublic(BaseModel):
+    trial_id: str
+    scores: Scores
+    decision: str
+    lessons_learned: str
+    private_notes: str | None = Field(description="null when the caller may not see them.")
+    recorded_by: str
+    recorded_at: datetime
+    measured: Measured
+
+
+class TrialReport(BaseModel):
+    schema_: str = Field(alias="schema")
+    generated_at: datetime
+    columns: list[str]
+    items: list[dict[str, Any]]
+
+
+class UserCreate(_Strict):
+    name: Name
+    role: Literal["civil_servant", "supplier", "platform_engineer", "approver"]
+    department: str = Field("", max_length=100)
+    supplier: str = Field("", max_length=40, description="The supplier's slug (role supplier).")
+    display_name: str = Field("", max_length=200)
+    email: str = Field("", max_length=200)
+
+
+class UserPublic(BaseModel):
+    name: str
+    role: str
+    department: str
+    supplier: str | None
+    display_name: str
+    email: str
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserPublic]
+
+
+class TokenCreate(_Strict):
+    name: str = Field("", max_length=100)
+    expires_in_seconds: int | None = Field(None, ge=60, le=10 * 366 * 86400)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+class TokenList(BaseModel):
+    items: list[TokenPublic]
+
+
+class AuditPublic(BaseModel):
+    at: datetime
+    actor: str
+    source: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any]
+
+
+class AuditList(BaseModel):
+    items: list[AuditPublic]
 
 
 class ErrorBody(BaseModel):

@@ -19,3 +19,15 @@ RECONCILE_SECONDS = Histogram("den_reconcile_pass_seconds", "Duration of one rec
 RECONCILE_ERRORS = Counter("den_reconcile_errors_total", "Errors in reconcile passes.", ["reason"])
 ORPHANS_REMOVED = Counter("den_orphans_removed_total", "Runtime resources of no live trial.")
 RUNTIME_UP = Gauge("den_runtime_up", "1 when the runtime answered the last call, else 0.")
+TRIALS = Gauge("den_trials", "Trials by phase, counted when scraped.", ["phase"])
+TRIAL_REQUESTS = Counter(
+    "den_trial_requests_total", "Trials asked for, by whether they need an approver.", ["outcome"]
+)
+EXTENSIONS = Counter(
+    "den_trial_extensions_total", "Extensions asked for and decided.", ["outcome"]
+)
+DECISIONS = Counter(
+    "den_approval_decisions_total", "Approvers' decisions on trials and extensions.",
+    ["subject", "decision"],
+)
+EVALUATIONS = Counter("den_evaluations_total", "Evaluations recorded, by decision.", ["decision"])

@@ -135,7 +135,7 @@ class Trial(SQLModel, table=True):
     __table_args__ = (Index("ix_trial_phase_expires", "phase", "expires_at"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=20)
     owner_id: int = Field(foreign_key="den_user.id", index=True)
-    department: str = Field(default="", max_length=100)
+    department: str = Field(default="", max_length=100, index=True)
     template_version_id: int = Field(foreign_key="template_version.id", index=True)
     template_name: str = Field(max_length=40, index=True)
     template_version: str = Field(max_length=60)
@@ -146,10 +146,26 @@ class Trial(SQLModel, table=True):
     success_criteria: list[str] = _json([])
     parameters: dict[str, Any] = _json({})
     # Intent, written by people.
-    duration_seconds: int
-    expires_at: datetime | None = _when(index=True)
+    shared_with_department: bool = False
+    duration_seconds: int  # the whole trial, extensions included
+    expires_at: datetime | None = _when(index=True)  # None until approved, when approval is due
     end_requested_at: datetime | None = _when()
     extension_count: int = 0
+    # An approver's decision on a request beyond self-service (the reconciler acts on it).
+    approved_at: datetime | None = _when()
+    approved_by: str = Field(default="", max_length=100)
+    rejected_at: datetime | None = _when()
+    rejected_by: str = Field(default="", max_length=100)
+    rejection_reason: str = Field(default="", max_length=2000)
+    # An extension beyond self-service waits here until an approver decides.
+    extension_requested_seconds: int | None = None
+    extension_requested_at: datetime | None = _when()
+    extension_requested_by: str = Field(default="", max_length=100)
+    # What the sandbox reserves (its components' limits), summed for the resource caps.
+    cpu_millicores: int = 0
+    memory_mib: int = 0
+    # Set by every write, so that a watch reads only what changed.
+    updated_at: datetime | None = _when(index=True)
     # Observation, written only by the reconciler.
     phase: str = Field(default=Phase.REQUESTED, max_length=20, index=True)
     reason: str = Field(default="Created", max_length=40)

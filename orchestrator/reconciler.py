@@ -119,6 +119,8 @@ class Reconciler:
 
     def _advance(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         phase = Phase(trial.phase)
+        if phase is Phase.PENDING_APPROVAL:
+            return self._settle_approval(session, trial, now=now)
         if phase is Phase.FAILED:
             return self._begin_teardown(session, trial, Reason(trial.reason),
                                         "Removing whatever was made", now=now)
@@ -139,6 +141,25 @@ class Reconciler:
         if phase is Phase.PROVISIONING:
             return self._provision(session, trial, now=now)
         return False
+
+    def _settle_approval(self, session: Session, trial: Trial, *, now: datetime) -> bool:
+        """Act on an approver's decision (or the owner withdrawing): people wrote the intent,
+        the phase is written here. Nothing was made yet, so a refusal needs no teardown."""
+        if trial.rejected_at is not None:
+            self._transition(session, trial, Phase.STOPPED, Reason.REJECTED,
+                             f"Rejected by {trial.rejected_by}: {trial.rejection_reason}", now,
+                             ended_at=now)
+            return False
+        if trial.end_requested_at is not None:
+            self._transition(session, trial, Phase.STOPPED, Reason.USER_REQUESTED,
+                             "Withdrawn before approval: nothing was made", now, ended_at=now)
+            return False
+        if trial.approved_at is None:
+            return False
+        self._transition(session, trial, Phase.REQUESTED, Reason.APPROVED,
+                         f"Approved by {trial.approved_by}", now)
+        session.commit()  # durable before the sandbox is asked for, in this same pass
+        return self._advance(session, trial, now=now)
 
     def _provision(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         spec = self._spec(session, trial)

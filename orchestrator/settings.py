@@ -11,8 +11,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TemplateCaps(BaseModel):
+    """Caps for one template, each tighter than (or equal to) the global one it names.
+
+    A template cap counts only that template's trials; `None` leaves the global cap alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_active_trials: int | None = Field(None, ge=0)
+    max_active_trials_per_user: int | None = Field(None, ge=0)
+    max_active_trials_per_department: int | None = Field(None, ge=0)
+    max_duration: int | None = Field(None, ge=1)
+    self_service_max_duration: int | None = Field(None, ge=1)
+    max_total_cpu: float | None = Field(None, ge=0)
+    max_total_memory_mib: int | None = Field(None, ge=0)
 
 
 def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
@@ -61,6 +77,29 @@ class Settings(BaseSettings):
     max_active_trials_per_user: int = _setting(
         5, "rules", "Cap on one person's trials that are not yet stopped.", ge=1
     )
+    max_active_trials_per_department: int = _setting(
+        20, "rules", "Cap on one department's trials that are not yet stopped (people with no "
+        "department are not counted together).", ge=1
+    )
+    max_total_cpu: float = _setting(
+        32.0, "rules", "Cap on the CPU cores that all trials not yet stopped may reserve "
+        "together (the sum of their components' CPU limits).", gt=0
+    )
+    max_total_memory_mib: int = _setting(
+        65536, "rules", "Cap on the memory, in MiB, that all trials not yet stopped may "
+        "reserve together (the sum of their components' memory limits).", ge=1
+    )
+    self_service_max_duration: int = _setting(
+        86400, "rules", "Longest trial, in seconds and counting extensions, that needs nobody's "
+        "approval; a longer request or extension waits for an approver.", ge=1
+    )
+    template_caps: dict[str, TemplateCaps] = _setting(
+        {}, "rules", "Per-template caps as JSON, e.g. `{\"open-data-dashboard\": "
+        "{\"max_active_trials\": 10, \"self_service_max_duration\": 7200}}`; keys: "
+        "`max_active_trials`, `max_active_trials_per_user`, `max_active_trials_per_department`, "
+        "`max_duration`, `self_service_max_duration`, `max_total_cpu`, `max_total_memory_mib`. "
+        "A template's cap counts that template's trials only."
+    )
     # --- reconciler
     driver: Literal["docker", "kubernetes"] = _setting(
         "docker", "reconciler", "Runtime for sandboxes: `docker` or `kubernetes`."
@@ -70,7 +109,7 @@ class Settings(BaseSettings):
         "`StartTimeout`.", ge=1
     )
     poll_interval: float = _setting(
-        1.0, "reconciler", "Seconds between observations of sandboxes that are starting or "
+        0.25, "reconciler", "Seconds between observations of sandboxes that are starting or "
         "stopping.", gt=0
     )
     liveness_interval: float = _setting(
@@ -98,12 +137,25 @@ class Settings(BaseSettings):
     kubeconfig: str = _setting(
         "", "kubernetes", "Path of a kubeconfig; empty uses in-cluster config or `~/.kube/config`."
     )
+    kubernetes_orchestrator_namespace: str = _setting(
+        "innovation-den", "kubernetes", "Namespace the orchestrator runs in: its pods may reach "
+        "the sandboxes' exposed ports (everything else is denied)."
+    )
+    kubernetes_host_cidr: str = _setting(
+        "", "kubernetes", "When the orchestrator runs outside the cluster, the CIDR its traffic "
+        "to pods comes from (e.g. the node's address), allowed in like the namespace above."
+    )
     # --- web
     public_url: str = _setting(
         "", "web", "Public base URL of the service (for links); empty derives it from requests."
     )
     max_request_bytes: int = _setting(
         1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024
+    )
+    watch_poll_interval: float = _setting(
+        0.5, "web", "Seconds between the database reads that feed a watch (`GET "
+        "/api/v1/trials?watch=true`, `denctl get tr --watch`); one indexed query per watcher.",
+        gt=0
     )
 
     @model_validator(mode="after")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import select
 
-from api import presenters, schemas
-from api.deps import ActorDep, Now, SessionDep
+from api import errors, presenters, schemas
+from api.deps import ActorDep, Now, SessionDep, StrictQuery
 from orchestrator import catalogue, crud
 from orchestrator.errors import Forbidden, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Supplier
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+router = APIRouter(prefix="/api/v1", tags=["catalogue"], responses=errors.RESPONSES,
+                   dependencies=[StrictQuery])
+TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
+Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -34,8 +37,8 @@ def list_templates(session: SessionDep, _actor: ActorDep) -> schemas.TemplateLis
         "application/json": {"schema": {"type": "object"}},
         "application/yaml": {"schema": {"type": "string"}},
     }}},
-    responses={200: {"description": "Identical version already published"},
-               409: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
+    responses={200: {"model": schemas.TemplatePublic,
+                     "description": "Identical version already published"}},
 )
 async def publish_template(
     request: Request, response: Response, session: SessionDep, actor: ActorDep, now: Now,
@@ -56,6 +59,9 @@ async def publish_template(
 
 
 def _parse(body: bytes, content_type: str) -> TemplateManifest:
+    if b"\x00" in body or b"\\u0000" in body:
+        raise ValidationFailed([Problem("(body)", "NUL characters are not allowed",
+                                        "remove them from the manifest")])
     if content_type in YAML_TYPES:
         return catalogue.parse_manifest_text(body)
     if len(body) > catalogue.MAX_MANIFEST_BYTES:
@@ -75,3 +81,34 @@ def list_suppliers(session: SessionDep, _actor: ActorDep) -> schemas.SupplierLis
     return schemas.SupplierList(items=[
         presenters.supplier(row, names.get(row.id or 0, [])) for row in crud.list_suppliers(session)
     ])
+
+
+@router.post("/suppliers", status_code=201)
+def create_supplier(body: schemas.SupplierCreate, session: SessionDep, actor: ActorDep,
+                    now: Now) -> schemas.SupplierPublic:
+    """Register a supplier (platform engineers). Supplier users are then bound to it."""
+    row = crud.create_supplier(session, actor=actor, now=now, data=catalogue.Supplier(
+        slug=body.slug, name=body.name, size=body.size, contact=body.contact,
+        description=body.description, problem_areas=tuple(body.problem_areas)))
+    session.commit()
+    return presenters.supplier(row, [])
+
+
+@router.get("/templates/{name}")
+def get_template(name: TemplateName, session: SessionDep, _actor: ActorDep
+                 ) -> schemas.TemplateDetail:
+    """A template with every version, newest first, and each version's status."""
+    _template, supplier, versions = crud.template_versions(session, name=name)
+    return presenters.template_detail(name, supplier, versions)
+
+
+@router.post("/templates/{name}/versions/{version}/status")
+def set_version_status(name: TemplateName, version: Version, body: schemas.VersionStatusChange,
+                       session: SessionDep, actor: ActorDep, now: Now) -> schemas.TemplatePublic:
+    """Quarantine, deprecate or re-publish a version (platform engineers). Only Published
+    versions can be trialled; running trials go on."""
+    row = crud.set_version_status(session, actor=actor, name=name, version=version,
+                                  status=body.status, reason=body.reason, now=now)
+    session.commit()
+    _template, supplier, _versions = crud.template_versions(session, name=name)
+    return presenters.template(row, supplier)

@@ -1,33 +1,44 @@
-"""Trials: ask for one, watch it, end it, read its timeline."""
+"""Trials: ask for one, list and watch them, read one, extend it, end it, read its timeline."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
-from api import presenters, schemas
-from api.deps import ActorDep, BaseUrl, Now, SessionDep, SettingsDep, wake_reconciler
+from api import errors, presenters, schemas, watch
+from api.deps import (
+    ActorDep,
+    BaseUrl,
+    Now,
+    Selectors,
+    SessionDep,
+    SettingsDep,
+    StrictQuery,
+    TrialId,
+    wake_reconciler,
+)
 from orchestrator import crud
 
-router = APIRouter(prefix="/api/v1/trials", tags=["trials"])
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.ErrorBody} for code in (401, 403, 404, 409, 422)
-}
+router = APIRouter(prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES,
+                   dependencies=[StrictQuery])
 
 
-@router.post("", status_code=201, responses=_errors)
+@router.post("", status_code=201)
 def create_trial(
     body: schemas.TrialCreate, request: Request, session: SessionDep, actor: ActorDep,
     settings: SettingsDep, now: Now, base_url: BaseUrl,
 ) -> schemas.TrialPublic:
-    """Ask for a sandbox from a template. The reconciler starts it; watch `phase`."""
+    """Ask for a sandbox from a template. The reconciler starts it; watch `phase`. A request
+    longer than the self-service limit starts in `PendingApproval` until an approver decides."""
     trial = crud.create_trial(
         session, actor=actor, settings=settings, now=now,
         request=crud.TrialRequest(
             template=body.template, title=body.title, hypothesis=body.hypothesis,
             duration_seconds=body.duration_seconds, problem_statement=body.problem_statement,
             success_criteria=tuple(body.success_criteria), parameters=body.parameters,
+            shared_with_department=body.shared_with_department,
         ),
     )
     session.commit()
@@ -35,27 +46,63 @@ def create_trial(
     return presenters.trial(trial, owner=actor.name, now=now, base_url=base_url)
 
 
-@router.get("", responses=_errors)
-def list_trials(session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl) -> schemas.TrialList:
-    """Trials the caller may see, newest first."""
-    rows = list(crud.list_trials(session, user=actor.user))
+@router.get("", response_model=schemas.TrialList, responses={200: {"content": {
+    "application/x-ndjson": {"schema": {"type": "string"},
+                             "example": '{"type": "MODIFIED", "object": {"id": "t1a2b3c4d5e6"}}'},
+}}})
+def list_trials(
+    request: Request, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl,
+    selectors: Selectors, settings: SettingsDep,
+    watch_: Annotated[bool, Query(alias="watch", description="Stream changes as JSON lines "
+                                  "(`{\"type\": \"ADDED\"|\"MODIFIED\", \"object\": trial}`), "
+                                  "starting with every matching trial.")] = False,
+    timeout_seconds: Annotated[int, Query(ge=0, le=3600, description="How long a watch lasts "
+                                          "(0: send the current state, then end).")] = 1800,
+) -> Response | schemas.TrialList:
+    """Trials the caller may see, newest first, filtered by the selectors; or a watch."""
+    if watch_:
+        stream = watch.trials(request.app.state.engine, watch.WatchSpec(
+            user=actor.user, selectors=selectors, base_url=base_url,
+            interval=settings.watch_poll_interval, timeout=timeout_seconds))
+        return StreamingResponse(stream, media_type="application/x-ndjson")
+    rows = list(crud.list_trials(session, user=actor.user, selectors=selectors))
     return presenters.trials(session, rows, now=now, base_url=base_url)
 
 
-@router.get("/{trial_id}", responses=_errors)
+@router.get("/{trial_id}")
 def get_trial(
-    trial_id: str, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl
+    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl
 ) -> schemas.TrialPublic:
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
 
 
-@router.post("/{trial_id}/end", status_code=202, responses=_errors)
+@router.post("/{trial_id}/extend", responses={202: {"model": schemas.TrialPublic,
+                                                    "description": "Waits for an approver"}})
+def extend_trial(
+    trial_id: TrialId, body: schemas.ExtendRequest, request: Request, response: Response,
+    session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now, base_url: BaseUrl,
+) -> schemas.TrialPublic:
+    """Add time: 200 with the new `expires_at`; 202 when the whole trial would pass the
+    self-service limit, so the extension waits for an approver (`pending_extension_seconds`);
+    409 or 422 with the rule that forbids it in `reason`."""
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    applied = crud.request_extension(session, actor=actor, trial=trial, settings=settings,
+                                     seconds=body.duration_seconds, now=now)
+    session.commit()
+    wake_reconciler(request)
+    if not applied:
+        response.status_code = 202
+    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+
+
+@router.post("/{trial_id}/end", status_code=202)
 def end_trial(
-    trial_id: str, request: Request, session: SessionDep, actor: ActorDep, now: Now,
+    trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep, now: Now,
     base_url: BaseUrl,
 ) -> schemas.TrialPublic:
-    """Ask for the sandbox to be torn down now (the reconciler does it)."""
+    """Ask for the sandbox to be torn down now (the reconciler does it); a request still
+    waiting for approval is withdrawn."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.request_end(session, actor=actor, trial=trial, now=now)
     session.commit()
@@ -63,8 +110,8 @@ def end_trial(
     return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
 
 
-@router.get("/{trial_id}/events", responses=_errors)
-def trial_events(trial_id: str, session: SessionDep, actor: ActorDep) -> schemas.TrialEventList:
+@router.get("/{trial_id}/events")
+def trial_events(trial_id: TrialId, session: SessionDep, actor: ActorDep) -> schemas.TrialEventList:
     """The trial's timeline, oldest first."""
     crud.get_trial(session, user=actor.user, trial_id=trial_id)
     return schemas.TrialEventList(

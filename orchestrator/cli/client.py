@@ -1,15 +1,22 @@
 """The HTTP client behind `denctl`: one place that talks to the API and turns its errors into
-messages and exit codes."""
+messages and exit codes.
+
+Exit codes (documented in the README): 0 success, 1 refused by the server (a rule, a conflict,
+invalid input, a server error), 2 usage, 3 server unreachable, 4 not found, 5 not signed in or
+not allowed (401/403).
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 0, 1, 2, 4, 3
+from orchestrator.cli import contexts
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND, EXIT_DENIED = 0, 1, 2, 3, 4, 5
 
 
 class ApiError(Exception):
@@ -21,7 +28,17 @@ class ApiError(Exception):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_NOT_FOUND if self.status == 404 else EXIT_ERROR
+        if self.status == 0:
+            return EXIT_UNREACHABLE
+        if self.status == 404:
+            return EXIT_NOT_FOUND
+        return EXIT_DENIED if self.status in (401, 403) else EXIT_ERROR
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
 
 
 @dataclass
@@ -31,22 +48,49 @@ class Client:
     timeout: float = 30.0
 
     @classmethod
-    def from_env(cls, server: str | None, token: str | None) -> Client:
-        return cls(server=(server or os.environ.get("DEN_SERVER") or "http://127.0.0.1:8000"),
-                   token=token or os.environ.get("DEN_TOKEN", ""))
+    def resolve(cls, *, server: str | None, token: str | None, context: str | None) -> Client:
+        found_server, found_token = contexts.resolve(server=server, token=token, context=context)
+        return cls(server=found_server, token=found_token)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+    def _url(self, path: str) -> str:
+        return self.server.rstrip("/") + path
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Answer:
+        headers = self._headers(kwargs.pop("headers", None))
         try:
-            answer = httpx.request(method, self.server.rstrip("/") + path, headers=headers,
+            answer = httpx.request(method, self._url(path), headers=headers,
                                    timeout=self.timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"cannot reach {self.server}: {exc}") from exc
-        if answer.status_code >= 400:
-            try:
-                body = answer.json()
-            except ValueError:
-                body = {"reason": "HTTPError", "detail": answer.text[:300]}
-            raise ApiError(answer.status_code, body.get("reason", "HTTPError"),
-                           body.get("detail", ""), body.get("problems"))
-        return answer.json() if answer.content else None
+        _raise_for(answer)
+        return Answer(answer.status_code, answer.json() if answer.content else None)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).body
+
+    def lines(self, path: str, params: dict[str, Any]) -> Iterator[str]:
+        """A streamed answer, line by line, with no read timeout (watches, followed logs)."""
+        timeout = httpx.Timeout(self.timeout, read=None)
+        try:
+            with httpx.stream("GET", self._url(path), params=params, headers=self._headers(),
+                              timeout=timeout) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    _raise_for(answer)
+                yield from answer.iter_lines()
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "Unreachable", f"lost {self.server}: {exc}") from exc
+
+
+def _raise_for(answer: httpx.Response) -> None:
+    if answer.status_code < 400:
+        return
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {"reason": "HTTPError", "detail": answer.text[:300]}
+    raise ApiError(answer.status_code, body.get("reason", "HTTPError"), body.get("detail", ""),
+                   body.get("problems"))

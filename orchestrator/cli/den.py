@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli import logs
+from orchestrator.cli import admin, logs
 from orchestrator.settings import Settings
 
 app = typer.Typer(help="Run Innovation Den.", no_args_is_help=True,
@@ -22,6 +22,8 @@ images_app = typer.Typer(help="Sandbox images, built locally with no registry.",
                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(images_app, name="images")
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.tokens_app, name="tokens")
 
 
 def _settings(**overrides: object) -> Settings:

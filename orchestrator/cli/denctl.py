@@ -1,13 +1,15 @@
 """`denctl`: the kubectl-like client for Innovation Den.
 
-Verbs follow kubectl: `get`, `describe`, `apply -f`, `delete`, `events`; resources have short
-names (`templates`/`tmpl`, `trials`/`tr`, `suppliers`); `-o table|wide|json|yaml|name`.
-Exit codes: 0 success, 1 refused by the server, 2 usage, 3 server unreachable, 4 not found.
+Verbs follow kubectl: get, describe, apply -f, delete, extend, approve, reject, logs, events,
+config. Resources have short names: templates (tmpl), trials (tr), suppliers.
+Output: -o table|wide|json|yaml|name; -l phase=Ready,template=x,owner=y filters trials;
+-w/--watch streams changes. Exit codes: 0 success, 1 refused by the server, 2 usage,
+3 server unreachable, 4 not found, 5 not signed in or not allowed.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,241 +17,477 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
 
-from orchestrator.cli.client import EXIT_USAGE, ApiError, Client
+from orchestrator.cli import contexts, render
+from orchestrator.cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
+from orchestrator.cli.denctl_config import config_app
 
-app = typer.Typer(help=__doc__, no_args_is_help=True,
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+app.add_typer(config_app, name="config")
 
 RESOURCES = {"templates": "templates", "template": "templates", "tmpl": "templates",
              "trials": "trials", "trial": "trials", "tr": "trials",
              "suppliers": "suppliers", "supplier": "suppliers"}
-Server = Annotated[str | None, typer.Option("--server", help="API URL (DEN_SERVER).")]
-Token = Annotated[str | None, typer.Option("--token", help="API token (DEN_TOKEN).")]
+SELECTOR_KEYS = ("phase", "template", "owner", "department")
+
+
+def _complete_resource(incomplete: str) -> list[str]:
+    return [name for name in RESOURCES if name.startswith(incomplete)]
+
+
+Resource = Annotated[str, typer.Argument(help="templates (tmpl), trials (tr) or suppliers.",
+                                         autocompletion=_complete_resource)]
+Server = Annotated[str | None, typer.Option("--server", help="API URL (else DEN_SERVER, or "
+                                            "the context's).")]
+Token = Annotated[str | None, typer.Option("--token", help="API token (else DEN_TOKEN, or the "
+                                           "context's).")]
+ContextName = Annotated[str | None, typer.Option("--context", help="Use this context from the "
+                                                 "config file.")]
 Output = Annotated[str, typer.Option("-o", "--output", help="table, wide, json, yaml or name.")]
 
 
-def _resource(name: str) -> str:
-    if name not in RESOURCES:
-        err.print(f"error: unknown resource {name!r}; use templates (tmpl), trials (tr) or "
-                  "suppliers")
-        raise typer.Exit(EXIT_USAGE)
-    return RESOURCES[name]
+# --- plumbing ----------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def _resource(name: str, *, allowed: tuple[str, ...] = ("templates", "trials", "suppliers")
+              ) -> str:
+    kind = RESOURCES.get(name)
+    if kind is None or kind not in allowed:
+        raise _fail(f"unknown or unsupported resource {name!r} here; use "
+                    + ", ".join(allowed))
+    return kind
+
+
+def _output(output: str) -> str:
+    if output not in render.OUTPUTS:
+        raise _fail(f"unknown output format {output!r}; use {', '.join(render.OUTPUTS)}")
+    return output
+
+
+def _client(server: str | None, token: str | None, context: str | None) -> Client:
+    try:
+        return Client.resolve(server=server, token=token, context=context)
+    except contexts.ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _report(exc: ApiError) -> typer.Exit:
+    sys.stderr.write(f"error: {exc.reason}: {exc.detail}\n")
+    for problem in exc.problems:
+        hint = f" ({problem['hint']})" if problem.get("hint") else ""
+        sys.stderr.write(f"  - {problem['field']}: {problem['message']}{hint}\n")
+    return typer.Exit(exc.exit_code)
+
+
+def _answer(client: Client, method: str, path: str, **kwargs: Any) -> Answer:
+    try:
+        return client.call(method, path, **kwargs)
+    except ApiError as exc:
+        raise _report(exc) from exc
 
 
 def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        return client.request(method, path, **kwargs)
-    except ApiError as exc:
-        err.print(f"error: {exc.reason}: {exc.detail}", markup=False)
-        for problem in exc.problems:
-            hint = f" ({problem['hint']})" if problem.get("hint") else ""
-            err.print(f"  - {problem['field']}: {problem['message']}{hint}", markup=False)
-        raise typer.Exit(exc.exit_code) from exc
+    return _answer(client, method, path, **kwargs).body
 
 
-def human_duration(seconds: int) -> str:
-    """kubectl-style short durations: 42s, 5m, 3h, 2d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-def age(when: str | None, now: datetime) -> str:
-    if not when:
-        return "<none>"
-    return human_duration(abs(int((now - datetime.fromisoformat(when)).total_seconds())))
+def selectors(text: str | None) -> dict[str, str]:
+    """`phase=Ready,owner=alice` -> query parameters; unknown keys are a usage error."""
+    found: dict[str, str] = {}
+    for part in filter(None, (text or "").split(",")):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in SELECTOR_KEYS or not value.strip():
+            raise _fail(f"bad selector {part!r}: use key=value with keys "
+                        + ", ".join(SELECTOR_KEYS))
+        found[key.strip()] = value.strip()
+    return found
 
 
-def _rows(kind: str, item: dict[str, Any], *, wide: bool, now: datetime) -> list[str]:
-    if kind == "trials":
-        left = item.get("time_left_seconds")
-        expires = "<none>" if left is None or item["phase"] == "Stopped" else human_duration(left)
-        row = [item["id"], item["template"], item["phase"], item["reason"],
-               age(item["created_at"], now), expires]
-        return [*row, item["owner"], ", ".join(item["endpoints"].values())] if wide else row
-    if kind == "templates":
-        row = [item["name"], item["version"], item["supplier"], item["status"]]
-        return [*row, ", ".join(item["problem_areas"]), item["summary"]] if wide else row
-    row = [item["slug"], item["name"], item["size"].upper()]
-    return [*row, ", ".join(item["templates"])] if wide else row
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
-HEADERS = {
-    "trials": (["NAME", "TEMPLATE", "PHASE", "REASON", "AGE", "EXPIRES IN"], ["OWNER", "ENDPOINTS"]),
-    "templates": (["NAME", "VERSION", "SUPPLIER", "STATUS"], ["PROBLEM AREAS", "SUMMARY"]),
-    "suppliers": (["NAME", "DISPLAY NAME", "SIZE"], ["TEMPLATES"]),
-}
+def parse_duration(text: str) -> int:
+    """`90`, `90s`, `30m`, `1h30m`, `2d` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise _fail(f"bad duration {text!r}: use e.g. 900, 30m, 1h30m or 2d")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
-def render(kind: str, items: list[dict[str, Any]], output: str) -> None:
-    if output == "json":
-        sys.stdout.write(json.dumps({"items": items}, indent=2) + "\n")
-        return
-    if output == "yaml":
-        sys.stdout.write(yaml.safe_dump({"items": items}, sort_keys=False))
-        return
-    if output == "name":
-        key = "slug" if kind == "suppliers" else ("id" if kind == "trials" else "name")
-        for item in items:
-            sys.stdout.write(f"{kind}/{item[key]}\n")
-        return
-    if output not in ("table", "wide"):
-        err.print(f"error: unknown output format {output!r}; use table, wide, json, yaml, name")
-        raise typer.Exit(EXIT_USAGE)
-    now = datetime.now(UTC)
-    base, extra = HEADERS[kind]
-    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for header in base + (extra if output == "wide" else []):
-        table.add_column(header, no_wrap=True)
-    for item in items:
-        table.add_row(*_rows(kind, item, wide=output == "wide", now=now))
-    out.print(table)
+# --- get ---------------------------------------------------------------------------------
 
 
 @app.command()
 def get(
-    resource: Annotated[str, typer.Argument(help="templates|tmpl, trials|tr, suppliers")],
-    name: Annotated[str | None, typer.Argument(help="One object by name or id.")] = None,
-    output: Output = "table", server: Server = None, token: Token = None,
+    resource: Resource,
+    name: Annotated[str | None, typer.Argument(help="One object: its name, or a trial's id.")]
+    = None,
+    output: Output = "table",
+    selector: Annotated[str | None, typer.Option("-l", "--selector", help="Trials only: "
+                                                 "phase=Ready,template=NAME,owner=NAME,"
+                                                 "department=NAME.")] = None,
+    watch: Annotated[bool, typer.Option("-w", "--watch", help="Trials only: after the list, "
+                                        "print each change as it happens.")] = False,
+    server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
     """List objects, or show one.
 
     Examples:
+
+    \b
       denctl get tmpl
-      denctl get tr -o wide
+      denctl get tmpl open-data-dashboard        # every version and its status
+      denctl get tr -o wide -l phase=Ready,owner=alice
+      denctl get tr -w
       denctl get trial t1a2b3c4d5e6 -o yaml
     """
-    kind = _resource(resource)
-    client = Client.from_env(server, token)
+    kind, output = _resource(resource), _output(output)
+    if (selector or watch) and kind != "trials":
+        raise _fail("-l and --watch apply to trials only")
+    params = selectors(selector)
+    client = _client(server, token, context)
+    if watch:
+        _watch(client, params, output)
+        return
+    items, single = _fetch(client, kind, name, params)
+    sys.stdout.write(render.render(kind, items, output, now=_now(), single=single))
+
+
+def _fetch(client: Client, kind: str, name: str | None, params: dict[str, str]
+           ) -> tuple[list[dict[str, Any]], bool]:
     if name and kind == "trials":
-        items = [_call(client, "GET", f"/api/v1/trials/{name}")]
-    else:
-        items = _call(client, "GET", f"/api/v1/{kind}")["items"]
-        if name:
-            key = "slug" if kind == "suppliers" else "name"
-            items = [i for i in items if i[key] == name]
-            if not items:
-                err.print(f"error: NotFound: no {kind[:-1]} {name!r}")
-                raise typer.Exit(4)
-    render(kind, items, output)
+        return [_call(client, "GET", f"/api/v1/trials/{name}")], True
+    if name and kind == "templates":
+        detail = _call(client, "GET", f"/api/v1/templates/{name}")
+        return detail["versions"], False
+    items: list[dict[str, Any]] = _call(client, "GET", f"/api/v1/{kind}", params=params)["items"]
+    if name:
+        items = [i for i in items if i["slug"] == name]
+        if not items:
+            raise _fail(f"NotFound: no supplier {name!r}", EXIT_NOT_FOUND)
+    return items, bool(name)
+
+
+def _watch(client: Client, params: dict[str, str], output: str) -> None:
+    sys.stdout.write(render.watch_header("trials", output))
+    sys.stdout.flush()
+    try:
+        for line in client.lines("/api/v1/trials", {**params, "watch": "true"}):
+            if line.strip():
+                event = yaml.safe_load(line)
+                sys.stdout.write(render.watch_line("trials", event["object"], output,
+                                                   now=_now()))
+                sys.stdout.flush()
+    except ApiError as exc:
+        raise _report(exc) from exc
+    except KeyboardInterrupt:
+        return
+
+
+# --- describe ----------------------------------------------------------------------------
 
 
 @app.command()
 def describe(
-    resource: Annotated[str, typer.Argument(help="trials|tr")],
-    name: Annotated[str, typer.Argument(help="The trial id.")],
-    server: Server = None, token: Token = None,
+    resource: Resource,
+    name: Annotated[str, typer.Argument(help="A trial's id or a template's name.")],
+    server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
-    """Show a trial in full, with its timeline.
+    """Show a trial in full (approval, extensions, evaluation, timeline), or a template with
+    every version.
 
-    Example:
+    Examples:
+
+    \b
       denctl describe tr t1a2b3c4d5e6
+      denctl describe tmpl open-data-dashboard
     """
-    if _resource(resource) != "trials":
-        err.print("error: describe supports trials; use `get -o yaml` for other kinds")
-        raise typer.Exit(EXIT_USAGE)
-    client = Client.from_env(server, token)
+    kind = _resource(resource, allowed=("trials", "templates"))
+    client = _client(server, token, context)
+    if kind == "templates":
+        _describe_template(_call(client, "GET", f"/api/v1/templates/{name}"))
+        return
     trial = _call(client, "GET", f"/api/v1/trials/{name}")
     events = _call(client, "GET", f"/api/v1/trials/{name}/events")["items"]
-    for key in ("id", "title", "template", "owner", "phase", "reason", "message", "created_at",
-                "ready_at", "expires_at", "ended_at", "hypothesis"):
-        out.print(f"{key.replace('_', ' ').title() + ':':<14}{trial[key] or '<none>'}", markup=False)
-    out.print("Endpoints:")
+    try:
+        evaluation: dict[str, Any] | None = client.request("GET", f"/api/v1/trials/{name}/evaluation")
+    except ApiError:
+        evaluation = None
+    _describe_trial(trial, events, evaluation)
+
+
+def _field(label: str, value: object) -> None:
+    sys.stdout.write(f"{label + ':':<20}{value if value not in (None, '') else '<none>'}\n")
+
+
+def _describe_trial(trial: dict[str, Any], events: list[dict[str, Any]],
+                    evaluation: dict[str, Any] | None) -> None:
+    for key in ("id", "title", "template", "owner", "department", "phase", "reason", "message",
+                "created_at", "ready_at", "expires_at", "ended_at", "duration_seconds",
+                "extension_count", "shared_with_department", "hypothesis"):
+        _field(key.replace("_", " ").capitalize(), trial[key])
+    if trial["approved_by"] or trial["rejected_by"]:
+        _field("Approved by" if trial["approved_by"] else "Rejected by",
+               trial["approved_by"] or f"{trial['rejected_by']}: {trial['rejection_reason']}")
+    if trial["pending_extension_seconds"]:
+        _field("Pending extension", f"{render.human_duration(trial['pending_extension_seconds'])}"
+               f" asked by {trial['extension_requested_by']}, waiting for an approver")
+    sys.stdout.write("Endpoints:\n")
     for component, url in trial["endpoints"].items() or [("<none>", "")]:
-        out.print(f"  {component}  {url}", markup=False)
-    out.print("Events:")
-    _event_table(events)
+        sys.stdout.write(f"  {component}  {url}\n".rstrip() + "\n")
+    if evaluation is not None:
+        measured = evaluation["measured"]
+        _field("Evaluation", f"{evaluation['decision']} (by {evaluation['recorded_by']}); "
+               f"time to ready {measured['time_to_ready_seconds']} s, availability "
+               f"{measured['availability']}, teardown verified {measured['teardown_verified']}")
+    sys.stdout.write("Events:\n")
+    sys.stdout.write(render.render("events", events, "table", now=_now()))
 
 
-def _event_table(events: list[dict[str, Any]]) -> None:
-    now = datetime.now(UTC)
-    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for header in ("AGE", "KIND", "PHASE", "REASON", "MESSAGE"):
-        table.add_column(header)
-    for event in events:
-        table.add_row(age(event["at"], now), event["kind"], event["phase"], event["reason"],
-                      event["message"])
-    out.print(table)
+def _describe_template(detail: dict[str, Any]) -> None:
+    newest = detail["versions"][0]
+    _field("Name", detail["name"])
+    _field("Supplier", f"{newest['supplier']} ({newest['supplier_name']})")
+    for key in ("summary", "problem_areas", "components", "data_classification", "limits"):
+        value = newest[key]
+        _field(key.replace("_", " ").capitalize(),
+               ", ".join(map(str, value)) if isinstance(value, list) else
+               ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict)
+               else value)
+    sys.stdout.write("Versions:\n")
+    sys.stdout.write(render.table(["VERSION", "STATUS", "REASON", "AGE"], [
+        [v["version"], v["status"], v.get("status_reason") or "", render.age(v["published_at"], _now())]
+        for v in detail["versions"]]))
 
 
-@app.command()
-def events(
-    name: Annotated[str, typer.Argument(help="The trial id.")],
-    output: Output = "table", server: Server = None, token: Token = None,
-) -> None:
-    """A trial's timeline, oldest first.
-
-    Example:
-      denctl events t1a2b3c4d5e6 -o json
-    """
-    items = _call(Client.from_env(server, token), "GET", f"/api/v1/trials/{name}/events")["items"]
-    if output == "table":
-        _event_table(items)
-    else:
-        sys.stdout.write(json.dumps({"items": items}, indent=2) + "\n" if output == "json"
-                         else yaml.safe_dump({"items": items}, sort_keys=False))
+# --- apply and delete --------------------------------------------------------------------
 
 
 @app.command()
 def apply(
-    filename: Annotated[Path, typer.Option("-f", "--filename", help="A template manifest "
-                                           "(kind: SandboxTemplate) or a trial request "
-                                           "(kind: Trial), YAML or JSON.")],
+    filename: Annotated[str, typer.Option("-f", "--filename", help="YAML or JSON file (- for "
+                                          "standard input): a template manifest (kind: "
+                                          "SandboxTemplate), a trial request (kind: Trial) or a "
+                                          "supplier (kind: Supplier); several documents may be "
+                                          "separated by ---.")],
     output: Output = "table", server: Server = None, token: Token = None,
+    context: ContextName = None,
 ) -> None:
-    """Publish a template version, or ask for a trial, from a file.
+    """Publish template versions, ask for trials, register suppliers, from a file.
 
     Examples:
+
+    \b
       denctl apply -f sandbox_templates/open-data-dashboard/template.yaml
       denctl apply -f trial.yaml     # kind: Trial, template: ..., title: ..., hypothesis: ...
+      cat supplier.yaml | denctl apply -f -
     """
-    if not filename.is_file():
-        err.print(f"error: no file {str(filename)!r}")
-        raise typer.Exit(EXIT_USAGE)
-    text = filename.read_bytes()
-    client = Client.from_env(server, token)
+    output = _output(output)
+    text = _read(filename)
+    client = _client(server, token, context)
     try:
-        document = yaml.safe_load(text)
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
-        document = None
-    if isinstance(document, dict) and document.get("kind") == "Trial":
+        documents = [None]  # the server names the YAML problem precisely
+    for document in documents:
+        raw = text if len(documents) == 1 else yaml.safe_dump(document, sort_keys=False).encode()
+        line = _apply_one(client, document, raw)
+        sys.stdout.write(line.split(" ")[0] + "\n" if output == "name" else line + "\n")
+
+
+def _read(filename: str) -> bytes:
+    if filename == "-":
+        return sys.stdin.buffer.read()
+    path = Path(filename)
+    if not path.is_file():
+        raise _fail(f"no file {filename!r}")
+    return path.read_bytes()
+
+
+def _apply_one(client: Client, document: Any, raw: bytes) -> str:
+    kind = document.get("kind") if isinstance(document, dict) else None
+    if kind in ("Trial", "Supplier"):
         body = {k: v for k, v in document.items() if k not in ("kind", "apiVersion")}
-        trial = _call(client, "POST", "/api/v1/trials", json=body)
-        out.print(f"trials/{trial['id']} created", markup=False)
-        return
-    stored = _call(client, "POST", "/api/v1/templates", content=text,
-                   headers={"Content-Type": "application/yaml"})
-    out.print(f"templates/{stored['name']}@{stored['version']} published", markup=False)
+        path = "/api/v1/trials" if kind == "Trial" else "/api/v1/suppliers"
+        created = _call(client, "POST", path, json=body)
+        return (f"trials/{created['id']} created ({created['phase']})" if kind == "Trial"
+                else f"suppliers/{created['slug']} created")
+    answer = _answer(client, "POST", "/api/v1/templates", content=raw,
+                     headers={"Content-Type": "application/yaml"})
+    stored = answer.body
+    verb = "published" if answer.status == 201 else "unchanged"
+    return f"templates/{stored['name']}@{stored['version']} {verb}"
 
 
 @app.command()
 def delete(
-    resource: Annotated[str, typer.Argument(help="trials|tr")],
+    resource: Resource,
     names: Annotated[list[str], typer.Argument(help="Trial ids.")],
-    server: Server = None, token: Token = None,
+    server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
-    """End trials now: their sandboxes are torn down.
+    """End trials now: their sandboxes are torn down (a pending request is withdrawn).
 
     Example:
+
+    \b
       denctl delete tr t1a2b3c4d5e6
     """
-    if _resource(resource) != "trials":
-        err.print("error: only trials can be deleted (templates are deprecated instead)")
-        raise typer.Exit(EXIT_USAGE)
-    client = Client.from_env(server, token)
+    _resource(resource, allowed=("trials",))
+    client = _client(server, token, context)
     for name in names:
         _call(client, "POST", f"/api/v1/trials/{name}/end")
-        out.print(f"trials/{name} ending", markup=False)
+        sys.stdout.write(f"trials/{name} ending\n")
+
+
+# --- extend, approve, reject -------------------------------------------------------------
+
+
+@app.command()
+def extend(
+    resource: Resource,
+    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    by: Annotated[str, typer.Option("--by", help="How much longer: 900, 30m, 1h30m, 2d.")],
+    server: Server = None, token: Token = None, context: ContextName = None,
+) -> None:
+    """Give a trial more time. Past the self-service limit the extension waits for an
+    approver; a rule that forbids it is named (exit 1).
+
+    Examples:
+
+    \b
+      denctl extend tr t1a2b3c4d5e6 --by 30m
+      denctl extend tr t1a2b3c4d5e6 --by 2h    # may wait for an approver
+    """
+    _resource(resource, allowed=("trials",))
+    seconds = parse_duration(by)
+    client = _client(server, token, context)
+    answer = _answer(client, "POST", f"/api/v1/trials/{name}/extend",
+                     json={"duration_seconds": seconds})
+    trial = answer.body
+    if answer.status == 202:
+        sys.stdout.write(f"trials/{name} extension by {render.human_duration(seconds)} waits "
+                         "for an approver\n")
+        return
+    sys.stdout.write(f"trials/{name} extended: expires at {trial['expires_at']} (in "
+                     f"{render.until(trial['expires_at'], _now())})\n")
+
+
+@app.command()
+def approve(
+    resource: Resource,
+    names: Annotated[list[str], typer.Argument(help="Trial ids.")],
+    server: Server = None, token: Token = None, context: ContextName = None,
+) -> None:
+    """Approve what waits on trials: the trial itself (PendingApproval) or an extension.
+    Nobody approves their own request.
+
+    Example:
+
+    \b
+      denctl approve tr t1a2b3c4d5e6
+    """
+    _resource(resource, allowed=("trials",))
+    client = _client(server, token, context)
+    for name in names:
+        _call(client, "POST", f"/api/v1/trials/{name}/approve")
+        sys.stdout.write(f"trials/{name} approved\n")
+
+
+@app.command()
+def reject(
+    resource: Resource,
+    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: the requester reads it.")],
+    server: Server = None, token: Token = None, context: ContextName = None,
+) -> None:
+    """Reject what waits on a trial, saying why.
+
+    Example:
+
+    \b
+      denctl reject tr t1a2b3c4d5e6 --reason "Use the open-data template instead"
+    """
+    _resource(resource, allowed=("trials",))
+    client = _client(server, token, context)
+    _call(client, "POST", f"/api/v1/trials/{name}/reject", json={"reason": reason})
+    sys.stdout.write(f"trials/{name} rejected\n")
+
+
+# --- logs and events ---------------------------------------------------------------------
+
+
+@app.command()
+def logs(
+    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    component: Annotated[str | None, typer.Argument(help="Which component (needed when the "
+                                                    "template has several).")] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")]
+    = False,
+    tail: Annotated[int, typer.Option("--tail", help="Lines from the end.", min=0)] = 200,
+    server: Server = None, token: Token = None, context: ContextName = None,
+) -> None:
+    """Print a trial component's logs, from whichever runtime runs it.
+
+    Examples:
+
+    \b
+      denctl logs t1a2b3c4d5e6
+      denctl logs t1a2b3c4d5e6 api -f --tail 20
+    """
+    client = _client(server, token, context)
+    component = component or _only_component(client, name)
+    try:
+        for line in client.lines(f"/api/v1/trials/{name}/logs/{component}",
+                                 {"follow": str(follow).lower(), "tail": tail}):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    except ApiError as exc:
+        raise _report(exc) from exc
+    except KeyboardInterrupt:
+        return
+
+
+def _only_component(client: Client, trial_id: str) -> str:
+    trial = _call(client, "GET", f"/api/v1/trials/{trial_id}")
+    template, _, version = trial["template"].partition("@")
+    detail = _call(client, "GET", f"/api/v1/templates/{template}")
+    components = next(v["components"] for v in detail["versions"] if v["version"] == version)
+    if len(components) != 1:
+        raise _fail(f"trial {trial_id} has components {', '.join(components)}: name one")
+    return str(components[0])
+
+
+@app.command()
+def events(
+    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    output: Output = "table", server: Server = None, token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """A trial's timeline, oldest first.
+
+    Examples:
+
+    \b
+      denctl events t1a2b3c4d5e6
+      denctl events t1a2b3c4d5e6 -o json
+    """
+    output = _output(output)
+    items = _call(_client(server, token, context), "GET", f"/api/v1/trials/{name}/events")["items"]
+    sys.stdout.write(render.render("events", items, output, now=_now()))
 
 
 def main() -> None:
-    sys.exit(app())
+    sys.exit(app(prog_name="denctl"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""People and their API tokens (platform engineers manage them; anyone manages their own
+tokens), and the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api import errors, presenters, schemas
+from api.deps import ActorDep, Now, SessionDep, StrictQuery
+from orchestrator import crud
+from orchestrator.access import Role, require_role
+
+router = APIRouter(prefix="/api/v1", tags=["users"], responses=errors.RESPONSES,
+                   dependencies=[StrictQuery])
+UserName = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
+
+
+@router.post("/users", status_code=201)
+def create_user(body: schemas.UserCreate, session: SessionDep, actor: ActorDep, now: Now
+                ) -> schemas.UserPublic:
+    """Create a user with a role; a supplier user is bound to one supplier (`supplier`)."""
+    user = crud.create_user(session, actor=actor, now=now, data=crud.NewUser(
+        name=body.name, role=body.role, department=body.department, supplier=body.supplier,
+        display_name=body.display_name, email=body.email))
+    session.commit()
+    return presenters.user(user, supplier_slug=body.supplier or None)
+
+
+@router.get("/users")
+def list_users(session: SessionDep, actor: ActorDep) -> schemas.UserList:
+    require_role(actor.user, Role.PLATFORM_ENGINEER, to="list users")
+    return presenters.users(session, crud.list_users(session))
+
+
+@router.post("/users/{name}/tokens", status_code=201)
+def create_token(name: UserName, body: schemas.TokenCreate, session: SessionDep,
+                 actor: ActorDep, now: Now) -> schemas.TokenCreated:
+    """Make an API token. The answer holds the token itself: it is never shown again."""
+    owner = crud.get_user(session, name=name)
+    ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
+    token, row = crud.issue_token(session, user=owner, now=now, name=body.name, ttl=ttl,
+                                  actor=actor)
+    session.commit()
+    return schemas.TokenCreated(token=token, **presenters.token(row, owner=name).model_dump())
+
+
+@router.get("/users/{name}/tokens")
+def list_tokens(name: UserName, session: SessionDep, actor: ActorDep) -> schemas.TokenList:
+    """The user's tokens, without their secrets."""
+    rows = crud.list_tokens(session, actor=actor, owner=name)
+    return schemas.TokenList(items=[presenters.token(r, owner=name) for r in rows])
+
+
+@router.delete("/users/{name}/tokens/{token_id}")
+def revoke_token(name: UserName, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                 session: SessionDep, actor: ActorDep, now: Now) -> schemas.TokenPublic:
+    """Revoke a token at once (repeating it is harmless)."""
+    row = crud.revoke_token(session, actor=actor, owner=name, token_id=token_id, now=now)
+    session.commit()
+    return presenters.token(row, owner=name)
+
+
+@router.get("/audit")
+def audit_log(
+    session: SessionDep, actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    object_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> schemas.AuditList:
+    """Who did what to which object, when and from where: newest first."""
+    require_role(actor.user, Role.PLATFORM_ENGINEER, to="read the audit log")
+    rows = crud.list_audit(session, limit=limit, object_id=object_id)
+    return schemas.AuditList(items=[presenters.audit_event(r) for r in rows])

@@ -1,0 +1,97 @@
+"""Who may do what: the roles and every authorisation rule, as pure predicates over rows.
+
+One table of rules for the API, the web pages and the CLI alike (the authorisation matrix test
+in tests/service/test_authorisation.py calls every route as every role against it). A trial
+the caller may not see is reported as not found, never as forbidden, so that ids do not leak;
+`crud.visible_trials_query` is the query form of `may_see_trial`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from orchestrator.errors import Forbidden
+from orchestrator.models import Trial, User
+
+
+class Role(StrEnum):
+    CIVIL_SERVANT = "civil_servant"
+    SUPPLIER = "supplier"
+    PLATFORM_ENGINEER = "platform_engineer"
+    APPROVER = "approver"
+
+
+ROLES = tuple(str(role) for role in Role)
+#: Roles that see every trial (the den's operators).
+SEES_ALL = frozenset({Role.PLATFORM_ENGINEER, Role.APPROVER})
+#: Roles that decide on requests beyond self-service.
+DECIDES = frozenset({Role.PLATFORM_ENGINEER, Role.APPROVER})
+
+
+def require_role(user: User, *roles: Role, to: str) -> None:
+    """Raise `Forbidden` unless the user has one of `roles`; `to` says what was refused."""
+    if user.role not in roles:
+        allowed = " or ".join(r.replace("_", " ") + "s" for r in roles)
+        raise Forbidden(f"only {allowed} can {to}")
+
+
+def is_owner(user: User, trial: Trial) -> bool:
+    return user.id is not None and trial.owner_id == user.id
+
+
+def shares_department(user: User, trial: Trial) -> bool:
+    """A civil servant of the trial's department, when its owner shared it."""
+    return (user.role == Role.CIVIL_SERVANT and trial.shared_with_department
+            and bool(trial.department) and user.department == trial.department)
+
+
+def may_see_trial(user: User, trial: Trial, *, supplier_id: int | None) -> bool:
+    """`supplier_id` is the trial's template's supplier."""
+    if user.role in SEES_ALL:
+        return True
+    if user.role == Role.SUPPLIER:
+        return user.supplier_id is not None and user.supplier_id == supplier_id
+    return is_owner(user, trial) or shares_department(user, trial)
+
+
+def check_may_end(user: User, trial: Trial) -> None:
+    if not (is_owner(user, trial) or user.role in SEES_ALL):
+        raise Forbidden("only the trial's owner, an approver or a platform engineer can end it")
+
+
+def check_may_extend(user: User, trial: Trial) -> None:
+    if not (is_owner(user, trial) or user.role == Role.PLATFORM_ENGINEER):
+        raise Forbidden("only the trial's owner or a platform engineer can extend it")
+
+
+def check_may_decide(user: User, *, requested_by: str) -> None:
+    """Approvers and platform engineers decide, but never on their own request."""
+    require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="approve or reject requests")
+    if user.name == requested_by:
+        raise Forbidden("nobody approves or rejects their own request: ask another approver",
+                        reason="SelfApproval")
+
+
+def check_may_evaluate(user: User, trial: Trial) -> None:
+    if not (is_owner(user, trial) or shares_department(user, trial)):
+        raise Forbidden("only the trial's owner (or their department, when the trial is "
+                        "shared) records its evaluation")
+
+
+def sees_private_notes(user: User, trial: Trial) -> bool:
+    """Private notes stay with the owner, their department and platform engineers: never a
+    supplier, nor an approver who is not one of those."""
+    return (is_owner(user, trial) or shares_department(user, trial)
+            or user.role == Role.PLATFORM_ENGINEER)
+
+
+def check_may_read_logs(user: User) -> None:
+    """Logs record what a civil servant did in the sandbox: not for suppliers."""
+    if user.role == Role.SUPPLIER:
+        raise Forbidden("suppliers cannot read a trial's logs")
+
+
+def check_may_manage_tokens(user: User, *, owner: str) -> None:
+    """People manage their own tokens; platform engineers manage everyone's."""
+    if user.name != owner and user.role != Role.PLATFORM_ENGINEER:
+        raise Forbidden("only platform engineers manage other people's tokens")

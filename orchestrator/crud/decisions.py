@@ -1,0 +1,145 @@
+"""Extensions and approvals: intent that people write, never a phase.
+
+An extension within the self-service limit moves `expires_at` at once. Past it, the request is
+kept on the trial until an approver decides. A trial requested past the limit waits in
+PendingApproval; approving it writes `approved_at` (and starts its clock), rejecting it writes
+`rejected_at`, and the reconciler then moves it to Requested or Stopped. Nobody decides on
+their own request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from orchestrator import metrics, rules
+from orchestrator.access import check_may_decide, check_may_extend
+from orchestrator.crud.common import Actor, audit, trial_event
+from orchestrator.crud.templates import check_trialable
+from orchestrator.crud.trials import trial_manifest
+from orchestrator.errors import Conflict
+from orchestrator.lifecycle import Phase
+from orchestrator.models import TemplateVersion, Trial, User
+from orchestrator.settings import Settings
+
+
+def request_extension(session: Session, *, actor: Actor, trial: Trial, seconds: int,
+                      settings: Settings, now: datetime) -> bool:
+    """Extend the trial by `seconds`; True if done now, False if it waits for an approver."""
+    check_may_extend(actor.user, trial)
+    manifest = trial_manifest(session, trial)
+    rules.check_extension(trial, seconds=seconds, manifest=manifest, settings=settings)
+    total = trial.duration_seconds + seconds
+    if rules.needs_approval(total, settings=settings, template=trial.template_name):
+        trial.extension_requested_seconds = seconds
+        trial.extension_requested_at, trial.extension_requested_by = now, actor.name
+        trial_event(session, trial, now=now, kind="Intent",
+                    message=f"Extension by {seconds} s requested by {actor.name}: {total} s in "
+                    "all is over the self-service limit, so it waits for an approver")
+        audit(session, actor=actor, action="trial.extension.request", obj=("trial", trial.id),
+              now=now, detail={"seconds": seconds})
+        metrics.EXTENSIONS.labels(outcome="pending").inc()
+        return False
+    _extend(session, trial, seconds=seconds, now=now,
+            message=f"Extended by {seconds} s by {actor.name}")
+    audit(session, actor=actor, action="trial.extend", obj=("trial", trial.id), now=now,
+          detail={"seconds": seconds, "expires_at": _iso(trial.expires_at)})
+    metrics.EXTENSIONS.labels(outcome="applied").inc()
+    return True
+
+
+def _extend(session: Session, trial: Trial, *, seconds: int, now: datetime, message: str) -> None:
+    assert trial.expires_at is not None  # Provisioning and Ready trials always have one
+    trial.expires_at += timedelta(seconds=seconds)
+    trial.duration_seconds += seconds
+    trial.extension_count += 1
+    trial_event(session, trial, now=now, kind="Intent",
+                message=f"{message}; now expires at {trial.expires_at.isoformat()}")
+
+
+def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> str:
+    """Approve what waits on the trial: the trial itself, or an extension. Returns which."""
+    if trial.phase == Phase.PENDING_APPROVAL:
+        _approve_trial(session, actor=actor, trial=trial, now=now)
+        return "trial"
+    _approve_extension(session, actor=actor, trial=trial, now=now)
+    return "extension"
+
+
+def _approve_trial(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> None:
+    check_may_decide(actor.user, requested_by=_owner_name(session, trial))
+    _check_undecided(trial)
+    version = session.get(TemplateVersion, trial.template_version_id)
+    assert version is not None  # a foreign key guarantees it
+    check_trialable(version, ref=f"{trial.template_name}@{trial.template_version}")
+    trial.approved_at, trial.approved_by = now, actor.name
+    trial.expires_at = now + timedelta(seconds=trial.duration_seconds)
+    trial_event(session, trial, now=now, kind="Intent", message=f"Approved by {actor.name}")
+    audit(session, actor=actor, action="trial.approve", obj=("trial", trial.id), now=now)
+    metrics.DECISIONS.labels(subject="trial", decision="approved").inc()
+
+
+def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> None:
+    seconds = _pending_extension(trial)
+    check_may_decide(actor.user, requested_by=trial.extension_requested_by)
+    if trial.phase not in rules.EXTENDABLE_PHASES or trial.end_requested_at is not None:
+        raise Conflict(f"the trial is {trial.phase}; the extension can no longer apply",
+                       reason=rules.Rule.NOT_RUNNING)
+    _extend(session, trial, seconds=seconds, now=now,
+            message=f"Extension by {seconds} s approved by {actor.name}")
+    _clear_extension(trial)
+    audit(session, actor=actor, action="trial.extension.approve", obj=("trial", trial.id),
+          now=now, detail={"seconds": seconds})
+    metrics.DECISIONS.labels(subject="extension", decision="approved").inc()
+
+
+def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: datetime) -> str:
+    """Reject what waits on the trial, with a reason the requester will read."""
+    if trial.phase == Phase.PENDING_APPROVAL:
+        check_may_decide(actor.user, requested_by=_owner_name(session, trial))
+        _check_undecided(trial)
+        trial.rejected_at, trial.rejected_by, trial.rejection_reason = now, actor.name, reason
+        trial_event(session, trial, now=now, kind="Intent",
+                    message=f"Rejected by {actor.name}: {reason}")
+        audit(session, actor=actor, action="trial.reject", obj=("trial", trial.id), now=now,
+              detail={"reason": reason})
+        metrics.DECISIONS.labels(subject="trial", decision="rejected").inc()
+        return "trial"
+    seconds = _pending_extension(trial)
+    check_may_decide(actor.user, requested_by=trial.extension_requested_by)
+    _clear_extension(trial)
+    trial_event(session, trial, now=now, kind="Intent",
+                message=f"Extension by {seconds} s rejected by {actor.name}: {reason}")
+    audit(session, actor=actor, action="trial.extension.reject", obj=("trial", trial.id),
+          now=now, detail={"seconds": seconds, "reason": reason})
+    metrics.DECISIONS.labels(subject="extension", decision="rejected").inc()
+    return "extension"
+
+
+def _check_undecided(trial: Trial) -> None:
+    if trial.approved_at is not None or trial.rejected_at is not None or \
+            trial.end_requested_at is not None:
+        decided = ("approved" if trial.approved_at else "rejected" if trial.rejected_at
+                   else "withdrawn")
+        raise Conflict(f"the request was already {decided}", reason="AlreadyDecided")
+
+
+def _pending_extension(trial: Trial) -> int:
+    if trial.extension_requested_seconds is None:
+        raise Conflict("nothing on this trial waits for approval", reason="NothingToDecide")
+    return trial.extension_requested_seconds
+
+
+def _clear_extension(trial: Trial) -> None:
+    trial.extension_requested_seconds = None
+    trial.extension_requested_at, trial.extension_requested_by = None, ""
+
+
+def _owner_name(session: Session, trial: Trial) -> str:
+    owner = session.get(User, trial.owner_id)
+    return owner.name if owner else ""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,220 @@
+"""Trials as people ask for them: the request (checked against caps and the self-service
+limit), what each person may see and filter, and ending a trial. Phases are the reconciler's:
+nothing here writes one, except the first (Requested, or PendingApproval past self-service)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from orchestrator import metrics, rules
+from orchestrator.access import SEES_ALL, Role, check_may_end
+from orchestrator.crud.common import Actor, audit, pk, trial_event
+from orchestrator.crud.templates import resolve_template
+from orchestrator.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from orchestrator.lifecycle import ACTIVE_PHASES, LIVE_PHASES, Phase, Reason
+from orchestrator.manifest import TemplateManifest
+from orchestrator.models import SandboxTemplate, TemplateVersion, Trial, TrialEvent, User
+from orchestrator.settings import Settings
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    template: str
+    title: str
+    hypothesis: str
+    duration_seconds: int | None = None
+    problem_statement: str = ""
+    success_criteria: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    shared_with_department: bool = False
+
+
+@dataclass(frozen=True)
+class TrialFilter:
+    """Label-like selectors (`denctl get tr -l phase=Ready,owner=alice`)."""
+
+    phase: str | None = None
+    template: str | None = None  # name, or name@version
+    owner: str | None = None
+    department: str | None = None
+
+
+def create_trial(
+    session: Session, *, actor: Actor, request: TrialRequest, settings: Settings, now: datetime
+) -> Trial:
+    if actor.user.role == Role.SUPPLIER:
+        raise Forbidden("suppliers cannot launch trials")
+    version = resolve_template(session, ref=request.template)
+    manifest = TemplateManifest.model_validate(version.manifest)
+    duration = request.duration_seconds or manifest.spec.limits.default_duration
+    problems = rules.duration_problems(duration, manifest, settings)
+    problems += parameter_problems(manifest, request.parameters)
+    if problems:
+        raise ValidationFailed(problems)
+    reserved = rules.reservation(manifest)
+    check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved,
+               settings=settings)
+    pending = rules.needs_approval(duration, settings=settings, template=manifest.metadata.name)
+    trial = Trial(
+        owner_id=pk(actor.user), department=actor.user.department,
+        template_version_id=pk(version), template_name=manifest.metadata.name,
+        template_version=manifest.metadata.version, title=request.title,
+        problem_statement=request.problem_statement, hypothesis=request.hypothesis,
+        success_criteria=list(request.success_criteria or manifest.spec.success_criteria),
+        parameters=request.parameters, duration_seconds=duration,
+        shared_with_department=request.shared_with_department,
+        cpu_millicores=reserved.cpu_millicores, memory_mib=reserved.memory_mib,
+        # A trial waiting for approval starts its clock when approved.
+        expires_at=None if pending else now + timedelta(seconds=duration),
+        phase=Phase.PENDING_APPROVAL if pending else Phase.REQUESTED,
+        reason=Reason.AWAITING_APPROVAL if pending else Reason.CREATED,
+        message=(f"Waiting for an approver: {duration} s is over the self-service limit of "
+                 f"{rules.self_service_limit(settings, manifest.metadata.name)} s") if pending
+        else "Waiting for the reconciler",
+        phase_changed_at=now, driver=settings.driver, created_at=now,
+    )
+    session.add(trial)
+    session.flush()
+    trial_event(session, trial, now=now, kind="Transition", message=f"Requested by {actor.name}")
+    audit(session, actor=actor, action="trial.create", obj=("trial", trial.id), now=now,
+          detail={"template": manifest.ref, "duration_seconds": duration,
+                  "pending_approval": pending})
+    metrics.TRIAL_REQUESTS.labels(outcome="pending_approval" if pending else "self_service").inc()
+    return trial
+
+
+def parameter_problems(manifest: TemplateManifest, parameters: dict[str, Any]) -> list[Problem]:
+    validator = Draft202012Validator(manifest.spec.parameters)
+    return [
+        Problem(".".join(["parameters", *(str(p) for p in error.absolute_path)]),
+                error.message[:300], "see the template's parameters")
+        for error in sorted(validator.iter_errors(parameters), key=lambda e: list(e.path))
+    ]
+
+
+def check_caps(session: Session, *, user: User, template: str, ask: rules.Reservation,
+               settings: Settings) -> None:
+    """Global caps over every trial not yet stopped, then the template's over its own."""
+    scopes = [("the den", rules.global_caps(settings), None),
+              (f"template {template}", rules.caps_for(settings, template), template)]
+    for scope, caps, name in scopes:
+        rules.check_caps(rules.CapCheck(
+            scope=scope, usage=usage(session, user=user, template=name), caps=caps, ask=ask,
+            has_department=bool(user.department)))
+
+
+def usage(session: Session, *, user: User, template: str | None) -> rules.Usage:
+    """One aggregate query: what the active trials (of `template`, or all) hold."""
+    def count_if(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    query = sql_select(
+        func.count(), count_if(col(Trial.owner_id) == user.id),
+        count_if(col(Trial.department) == user.department),
+        func.coalesce(func.sum(Trial.cpu_millicores), 0),
+        func.coalesce(func.sum(Trial.memory_mib), 0),
+    ).select_from(Trial).where(col(Trial.phase).in_([str(p) for p in ACTIVE_PHASES]))
+    if template is not None:
+        query = query.where(col(Trial.template_name) == template)
+    # A five-column aggregate: SQLModel's typed `exec` has no overload for it.
+    trials, mine, department, cpu, memory = session.connection().execute(query).one()
+    return rules.Usage(trials=trials, of_user=int(mine), of_department=int(department),
+                       cpu_millicores=int(cpu), memory_mib=int(memory))
+
+
+def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
+    """The query form of `access.may_see_trial`."""
+    query = select(Trial)
+    if user.role in SEES_ALL:
+        return query
+    if user.role == Role.SUPPLIER:
+        return (query.join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
+                .join(SandboxTemplate, col(SandboxTemplate.id) == TemplateVersion.template_id)
+                .where(SandboxTemplate.supplier_id == user.supplier_id))
+    shared = (col(Trial.shared_with_department).is_(True)
+              & (col(Trial.department) == user.department) & (col(Trial.department) != ""))
+    return query.where((col(Trial.owner_id) == user.id) | shared)
+
+
+def filtered(query: SelectOfScalar[Trial], selectors: TrialFilter) -> SelectOfScalar[Trial]:
+    if selectors.phase:
+        query = query.where(Trial.phase == selectors.phase)
+    if selectors.template:
+        name, _, version = selectors.template.partition("@")
+        query = query.where(Trial.template_name == name)
+        if version:
+            query = query.where(Trial.template_version == version)
+    if selectors.owner:
+        owner_id = select(User.id).where(User.name == selectors.owner).scalar_subquery()
+        query = query.where(col(Trial.owner_id) == owner_id)
+    if selectors.department:
+        query = query.where(Trial.department == selectors.department)
+    return query
+
+
+def list_trials(session: Session, *, user: User, selectors: TrialFilter | None = None,
+                limit: int = 500) -> Sequence[Trial]:
+    query = filtered(visible_trials_query(user), selectors or TrialFilter())
+    return session.exec(query.order_by(col(Trial.created_at).desc()).limit(limit)).all()
+
+
+def changed_trials(session: Session, *, user: User, selectors: TrialFilter,
+                   since: datetime | None) -> Sequence[Trial]:
+    """Visible trials written at or after `since` (all of them when None), for a watch: one
+    indexed query on `updated_at`."""
+    query = filtered(visible_trials_query(user), selectors)
+    if since is not None:
+        query = query.where(col(Trial.updated_at) >= since)
+    return session.exec(query.order_by(col(Trial.created_at))).all()
+
+
+def get_trial(session: Session, *, user: User, trial_id: str) -> Trial:
+    """A trial the user may see; another user's trial is reported as not found."""
+    trial = session.exec(visible_trials_query(user).where(Trial.id == trial_id)).first()
+    if trial is None:
+        raise NotFound(f"no trial {trial_id!r}")
+    return trial
+
+
+def trial_manifest(session: Session, trial: Trial) -> TemplateManifest:
+    version = session.get(TemplateVersion, trial.template_version_id)
+    assert version is not None  # a foreign key guarantees it
+    return TemplateManifest.model_validate(version.manifest)
+
+
+def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> Trial:
+    """Ask for the trial to end (a pending request is withdrawn). Repeating it is harmless."""
+    check_may_end(actor.user, trial)
+    if trial.phase not in LIVE_PHASES and trial.phase != Phase.PENDING_APPROVAL:
+        raise Conflict(f"the trial is already {trial.phase}")
+    if trial.end_requested_at is None:
+        trial.end_requested_at = now
+        trial_event(session, trial, now=now, kind="Intent", message=f"End requested by {actor.name}")
+        audit(session, actor=actor, action="trial.end", obj=("trial", trial.id), now=now)
+    return trial
+
+
+def trial_events(session: Session, *, trial_id: str) -> Sequence[TrialEvent]:
+    return session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id)
+                        .order_by(col(TrialEvent.id))).all()
+
+
+def events_of(session: Session, trial_ids: Sequence[str]) -> dict[str, list[TrialEvent]]:
+    """The timelines of many trials in one query, each oldest first."""
+    found: dict[str, list[TrialEvent]] = {trial_id: [] for trial_id in trial_ids}
+    if trial_ids:
+        rows = session.exec(select(TrialEvent).where(col(TrialEvent.trial_id).in_(trial_ids))
+                            .order_by(col(TrialEvent.id))).all()
+        for row in rows:
+            found[row.trial_id].append(row)
+    return found
+

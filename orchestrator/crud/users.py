@@ -1,0 +1,148 @@
+"""People and their API tokens. A token is shown once, when made; only its SHA-256 is kept,
+with an optional expiry, and revoking it keeps the row (the audit trail names it)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from orchestrator.access import ROLES, Role, check_may_manage_tokens, require_role
+from orchestrator.crud.common import Actor, audit, pk
+from orchestrator.crud.templates import get_supplier
+from orchestrator.errors import Conflict, NotFound, Problem, ValidationFailed
+from orchestrator.models import ApiToken, User
+
+
+@dataclass(frozen=True)
+class NewUser:
+    name: str
+    role: str
+    department: str = ""
+    supplier: str = ""  # a supplier's slug: required for, and only for, the supplier role
+    display_name: str = ""
+    email: str = ""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_user(
+    session: Session, *, name: str, role: str, now: datetime, department: str = "",
+    supplier_id: int | None = None,
+) -> User:
+    """The user `name`, made if missing (start-up's bootstrap administrator)."""
+    _check_role(role)
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        user = User(name=name, role=role, department=department, supplier_id=supplier_id,
+                    created_at=now)
+        session.add(user)
+        session.flush()
+        audit(session, actor=None, action="user.create", obj=("user", name), now=now,
+              detail={"role": role}, source="start-up")
+    return user
+
+
+def create_user(session: Session, *, actor: Actor | None, data: NewUser, now: datetime,
+                source: str = "") -> User:
+    """`actor` None is `den users create` working on the database (first set-up)."""
+    if actor is not None:
+        require_role(actor.user, Role.PLATFORM_ENGINEER, to="create users")
+    _check_role(data.role)
+    if (data.role == Role.SUPPLIER) != bool(data.supplier):
+        raise ValidationFailed([Problem("supplier", "a supplier user is bound to exactly one "
+                                        "supplier, and only supplier users are",
+                                        "give --supplier (the slug) with role supplier only")])
+    if session.exec(select(User).where(User.name == data.name)).first() is not None:
+        raise Conflict(f"a user {data.name!r} already exists")
+    supplier_id = pk(get_supplier(session, slug=data.supplier)) if data.supplier else None
+    user = User(name=data.name, role=data.role, department=data.department,
+                supplier_id=supplier_id, display_name=data.display_name, email=data.email,
+                created_at=now)
+    session.add(user)
+    session.flush()
+    audit(session, actor=actor, action="user.create", obj=("user", data.name), now=now,
+          detail={"role": data.role, "department": data.department,
+                  "supplier": data.supplier}, source=source)
+    return user
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationFailed([Problem("role", f"unknown role {role!r}",
+                                        f"use one of {', '.join(ROLES)}")])
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.exec(select(User).order_by(User.name)).all()
+
+
+def get_user(session: Session, *, name: str) -> User:
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+def issue_token(
+    session: Session, *, user: User, now: datetime, name: str = "", token: str | None = None,
+    ttl: timedelta | None = None, actor: Actor | None = None, source: str = "",
+) -> tuple[str, ApiToken]:
+    """Create a token for `user` and return it: the only time it is ever visible. A given
+    `token` (the bootstrap one) that already exists is returned as it is."""
+    if actor is not None:
+        check_may_manage_tokens(actor.user, owner=user.name)
+    token = token or "den_" + secrets.token_urlsafe(32)
+    digest = hash_token(token)
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if row is None:
+        row = ApiToken(user_id=pk(user), name=name, token_hash=digest, prefix=token[:8],
+                       created_at=now, expires_at=now + ttl if ttl else None)
+        session.add(row)
+        session.flush()
+        audit(session, actor=actor, action="token.create", obj=("token", str(row.id)), now=now,
+              detail={"user": user.name, "name": name, "prefix": row.prefix,
+                      "expires_at": row.expires_at.isoformat() if row.expires_at else None},
+              source=source)
+    return token, row
+
+
+def list_tokens(session: Session, *, actor: Actor, owner: str) -> Sequence[ApiToken]:
+    check_may_manage_tokens(actor.user, owner=owner)
+    user = get_user(session, name=owner)
+    return session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
+                        .order_by(col(ApiToken.id))).all()
+
+
+def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int,
+                 now: datetime) -> ApiToken:
+    """Idempotent: revoking a revoked token changes nothing."""
+    check_may_manage_tokens(actor.user, owner=owner)
+    user = get_user(session, name=owner)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"{owner} has no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.add(row)
+        audit(session, actor=actor, action="token.revoke", obj=("token", str(token_id)),
+              now=now, detail={"user": owner, "prefix": row.prefix})
+    return row
+
+
+def authenticate(session: Session, *, token: str, now: datetime) -> User | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return session.get(User, row.user_id)
