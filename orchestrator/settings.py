@@ -142,8 +142,9 @@ class Settings(BaseSettings):
         "the sandboxes' exposed ports (everything else is denied)."
     )
     kubernetes_host_cidr: str = _setting(
-        "", "kubernetes", "When the orchestrator runs outside the cluster, the CIDR its traffic "
-        "to pods comes from (e.g. the node's address), allowed in like the namespace above."
+        "", "kubernetes", "When the orchestrator runs outside the cluster: the CIDRs its traffic "
+        "to pods comes from (comma-separated, e.g. the node's address), allowed in like the "
+        "namespace above."
     )
     # --- web
     public_url: str = _setting(
@@ -157,6 +158,19 @@ class Settings(BaseSettings):
         "/api/v1/trials?watch=true`, `denctl get tr --watch`); one indexed query per watcher.",
         gt=0
     )
+    session_max_age: int = _setting(
+        8 * 3600, "web", "Seconds a web sign-in lasts (server-side session; signing out ends it "
+        "at once).", ge=60
+    )
+    session_cookie_secure: bool = _setting(
+        True, "web", "Mark the session cookie `Secure` (and name it `__Host-den_session`). "
+        "Browsers accept it over plain http only on `localhost`/`127.0.0.1`: set `false` to "
+        "serve pages over plain http on another host name (never in production)."
+    )
+    dev_sign_in: bool | None = _setting(
+        None, "web", "Development sign-in: pick any existing user, no password. Empty means on "
+        "when `DEN_ENVIRONMENT=development`, off otherwise; `true` in production is refused."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -164,7 +178,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DEN_BOOTSTRAP_ADMIN_TOKEN must be at least 32 characters in production"
             )
+        if self.environment == "production" and self.dev_sign_in:
+            raise ValueError("DEN_DEV_SIGN_IN cannot be enabled in production")
+        if self.environment == "production" and not self.session_cookie_secure:
+            raise ValueError("DEN_SESSION_COOKIE_SECURE cannot be false in production")
         return self
+
+    @property
+    def dev_sign_in_enabled(self) -> bool:
+        return self.dev_sign_in if self.dev_sign_in is not None else self.environment == "development"
 
     @property
     def effective_database_url(self) -> str:

@@ -18,6 +18,6 @@ def load_driver(settings: Settings) -> Driver:
         from orchestrator.drivers.docker.driver import DockerDriver
 
         return DockerDriver.from_settings(settings)
-    from orchestrator.drivers.kubernetes.driver import KubernetesDriver  # type: ignore[import-not-found,unused-ignore]
+    from orchestrator.drivers.kubernetes.driver import KubernetesDriver
 
-    return KubernetesDriver.from_settings(settings)  # type: ignore[no-any-return,unused-ignore]
+    return KubernetesDriver.from_settings(settings)

@@ -30,7 +30,6 @@ never pulled. Docker SDK errors become `RuntimeUnavailable` (engine unreachable,
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from orchestrator.drivers.base import (
     TrialSpec,
 )
 from orchestrator.drivers.docker import specs
+from orchestrator.drivers.probe import http_ok
 from orchestrator.errors import (
     DenError,
     NotFound,
@@ -119,17 +119,6 @@ class _Seen:
         if container_port in self.published:
             return self.published[container_port]
         return (self.address, container_port) if self.address else None
-
-
-def _http_ok(host: str, port: int, path: str, timeout: float) -> bool:
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"User-Agent": "innovation-den-probe"})
-        return 200 <= connection.getresponse().status < 400
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
 
 
 class DockerDriver:
@@ -340,7 +329,7 @@ class DockerDriver:
             return True
         target = container.target(probe.http_get.port)
         timeout = min(probe.timeout_seconds, PROBE_TIMEOUT_CAP)
-        return target is not None and _http_ok(*target, probe.http_get.path, timeout)
+        return target is not None and http_ok(*target, probe.http_get.path, timeout)
 
     # --- stop, remaining, list ------------------------------------------------------------
 

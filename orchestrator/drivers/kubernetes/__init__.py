@@ -1,0 +1,1 @@
+"""The Kubernetes runtime: a namespace per trial, restricted pods, default-deny networking."""

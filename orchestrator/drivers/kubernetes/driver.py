@@ -1,0 +1,332 @@
+"""The Kubernetes driver: the only module that talks to the cluster (official client).
+
+`start` applies the trial's objects (built and checked by `manifests.py`), creating only what
+is missing; `stop` deletes the namespace, and `remaining` reads it back until it is gone, so
+teardown is verified. Everything observed (`poll`, `running_components`, `list_trial_ids`)
+comes from informers: one list and one watch stream per kind, whatever the number of trials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from orchestrator.drivers.base import (
+    COMPONENT_LABEL,
+    MANAGED_LABEL,
+    MANAGED_VALUE,
+    TRIAL_LABEL,
+    Handle,
+    Observation,
+    Status,
+    TrialSpec,
+)
+from orchestrator.drivers.kubernetes import manifests
+from orchestrator.drivers.kubernetes.informer import Informer, Summary, wait_synced
+from orchestrator.drivers.probe import http_ok
+from orchestrator.errors import NotFound, PermanentError, RetryableError, RuntimeUnavailable
+from orchestrator.settings import Settings
+
+log = structlog.get_logger("kubernetes")
+SELECTOR = f"{MANAGED_LABEL}={MANAGED_VALUE}"
+FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                 "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"}
+SYNC_TIMEOUT = 30.0
+
+
+def _summarise_namespace(obj: Any) -> Summary:
+    return {"name": obj.metadata.name, "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL),
+            "phase": obj.status.phase if obj.status else None}
+
+
+def _summarise_pod(obj: Any) -> Summary:
+    labels = obj.metadata.labels or {}
+    statuses = (obj.status.container_statuses or []) if obj.status else []
+    conditions = (obj.status.conditions or []) if obj.status else []
+    waiting = next((s.state.waiting for s in statuses if s.state and s.state.waiting), None)
+    return {
+        "namespace": obj.metadata.namespace, "name": obj.metadata.name,
+        "trial": labels.get(TRIAL_LABEL), "component": labels.get(COMPONENT_LABEL),
+        "phase": obj.status.phase if obj.status else None,
+        "ready": any(c.type == "Ready" and c.status == "True" for c in conditions),
+        "waiting": waiting.reason if waiting else None,
+        "waiting_message": (waiting.message or "") if waiting else "",
+        "restarts": sum(s.restart_count or 0 for s in statuses),
+        "exit_code": next((s.last_state.terminated.exit_code for s in statuses
+                           if s.last_state and s.last_state.terminated), None),
+        "deleting": obj.metadata.deletion_timestamp is not None,
+    }
+
+
+def _summarise_deployment(obj: Any) -> Summary:
+    conditions = (obj.status.conditions or []) if obj.status else []
+    failure = next((c.message for c in conditions
+                    if c.type == "ReplicaFailure" and c.status == "True"), None)
+    return {"namespace": obj.metadata.namespace, "name": obj.metadata.name,
+            "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL), "failure": failure}
+
+
+def _summarise_service(obj: Any) -> Summary:
+    return {"namespace": obj.metadata.namespace, "name": obj.metadata.name,
+            "cluster_ip": obj.spec.cluster_ip,
+            "ports": {p.name: p.port for p in obj.spec.ports or []}}
+
+
+class KubernetesDriver:
+    name = "kubernetes"
+
+    def __init__(self, api: client.ApiClient, *, ingress_from: list[dict[str, Any]]) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.net = client.NetworkingV1Api(api)
+        self.ingress_from = ingress_from
+        self._informers: dict[str, Informer] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KubernetesDriver:
+        configuration = client.Configuration()
+        if settings.kubeconfig:
+            config.load_kube_config(config_file=settings.kubeconfig,
+                                    client_configuration=configuration)
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=configuration)
+        peers: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": settings.kubernetes_orchestrator_namespace}}}]
+        peers += [{"ipBlock": {"cidr": cidr.strip()}}
+                  for cidr in settings.kubernetes_host_cidr.split(",") if cidr.strip()]
+        return cls(client.ApiClient(configuration), ingress_from=peers)
+
+    # --- informers -----------------------------------------------------------------------
+
+    def _caches(self) -> dict[str, Informer]:
+        if self._informers is None:
+            self._informers = {
+                "namespaces": Informer(kind="namespaces", list_fn=self.core.list_namespace,
+                                       selector=SELECTOR, summarise=_summarise_namespace),
+                "pods": Informer(kind="pods", list_fn=self.core.list_pod_for_all_namespaces,
+                                 selector=SELECTOR, summarise=_summarise_pod),
+                "deployments": Informer(
+                    kind="deployments", list_fn=self.apps.list_deployment_for_all_namespaces,
+                    selector=SELECTOR, summarise=_summarise_deployment),
+                "services": Informer(kind="services",
+                                     list_fn=self.core.list_service_for_all_namespaces,
+                                     selector=SELECTOR, summarise=_summarise_service),
+            }
+            for informer in self._informers.values():
+                informer.start()
+        informers = self._informers
+        if not wait_synced(list(informers.values()), SYNC_TIMEOUT):
+            raise RuntimeUnavailable("the Kubernetes API server did not answer the watches")
+        return informers
+
+    def _in(self, kind: str, namespace: str) -> list[Summary]:
+        return [s for s in self._caches()[kind].snapshot() if s.get("namespace") == namespace]
+
+    # --- contract ------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with _api("reaching the API server"):
+            client.VersionApi(self.api).get_code()
+
+    def start(self, spec: TrialSpec) -> Handle:
+        objects = manifests.trial_objects(spec, ingress_from=self.ingress_from)
+        namespace = manifests.namespace_name(spec.trial_id)
+        for obj in objects:
+            self._create(obj)
+        log.info("trial applied", trial_id=spec.trial_id, namespace=namespace, objects=len(objects))
+        return {"namespace": namespace}
+
+    def _create(self, obj: dict[str, Any]) -> None:
+        kind, namespace = obj["kind"], obj["metadata"].get("namespace")
+        create: dict[str, Callable[..., Any]] = {
+            "Namespace": lambda body: self.core.create_namespace(body),
+            "ResourceQuota": lambda body: self.core.create_namespaced_resource_quota(namespace, body),
+            "LimitRange": lambda body: self.core.create_namespaced_limit_range(namespace, body),
+            "NetworkPolicy": lambda body: self.net.create_namespaced_network_policy(namespace, body),
+            "ServiceAccount": lambda body: self.core.create_namespaced_service_account(namespace, body),
+            "Deployment": lambda body: self.apps.create_namespaced_deployment(namespace, body),
+            "Service": lambda body: self.core.create_namespaced_service(namespace, body),
+        }
+        try:
+            with _api(f"creating {kind} {obj['metadata']['name']}"):
+                create[kind](obj)
+        except _Exists:
+            return  # converging: it is already there
+
+    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+        namespace = manifests.namespace_name(spec.trial_id)
+        found = [n for n in self._caches()["namespaces"].snapshot() if n["name"] == namespace]
+        if not found or found[0]["phase"] == "Terminating":
+            return Observation(Status.MISSING, message=f"namespace {namespace} is missing")
+        pods = self._in("pods", namespace)
+        deployments = {d["name"]: d for d in self._in("deployments", namespace)}
+        progress = [f"Namespace {namespace} created"]
+        for component in spec.components:
+            failure = self._component_failure(component.name, deployments, pods)
+            if failure:
+                return Observation(Status.FAILED, message=self._with_logs(failure, namespace, pods,
+                                                                          component.name),
+                                   progress=tuple(progress))
+            if component.name not in deployments:
+                return Observation(Status.MISSING, message=f"deployment {component.name} is gone",
+                                   progress=tuple(progress))
+        ready = {p["component"] for p in pods if p["ready"] and not p["deleting"]}
+        progress += [f"{c.name} is ready" for c in spec.components if c.name in ready]
+        if all(c.name in ready for c in spec.components):
+            endpoints = self._endpoints(spec, namespace)
+            if self._answering(spec, endpoints):
+                return Observation(Status.READY, endpoints=endpoints, progress=tuple(progress))
+            return Observation(Status.PENDING, message="waiting for the services to answer",
+                               progress=tuple(progress))
+        waiting = [c.name for c in spec.components if c.name not in ready]
+        return Observation(Status.PENDING, message=f"waiting for {', '.join(waiting)}",
+                           progress=tuple(progress))
+
+    @staticmethod
+    def _component_failure(name: str, deployments: dict[str, Summary],
+                           pods: list[Summary]) -> str | None:
+        deployment = deployments.get(name)
+        if deployment and deployment["failure"]:
+            return f"{name}: {deployment['failure']}"
+        for pod in pods:
+            if pod["component"] == name and pod["waiting"] in FATAL_WAITING:
+                if pod["exit_code"] is not None:
+                    return f"{name} exited with code {pod['exit_code']} ({pod['waiting']})"
+                return f"{name}: {pod['waiting']} {pod['waiting_message']}".strip()
+        return None
+
+    def _with_logs(self, failure: str, namespace: str, pods: list[Summary], component: str) -> str:
+        """A failed component's last log lines: one request, made only for a failing trial."""
+        pod = next((p for p in pods if p["component"] == component and p["exit_code"] is not None),
+                   None)
+        if pod is None:
+            return failure
+        try:
+            with _api(f"reading the last logs of {component}"):
+                text = self.core.read_namespaced_pod_log(pod["name"], namespace, container=component,
+                                                         previous=True, tail_lines=10)
+        except (NotFound, RuntimeUnavailable, PermanentError):
+            return failure
+        lines = str(text).strip()
+        return f"{failure}; last output:\n{lines}"[:2000] if lines else failure
+
+    def _endpoints(self, spec: TrialSpec, namespace: str) -> dict[str, str]:
+        services = {s["name"]: s for s in self._in("services", namespace)}
+        endpoints: dict[str, str] = {}
+        for component in spec.components:
+            service = services.get(component.name)
+            exposed = [p for p in component.ports if p.expose]
+            for index, port in enumerate(exposed):
+                if service and service["cluster_ip"]:
+                    key = component.name if index == 0 else f"{component.name}-{port.name}"
+                    endpoints[key] = f"http://{service['cluster_ip']}:{port.container_port}/"
+        return endpoints
+
+    @staticmethod
+    def _answering(spec: TrialSpec, endpoints: dict[str, str]) -> bool:
+        """Pods can be Ready a moment before their Service routes to them: probe through it."""
+        for component in spec.components:
+            probe, url = component.readiness_probe, endpoints.get(component.name)
+            if probe is None or url is None:
+                continue
+            host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+            if not http_ok(host, int(port), probe.http_get.path, min(probe.timeout_seconds, 2.0)):
+                return False
+        return True
+
+    def stop(self, trial_id: str) -> None:
+        namespace = manifests.namespace_name(trial_id)
+        try:
+            with _api(f"deleting namespace {namespace}"):
+                self.core.delete_namespace(namespace, propagation_policy="Background")
+        except NotFound:
+            return
+
+    def remaining(self, trial_id: str) -> list[str]:
+        """Read back from the API server (not the cache): teardown is verified, not assumed."""
+        namespace = manifests.namespace_name(trial_id)
+        try:
+            with _api(f"reading namespace {namespace}"):
+                self.core.read_namespace(namespace)
+        except NotFound:
+            return []
+        return [f"namespace/{namespace}"]
+
+    def list_trial_ids(self) -> set[str]:
+        return {n["trial"] for n in self._caches()["namespaces"].snapshot() if n["trial"]}
+
+    def running_components(self) -> dict[str, set[str]]:
+        running: dict[str, set[str]] = {}
+        for pod in self._caches()["pods"].snapshot():
+            if pod["trial"] and pod["component"] and pod["ready"]:
+                running.setdefault(pod["trial"], set()).add(pod["component"])
+        return running
+
+    def logs(self, trial_id: str, component: str, *, follow: bool = False,
+             tail: int = 200) -> Iterator[str]:
+        namespace = manifests.namespace_name(trial_id)
+        pods = [p for p in self._in("pods", namespace) if p["component"] == component]
+        if not pods:
+            raise NotFound(f"no running component {component!r} in trial {trial_id}")
+        with _api(f"reading logs of {component}"):
+            answer: Any = self.core.read_namespaced_pod_log(
+                pods[0]["name"], namespace, container=component, follow=follow,
+                tail_lines=tail, _preload_content=False)
+        try:
+            for line in answer.stream(decode_content=True):
+                yield from line.decode("utf-8", "replace").splitlines()
+        finally:
+            answer.release_conn()
+
+    def close(self) -> None:
+        for informer in (self._informers or {}).values():
+            informer.stop()
+
+
+class _Exists(Exception):
+    pass
+
+
+@contextmanager
+def _api(action: str) -> Iterator[None]:
+    """Translate client errors into the product's taxonomy."""
+    try:
+        yield
+    except ApiException as exc:
+        raise _translate(exc, action) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise RuntimeUnavailable(f"{action}: the API server is unreachable",
+                                 log_message=str(exc)) from exc
+
+
+def _translate(exc: ApiException, action: str) -> Exception:
+    message = _message(exc)
+    if exc.status == 409:
+        return _Exists(message)
+    if exc.status == 404:
+        return NotFound(f"{action}: not found")
+    if exc.status == 403 and "being terminated" in message:
+        return RetryableError(f"{action}: the namespace is still being deleted", delay=2)
+    if exc.status in (429,) or (exc.status or 500) >= 500:
+        return RuntimeUnavailable(f"{action}: the API server answered {exc.status}",
+                                  log_message=message)
+    return PermanentError(f"{action}: refused by the cluster: {message}"[:500],
+                          reason="RuntimeRejected")
+
+
+def _message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message", exc.reason))
+    except (ValueError, AttributeError):
+        return str(exc.reason)

@@ -1,0 +1,129 @@
+"""The Kubernetes objects of a trial, built and checked without a cluster."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.catalogue import iter_bundled
+from orchestrator.drivers.base import TRIAL_LABEL, TrialSpec
+from orchestrator.drivers.kubernetes import manifests
+from orchestrator.errors import ValidationFailed
+from orchestrator.manifest import Egress
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = {m.metadata.name: m for _, m in iter_bundled(ROOT / "sandbox_templates")}
+PEERS = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "den"}}}]
+
+
+def spec_for(name: str, **changes: Any) -> TrialSpec:
+    manifest = BUNDLED[name]
+    return TrialSpec(trial_id="tabc123def456", template=manifest.ref,
+                     components=tuple(manifest.spec.components), **changes)
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_every_bundled_template_renders_to_restricted_labelled_objects(name: str) -> None:
+    objects = manifests.trial_objects(spec_for(name), ingress_from=PEERS)
+    (namespace,) = by_kind(objects, "Namespace")
+    assert objects[0] is namespace  # applied first
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert all(o["metadata"]["labels"][TRIAL_LABEL] == "tabc123def456" for o in objects)
+    assert {o["metadata"].get("namespace") for o in objects if o is not namespace} == \
+        {"den-tabc123def456"}
+    assert len(by_kind(objects, "Deployment")) == len(BUNDLED[name].spec.components)
+    (account,) = by_kind(objects, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    for deployment in by_kind(objects, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        (container,) = pod["containers"]
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["limits"] == container["resources"]["requests"]
+
+
+def test_network_policies_deny_by_default_and_allow_only_trial_dns_and_the_orchestrator() -> None:
+    objects = manifests.trial_objects(spec_for("case-management-prototype"), ingress_from=PEERS)
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(objects, "NetworkPolicy")}
+    assert policies["den-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert set(policies) == {"den-default-deny", "den-same-trial", "den-dns", "den-orchestrator-in"}
+    assert policies["den-orchestrator-in"]["ingress"][0]["ports"] == [{"protocol": "TCP",
+                                                                       "port": 8080}]
+
+
+def test_declared_cidr_egress_is_allowed_and_host_names_are_refused() -> None:
+    spec = spec_for("open-data-dashboard", egress=(Egress(host="203.0.113.0/24", ports=[443]),))
+    objects = manifests.trial_objects(spec, ingress_from=PEERS)
+    egress = [p for p in by_kind(objects, "NetworkPolicy")
+              if p["metadata"]["name"] == "den-declared-egress"]
+    assert egress[0]["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
+    with pytest.raises(ValidationFailed, match="host name"):
+        manifests.trial_objects(spec_for("open-data-dashboard",
+                                         egress=(Egress(host="api.example.org"),)),
+                                ingress_from=PEERS)
+
+
+@pytest.mark.parametrize("breach, field", [
+    (lambda pod: pod.update(hostNetwork=True), "hostNetwork"),
+    (lambda pod: pod.update(hostPID=True), "hostPID"),
+    (lambda pod: pod["volumes"].append({"name": "h", "hostPath": {"path": "/"}}), "volumes.h"),
+    (lambda pod: pod["containers"][0]["securityContext"].update(privileged=True), "privileged"),
+    (lambda pod: pod["containers"][0]["securityContext"].update(
+        capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}), "capabilities"),
+    (lambda pod: pod["containers"][0]["securityContext"].update(
+        allowPrivilegeEscalation=True), "allowPrivilegeEscalation"),
+    (lambda pod: pod["containers"][0]["securityContext"].update(runAsUser=0), "runAsUser"),
+    (lambda pod: pod["containers"][0]["ports"].append({"containerPort": 1, "hostPort": 80}),
+     "ports"),
+])
+def test_a_pod_that_breaks_restricted_is_refused_before_the_cluster(breach: Any, field: str) -> None:
+    objects = manifests.trial_objects(spec_for("open-data-dashboard"), ingress_from=PEERS)
+    tampered = copy.deepcopy(objects)
+    breach(by_kind(tampered, "Deployment")[0]["spec"]["template"]["spec"])
+    with pytest.raises(ValidationFailed, match="refused before reaching the cluster") as exc:
+        manifests.check_objects(tampered, trial_id="tabc123def456")
+    assert any(field in p.field for p in exc.value.problems)
+
+
+def test_kinds_outside_the_allow_list_and_other_namespaces_are_refused() -> None:
+    objects = manifests.trial_objects(spec_for("open-data-dashboard"), ingress_from=PEERS)
+    role = {"kind": "ClusterRoleBinding", "metadata": {"name": "x", "labels": {}}}
+    with pytest.raises(ValidationFailed, match="not allowed"):
+        manifests.check_objects([*objects, role], trial_id="tabc123def456")
+    moved = copy.deepcopy(objects)
+    moved[-1]["metadata"]["namespace"] = "kube-system"
+    with pytest.raises(ValidationFailed, match="outside the trial's namespace"):
+        manifests.check_objects(moved, trial_id="tabc123def456")
+
+
+def test_reserved_parameters_never_reach_a_pod() -> None:
+    with pytest.raises(ValidationFailed, match="reserved"):
+        manifests.trial_objects(spec_for("open-data-dashboard", parameters_env={"LD_PRELOAD": "x"}),
+                                ingress_from=PEERS)
+
+
+@given(st.sampled_from(sorted(BUNDLED)), st.dictionaries(
+    st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=20), max_size=5))
+def test_parameters_reach_every_container_as_env(name: str, params: dict[str, str]) -> None:
+    params = {k: v for k, v in params.items() if not k.startswith("DEN_") and k not in
+              {"PATH", "HOME", "HOSTNAME", "USER", "SHELL", "PWD", "ENV", "IFS"}}
+    try:
+        objects = manifests.trial_objects(spec_for(name, parameters_env=params), ingress_from=PEERS)
+    except ValidationFailed:
+        return  # a reserved name the filter above did not know
+    for deployment in by_kind(objects, "Deployment"):
+        env = {e["name"]: e["value"] for e in
+               deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert params.items() <= env.items()
+        assert env["DEN_TRIAL_ID"] == "tabc123def456"
