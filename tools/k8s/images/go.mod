@@ -1,0 +1,3 @@
+module innovation-den.invalid/testbed/images
+
+go 1.22
