@@ -34,12 +34,12 @@ log = structlog.get_logger("reconciler")
 MAX_BACKOFF = 30.0
 
 
-def build_spec(trial: Trial, manifest: TemplateManifest) -> TrialSpec:
+def build_spec(trial: Trial, manifest: TemplateManifest, *, instance: str = "default") -> TrialSpec:
     """Pure: the driver's view of a trial. Parameters reach the workload as upper-case env."""
     env = {name.upper(): _env_value(value) for name, value in trial.parameters.items()}
     return TrialSpec(
         trial_id=trial.id, template=manifest.ref, components=tuple(manifest.spec.components),
-        parameters_env=env, egress=tuple(manifest.spec.egress),
+        parameters_env=env, egress=tuple(manifest.spec.egress), instance=instance,
     )
 
 
@@ -299,7 +299,7 @@ class Reconciler:
         return manifest
 
     def _spec(self, session: Session, trial: Trial) -> TrialSpec:
-        return build_spec(trial, self._manifest(session, trial))
+        return build_spec(trial, self._manifest(session, trial), instance=self.settings.instance)
 
     # --- the loop ------------------------------------------------------------------------
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = _setting(
         "console", "general", "`json` for one JSON object per log line."
     )
+    instance: str = _setting(
+        "default", "general", "Name of this orchestrator, put on every runtime resource it makes: "
+        "orchestrators sharing a Docker engine or cluster need different names, so that each "
+        "one's orphan sweep leaves the others' sandboxes alone.",
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$",
+    )
     templates_dir: Path | None = _setting(
         None, "general", "Template directory loaded (published) at start-up; defaults to the "
         "bundled `sandbox_templates/` when it exists."

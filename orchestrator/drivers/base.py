@@ -29,6 +29,9 @@ TRIAL_LABEL = "innovation-den.io/trial-id"
 COMPONENT_LABEL = "innovation-den.io/component"
 MANAGED_LABEL = "innovation-den.io/managed-by"
 MANAGED_VALUE = "innovation-den"
+#: Which orchestrator made a resource: several may share one engine or cluster, and each one's
+#: orphan sweep must only ever touch its own resources.
+INSTANCE_LABEL = "innovation-den.io/instance"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class TrialSpec:
     components: tuple[Component, ...]
     parameters_env: Mapping[str, str] = field(default_factory=dict)
     egress: tuple[Egress, ...] = ()
+    instance: str = "default"  # the orchestrator's DEN_INSTANCE
 
 
 class Status(StrEnum):

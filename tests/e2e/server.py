@@ -33,13 +33,19 @@ class Server:
     launched: list[str] = field(default_factory=list)
 
     @property
+    def instance(self) -> str:
+        """Each test server sweeps only its own sandboxes, never another run's."""
+        return f"e2e-{self.port}"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
         env = {**os.environ, "DEN_DATA_DIR": str(self.data_dir), "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN,
                "DEN_MIN_TRIAL_DURATION": "1", "DEN_POLL_INTERVAL": "0.1",
-               "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json", **self.env}
+               "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json", "DEN_INSTANCE": self.instance,
+               **self.env}
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli.den", "serve", "--port", str(self.port)],

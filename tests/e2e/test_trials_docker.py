@@ -19,7 +19,7 @@ import docker
 import httpx
 import pytest
 
-from orchestrator.drivers.base import TRIAL_LABEL
+from orchestrator.drivers.base import INSTANCE_LABEL, TRIAL_LABEL
 from orchestrator.drivers.docker.images import build_all
 from orchestrator.settings import Settings
 from tests.e2e.server import ROOT, Server
@@ -152,7 +152,7 @@ def test_orphans_of_no_live_trial_are_swept_at_start(server: Server, engine_clie
     server.stop()
     orphan = engine_client.containers.create(
         "innovation-den/base:bookworm", ["sleep", "600"], name="den-torphan00000-web",
-        labels={TRIAL_LABEL: "torphan00000"})
+        labels={TRIAL_LABEL: "torphan00000", INSTANCE_LABEL: server.instance})
     try:
         server.start()
         deadline = time.monotonic() + 30

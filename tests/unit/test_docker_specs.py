@@ -194,9 +194,16 @@ def test_endpoint_urls(host: str, port: int, expected: str) -> None:
     assert specs.url(host, port) == expected
 
 
-def test_list_filters_select_one_trial_or_any() -> None:
+def test_list_filters_select_one_trial_or_any_of_this_instance() -> None:
     assert specs.trial_filter("t-1") == {"label": [f"{TRIAL_LABEL}=t-1"]}
-    assert specs.trial_filter() == {"label": [TRIAL_LABEL]}
+    assert specs.trial_filter(instance="blue") == {
+        "label": [TRIAL_LABEL, "innovation-den.io/instance=blue"]}
+
+
+def test_every_resource_names_the_instance_that_made_it() -> None:
+    spec = TrialSpec(trial_id="t-1", template="x@1.0.0", instance="blue",
+                     components=(Component(name="web", image="x/y:1"),))
+    assert specs.network_kwargs(spec)["labels"]["innovation-den.io/instance"] == "blue"
 
 
 def test_the_builders_are_pure() -> None:

@@ -125,14 +125,16 @@ class DockerDriver:
     name = "docker"
 
     def __init__(self, *, client: Any = None, base_url: str = "",
-                 publish_host: str = "127.0.0.1") -> None:
+                 publish_host: str = "127.0.0.1", instance: str = "default") -> None:
         self._client = client
         self._base_url = base_url
         self.publish_host = publish_host
+        self.instance = instance
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerDriver:
-        return cls(base_url=settings.docker_host, publish_host=settings.docker_publish_host)
+        return cls(base_url=settings.docker_host, publish_host=settings.docker_publish_host,
+                   instance=settings.instance)
 
     @property
     def client(self) -> Any:
@@ -391,7 +393,7 @@ class DockerDriver:
 
     def list_trial_ids(self) -> set[str]:
         """Trials with any container, network or volume: one list call per kind."""
-        any_trial = specs.trial_filter()
+        any_trial = specs.trial_filter(instance=self.instance)
         with _engine("listing trials"):
             labels = [c.attrs.get("Labels") or {} for c in
                       self.client.containers.list(all=True, sparse=True, filters=any_trial)]
@@ -405,7 +407,8 @@ class DockerDriver:
         """Trial id -> components whose containers are running: one list call."""
         with _engine("listing running sandboxes"):
             found = [c.attrs.get("Labels") or {} for c in
-                     self.client.containers.list(sparse=True, filters=specs.trial_filter())]
+                     self.client.containers.list(
+                         sparse=True, filters=specs.trial_filter(instance=self.instance))]
         running: dict[str, set[str]] = {}
         for labels in found:
             if labels.get(TRIAL_LABEL) and labels.get(COMPONENT_LABEL):

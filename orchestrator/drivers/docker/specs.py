@@ -37,6 +37,7 @@ from typing import Any
 from orchestrator import manifest
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
+    INSTANCE_LABEL,
     MANAGED_LABEL,
     MANAGED_VALUE,
     TRIAL_LABEL,
@@ -73,13 +74,15 @@ def container_name(trial_id: str, component: str) -> str:
     return f"{PREFIX}{check_trial_id(trial_id)}-{component}"
 
 
-def trial_labels(trial_id: str) -> dict[str, str]:
-    return {TRIAL_LABEL: trial_id, MANAGED_LABEL: MANAGED_VALUE}
+def trial_labels(trial_id: str, instance: str = "default") -> dict[str, str]:
+    return {TRIAL_LABEL: trial_id, MANAGED_LABEL: MANAGED_VALUE, INSTANCE_LABEL: instance}
 
 
-def trial_filter(trial_id: str | None = None) -> dict[str, list[str]]:
-    """A Docker list filter: resources of one trial, or (None) of any trial."""
-    return {"label": [TRIAL_LABEL if trial_id is None else f"{TRIAL_LABEL}={trial_id}"]}
+def trial_filter(trial_id: str | None = None, *, instance: str | None = None) -> dict[str, list[str]]:
+    """A Docker list filter: resources of one trial, or (None) of any trial of `instance`."""
+    if trial_id is not None:
+        return {"label": [f"{TRIAL_LABEL}={trial_id}"]}
+    return {"label": [TRIAL_LABEL, f"{INSTANCE_LABEL}={instance or 'default'}"]}
 
 
 def network_kwargs(spec: TrialSpec) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def network_kwargs(spec: TrialSpec) -> dict[str, Any]:
         "driver": "bridge",
         "internal": not spec.egress,
         "check_duplicate": True,
-        "labels": {**trial_labels(spec.trial_id), TEMPLATE_LABEL: spec.template},
+        "labels": {**trial_labels(spec.trial_id, spec.instance), TEMPLATE_LABEL: spec.template},
     }
 
 
@@ -184,7 +187,7 @@ def container_kwargs(
         "command": list(component.command) if component.command is not None else None,
         "name": name,
         "hostname": component.name,
-        "labels": {**trial_labels(spec.trial_id), COMPONENT_LABEL: component.name,
+        "labels": {**trial_labels(spec.trial_id, spec.instance), COMPONENT_LABEL: component.name,
                    TEMPLATE_LABEL: spec.template},
         "environment": environment(spec, component),
         "network": network,

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
+    INSTANCE_LABEL,
     MANAGED_LABEL,
     MANAGED_VALUE,
     TRIAL_LABEL,
@@ -35,7 +36,6 @@ from orchestrator.errors import NotFound, PermanentError, RetryableError, Runtim
 from orchestrator.settings import Settings
 
 log = structlog.get_logger("kubernetes")
-SELECTOR = f"{MANAGED_LABEL}={MANAGED_VALUE}"
 FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
                  "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"}
 SYNC_TIMEOUT = 30.0
@@ -82,8 +82,10 @@ def _summarise_service(obj: Any) -> Summary:
 class KubernetesDriver:
     name = "kubernetes"
 
-    def __init__(self, api: client.ApiClient, *, ingress_from: list[dict[str, Any]]) -> None:
+    def __init__(self, api: client.ApiClient, *, ingress_from: list[dict[str, Any]],
+                 instance: str = "default") -> None:
         self.api = api
+        self.selector = f"{MANAGED_LABEL}={MANAGED_VALUE},{INSTANCE_LABEL}={instance}"
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.net = client.NetworkingV1Api(api)
@@ -105,7 +107,7 @@ class KubernetesDriver:
             "kubernetes.io/metadata.name": settings.kubernetes_orchestrator_namespace}}}]
         peers += [{"ipBlock": {"cidr": cidr.strip()}}
                   for cidr in settings.kubernetes_host_cidr.split(",") if cidr.strip()]
-        return cls(client.ApiClient(configuration), ingress_from=peers)
+        return cls(client.ApiClient(configuration), ingress_from=peers, instance=settings.instance)
 
     # --- informers -----------------------------------------------------------------------
 
@@ -113,15 +115,15 @@ class KubernetesDriver:
         if self._informers is None:
             self._informers = {
                 "namespaces": Informer(kind="namespaces", list_fn=self.core.list_namespace,
-                                       selector=SELECTOR, summarise=_summarise_namespace),
+                                       selector=self.selector, summarise=_summarise_namespace),
                 "pods": Informer(kind="pods", list_fn=self.core.list_pod_for_all_namespaces,
-                                 selector=SELECTOR, summarise=_summarise_pod),
+                                 selector=self.selector, summarise=_summarise_pod),
                 "deployments": Informer(
                     kind="deployments", list_fn=self.apps.list_deployment_for_all_namespaces,
-                    selector=SELECTOR, summarise=_summarise_deployment),
+                    selector=self.selector, summarise=_summarise_deployment),
                 "services": Informer(kind="services",
                                      list_fn=self.core.list_service_for_all_namespaces,
-                                     selector=SELECTOR, summarise=_summarise_service),
+                                     selector=self.selector, summarise=_summarise_service),
             }
             for informer in self._informers.values():
                 informer.start()

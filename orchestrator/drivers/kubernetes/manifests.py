@@ -16,6 +16,7 @@ from typing import Any
 
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
+    INSTANCE_LABEL,
     MANAGED_LABEL,
     MANAGED_VALUE,
     TRIAL_LABEL,
@@ -42,7 +43,7 @@ def namespace_name(trial_id: str) -> str:
 
 def labels(spec: TrialSpec, component: str | None = None) -> dict[str, str]:
     found = {TRIAL_LABEL: spec.trial_id, MANAGED_LABEL: MANAGED_VALUE,
-             TEMPLATE_LABEL: spec.template.replace("@", "-")[:63]}
+             INSTANCE_LABEL: spec.instance, TEMPLATE_LABEL: spec.template.replace("@", "-")[:63]}
     if component is not None:
         found[COMPONENT_LABEL] = component
     return found
