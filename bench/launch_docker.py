@@ -108,7 +108,10 @@ def main() -> None:
                    "mem_limit": parse_memory(component.resources.memory),
                    "pids_limit": component.resources.pids}
     with tempfile.TemporaryDirectory() as data_dir:
-        server = Server(data_dir=Path(data_dir), env={"DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000"})
+        # The product's own polling defaults, not the faster ones the tests use.
+        server = Server(data_dir=Path(data_dir), env={
+            "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
+            "DEN_POLL_INTERVAL": str(Settings().poll_interval)})
         server.start()
         try:
             launch_product(server, args.template)  # warm-up, not counted

@@ -32,6 +32,8 @@ from orchestrator.settings import Settings
 
 log = structlog.get_logger("reconciler")
 MAX_BACKOFF = 30.0
+FAST_POLL = 0.05  # seconds between polls of a sandbox in its first seconds of starting
+FAST_POLL_WINDOW = timedelta(seconds=10)
 
 
 def build_spec(trial: Trial, manifest: TemplateManifest, *, instance: str = "default") -> TrialSpec:
@@ -78,13 +80,22 @@ class Reconciler:
             wake_at = [now + timedelta(seconds=self.settings.liveness_interval)]
             for trial in due:
                 if self._reconcile_trial(trial.id, now=now):
-                    wake_at.append(now + timedelta(seconds=self.settings.poll_interval))
+                    wake_at.append(now + timedelta(seconds=self._poll_delay(trial, now=now)))
             wake_at += self._periodic(now=now)
             with Session(self.engine) as session:
                 expiry = crud.next_expiry(session)
             if expiry is not None:
                 wake_at.append(expiry)
             return max(min(wake_at), now)
+
+    def _poll_delay(self, trial: Trial, *, now: datetime) -> float:
+        """A sandbox that has just been started is watched closely (most become ready within a
+        few seconds, and every poll saved there is latency a person waits for); after that,
+        the configured interval."""
+        starting = trial.phase in (Phase.REQUESTED, Phase.PROVISIONING)
+        if starting and now - trial.phase_changed_at < FAST_POLL_WINDOW:
+            return min(self.settings.poll_interval, FAST_POLL)
+        return self.settings.poll_interval
 
     def _periodic(self, *, now: datetime) -> list[datetime]:
         liveness = timedelta(seconds=self.settings.liveness_interval)
