@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Benchmark: launch to ready on Kubernetes, against a bare Pod of the same image.
+
+Needs the test cluster (`scripts/testbed up`, images loaded through TESTBED_IMAGES). For each
+of N rounds, alternating:
+- product: POST /api/v1/trials to a real `den serve --driver kubernetes`, then poll until the
+  trial's endpoint answers HTTP 200 through the orchestrator (namespace, quota, policies,
+  service account, Deployment and Service are all created inside that time);
+- baseline: create a bare Pod of the same image in a plain namespace and poll its address
+  until the same readiness path answers HTTP 200.
+Prints p50/p95/p99 of each and the ratios (product target: p99 <= 5 s, excluding image pull:
+the images are already on the node).
+
+    DEN_TEST_KUBECONFIG=... .venv/bin/python bench/launch_kubernetes.py [--rounds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.launch_docker import launch_product, percentile, wait_200  # noqa: E402
+from orchestrator.catalogue import parse_manifest_text  # noqa: E402
+from orchestrator.settings import Settings  # noqa: E402
+from tests.e2e.cluster import host_cidr, kubeconfig  # noqa: E402
+from tests.e2e.server import Server  # noqa: E402
+
+BARE_NAMESPACE = "den-bench-bare"
+
+
+def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
+    name = f"bare-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    core.create_namespaced_pod(BARE_NAMESPACE, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "web", "image": image, "imagePullPolicy": "IfNotPresent",
+                                 "env": [{"name": "PORT", "value": str(port)}]}],
+                 "terminationGracePeriodSeconds": 0}})
+    try:
+        deadline = started + 120
+        address = None
+        while address is None and time.monotonic() < deadline:
+            address = core.read_namespaced_pod(name, BARE_NAMESPACE).status.pod_ip
+            time.sleep(0.01 if address is None else 0)
+        wait_200(f"http://{address}:{port}{path}", deadline)
+        return time.monotonic() - started
+    finally:
+        core.delete_namespaced_pod(name, BARE_NAMESPACE, grace_period_seconds=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--template", default="open-data-dashboard")
+    args = parser.parse_args()
+    manifest = parse_manifest_text((ROOT / "sandbox_templates" / args.template /
+                                    "template.yaml").read_bytes())
+    component = manifest.spec.components[0]
+    probe = component.readiness_probe
+    assert probe is not None
+    core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=kubeconfig()))
+    try:
+        core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    product: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = Server(data_dir=Path(data_dir), env={
+            "DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
+            "DEN_KUBERNETES_HOST_CIDR": host_cidr(), "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
+            "DEN_POLL_INTERVAL": str(Settings().poll_interval)})
+        server.start()
+        try:
+            launch_product(server, args.template)  # warm-up, not counted
+            for _ in range(args.rounds):
+                bare.append(launch_bare_pod(core, component.image, probe.http_get.port,
+                                            probe.http_get.path))
+                product.append(launch_product(server, args.template))
+        finally:
+            server.stop()
+    print(f"launch to ready on Kubernetes, {args.template}, {args.rounds} rounds")
+    for name, values in (("product (API -> endpoint 200)", product), ("bare Pod -> 200", bare)):
+        print(f"  {name:<32} p50 {statistics.median(values):6.3f} s   "
+              f"p95 {percentile(values, 0.95):6.3f} s   p99 {percentile(values, 0.99):6.3f} s")
+    print(f"  {'ratio product/bare Pod':<32} p50 "
+          f"{statistics.median(product) / statistics.median(bare):6.2f}     p95 "
+          f"{percentile(product, 0.95) / percentile(bare, 0.95):6.2f}   "
+          f"(target: product p99 <= 5 s)")
+
+
+if __name__ == "__main__":
+    main()
