@@ -1,16 +1,18 @@
 """The only place that knows HTTP status codes: DenError reasons -> responses.
 
 Every error answers `{"reason": ..., "detail": ...}`; validation errors add `problems`, a list
-of `{"field", "message", "hint"}`.
+of `{"field", "message", "hint"}`. A request for a web page is offered to `pages` first (see
+`install`), which shows the same error, with the same status, as a GOV.UK page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -20,6 +22,7 @@ from orchestrator.errors import (
     DenError,
     Forbidden,
     NotFound,
+    PermanentError,
     Problem,
     RetryableError,
     RuleViolation,
@@ -71,27 +74,48 @@ def error_body(reason: str, detail: str, problems: list[Problem] | None = None) 
     return body
 
 
-async def _den_error(_request: Request, exc: Exception) -> JSONResponse:
+#: Shows an error as a page when the request is for one (web.render_error), else None.
+PageRenderer = Callable[[Request, DenError, int], Response | None]
+
+
+def _page(request: Request, error: DenError, status: int) -> Response | None:
+    pages: PageRenderer | None = getattr(request.app.state, "error_pages", None)
+    return pages(request, error, status) if pages is not None else None
+
+
+async def _den_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DenError)
+    page = _page(request, exc, status_for(exc))
+    if page is not None:
+        return page
     problems = exc.problems if isinstance(exc, ValidationFailed) else None
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     return JSONResponse(error_body(exc.reason, exc.detail, problems),
                         status_code=status_for(exc), headers=headers)
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         Problem(".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
                 str(err["msg"]), "see the OpenAPI document at /openapi.json")
         for err in exc.errors()
     ]
+    page = _page(request, ValidationFailed(problems), 422)
+    if page is not None:
+        return page
     return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
                                    problems), status_code=422)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        error = (NotFound(str(exc.detail)) if exc.status_code == 404 else
+                 PermanentError(str(exc.detail), reason="MethodNotAllowed"))
+        page = _page(request, error, exc.status_code)
+        if page is not None:
+            return page
     if exc.status_code == 400:  # a body FastAPI cannot even decode: invalid input like any other
         problems = [Problem("(body)", str(exc.detail), "send UTF-8 JSON")]
         return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
@@ -115,7 +139,9 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, pages: PageRenderer | None = None) -> None:
+    """`pages` (the composition root passes the web's) shows errors of page requests."""
+    app.state.error_pages = pages
     app.add_exception_handler(DenError, _den_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

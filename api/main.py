@@ -1,5 +1,6 @@
-"""The composition root: builds the FastAPI app, wires the API, the web pages (when present),
-the database and, for `den serve`, the reconciler running beside the API in one process."""
+"""The composition root: builds the FastAPI app, wires the API, the web pages (their routes,
+their static assets, and their error pages through api/errors.py), the database and, for
+`den serve`, the reconciler running beside the API in one process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session
 
+import web
 from api import errors
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
@@ -62,11 +64,13 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
         title="Innovation Den", version=__version__, lifespan=lifespan,
         description="Isolated, time-boxed trial sandboxes from supplier templates.",
     )
-    errors.install(app)
+    errors.install(app, pages=web.render_error)
     app.include_router(health.router)
     app.include_router(catalogue.router)
     for module in (trials, decisions, evaluations, logs, users, sandboxes):
         app.include_router(module.router)
+    app.include_router(web.router)
+    web.mount_assets(app)
 
     @app.get("/metrics", include_in_schema=False)
     def serve_metrics() -> Response:

@@ -165,3 +165,48 @@ def _cell(value: Any) -> str:
         value = " | ".join(str(v) for v in value)
     text = str(value)
     return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+
+
+# --- comparing trials ---------------------------------------------------------------------
+
+GROUPINGS = ("problem_area", "supplier", "template")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Report rows of one problem area, supplier or template, summed up for comparison."""
+
+    key: str
+    trials: int
+    decisions: dict[str, int]
+    mean_scores: dict[str, float]
+    mean_time_to_ready_seconds: float | None
+    mean_availability: float | None
+
+
+def summarise(rows: Sequence[dict[str, Any]], *, by: str) -> list[Summary]:
+    """Group report rows by `problem_area` (a trial counts in each of its template's areas),
+    `supplier` or `template`, each group with its decisions and mean scores; sorted by key."""
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        for key in (row["problem_areas"] if by == "problem_area" else [row[by]]):
+            groups.setdefault(key, []).append(row)
+    return [_summary(key, groups[key]) for key in sorted(groups)]
+
+
+def _summary(key: str, rows: list[dict[str, Any]]) -> Summary:
+    return Summary(
+        key=key, trials=len(rows),
+        decisions={d.value: sum(1 for r in rows if r["decision"] == d.value) for d in Decision},
+        mean_scores={d: m for d in DIMENSIONS
+                     if (m := _mean([r[f"{d}_score"] for r in rows])) is not None},
+        mean_time_to_ready_seconds=_mean([r["time_to_ready_seconds"] for r in rows]),
+        mean_availability=_mean([r["availability"] for r in rows], digits=4),
+    )
+
+
+def _mean(values: Sequence[float | None], *, digits: int = 2) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), digits) if known else None

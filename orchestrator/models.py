@@ -212,3 +212,20 @@ class AuditEvent(SQLModel, table=True):
     object_id: str = Field(max_length=100)
     source: str = Field(default="", max_length=100)
     detail: dict[str, Any] = _json({})
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in person's session on the web pages, kept on the server: the browser holds
+    only a random cookie whose SHA-256 is `token_hash`, so signing out (deleting the row) ends
+    the session at once. `data` holds what a journey collects across pages (a trial request
+    being written), which would not fit in a cookie."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    user_id: int = Field(foreign_key="den_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    data: dict[str, Any] = _json({})
+    source: str = Field(default="", max_length=100)
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(nullable=False, index=True)

@@ -9,11 +9,12 @@ every transition is checked against the lifecycle table.
 
 One module per subject: common (actor, audit, timeline), templates (suppliers and templates),
 users (people and tokens), trials (requests, visibility, ending), decisions (extensions and
-approvals), evaluations (evaluation and report), observed (the reconciler's writes).
+approvals), evaluations (evaluation and report), observed (the reconciler's writes),
+sessions (the web pages' sign-in sessions).
 """
 
 from orchestrator.crud.common import Actor, audit, list_audit, pk, trial_event
-from orchestrator.crud.decisions import approve, reject, request_extension
+from orchestrator.crud.decisions import approve, pending_decisions, reject, request_extension
 from orchestrator.crud.evaluations import (
     EvaluationInput,
     ReportFilter,
@@ -29,12 +30,14 @@ from orchestrator.crud.observed import (
     record_transition,
     trials_needing_work,
 )
+from orchestrator.crud.sessions import end_session, save_session_data, session_user, start_session
 from orchestrator.crud.templates import (
     VERSION_STATUSES,
     create_supplier,
     get_supplier,
     latest_versions,
     list_suppliers,
+    list_template_versions,
     publish_template,
     resolve_template,
     set_version_status,
@@ -52,6 +55,7 @@ from orchestrator.crud.trials import (
     request_end,
     trial_events,
     trial_manifest,
+    trials_by_template,
     usage,
     visible_trials_query,
 )
@@ -70,13 +74,15 @@ from orchestrator.crud.users import (
 
 __all__ = [
     "VERSION_STATUSES", "Actor", "EvaluationInput", "NewUser", "ReportFilter", "TrialFilter",
-    "TrialRequest", "approve", "audit", "authenticate", "changed_trials", "count_by_phase", "create_supplier",
-    "create_trial", "create_user", "ensure_user", "get_evaluation", "get_supplier", "get_trial",
-    "get_user", "hash_token", "issue_token", "latest_versions", "list_audit", "list_suppliers",
-    "list_tokens", "list_trials", "list_users", "live_trial_ids", "next_expiry",
-    "parameter_problems", "pk", "publish_template", "put_evaluation", "record_progress",
-    "record_transition", "reject", "report", "request_end", "request_extension",
-    "resolve_template", "revoke_token", "set_version_status", "template_versions",
-    "trial_event", "trial_events", "trial_manifest", "trials_needing_work", "upsert_supplier",
-    "usage", "visible_trials_query",
+    "TrialRequest", "approve", "audit", "authenticate", "changed_trials", "count_by_phase",
+    "create_supplier", "create_trial", "create_user", "end_session", "ensure_user",
+    "get_evaluation", "get_supplier", "get_trial", "get_user", "hash_token", "issue_token",
+    "latest_versions", "list_audit", "list_suppliers", "list_template_versions",
+    "list_tokens", "list_trials", "list_users",
+    "live_trial_ids", "next_expiry", "parameter_problems", "pending_decisions", "pk",
+    "publish_template", "put_evaluation", "record_progress", "record_transition", "reject",
+    "report", "request_end", "request_extension", "resolve_template", "revoke_token",
+    "save_session_data", "session_user", "set_version_status", "start_session", "template_versions",
+    "trial_event", "trial_events", "trial_manifest", "trials_by_template", "trials_needing_work",
+    "upsert_supplier", "usage", "visible_trials_query",
 ]

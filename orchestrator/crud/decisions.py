@@ -9,12 +9,13 @@ their own request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from orchestrator import metrics, rules
-from orchestrator.access import check_may_decide, check_may_extend
+from orchestrator.access import Role, check_may_decide, check_may_extend, require_role
 from orchestrator.crud.common import Actor, audit, trial_event
 from orchestrator.crud.templates import check_trialable
 from orchestrator.crud.trials import trial_manifest
@@ -115,6 +116,17 @@ def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: da
           now=now, detail={"seconds": seconds, "reason": reason})
     metrics.DECISIONS.labels(subject="extension", decision="rejected").inc()
     return "extension"
+
+
+def pending_decisions(session: Session, *, user: User) -> Sequence[Trial]:
+    """What waits for an approver, oldest first: requests in PendingApproval nobody decided
+    on or withdrew, and running trials with an extension waiting (the approver queue)."""
+    require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="see what waits for approval")
+    undecided = ((col(Trial.phase) == Phase.PENDING_APPROVAL) & col(Trial.approved_at).is_(None)
+                 & col(Trial.rejected_at).is_(None) & col(Trial.end_requested_at).is_(None))
+    extension = col(Trial.extension_requested_seconds).is_not(None)
+    return session.exec(select(Trial).where(undecided | extension)
+                        .order_by(col(Trial.created_at))).all()
 
 
 def _check_undecided(trial: Trial) -> None:

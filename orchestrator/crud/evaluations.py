@@ -31,6 +31,7 @@ class ReportFilter:
     problem_area: str | None = None
     supplier: str | None = None
     decision: str | None = None
+    template: str | None = None
 
 
 def put_evaluation(session: Session, *, actor: Actor, trial: Trial, data: EvaluationInput,
@@ -81,6 +82,8 @@ def report(session: Session, *, user: User, selectors: ReportFilter, now: dateti
         query = query.where(Supplier.slug == selectors.supplier)
     if selectors.decision:
         query = query.where(Evaluation.decision == selectors.decision)
+    if selectors.template:
+        query = query.where(Trial.template_name == selectors.template)
     rows = [row for row in session.exec(query).all()
             if not selectors.problem_area or selectors.problem_area in _areas(row[2])]
     timelines = events_of(session, [trial.id for trial, *_ in rows])

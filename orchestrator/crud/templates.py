@@ -126,6 +126,21 @@ def latest_versions(session: Session) -> list[tuple[SandboxTemplate, TemplateVer
     return [newest[name] for name in sorted(newest)]
 
 
+def list_template_versions(session: Session, *, supplier_id: int | None = None
+                           ) -> list[tuple[SandboxTemplate, TemplateVersion, Supplier]]:
+    """Every version of every template (of one supplier), whatever its status: by template
+    name, newest version first."""
+    query = (select(SandboxTemplate, TemplateVersion, Supplier)
+             .join(TemplateVersion, col(TemplateVersion.template_id) == SandboxTemplate.id)
+             .join(Supplier, col(Supplier.id) == SandboxTemplate.supplier_id))
+    if supplier_id is not None:
+        query = query.where(SandboxTemplate.supplier_id == supplier_id)
+    rows = list(session.exec(query).all())
+    rows.sort(key=lambda row: version_key(row[1].version), reverse=True)
+    rows.sort(key=lambda row: row[0].name)
+    return rows
+
+
 def template_versions(session: Session, *, name: str
                       ) -> tuple[SandboxTemplate, Supplier, list[TemplateVersion]]:
     """A template with every version, newest first, whatever its status."""

@@ -203,6 +203,22 @@ def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) 
     return trial
 
 
+def trials_by_template(session: Session, *, supplier_id: int) -> dict[str, dict[str, int]]:
+    """How often each of a supplier's templates was trialled: template -> phase -> count, in
+    one grouped query (a supplier sees aggregates of its own templates' trials)."""
+    rows = session.exec(
+        select(Trial.template_name, Trial.phase, func.count())
+        .join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
+        .join(SandboxTemplate, col(SandboxTemplate.id) == TemplateVersion.template_id)
+        .where(SandboxTemplate.supplier_id == supplier_id)
+        .group_by(col(Trial.template_name), col(Trial.phase))
+    ).all()
+    found: dict[str, dict[str, int]] = {}
+    for template, phase, count in rows:
+        found.setdefault(template, {})[phase] = count
+    return found
+
+
 def trial_events(session: Session, *, trial_id: str) -> Sequence[TrialEvent]:
     return session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id)
                         .order_by(col(TrialEvent.id))).all()

@@ -1,0 +1,435 @@
+"""Every journey of the web pages, in a real browser, against a real `den serve` on the real
+Docker engine: Playwright drives Debian's chromium (installed by `scripts/bootstrap test`).
+
+On every page a person reaches, axe-core (from npm, web/node_modules) checks WCAG 2.2 AA with
+no violation allowed, and the page must have run under its Content-Security-Policy with no
+violation (GOV.UK's inline script allowed by its hash, so the body is marked
+`govuk-frontend-supported`). A trial launched from the pages really starts, its link answers,
+it is ended from the page and nothing of it is left in the engine. The run writes the README's
+screenshots (docs/screenshots/*.png). Never skipped in CI: a missing chromium or axe-core fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+import yaml
+from fastapi.routing import APIRoute
+
+from orchestrator.drivers.base import TRIAL_LABEL
+from orchestrator.drivers.docker.images import build_all
+from orchestrator.settings import Settings
+from tests.conftest import require
+from tests.e2e.server import ROOT, Server
+from web.routes import MODULES
+
+pytestmark = pytest.mark.docker
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PEOPLE = {"alice": ("civil_servant", "dwp", ""), "sam": ("supplier", "", "civic-insight"),
+          "ann": ("approver", "", ""), "pat": ("platform_engineer", "", "")}
+#: Every page route checked by axe in this module (test_every_page_was_checked_by_axe).
+CHECKED: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def engine_client() -> Iterator[Any]:
+    client = docker.from_env()
+    client.ping()  # a missing engine fails loudly, never skips
+    build_all(ROOT / "sandbox_templates", None, settings=Settings(), log=lambda _line: None)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iterator[Server]:
+    """One server for the module; requests over an hour wait for an approver."""
+    running = Server(data_dir=tmp_path_factory.mktemp("web"),
+                     env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"}).start()
+    for name, (role, department, supplier) in PEOPLE.items():
+        made = running.call("POST", "/api/v1/users", json={
+            "name": name, "role": role, "department": department, "supplier": supplier})
+        assert made.status_code == 201, made.text
+    yield running
+    trials = [t["id"] for t in running.call("GET", "/api/v1/trials").json()["items"]]
+    running.stop()
+    for trial_id in trials:  # leave the engine as we found it, even after a failure
+        selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
+        for container in engine_client.containers.list(all=True, filters=selector):
+            container.remove(force=True)
+        for network in engine_client.networks.list(filters=selector):
+            network.remove()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    require(CHROMIUM.exists(), "Debian's chromium (scripts/bootstrap test installs it)")
+    require(AXE.exists(), "axe-core in web/node_modules (scripts/bootstrap test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def token_for(server: Server, name: str) -> dict[str, str]:
+    answer = server.call("POST", f"/api/v1/users/{name}/tokens", json={"name": "e2e"})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+@dataclass
+class Person:
+    """One person's browser: every page it reaches is checked (axe, CSP, GOV.UK's script)."""
+
+    server: Server
+    page: Any
+    javascript: bool = True
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.problems.append(f"CSP: {message.text}")
+
+    def go(self, path: str) -> Person:
+        self.page.goto(self.server.url + path)
+        return self.check()
+
+    def click(self, selector: str) -> Person:
+        """Click something that leads to another page (a link or a form's button)."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+        return self.check()
+
+    def check(self) -> Person:
+        page = self.page
+        page.wait_for_load_state("load")
+        if self.javascript:
+            assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')"), \
+                "GOV.UK's inline script did not run: is its hash in the CSP?"
+        found = axe(page) if self.javascript else self._axe_without_scripts()
+        assert found == [], f"axe on {page.url}: {found}"
+        assert self.problems == [], self.problems
+        path = page.url.removeprefix(self.server.url).split("?")[0].split("#")[0]
+        CHECKED.update(route.path for route in page_routes() if route.path_regex.match(path))
+        return self
+
+    def _axe_without_scripts(self) -> list[Any]:
+        """axe needs timers, which a browser without JavaScript never runs: check the same
+        page, as this browser shows it, in a browser that runs only axe (the page's own
+        scripts are taken out)."""
+        html = re.sub(r"<script\b.*?</script>", "", self.page.content(), flags=re.S)
+        checker = self.page.context.browser.new_context(viewport={"width": 1024, "height": 768})
+        try:
+            page = checker.new_page()
+            page.route(self.page.url, lambda route: route.fulfill(
+                status=200, content_type="text/html; charset=utf-8", body=html))
+            page.goto(self.page.url)
+            return axe(page)
+        finally:
+            checker.close()
+
+    def shot(self, name: str) -> None:
+        """The page from its top, at most 1,400 pixels of it (documentation, kept small)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        height = min(int(self.page.evaluate("document.documentElement.scrollHeight")), 1400)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True,
+                             clip={"x": 0, "y": 0, "width": 1024, "height": height})
+
+    def text(self, selector: str = "main") -> str:
+        return str(self.page.inner_text(selector))
+
+
+def axe(page: Any) -> list[Any]:
+    """axe-core's WCAG 2.2 AA violations on the page (injected through the browser's debugging
+    protocol, which the page's Content-Security-Policy does not apply to)."""
+    page.evaluate(AXE.read_text())
+    found: list[Any] = page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        ".then(r => r.violations.map(v => ({id: v.id, help: v.help, "
+        "nodes: v.nodes.map(n => n.target.join(' '))})))", WCAG)
+    return found
+
+
+def person(chromium: Any, server: Server, name: str | None, *, javascript: bool = True) -> Person:
+    """A fresh browser (its own cookies); signed in through the development sign-in."""
+    context = chromium.new_context(viewport={"width": 1024, "height": 768},
+                                   java_script_enabled=javascript)
+    visitor = Person(server=server, page=context.new_page(), javascript=javascript)
+    if name is not None:
+        visitor.go("/sign-in")
+        visitor.page.check(f"input[name='user'][value='{name}']")
+        visitor.click("button:has-text('Sign in')")
+    return visitor
+
+
+def page_routes() -> list[APIRoute]:
+    return [route for module in MODULES for route in module.router.routes
+            if isinstance(route, APIRoute) and "GET" in (route.methods or ())
+            and not route.path.endswith(".json")]
+
+
+def leftovers(client: Any, trial_id: str) -> list[str]:
+    selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
+    return ([c.name for c in client.containers.list(all=True, filters=selector)]
+            + [n.name for n in client.networks.list(filters=selector)])
+
+
+def continue_with(alice: Person, **fields: str) -> None:
+    for selector, value in fields.items():
+        alice.page.fill(f"#{selector}", value)
+    alice.click("button:has-text('Continue')")
+
+
+# --- the journeys ---------------------------------------------------------------------------
+
+
+def test_the_public_pages(chromium: Any, server: Server) -> None:
+    visitor = person(chromium, server, None)
+    visitor.go("/")
+    visitor.shot("start")
+    assert "Try technology safely" in visitor.text()
+    visitor.click("text=Sign in >> nth=-1")  # the start button
+    assert "Development sign-in" in visitor.text()
+    visitor.shot("sign-in")
+    visitor.go("/accessibility").go("/cookies").go("/signed-out")
+    assert visitor.page.goto(server.url + "/no-such-page").status == 404
+    visitor.check()
+    assert "Page not found" in visitor.text()
+    visitor.go("/techmap")  # signed out: sent to sign in, and back afterwards
+    assert visitor.page.url.endswith("/sign-in?next=/techmap")
+
+
+def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
+        chromium: Any, server: Server, engine_client: Any) -> None:
+    alice = person(chromium, server, "alice")
+    assert "You have no trials running" in alice.text()
+    alice.go("/techmap")
+    alice.shot("techmap")
+    alice.page.fill("#q", "air quality")
+    alice.click("button:has-text('Apply filters')")
+    assert "1 template found" in alice.text()
+    alice.click("text=Open data dashboard >> nth=0")
+    alice.shot("template")
+    alice.click("text=Start a trial")
+    alice.click("button:has-text('Continue')")  # nothing typed: the error summary
+    summary = alice.page.locator(".govuk-error-summary")
+    assert summary.is_visible() and summary.evaluate("e => e === document.activeElement")
+    alice.shot("question-with-error")
+    alice.page.click(".govuk-error-summary a")  # the link leads to the field (no new page)
+    assert alice.page.evaluate("document.activeElement.id") == "title"
+    continue_with(alice, title="Can residents read air quality data without help?")
+    continue_with(alice, problem="Residents phone us to ask whether the air is safe today.")
+    continue_with(alice, hypothesis="Residents find their borough's reading in under a minute.")
+    alice.page.check("input[name='criteria'] >> nth=0")
+    continue_with(alice)
+    alice.page.check("input[name='duration'][value='900']")
+    continue_with(alice)
+    alice.page.check("input[name='shared'][value='yes']")
+    continue_with(alice)
+    assert "15 minutes" in alice.text() and "Check your answers" in alice.text()
+    alice.shot("check-answers")
+    alice.click("#start-trial")
+    assert "Your trial has been requested" in alice.text()
+    alice.shot("confirmation")
+    trial_id = re.findall(r"/trials/(t[0-9a-f]+)", alice.page.url)[0]
+
+    alice.click("text=Follow your trial")
+    alice.page.evaluate("window.notReloaded = true")
+    link = alice.page.locator("text=Open web")
+    already_ready = link.count() > 0
+    link.wait_for(timeout=90_000)  # swapped in by the live progress, with no reload
+    assert alice.page.evaluate("window.notReloaded") is True
+    if not already_ready:
+        assert "Ready" in alice.page.inner_text("#trial-announcer")  # and announced
+    alice.check()
+    before = alice.page.inner_text(".den-countdown__left")
+    alice.page.wait_for_timeout(2200)
+    assert alice.page.inner_text(".den-countdown__left") != before  # it counts down
+    alice.shot("trial")
+
+    opened = alice.page.request.get(server.url + f"/sandboxes/{trial_id}/web/")
+    assert opened.status == 200 and "Air quality by borough" in opened.text()
+    with alice.page.expect_navigation():  # the supplier's page: not ours to check with axe
+        alice.page.click("text=Open web")
+    assert "Air quality by borough" in alice.page.content()
+    alice.go(f"/trials/{trial_id}")
+
+    alice.page.check("input[name='extend-by'][value='600']")
+    alice.click("button:has-text('Extend the trial')")
+    assert "The trial has been extended." in alice.text()
+    assert "Extensions used: 1 of 2" in alice.text()
+
+    alice.click("text=End the trial now")
+    assert "Are you sure you want to end this trial now?" in alice.text()
+    alice.click("button:has-text('End the trial')")
+    alice.page.locator(".den-status .govuk-tag", has_text="Ended").wait_for(timeout=60_000)
+    alice.check()
+    assert leftovers(engine_client, trial_id) == []
+    assert not alice.page.request.get(server.url + f"/sandboxes/{trial_id}/web/").ok
+
+    alice.click("text=Record the evaluation")
+    alice.shot("evaluation")
+    alice.click("button:has-text('Save the evaluation')")
+    assert alice.page.locator(".govuk-error-summary li").count() == 17
+    for index, dimension in enumerate(("user_need", "accessibility", "security", "privacy",
+                                       "interoperability", "performance", "cost_value",
+                                       "ease_of_adoption")):
+        alice.page.check(f"input[name='score-{dimension}'][value='{3 + index % 3}']")
+        alice.page.fill(f"#evidence-{dimension}", f"What we saw about {dimension}")
+    alice.page.check("input[name='decision'][value='iterate']")
+    alice.page.fill("#lessons", "Residents needed the map as well as the table.")
+    alice.page.fill("#notes", "Only for dwp.")
+    alice.click("button:has-text('Save the evaluation')")
+    assert "The evaluation has been saved." in alice.text() and "Iterate" in alice.text()
+    evaluation = server.call("GET", f"/api/v1/trials/{trial_id}/evaluation").json()
+    assert evaluation["decision"] == "iterate" and evaluation["measured"]["teardown_verified"]
+
+    alice.go("/reports")
+    assert "Can residents read air quality data without help?" in alice.text()
+    alice.shot("compare")
+    with alice.page.expect_download() as download:
+        alice.page.click("text=Download as CSV")
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("schema,trial_id,") and trial_id in rows[1]
+    alice.go("/reports?by=supplier&problem_area=environment")
+    alice.go("/trials").go("/")
+
+
+def test_the_countdown_warns_before_the_sandbox_is_deleted(chromium: Any, server: Server) -> None:
+    auth = token_for(server, "alice")
+    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
+        "template": "open-data-dashboard", "title": "Warned in time", "hypothesis": "It warns",
+        "duration_seconds": 315})
+    assert made.status_code == 201, made.text
+    trial_id = made.json()["id"]
+    server.wait_for(trial_id, "Ready")
+    alice = person(chromium, server, "alice").go(f"/trials/{trial_id}")
+    warning = alice.page.locator(".den-countdown__warning")
+    assert warning.is_hidden()  # more than five minutes left when the page was made
+    warning.wait_for(state="visible", timeout=20_000)
+    assert "The sandbox will be deleted in" in alice.page.inner_text("#trial-announcer")
+    alice.check()
+    server.call("POST", f"/api/v1/trials/{trial_id}/end")
+
+
+def test_pages_work_without_javascript(chromium: Any, server: Server, engine_client: Any) -> None:
+    alice = person(chromium, server, "alice", javascript=False)
+    alice.go("/templates/citizen-enquiry-assistant/start/title")
+    continue_with(alice, title="Without JavaScript")
+    continue_with(alice, problem="Some people switch scripts off.")
+    continue_with(alice, hypothesis="Every page still works.")
+    continue_with(alice, **{"own-criteria": "A trial starts and ends"})
+    alice.page.check("input[name='duration'][value='other']")
+    continue_with(alice, **{"duration-minutes": "5"})
+    assert "How should the sandbox be set up?" in alice.text()
+    alice.page.check("input[name='param-tone'][value='formal']")
+    continue_with(alice)
+    alice.page.check("input[name='shared'][value='no']")
+    continue_with(alice)
+    assert "tone: formal" in alice.text()
+    alice.click("#start-trial")
+    alice.click("text=Follow your trial")
+    trial_id = alice.page.url.rsplit("/", 1)[1]
+    ready = server.wait_for(trial_id, "Ready")
+    assert ready["parameters"] == {"greeting": "Hello! Ask me about bins, council tax or parking.",
+                                   "tone": "formal"}
+    alice.click("text=Refresh this page")  # no live progress: the link reloads the page
+    assert "Open web" in alice.text()
+    alice.click("text=End the trial now")
+    alice.click("button:has-text('End the trial')")
+    server.wait_for(trial_id, "Stopped", timeout=60)
+    assert leftovers(engine_client, trial_id) == []
+
+
+def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any,
+                                                                 server: Server) -> None:
+    sam = person(chromium, server, "sam")
+    sam.go("/supplier")
+    assert "open-data-dashboard" in sam.text()
+    sam.shot("supplier")
+    sam.click("text=Publish a new version")
+    manifest = yaml.safe_load((ROOT / "sandbox_templates" / "open-data-dashboard" /
+                               "template.yaml").read_text())
+    broken = {**manifest, "metadata": {**manifest["metadata"], "version": "two"},
+              "spec": {**manifest["spec"], "hostNetwork": True}}
+    upload = {"name": "template.yaml", "mimeType": "application/yaml"}
+    sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(broken).encode()})
+    sam.click("button:has-text('Publish')")
+    items = sam.page.locator(".govuk-error-summary li")
+    assert items.count() == 2
+    assert "metadata.version" in sam.text() and "spec.hostNetwork" in sam.text()
+    sam.shot("publish-errors")
+    sam.page.click(".govuk-error-summary a >> nth=0")
+    assert sam.page.evaluate("document.activeElement.id") == "manifest"
+    fixed = {**manifest, "metadata": {**manifest["metadata"], "version": "1.1.0"}}
+    sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(fixed).encode()})
+    sam.click("button:has-text('Publish')")
+    assert "open-data-dashboard@1.1.0 has been published." in sam.text()
+    sam.go("/templates/open-data-dashboard")
+    assert "Start a trial" not in sam.text()  # suppliers do not launch trials
+
+
+def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any,
+                                                                 server: Server) -> None:
+    auth = token_for(server, "alice")
+    asked = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
+        "template": "citizen-enquiry-assistant", "title": "Two hours with the assistant",
+        "hypothesis": "Residents get answers", "duration_seconds": 7200})
+    assert asked.json()["phase"] == "PendingApproval", asked.text
+    ann = person(chromium, server, "ann")
+    ann.go("/approvals")
+    assert "A trial of 2 hours" in ann.text()
+    ann.shot("approvals")
+    ann.click("text=Two hours with the assistant")
+    assert "Decide on this request" in ann.text()
+    ann.click("text=Reject it")
+    ann.click("button:has-text('Reject the request')")
+    assert ann.page.locator(".govuk-error-summary").is_visible()
+    ann.page.fill("#reason", "Two hours is more than this question needs: ask for one.")
+    ann.click("button:has-text('Reject the request')")
+    assert "The request has been rejected." in ann.text()
+    server.wait_for(asked.json()["id"], "Stopped")
+
+    pat = person(chromium, server, "pat")
+    pat.go("/platform")
+    pat.shot("platform")
+    pat.click("a[href='/platform/templates/case-management-prototype/1.0.0']")
+    pat.page.check("input[name='status'][value='Quarantined']")
+    pat.page.fill("#reason", "A dependency has a known vulnerability.")
+    pat.click("button:has-text('Change the status')")
+    assert "The template version's status has been changed." in pat.text()
+    pat.go("/templates/case-management-prototype")
+    assert "quarantined: it cannot be trialled" in pat.text()
+    pat.go("/approvals").go("/supplier/publish").go("/trials")
+
+
+def test_every_page_was_checked_by_axe() -> None:
+    """Runs last (file order): each page route was reached, and passed, in a test above."""
+    missing = {route.path for route in page_routes()} - CHECKED - {
+        "/reports/trial-report.{extension}"}  # a download, not a page
+    assert not missing, f"pages no journey reached: {sorted(missing)}"
+
+
+def test_the_screenshots_are_small_enough_to_commit() -> None:
+    shots = sorted(SCREENSHOTS.glob("*.png"))
+    assert len(shots) >= 12
+    assert all(shot.stat().st_size < 400_000 for shot in shots), [
+        (s.name, s.stat().st_size) for s in shots]

@@ -1,0 +1,189 @@
+"""Rendering: the Jinja2 environment (autoescaped, with the GOV.UK macros), the filters the
+pages share, the Content-Security-Policy of a page, and `render`, which answers a page's HTML,
+or the same data as JSON on its `.json` twin (STYLE.md convention 8).
+
+GOV.UK's page template starts with one inline script (it marks the body `js-enabled` and
+`govuk-frontend-supported`). Rather than allow 'unsafe-inline', the policy names that script by
+its SHA-256, computed here from the template itself, so an upgrade of the macros that changes
+the script changes the hash with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader
+from markupsafe import Markup, escape
+from pydantic_core import to_jsonable_python
+
+from orchestrator.errors import Problem
+from orchestrator.lifecycle import Phase
+from orchestrator.settings import Settings
+from web.deps import SIGN_IN_CSRF_MAX_AGE, Visitor, cookie_name
+
+HERE = Path(__file__).resolve().parent
+LONDON = ZoneInfo("Europe/London")
+NO_STORE = {"cache-control": "no-store"}
+
+env = Environment(
+    loader=ChoiceLoader([
+        FileSystemLoader(HERE / "templates"),
+        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+    ]),
+    autoescape=True, trim_blocks=True, lstrip_blocks=True,
+)
+
+
+def _inline_script_hash() -> str:
+    page = env.from_string('{% extends "govuk_frontend_jinja/template.html" %}'
+                           "{% block header %}{% endblock %}{% block footer %}{% endblock %}"
+                           ).render()
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1, "GOV.UK's page template has one inline script"
+    return "sha256-" + base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+
+
+INLINE_SCRIPT_HASH = _inline_script_hash()
+CSP = ("default-src 'self'; "
+       f"script-src 'self' '{INLINE_SCRIPT_HASH}'; "
+       "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+       "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+
+PHASE_TAGS = {
+    Phase.PENDING_APPROVAL: ("Waiting for approval", "govuk-tag--yellow"),
+    Phase.REQUESTED: ("Requested", "govuk-tag--grey"),
+    Phase.PROVISIONING: ("Starting", "govuk-tag--turquoise"),
+    Phase.READY: ("Ready", "govuk-tag--green"),
+    Phase.STOPPING: ("Ending", "govuk-tag--orange"),
+    Phase.STOPPED: ("Ended", "govuk-tag--grey"),
+    Phase.FAILED: ("Failed", "govuk-tag--red"),
+}
+
+
+def phase_tag(phase: str, extra: str = "") -> dict[str, str]:
+    """govukTag's parameters for a phase: plain words, one colour each."""
+    label, classes = PHASE_TAGS.get(Phase(phase), (phase, ""))
+    return {"text": label, "classes": f"{classes} {extra}".strip()}
+
+
+def when(value: datetime | None) -> str:
+    """GOV.UK style, in UK time: 26 November 2026 at 1:05pm."""
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    clock = local.strftime("%I:%M%p").lstrip("0").lower()
+    return f"{local.day} {local.strftime('%B %Y')} at {clock}"
+
+
+def duration(seconds: int | float | None) -> str:
+    """Whole units, largest first, at most two: '1 day 2 hours', '15 minutes', '40 seconds'."""
+    if seconds is None:
+        return ""
+    left = int(seconds)
+    parts = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2]) or "0 seconds"
+
+
+def lines(value: str) -> Markup:
+    """Text with the line breaks people typed, every line escaped."""
+    return Markup("<br>").join(escape(line) for line in value.split("\n"))
+
+
+def label(value: str) -> str:
+    """A token as words: 'citizen-services' -> 'Citizen services'."""
+    return value.replace("-", " ").replace("_", " ").capitalize()
+
+
+def _govuk_macros() -> dict[str, Any]:
+    """Every GOV.UK component macro (govukButton, govukInput, ...) as a global, so that pages
+    call them without importing each one."""
+    macros: dict[str, Any] = {}
+    loader = PackageLoader("govuk_frontend_jinja")
+    for name in loader.list_templates():
+        if name.startswith("components/") and name.endswith("/macro.html"):
+            module = env.get_template(f"govuk_frontend_jinja/{name}").module
+            macros.update({key: value for key, value in vars(module).items()
+                           if key.startswith("govuk")})
+    return macros
+
+
+env.filters.update(when=when, duration=duration, label=label, phase_tag=phase_tag, lines=lines)
+env.globals.update(_govuk_macros())
+
+
+def navigation(visitor: Visitor, path: str) -> list[dict[str, Any]]:
+    """The service navigation: what the visitor's role may open."""
+    if visitor.user is None:
+        return []
+    items = [("Techmap", "/techmap"), ("Trials", "/trials"), ("Compare trials", "/reports")]
+    if visitor.role == "supplier":
+        items.append(("Your templates", "/supplier"))
+    if visitor.role in ("approver", "platform_engineer"):
+        items.append(("Approvals", "/approvals"))
+    if visitor.role == "platform_engineer":
+        items.append(("Platform", "/platform"))
+    return [{"text": text, "href": href, "active": path == href or path.startswith(href + "/")}
+            for text, href in items]
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.endswith(".json")
+
+
+def error_list(problems: Sequence[Problem], fields: dict[str, str]) -> list[dict[str, str]]:
+    """The error summary's items: each links to the input to fix (`fields` maps the core's
+    field names to the page's input ids; "*" catches any other field; a value starting with
+    "/" is another page, such as a question to answer again)."""
+    def href(field: str) -> str:
+        target = fields.get(field) or fields.get("*") or field
+        return target if target.startswith("/") else "#" + target
+
+    return [{"text": p.message, "href": href(p.field), "hint": p.hint} for p in problems]
+
+
+def render(request: Request, visitor: Visitor, template: str, data: dict[str, Any], *,
+           problems: Sequence[Problem] = (), fields: dict[str, str] | None = None,
+           values: dict[str, Any] | None = None, status: int | None = None) -> Response:
+    """The page, or its data as JSON on the `.json` twin. `data` is all the page knows;
+    the visitor, the navigation and form state are added for the HTML only."""
+    if wants_json(request):
+        return JSONResponse(to_jsonable_python(data), headers=NO_STORE)
+    summary = error_list(problems, fields or {})
+    html = env.get_template(template).render(
+        data, visitor=visitor, nav=navigation(visitor, request.url.path), path=request.url.path,
+        csrf_token=visitor.csrf, error_summary=summary,
+        field_errors={item["href"][1:]: item["text"] for item in reversed(summary)
+                      if item["href"].startswith("#")},
+        values=values or {},
+    )
+    response = HTMLResponse(html, headers={**NO_STORE, "content-security-policy": CSP})
+    if status is not None:  # an error page: api/errors.py chose the status
+        response.status_code = status
+    if visitor.new_csrf:
+        set_cookie(response, request.app.state.settings, "den_sign_in", visitor.csrf,
+                   max_age=SIGN_IN_CSRF_MAX_AGE)
+    return response
+
+
+def set_cookie(response: Response, settings: Settings, base: str, value: str, *,
+               max_age: int) -> None:
+    response.set_cookie(cookie_name(settings, base), value, max_age=max_age, path="/",
+                        secure=settings.session_cookie_secure, httponly=True, samesite="lax")
+
+
+def clear_cookie(response: Response, settings: Settings, base: str) -> None:
+    response.delete_cookie(cookie_name(settings, base), path="/",
+                           secure=settings.session_cookie_secure, httponly=True, samesite="lax")

@@ -1,0 +1,12 @@
+"""The pages, one module per journey; `router` holds them all."""
+
+from fastapi import APIRouter
+
+from web.routes import account, catalogue, evaluations, platform, start, supplier, trials
+
+MODULES = (account, catalogue, start, trials, evaluations, supplier, platform)
+router = APIRouter(include_in_schema=False)
+for module in MODULES:
+    router.include_router(module.router)
+
+__all__ = ["MODULES", "router"]

@@ -1,0 +1,107 @@
+"""The approver queue (requests beyond self-service, and extensions waiting), and the platform
+views: every trial, every template version with its status, and quarantining a version.
+
+Twins: `/approvals.json` (`crud.pending_decisions`), `/platform.json` (`crud.list_trials`,
+`crud.list_template_versions`); the status change calls `crud.set_version_status`, as
+`POST /api/v1/templates/{name}/versions/{version}/status` does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from orchestrator import crud
+from orchestrator.access import Role, require_role
+from orchestrator.crud import VERSION_STATUSES
+from orchestrator.errors import NotFound
+from orchestrator.lifecycle import Phase
+from web import views
+from web.deps import Now, SessionDep, SignedIn
+from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
+from web.lookups import owner_names
+from web.pages import page
+from web.rendering import render
+
+router = APIRouter()
+TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
+Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
+PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
+STATUS_HINTS = {
+    "Published": "People can start trials of it.",
+    "Deprecated": "No new trials; running trials go on. For versions that were replaced.",
+    "Quarantined": "No new trials, and waiting requests cannot be approved: for a version "
+                   "found unsafe. Running trials go on until a platform engineer ends them.",
+}
+
+
+@page(router, "/approvals")
+def approvals(request: Request, visitor: SignedIn, session: SessionDep, now: Now) -> Response:
+    rows = crud.pending_decisions(session, user=visitor.actor.user)
+    names = owner_names(session, rows)
+    return render(request, visitor, "approvals.html", {"waiting": [{
+        "trial": views.trial(row, owner=names.get(row.owner_id, ""), now=now),
+        "subject": "extension" if row.extension_requested_seconds is not None else "trial",
+        "seconds": row.extension_requested_seconds or row.duration_seconds,
+        "requested_by": row.extension_requested_by or names.get(row.owner_id, ""),
+        "own": (row.extension_requested_by or names.get(row.owner_id, "")) == visitor.actor.name,
+    } for row in rows]})
+
+
+@page(router, "/platform")
+def platform(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
+             phase: PhaseFilter = "", done: str = "") -> Response:
+    user = visitor.actor.user
+    require_role(user, Role.PLATFORM_ENGINEER, to="open the platform views")
+    rows = crud.list_trials(session, user=user, selectors=crud.TrialFilter(phase=phase or None))
+    names = owner_names(session, rows)
+    return render(request, visitor, "platform.html", {
+        "phase": phase, "phases": [str(p) for p in Phase],
+        "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows],
+        "versions": [{"name": t.name, "version": v.version, "supplier": s.name,
+                      "status": v.status, "status_reason": v.status_reason,
+                      "published_at": v.published_at}
+                     for t, v, s in crud.list_template_versions(session)],
+        "done": "The template version's status has been changed." if done == "status" else "",
+    })
+
+
+def _version_data(session: SessionDep, name: str, version: str) -> dict[str, object]:
+    _template, supplier, versions = crud.template_versions(session, name=name)
+    row = next((v for v in versions if v.version == version), None)
+    if row is None:
+        raise NotFound(f"no template {name}@{version}")
+    return {"name": name, "version": version, "supplier": supplier.name, "status": row.status,
+            "status_reason": row.status_reason, "statuses": STATUS_HINTS}
+
+
+@page(router, "/platform/templates/{name}/{version}")
+def status_form(request: Request, name: TemplateName, version: Version, visitor: SignedIn,
+                session: SessionDep) -> Response:
+    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER,
+                 to="change a template version's status")
+    data = _version_data(session, name, version)
+    return render(request, visitor, "version_status.html", data,
+                  values={"status": data["status"]})
+
+
+@router.post("/platform/templates/{name}/{version}")
+def change_status(request: Request, name: TemplateName, version: Version, form: CheckedForm,
+                  visitor: SignedIn, session: SessionDep, now: Now) -> Response:
+    shown = FormPage("version_status.html", _version_data(session, name, version),
+                     values={"status": text(form, "status"), "reason": text(form, "reason")},
+                     fields={"(form)": "status"})
+    with shown_again_on_error(request, shown):
+        checks = Checks()
+        chosen = text(form, "status")
+        if chosen not in VERSION_STATUSES:
+            checks.add("status", "Select the version's new status")
+        reason = checks.required(text(form, "reason"), field_id="reason", longest=500,
+                                 what="The reason", message="Enter why the status changes")
+        checks.raise_any()
+        crud.set_version_status(session, actor=visitor.actor, name=name, version=version,
+                                status=chosen, reason=reason, now=now)
+    session.commit()
+    return RedirectResponse("/platform?done=status", status_code=status.HTTP_303_SEE_OTHER)

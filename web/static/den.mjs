@@ -1,0 +1,99 @@
+// Progressive enhancement only: every page works without this script.
+// - GOV.UK Frontend's components (conditional reveals, character counts, error summary focus)
+// - a trial's page follows its progress (its JSON twin, every 2 seconds) and swaps in the
+//   fresh status, links and timeline when something happened, announcing the new status
+// - the countdown ticks every second, and a warning appears (and is announced once) before
+//   the sandbox is deleted
+// Loaded as an external module: the Content-Security-Policy allows no inline script.
+import { initAll } from "/static/govuk-frontend/govuk-frontend.min.js";
+
+initAll();
+
+const PHASE_WORDS = {
+  PendingApproval: "Waiting for approval", Requested: "Requested", Provisioning: "Starting",
+  Ready: "Ready", Stopping: "Ending", Stopped: "Ended", Failed: "Failed",
+};
+
+function announce(text) {
+  const announcer = document.getElementById("trial-announcer");
+  if (announcer) announcer.textContent = text;
+}
+
+function words(seconds) {
+  let left = Math.max(Math.floor(seconds), 0);
+  const parts = [];
+  for (const [name, size] of [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]]) {
+    const count = Math.floor(left / size);
+    left -= count * size;
+    if (count) parts.push(`${count} ${name}${count === 1 ? "" : "s"}`);
+  }
+  return parts.slice(0, 2).join(" ") || "0 seconds";
+}
+
+function countdown(element) {
+  const left = element.querySelector(".den-countdown__left");
+  const warning = element.querySelector(".den-countdown__warning");
+  const warnBefore = Number(element.dataset.warnBefore);
+  // The server's count at render time, not the browser's clock, which may be wrong.
+  const deadline = performance.now() + Number(element.dataset.timeLeft) * 1000;
+  let warned = !warning.hidden;
+  const tick = () => {
+    if (!element.isConnected) return;  // replaced by a fresher copy, which counts itself
+    const seconds = Math.max((deadline - performance.now()) / 1000, 0);
+    left.textContent = words(seconds);
+    if (!warned && seconds <= warnBefore) {
+      warned = true;
+      warning.hidden = false;
+      announce(`The sandbox will be deleted in ${words(seconds)}.`);
+    }
+    if (seconds > 0) setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+async function refresh(trialId) {
+  const answer = await fetch(`/trials/${trialId}`, { credentials: "same-origin" });
+  if (!answer.ok) return;
+  const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+  for (const id of ["trial-live", "actions", "trial-about"]) {
+    const current = document.getElementById(id);
+    const replacement = fresh.getElementById(id);
+    // Never pull a form from under someone who is filling it in.
+    if (!current || !replacement || current.contains(document.activeElement)) continue;
+    current.replaceWith(document.adoptNode(replacement));
+    initAll(replacement);
+    replacement.querySelectorAll(".den-countdown").forEach(countdown);
+  }
+  document.querySelectorAll(".den-refresh").forEach((p) => { p.hidden = true; });
+}
+
+function follow(live) {
+  const trialId = live.dataset.trialId;
+  let phase = live.dataset.phase;
+  let events = Number(live.dataset.events);
+  live.querySelectorAll(".den-refresh").forEach((p) => { p.hidden = true; });
+  const poll = async () => {
+    try {
+      const answer = await fetch(`/trials/${trialId}.json`, { credentials: "same-origin" });
+      if (answer.ok) {
+        const page = await answer.json();
+        if (page.trial.phase !== phase || page.events.length !== events) {
+          await refresh(trialId);
+          if (page.trial.phase !== phase) {
+            announce(`Status: ${PHASE_WORDS[page.trial.phase] || page.trial.phase}. ${page.trial.message}`);
+          }
+          phase = page.trial.phase;
+          events = page.events.length;
+        }
+      }
+    } catch (error) {
+      // The service may be restarting: try again at the next tick.
+    }
+    if (phase !== "Stopped") setTimeout(poll, 2000);
+  };
+  if (phase !== "Stopped") setTimeout(poll, 2000);
+}
+
+document.querySelectorAll(".den-countdown").forEach(countdown);
+const live = document.getElementById("trial-live");
+if (live) follow(live);

@@ -1,0 +1,111 @@
+"""Rows -> the plain data a page shows (and its JSON twin returns). Pure: no I/O, no clock.
+
+Only what a page needs, named as the REST API names it (`phase`, `reason`, `expires_at`, ...),
+so a script reading a `.json` twin meets the API's vocabulary. Private notes never pass through
+here unless the caller may see them (`orchestrator.access.sees_private_notes`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from orchestrator import rules
+from orchestrator.evaluation import DIMENSIONS, Measured, Summary
+from orchestrator.lifecycle import Phase, time_left
+from orchestrator.manifest import TemplateManifest
+from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
+from orchestrator.settings import Settings
+
+DIMENSION_NAMES = {
+    "user_need": "User need met",
+    "accessibility": "Accessibility",
+    "security": "Security",
+    "privacy": "Privacy and data protection",
+    "interoperability": "Interoperability and open standards",
+    "performance": "Performance",
+    "cost_value": "Cost and value for money",
+    "ease_of_adoption": "Ease of adoption",
+}
+assert tuple(DIMENSION_NAMES) == DIMENSIONS, "one name per dimension of the scheme"
+DECISIONS = {
+    "adopt": ("Adopt", "Take it forward: it met the need."),
+    "iterate": ("Iterate", "Promising: try again with changes."),
+    "stop": ("Stop", "Do not take it forward."),
+}
+#: How long before expiry the trial page warns that the sandbox will be deleted.
+WARN_BEFORE_SECONDS = 300
+
+
+def trial(row: Trial, *, owner: str, now: datetime) -> dict[str, Any]:
+    left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
+    return {
+        "id": row.id, "title": row.title, "phase": row.phase, "reason": row.reason,
+        "message": row.message, "template": row.template_name,
+        "template_version": row.template_version, "owner": owner,
+        "department": row.department, "problem_statement": row.problem_statement,
+        "hypothesis": row.hypothesis, "success_criteria": list(row.success_criteria),
+        "parameters": dict(row.parameters), "shared_with_department": row.shared_with_department,
+        "duration_seconds": row.duration_seconds, "extension_count": row.extension_count,
+        "created_at": row.created_at, "ready_at": row.ready_at, "expires_at": row.expires_at,
+        "ended_at": row.ended_at, "end_requested_at": row.end_requested_at,
+        "time_left_seconds": int(left.total_seconds()) if left is not None else None,
+        "warn_before_seconds": WARN_BEFORE_SECONDS,
+        "endpoints": {name: f"/sandboxes/{row.id}/{name}/" for name in sorted(row.endpoints)}
+        if row.phase == Phase.READY else {},
+        "pending_extension_seconds": row.extension_requested_seconds,
+        "extension_requested_by": row.extension_requested_by,
+        "approved_by": row.approved_by, "rejected_by": row.rejected_by,
+        "rejection_reason": row.rejection_reason,
+        "cpu_millicores": row.cpu_millicores, "memory_mib": row.memory_mib,
+    }
+
+
+def event(row: TrialEvent) -> dict[str, Any]:
+    return {"at": row.at, "kind": row.kind, "phase": row.phase, "reason": row.reason,
+            "message": row.message}
+
+
+def template(version: TemplateVersion, supplier: Supplier, settings: Settings) -> dict[str, Any]:
+    manifest = TemplateManifest.model_validate(version.manifest)
+    meta, spec = manifest.metadata, manifest.spec
+    return {
+        "name": meta.name, "version": meta.version, "summary": meta.summary,
+        "description": meta.description, "problem_areas": list(meta.problem_areas),
+        "tags": list(meta.tags), "status": version.status, "status_reason": version.status_reason,
+        "published_at": version.published_at, "supplier": supplier_view(supplier),
+        "data_classification": spec.data_classification,
+        "components": [{"name": c.name, "cpu": c.resources.cpu, "memory": c.resources.memory,
+                        "exposed": any(p.expose for p in c.ports)} for c in spec.components],
+        "limits": {
+            "default_duration": spec.limits.default_duration,
+            "longest_duration": rules.longest_duration(manifest, settings),
+            "self_service_duration": rules.self_service_limit(settings, meta.name),
+            "max_extensions": spec.limits.max_extensions,
+            "cpu": spec.limits.cpu, "memory": spec.limits.memory,
+        },
+        "egress": [{"host": e.host, "ports": list(e.ports)} for e in spec.egress],
+        "parameters": spec.parameters, "success_criteria": list(spec.success_criteria),
+    }
+
+
+def supplier_view(row: Supplier) -> dict[str, Any]:
+    return {"slug": row.slug, "name": row.name, "size": row.size, "contact": row.contact,
+            "description": row.description, "problem_areas": list(row.problem_areas)}
+
+
+def evaluation(row: Evaluation, *, author: str, measured: Measured,
+               show_private: bool) -> dict[str, Any]:
+    return {
+        "scores": {d: dict(row.scores.get(d, {})) for d in DIMENSIONS},
+        "decision": row.decision, "lessons_learned": row.lessons_learned,
+        "private_notes": row.private_notes if show_private else None,
+        "recorded_by": author, "recorded_at": row.recorded_at, "measured": vars(measured),
+    }
+
+
+def summary(row: Summary) -> dict[str, Any]:
+    return {"key": row.key, "trials": row.trials, "decisions": row.decisions,
+            "mean_scores": row.mean_scores,
+            "mean_time_to_ready_seconds": row.mean_time_to_ready_seconds,
+            "mean_availability": row.mean_availability}
