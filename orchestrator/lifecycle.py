@@ -60,7 +60,6 @@ FAILURE_REASONS = frozenset(
         Reason.RUNTIME_MISSING,
         Reason.RUNTIME_ERROR,
         Reason.QUOTA_EXCEEDED,
-        Reason.TEMPLATE_QUARANTINED,
     }
 )
 

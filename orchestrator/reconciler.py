@@ -51,8 +51,11 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
-def stop_reason(trial: Trial, *, now: datetime) -> tuple[Reason, str] | None:
+def stop_reason(trial: Trial, *, now: datetime, quarantined: bool = False
+                ) -> tuple[Reason, str] | None:
     """Pure: why a live trial should stop now, if it should."""
+    if trial.end_requested_at is not None and quarantined:
+        return Reason.TEMPLATE_QUARANTINED, "Ending: the template version was quarantined"
     if trial.end_requested_at is not None:
         return Reason.USER_REQUESTED, "Ending: the owner asked to end the trial"
     if is_expired(now=now, expires_at=trial.expires_at):
@@ -137,7 +140,7 @@ class Reconciler:
                                         "Removing whatever was made", now=now)
         if phase is Phase.STOPPING:
             return self._teardown(session, trial, now=now)
-        ending = stop_reason(trial, now=now)
+        ending = stop_reason(trial, now=now, quarantined=self._quarantined(session, trial))
         if ending is not None:
             if ending[0] is Reason.EXPIRED and trial.expires_at is not None:
                 metrics.TEARDOWN_DELAY.observe((now - trial.expires_at).total_seconds())
@@ -162,8 +165,11 @@ class Reconciler:
                              ended_at=now)
             return False
         if trial.end_requested_at is not None:
-            self._transition(session, trial, Phase.STOPPED, Reason.USER_REQUESTED,
-                             "Withdrawn before approval: nothing was made", now, ended_at=now)
+            reason, message = (
+                (Reason.TEMPLATE_QUARANTINED, "The template version was quarantined before "
+                 "approval: nothing was made") if self._quarantined(session, trial)
+                else (Reason.USER_REQUESTED, "Withdrawn before approval: nothing was made"))
+            self._transition(session, trial, Phase.STOPPED, reason, message, now, ended_at=now)
             return False
         if trial.approved_at is None:
             return False
@@ -213,13 +219,16 @@ class Reconciler:
         self.driver.stop(trial.id)
         left = self.driver.remaining(trial.id)
         if left:
-            crud.record_progress(session, trial=trial, now=now,
-                                 message=f"Still removing: {', '.join(sorted(left)[:5])}")
+            self._record_progress(session, trial, Observation(
+                Status.PENDING, progress=(f"Still removing: {', '.join(sorted(left)[:5])}",)),
+                now=now)
             return True
         reason = Reason(trial.reason)
         message = {
             Reason.EXPIRED: "Time is up: the sandbox was removed and nothing remains",
             Reason.USER_REQUESTED: "Ended on request: the sandbox was removed and nothing remains",
+            Reason.TEMPLATE_QUARANTINED: "The template version was quarantined: the sandbox was "
+            "removed and nothing remains",
         }.get(reason, f"Stopped after a failure ({reason}); nothing remains")
         if reason in FAILURE_REASONS:
             message = f"{message}: {self._failure_message(session, trial)}"[:2000]
@@ -290,6 +299,14 @@ class Reconciler:
         for step in observed.progress:
             if step not in seen:
                 crud.record_progress(session, trial=trial, message=step, now=now)
+
+    @staticmethod
+    def _quarantined(session: Session, trial: Trial) -> bool:
+        """Only asked of trials that are ending, so the status read is rare."""
+        if trial.end_requested_at is None:
+            return False
+        version = session.get(TemplateVersion, trial.template_version_id)
+        return version is not None and version.status == "Quarantined"
 
     @staticmethod
     def _failure_message(session: Session, trial: Trial) -> str:

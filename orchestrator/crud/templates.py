@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from orchestrator import catalogue
 from orchestrator.access import Role, require_role
-from orchestrator.crud.common import Actor, audit, pk
+from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
+from orchestrator.lifecycle import ACTIVE_PHASES
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import SandboxTemplate, Supplier, TemplateVersion
+from orchestrator.models import SandboxTemplate, Supplier, TemplateVersion, Trial
 
 VERSION_STATUSES = ("Published", "Deprecated", "Quarantined")
 
@@ -183,9 +184,10 @@ def set_version_status(
     session: Session, *, actor: Actor, name: str, version: str, status: str, reason: str,
     now: datetime,
 ) -> TemplateVersion:
-    """Quarantine, deprecate or re-publish a version. Trials already running go on (stopping
-    them is the reconciler's business); no new trial can start from a version that is not
-    Published, and pending requests for it cannot be approved."""
+    """Quarantine, deprecate or re-publish a version. No new trial can start from a version
+    that is not Published, and pending requests for it cannot be approved. Quarantine also asks
+    for every live trial of the version to end (intent only: the reconciler tears them down,
+    with the reason `TemplateQuarantined`); a deprecated version's trials run to their end."""
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
     if status not in VERSION_STATUSES:
         raise ValidationFailed([Problem("status", f"unknown status {status!r}",
@@ -197,6 +199,22 @@ def set_version_status(
     previous = row.status
     row.status, row.status_reason = status, reason
     session.add(row)
+    ended = _end_live_trials(session, version=row, actor=actor, now=now) \
+        if status == "Quarantined" and previous != "Quarantined" else []
     audit(session, actor=actor, action="template.status", obj=("template", f"{name}@{version}"),
-          now=now, detail={"from": previous, "to": status, "reason": reason})
+          now=now, detail={"from": previous, "to": status, "reason": reason,
+                           "trials_ended": ended})
     return row
+
+
+def _end_live_trials(session: Session, *, version: TemplateVersion, actor: Actor,
+                     now: datetime) -> list[str]:
+    live = session.exec(select(Trial).where(
+        Trial.template_version_id == pk(version), col(Trial.phase).in_(list(ACTIVE_PHASES)),
+        col(Trial.end_requested_at).is_(None))).all()
+    for trial in live:
+        trial.end_requested_at = now
+        session.add(trial)
+        trial_event(session, trial, now=now, kind="Intent",
+                    message=f"Ending: the template version was quarantined by {actor.name}")
+    return [trial.id for trial in live]

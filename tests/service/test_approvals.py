@@ -87,6 +87,16 @@ def test_a_request_for_a_version_quarantined_meanwhile_cannot_be_approved(
     trial = launch(client, people["alice"], duration=1000)
     client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
                 json={"status": "Quarantined", "reason": "security review"})
+    # Quarantine withdraws the request (it will end as TemplateQuarantined): nothing to approve.
+    answer = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
+    assert answer.status_code == 409, answer.text
+
+
+def test_a_request_for_a_version_deprecated_meanwhile_cannot_be_approved(
+        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    trial = launch(client, people["alice"], duration=1000)
+    client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
+                json={"status": "Deprecated", "reason": "superseded"})
     answer = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     assert answer.status_code == 422 and answer.json()["reason"] == "TemplateNotPublished"
 

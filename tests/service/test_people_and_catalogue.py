@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from api.deps import get_now
 from orchestrator.models import ApiToken
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, launch, run_until_ready
+from tests.service.conftest import AUTH, launch, reconciler, run_until_ready
 from tests.unit.test_catalogue import GOOD
 
 
@@ -202,3 +202,21 @@ def test_nul_characters_are_refused_not_a_server_error(client: TestClient) -> No
         **GOOD, "metadata": {**GOOD["metadata"], "description": "x\x00"}})
     assert [(a.status_code, a.json()["problems"][0]["field"]) for a in (body, query, manifest)] == [
         (422, "title"), (422, "owner"), (422, "(body)")]
+
+
+def test_quarantining_a_version_tears_down_its_running_trials(
+        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    running = launch(client, people["alice"])
+    run_until_ready(client, fake_driver, running["id"])
+    other = launch(client, people["alice"], template="pair")
+    changed = client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
+                          json={"status": "Quarantined", "reason": "CVE-2026-0001"})
+    assert changed.status_code == 200
+    reconciler(client, fake_driver).reconcile_once(now=datetime.now(UTC))
+    stopped = client.get(f"/api/v1/trials/{running['id']}", headers=people["alice"]).json()
+    assert (stopped["phase"], stopped["reason"]) == ("Stopped", "TemplateQuarantined")
+    assert "quarantined" in stopped["message"] and running["id"] not in fake_driver.resources
+    events = client.get(f"/api/v1/trials/{running['id']}/events", headers=people["alice"]).json()
+    assert any("quarantined by pat" in e["message"] for e in events["items"])
+    survivor = client.get(f"/api/v1/trials/{other['id']}", headers=people["alice"]).json()
+    assert survivor["phase"] != "Stopped", "a trial of another template goes on"
