@@ -161,7 +161,11 @@ def test_single_component_image_serves_under_sandbox_restrictions(
     status, page = _fetch(_url(container, port, "/"))
     assert status == 200
     assert "<h1>" in page and "synthetic" in page.lower()
-    assert b'"GET / HTTP/1.1" 200' in container.logs(stdout=True, stderr=False)
+    # The workload logs the request after answering it: allow the line a moment to arrive.
+    deadline = time.monotonic() + 5
+    while b'"GET / HTTP/1.1" 200' not in container.logs(stdout=True, stderr=False):
+        assert time.monotonic() < deadline, "the request was not logged"
+        time.sleep(0.1)
 
 
 def test_dashboard_data_is_also_served_as_json(run: Run) -> None:
