@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from orchestrator.catalogue import parse_manifest_text  # noqa: E402
 from orchestrator.drivers.docker.images import build_all  # noqa: E402
-from orchestrator.manifest import parse_cpu, parse_memory  # noqa: E402
+from orchestrator.manifest import Component, HttpProbe, parse_cpu, parse_memory  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402
 
@@ -85,16 +85,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--template", default="open-data-dashboard")
-    args = parser.parse_args()
-    manifest = parse_manifest_text((ROOT / "sandbox_templates" / args.template /
+    return parser.parse_args()
+
+
+def first_component(template: str) -> tuple[Component, HttpProbe]:
+    """The bundled template's first component and its readiness probe (both benchmarks
+    measure readiness the same way the product does)."""
+    manifest = parse_manifest_text((ROOT / "sandbox_templates" / template /
                                     "template.yaml").read_bytes())
     component = manifest.spec.components[0]
-    probe = component.readiness_probe
-    assert probe is not None, "the template's first component needs a readiness probe"
+    assert component.readiness_probe is not None, "the first component needs a readiness probe"
+    return component, component.readiness_probe.http_get
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    component, probe = first_component(args.template)
     build_all(ROOT / "sandbox_templates", [args.template], settings=Settings(), log=lambda _: None)
     client = docker.from_env()
     product: list[float] = []
@@ -116,10 +126,10 @@ def main() -> None:
         try:
             launch_product(server, args.template)  # warm-up, not counted
             for _ in range(args.rounds):
-                bare.append(launch_bare(client, component.image, probe.http_get.port,
-                                        probe.http_get.path, {}))
-                limited.append(launch_bare(client, component.image, probe.http_get.port,
-                                           probe.http_get.path, same_limits))
+                bare.append(launch_bare(client, component.image, probe.port,
+                                        probe.path, {}))
+                limited.append(launch_bare(client, component.image, probe.port,
+                                           probe.path, same_limits))
                 product.append(launch_product(server, args.template))
         finally:
             server.stop()

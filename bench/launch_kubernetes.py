@@ -16,7 +16,6 @@ the images are already on the node).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -32,8 +31,13 @@ from kubernetes.client.exceptions import ApiException
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.launch_docker import launch_product, percentile, wait_200  # noqa: E402
-from orchestrator.catalogue import parse_manifest_text  # noqa: E402
+from bench.launch_docker import (  # noqa: E402
+    arguments,
+    first_component,
+    launch_product,
+    percentile,
+    wait_200,
+)
 from orchestrator.settings import Settings  # noqa: E402
 from tests.e2e.cluster import host_cidr, kubeconfig  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402
@@ -62,15 +66,8 @@ def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--template", default="open-data-dashboard")
-    args = parser.parse_args()
-    manifest = parse_manifest_text((ROOT / "sandbox_templates" / args.template /
-                                    "template.yaml").read_bytes())
-    component = manifest.spec.components[0]
-    probe = component.readiness_probe
-    assert probe is not None
+    args = arguments(__doc__.splitlines()[0])
+    component, probe = first_component(args.template)
     core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=kubeconfig()))
     try:
         core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
@@ -88,8 +85,8 @@ def main() -> None:
         try:
             launch_product(server, args.template)  # warm-up, not counted
             for _ in range(args.rounds):
-                bare.append(launch_bare_pod(core, component.image, probe.http_get.port,
-                                            probe.http_get.path))
+                bare.append(launch_bare_pod(core, component.image, probe.port,
+                                            probe.path))
                 product.append(launch_product(server, args.template))
         finally:
             server.stop()

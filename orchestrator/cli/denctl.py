@@ -343,10 +343,14 @@ def delete(
       denctl delete tr t1a2b3c4d5e6
     """
     _resource(resource, allowed=("trials",))
-    client = _client(server, token, context)
+    _post_each(_client(server, token, context), names, action="end", done="ending")
+
+
+def _post_each(client: Client, names: list[str], *, action: str, done: str) -> None:
+    """POST /api/v1/trials/{name}/{action} for each trial, kubectl-style: one line each."""
     for name in names:
-        _call(client, "POST", f"/api/v1/trials/{name}/end")
-        sys.stdout.write(f"trials/{name} ending\n")
+        _call(client, "POST", f"/api/v1/trials/{name}/{action}")
+        sys.stdout.write(f"trials/{name} {done}\n")
 
 
 # --- extend, approve, reject -------------------------------------------------------------
@@ -397,10 +401,7 @@ def approve(
       denctl approve tr t1a2b3c4d5e6
     """
     _resource(resource, allowed=("trials",))
-    client = _client(server, token, context)
-    for name in names:
-        _call(client, "POST", f"/api/v1/trials/{name}/approve")
-        sys.stdout.write(f"trials/{name} approved\n")
+    _post_each(_client(server, token, context), names, action="approve", done="approved")
 
 
 @app.command()
