@@ -96,16 +96,20 @@ async def _den_error(request: Request, exc: Exception) -> Response:
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        Problem(".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
-                str(err["msg"]), "see the OpenAPI document at /openapi.json")
-        for err in exc.errors()
-    ]
+    problems = [_problem(err) for err in exc.errors()]
     page = _page(request, ValidationFailed(problems), 422)
     if page is not None:
         return page
     return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
                                    problems), status_code=422)
+
+
+def _problem(err: Any) -> Problem:
+    if err.get("type") == "json_invalid":  # its location is a character position, not a field
+        return Problem("(body)", f"not valid JSON: {err['msg']} at character {err['loc'][-1]}",
+                       "send UTF-8 JSON")
+    return Problem(".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+                   str(err["msg"]), "see the OpenAPI document at /openapi.json")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -65,7 +65,7 @@ class Supplier:
     problem_areas: tuple[str, ...]
 
 
-class _NoAliasSafeLoader(yaml.SafeLoader):
+class StrictSafeLoader(yaml.SafeLoader):
     """SafeLoader that refuses anchors/aliases and deep nesting."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -99,7 +99,7 @@ def load_yaml(text: str | bytes) -> Any:
             "keep template.yaml small: demo data belongs in the image, not the manifest",
         )])
     try:
-        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))
+        documents = list(yaml.load_all(text, Loader=StrictSafeLoader))
     except yaml.YAMLError as exc:
         hint = ("write the values out in full" if "alias" in str(exc)
                 else "check indentation and quoting near that line")
@@ -119,10 +119,28 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
 
 
+def too_deep() -> ValidationFailed:
+    return ValidationFailed([Problem("(document)", f"nesting deeper than {MAX_DEPTH} levels",
+                                     "a manifest is a few levels deep: flatten the structure")])
+
+
+def check_nesting(data: Any) -> None:
+    """The YAML loader's depth limit, for data parsed another way (a JSON body), so deep input
+    is refused with a clear error before validation walks it recursively."""
+    pending = [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise too_deep()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+
+
 def validate_manifest(data: Any) -> TemplateManifest:
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("(document)", "a manifest must be a mapping",
                                         "start with 'apiVersion: innovation-den.io/v1'")])
+    check_nesting(data)
     try:
         return TemplateManifest.model_validate(data)
     except ValidationError as exc:

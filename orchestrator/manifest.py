@@ -203,6 +203,10 @@ def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
         Draft202012Validator.check_schema(value)
     except SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
+    remote = sorted(_remote_references(value))
+    if remote:
+        raise ValueError(f"parameters may only refer to their own definitions ('#/...'), not "
+                         f"{remote[0]!r}: the orchestrator never fetches schemas")
     for name in value.get("properties", {}):
         if not _PARAM_NAME.match(name):
             raise ValueError(
@@ -213,6 +217,25 @@ def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"parameter name {name!r} would set the reserved variable "
                              f"{name.upper()}: choose another name")
     return value
+
+
+def _remote_references(schema: Any) -> set[str]:
+    """Every `$ref`/`$dynamicRef` that points outside the schema itself (a URL or a file name
+    would make validating a trial's parameters fetch it: a request to wherever the supplier
+    chose, from inside the den)."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("$ref", "$dynamicRef") and not (isinstance(value, str)
+                                                           and value.startswith("#")):
+                    found.add(str(value))
+                pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
 
 
 class Spec(_Model):

@@ -68,6 +68,8 @@ def _parse(body: bytes, content_type: str) -> TemplateManifest:
         return catalogue.parse_manifest_text(body)  # reports the size problem
     try:
         data = json.loads(body or b"null")
+    except RecursionError as exc:  # the decoder's own stack gives out before ours would
+        raise catalogue.too_deep() from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed([Problem("(body)", f"not valid JSON: {exc}",
                                         "send JSON, or YAML with Content-Type: application/yaml")]

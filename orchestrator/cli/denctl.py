@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from orchestrator import catalogue
 from orchestrator.cli import contexts, render
 from orchestrator.cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
 from orchestrator.cli.denctl_config import config_app
@@ -295,8 +296,9 @@ def apply(
     output = _output(output)
     text = _read(filename)
     client = _client(server, token, context)
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    try:  # no aliases: a Trial document is re-encoded as JSON, which would expand a bomb
+        documents = [d for d in yaml.load_all(text, Loader=catalogue.StrictSafeLoader)
+                     if d is not None]
     except yaml.YAMLError:
         documents = [None]  # the server names the YAML problem precisely
     for document in documents:

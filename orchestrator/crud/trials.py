@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing import Registry
 from sqlalchemy import ColumnElement, case, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
@@ -93,7 +94,17 @@ def create_trial(
 
 
 def parameter_problems(manifest: TemplateManifest, parameters: dict[str, Any]) -> list[Problem]:
-    validator = Draft202012Validator(manifest.spec.parameters)
+    """Only declared parameters: each becomes an environment variable, and only the declared
+    names were checked to be safe ones (a schema without `additionalProperties: false` would
+    otherwise let `PATH` or `../x` through to the runtime)."""
+    declared = manifest.spec.parameters.get("properties", {})
+    undeclared = sorted(name for name in parameters if name not in declared)
+    if undeclared:
+        return [Problem("parameters", f"{name[:60]!r} is not a parameter of this template",
+                        "see the template's parameters: " + (", ".join(sorted(declared)) or "none"))
+                for name in undeclared[:10]]
+    # An empty registry: a reference is resolved inside the schema or not at all, never fetched.
+    validator = Draft202012Validator(manifest.spec.parameters, registry=Registry())
     return [
         Problem(".".join(["parameters", *(str(p) for p in error.absolute_path)]),
                 error.message[:300], "see the template's parameters")
