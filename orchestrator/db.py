@@ -14,11 +14,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key held while one process migrates or loads the catalogue, so that
+# the replicas and the reconciler a Helm release starts together never race ("den!" in ASCII).
+STARTUP_LOCK = 0x64656E21
 
 
 def make_engine(url: str) -> Engine:
@@ -55,7 +58,28 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with exclusive(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def exclusive(engine: Engine) -> Iterator[None]:
+    """Run the body in one process at a time across every process sharing the database.
+
+    PostgreSQL: a session advisory lock held on a connection of its own (released when the body
+    ends, or by the server if the process dies). SQLite: nothing to do, its file lock already
+    serialises writers (and one file is never shared between machines)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+            connection.commit()
 
 
 @contextmanager

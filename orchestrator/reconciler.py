@@ -14,6 +14,7 @@ again finishes the work. Runtime outages (`RetryableError`) back off and never t
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,9 @@ class Reconciler:
     driver: Driver
     settings: Settings
     wake: threading.Event = field(default_factory=threading.Event)
+    #: time.monotonic() at the end of the loop's latest turn (successful or not): the health
+    #: endpoint of `den reconcile` reports the loop stuck when it grows old.
+    last_turn: float = field(default_factory=time.monotonic)
     _last_liveness: datetime | None = None
     _last_sweep: datetime | None = None
     _manifests: dict[int, TemplateManifest] = field(default_factory=dict)
@@ -353,6 +357,7 @@ class Reconciler:
                 log.exception("reconcile_error")
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
                 wake_at = now + timedelta(seconds=backoff)
+            self.last_turn = time.monotonic()
             delay = (wake_at - now_fn()).total_seconds()
             self.wake.wait(timeout=max(0.0, min(delay, self.settings.idle_wakeup)))
             self.wake.clear()

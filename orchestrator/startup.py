@@ -51,11 +51,14 @@ def bootstrap_admin(engine: Engine, token: str, *, now: datetime) -> None:
 
 
 def prepare(settings: Settings) -> Engine:
+    """Migrate (SQLite), publish the template directory and the bootstrap token: one process at
+    a time, so API replicas and the reconciler starting together do not race."""
     engine = prepare_database(settings)
     now = datetime.now(UTC)
     directory = templates_dir(settings)
-    if directory is not None:
-        load_catalogue(engine, directory, now=now)
-    if settings.bootstrap_admin_token:
-        bootstrap_admin(engine, settings.bootstrap_admin_token, now=now)
+    with db.exclusive(engine):
+        if directory is not None:
+            load_catalogue(engine, directory, now=now)
+        if settings.bootstrap_admin_token:
+            bootstrap_admin(engine, settings.bootstrap_admin_token, now=now)
     return engine

@@ -55,6 +55,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     driver: Annotated[str | None, typer.Option(help="docker or kubernetes (DEN_DRIVER).")] = None,
+    reconciler: Annotated[bool, typer.Option(
+        help="Run the reconciler in this process. --no-reconciler when `den reconcile` runs "
+             "apart (the Helm chart with PostgreSQL, where the API has several replicas)."
+    )] = True,
 ) -> None:
     """Serve the API and web pages, with the reconciler, in one process."""
     import uvicorn
@@ -70,13 +74,21 @@ def serve(
     if token and not os.environ.get("DEN_BOOTSTRAP_ADMIN_TOKEN"):
         typer.echo(f"API token (platform engineer): {token}", err=True)
         typer.echo(f"  export DEN_SERVER={url} DEN_TOKEN={token}", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                proxy_headers=False)
+    uvicorn.run(create_app(settings, with_reconciler=reconciler), host=host, port=port,
+                log_level="warning", proxy_headers=False)
 
 
 @app.command()
-def reconcile() -> None:
+def reconcile(
+    health_port: Annotated[int | None, typer.Option(
+        help="Serve /healthz (the loop keeps turning), /readyz (the database answers) and "
+             "/metrics on this port, for probes and Prometheus.")] = None,
+    health_host: Annotated[str, typer.Option(help="Address of the health server.")] = "0.0.0.0",
+) -> None:
     """Run the reconciler alone (a second Deployment beside the API)."""
+    from sqlalchemy import text
+
+    from orchestrator.cli.health import serve_health
     from orchestrator.drivers import load_driver
     from orchestrator.reconciler import Reconciler
     from orchestrator.startup import prepare
@@ -85,6 +97,19 @@ def reconcile() -> None:
     engine = prepare(settings)
     stop = threading.Event()
     reconciler = Reconciler(engine=engine, driver=load_driver(settings), settings=settings)
+
+    def database_ok() -> str | None:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means not ready
+            return str(exc)
+        return None
+
+    if health_port is not None:
+        # A pass may wait out the longest back-off; a loop silent for much longer is stuck.
+        serve_health(health_host, health_port, last_turn=lambda: reconciler.last_turn,
+                     database_ok=database_ok, stale_after=120.0)
 
     def _stop(*_: object) -> None:
         stop.set()

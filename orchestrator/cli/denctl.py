@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -334,18 +335,67 @@ def _apply_one(client: Client, document: Any, raw: bytes) -> str:
 @app.command()
 def delete(
     resource: Resource,
-    names: Annotated[list[str], typer.Argument(help="Trial ids.")],
+    names: Annotated[list[str] | None, typer.Argument(help="Trial ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every trial you may see that is not "
+                                       "stopped yet.")] = False,
+    selector: Annotated[str | None, typer.Option("-l", "--selector", help="Only trials "
+                                                 "matching, e.g. template=open-data-dashboard "
+                                                 "(with --all).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until each trial is Stopped, its "
+                                       "teardown verified.")] = False,
+    timeout: Annotated[int, typer.Option("--timeout", help="Seconds --wait waits before "
+                                         "failing.", min=1)] = 300,
     server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
     """End trials now: their sandboxes are torn down (a pending request is withdrawn).
 
-    Example:
+    Examples:
 
     \b
       denctl delete tr t1a2b3c4d5e6
+      denctl delete tr --all --wait       # e.g. before uninstalling the orchestrator
+      denctl delete tr --all -l template=open-data-dashboard
     """
     _resource(resource, allowed=("trials",))
-    _post_each(_client(server, token, context), names, action="end", done="ending")
+    if bool(names) == all_:
+        raise _fail("name the trials to end, or use --all (not both)")
+    if selector and not all_:
+        raise _fail("-l/--selector goes with --all")
+    client = _client(server, token, context)
+    if all_:
+        found = _call(client, "GET", "/api/v1/trials", params=selectors(selector))["items"]
+        names = [t["id"] for t in found if t["phase"] != "Stopped"]
+        _end_each(client, names)
+    else:
+        _post_each(client, names or [], action="end", done="ending")
+    if wait:
+        _wait_stopped(client, names or [], timeout=timeout)
+
+
+def _end_each(client: Client, names: list[str]) -> None:
+    """End each trial; one already on its way out (409 Conflict) is fine with --all."""
+    for name in names:
+        try:
+            client.call("POST", f"/api/v1/trials/{name}/end")
+        except ApiError as exc:
+            if exc.status != 409:
+                raise _report(exc) from exc
+        sys.stdout.write(f"trials/{name} ending\n")
+
+
+def _wait_stopped(client: Client, names: list[str], *, timeout: int) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = list(names)
+    while waiting:
+        for name in list(waiting):
+            trial = _call(client, "GET", f"/api/v1/trials/{name}")
+            if trial["phase"] == "Stopped":
+                waiting.remove(name)
+                sys.stdout.write(f"trials/{name} stopped\n")
+        if waiting and time.monotonic() > deadline:
+            raise _fail(f"still not stopped after {timeout} s: {', '.join(waiting)}", 1)
+        if waiting:
+            time.sleep(1)
 
 
 def _post_each(client: Client, names: list[str], *, action: str, done: str) -> None:

@@ -1,0 +1,343 @@
+"""The Helm chart (charts/innovation-den), proven on the real test cluster.
+
+- `helm lint --strict`; `helm template` with several values files, each checked for what a
+  careful platform engineer would check by hand (Pod Security `restricted` for every pod, no
+  wildcard or secret rights, the right Deployments for the database chosen, every value
+  commented); bad values refused with an error naming the value;
+- a server-side dry run of the rendered objects against the cluster's API server;
+- real installs (SQLite in one pod; PostgreSQL with two API replicas and the reconciler apart):
+  a trial launched through the installed orchestrator's API gets its namespace with running
+  pods, answers through the orchestrator, expires or ends and is torn down; the orchestrator's
+  ServiceAccount cannot write outside its own trial namespaces; `helm uninstall` ends the
+  trials still running first and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy
+
+from tests.conftest import _fresh_postgres, require
+from tests.e2e.chart import (
+    CHART,
+    ROOT,
+    Release,
+    helm,
+    kubectl,
+    pod_specs,
+    render,
+    render_error,
+    restricted_namespace,
+    wait_for_phase,
+    wait_until,
+)
+from tests.e2e.cluster import POD_GATEWAY
+
+pytestmark = pytest.mark.kubernetes
+VALUE_FILES = ["sqlite-try.yaml", "postgres.yaml", "ingress-tls.yaml", "existing-secrets.yaml"]
+FORBIDDEN_VERBS = {"*", "update", "patch", "escalate", "bind", "impersonate", "deletecollection"}
+# The chart's PostgreSQL test server: reachable from the cluster's pods with a password.
+CHART_PG_PORT = "54330"
+CHART_PG_PASSWORD = "chart-test-" + uuid.uuid4().hex[:16]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def test_lint_strict() -> None:
+    done = helm("lint", "--strict", str(CHART))
+    assert "0 chart(s) failed" in done.stdout
+
+
+@pytest.mark.parametrize("values", VALUE_FILES)
+def test_every_pod_meets_pod_security_restricted(values: str) -> None:
+    specs = list(pod_specs(render(values)))
+    assert specs
+    for name, spec in specs:
+        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 10001, name
+        assert pod["seccompProfile"]["type"] == "RuntimeDefault", name
+        for volume in spec.get("volumes", []):
+            assert "hostPath" not in volume, name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert "privileged" not in context, name
+            assert container["resources"]["limits"]["memory"], name
+            assert not container["image"].endswith(":latest"), name
+
+
+def test_sqlite_is_one_pod_with_the_reconciler_and_a_kept_volume() -> None:
+    objects = render()
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    assert list(deployments) == ["den-innovation-den-api"]
+    api = deployments["den-innovation-den-api"]["spec"]
+    assert api["replicas"] == 1 and api["strategy"]["type"] == "Recreate"
+    container = api["template"]["spec"]["containers"][0]
+    assert "--no-reconciler" not in container["args"]
+    assert {p["httpGet"]["path"] for k in ("livenessProbe", "readinessProbe")
+            for p in [container[k]]} == {"/healthz", "/readyz"}
+    claim = next(o for o in objects if o["kind"] == "PersistentVolumeClaim")
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    env = {e["name"] for e in container["env"]}
+    assert "DEN_DATABASE_URL" not in env and "DEN_BOOTSTRAP_ADMIN_TOKEN" in env
+
+
+def test_postgres_splits_the_api_from_a_single_reconciler() -> None:
+    objects = render("postgres.yaml")
+    deployments = {o["metadata"]["labels"]["app.kubernetes.io/component"]: o["spec"]
+                   for o in objects if o["kind"] == "Deployment"}
+    assert set(deployments) == {"api", "reconciler"}
+    assert deployments["api"]["replicas"] == 2
+    assert "--no-reconciler" in deployments["api"]["template"]["spec"]["containers"][0]["args"]
+    reconciler = deployments["reconciler"]
+    assert reconciler["replicas"] == 1 and reconciler["strategy"]["type"] == "Recreate"
+    probes = reconciler["template"]["spec"]["containers"][0]
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for spec in deployments.values():
+        init = spec["template"]["spec"]["initContainers"]
+        assert [c["args"] for c in init] == [["db", "upgrade"]]
+    assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert set(secret["data"]) == {"database-url", "bootstrap-admin-token"}
+
+
+def test_rbac_is_least_privilege() -> None:
+    objects = render()
+    role = next(o for o in objects if o["kind"] == "ClusterRole")
+    for rule in role["rules"]:
+        assert not FORBIDDEN_VERBS & set(rule["verbs"]), rule
+        assert "*" not in rule["resources"] and "secrets" not in rule["resources"], rule
+        assert "*" not in rule["apiGroups"], rule
+    writes = {r for rule in role["rules"] if "create" in rule["verbs"] for r in rule["resources"]}
+    assert writes == {"namespaces", "services", "serviceaccounts", "resourcequotas",
+                      "limitranges", "deployments", "networkpolicies"}
+    binding = next(o for o in objects if o["kind"] == "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "den-innovation-den",
+                                    "namespace": "den-system"}]
+    assert {o["kind"] for o in objects} >= {"ValidatingAdmissionPolicy",
+                                            "ValidatingAdmissionPolicyBinding"}
+
+
+def test_existing_secrets_and_outside_rbac_render_no_secret_or_cluster_object() -> None:
+    objects = render("existing-secrets.yaml")
+    kinds = {o["kind"] for o in objects}
+    assert not kinds & {"Secret", "ClusterRole", "ClusterRoleBinding", "ServiceAccount",
+                        "ValidatingAdmissionPolicy", "Job"}
+    env = next(iter(pod_specs(objects)))[1]["containers"][0]["env"]
+    sources = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env}
+    assert sources["DEN_DATABASE_URL"] == {"name": "den-database", "key": "url"}
+    assert sources["DEN_BOOTSTRAP_ADMIN_TOKEN"]["name"] == "den-bootstrap"
+
+
+def test_ingress_with_tls() -> None:
+    ingress = next(o for o in render("ingress-tls.yaml") if o["kind"] == "Ingress")
+    assert ingress["spec"]["tls"] == [{"hosts": ["den.example.gov.uk"], "secretName": "den-tls"}]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+
+
+def test_every_value_is_commented() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    uncommented = []
+    for number, line in enumerate(lines):
+        if re.match(r"^\s*[A-Za-z][\w-]*:", line):
+            previous = next((p for p in reversed(lines[:number]) if p.strip()), "")
+            if not previous.lstrip().startswith("#"):
+                uncommented.append(f"values.yaml:{number + 1}: {line.strip()}")
+    assert not uncommented
+
+
+@pytest.mark.parametrize(("sets", "named"), [
+    ({"api.replica": "2"}, "replica"),
+    ({"api.replicas": "0"}, "/api/replicas"),
+    ({"api.replicas": "2"}, "api.replicas > 1 needs PostgreSQL"),
+    ({"image.tag": "latest"}, "/image/tag"),
+    ({"bootstrapToken.value": "short"}, "/bootstrapToken/value"),
+    ({"settings.DEN_DRIVER": "docker"}, "settings.DEN_DRIVER is set by the chart"),
+    ({"settings.PATH": "/tmp"}, "'PATH' does not match pattern '^DEN_"),
+    ({"instance": "Not_Valid"}, "/instance"),
+    ({"database.url": "mysql://x"}, "/database/url"),
+    ({"service.type": "ExternalName"}, "/service/type"),
+])
+def test_bad_values_are_refused_naming_the_value(sets: dict[str, str], named: str) -> None:
+    assert named in render_error(sets=sets)
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = "den-chart-dry-" + uuid.uuid4().hex[:6]
+    restricted_namespace(name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("values", ["sqlite-try.yaml", "postgres.yaml"])
+def test_server_side_dry_run_is_accepted_without_warnings(namespace: str, values: str) -> None:
+    """Every rendered object passes the API server's validation and admission (Pod Security
+    `restricted` enforced and warned on the namespace) without being created."""
+    manifest = helm("template", "den", str(CHART), "--namespace", namespace, "-f",
+                    str(ROOT / "tests" / "fixtures" / "helm" / values),
+                    "--set", f"instance=dry{namespace[-6:]}").stdout
+    done = kubectl("apply", "--dry-run=server", "--namespace", namespace, "-f", "-",
+                   stdin=manifest)
+    assert "Warning" not in done.stderr, done.stderr
+    created = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(created) == len([d for d in manifest.split("\n---") if "kind:" in d])
+    assert kubectl("get", "deployments", "-n", namespace, "-o", "name").stdout == ""
+
+
+def _sandbox_answers(api: httpx.Client, trial: dict[str, Any]) -> None:
+    for url in trial["endpoints"].values():
+        answer = httpx.get(url, timeout=10)
+        assert answer.status_code == 200, (url, answer.status_code)
+
+
+def _pods_running(namespace: str, count: int) -> None:
+    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    running = [p for p in pods if p["status"]["phase"] == "Running"]
+    assert len(running) == count, [p["status"] for p in pods]
+
+
+def _confined(release: Release, trial_namespace: str) -> None:
+    """The orchestrator's ServiceAccount writes in its own trial namespaces, nowhere else."""
+    account = f"system:serviceaccount:{release.namespace}:{release.fullname}"
+    as_it = ["--as", account]
+    attempts = {
+        "deployment in default": ["create", "deployment", "x", "--image=innovation-den/base:bookworm",
+                                  "-n", "default"],
+        "service in kube-system": ["create", "service", "clusterip", "x", "--tcp=80",
+                                   "-n", "kube-system"],
+        "unlabelled namespace": ["create", "namespace", f"den-{uuid.uuid4().hex[:12]}"],
+        "the release's namespace": ["delete", "namespace", release.namespace, "--dry-run=server"],
+        "secrets": ["get", "secrets", "-n", release.namespace],
+        "configmap in its trial namespace": ["create", "configmap", "x", "-n", trial_namespace],
+    }
+    for what, argv in attempts.items():
+        done = kubectl(*as_it, *argv, check=False)
+        assert done.returncode != 0 and "forbidden" in done.stderr.lower(), (what, done.stderr)
+    allowed = kubectl(*as_it, "create", "serviceaccount", "probe", "-n", trial_namespace,
+                      "--dry-run=server", check=False)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def _nothing_left(release: Release) -> None:
+    """After `helm uninstall`: no trial namespace, no cluster-wide object, nothing in the
+    release's namespace but what Kubernetes puts in every namespace."""
+    assert release.trial_namespaces() == []
+    selector = f"app.kubernetes.io/instance={release.name}"
+    for kind in ("clusterroles", "clusterrolebindings", "validatingadmissionpolicies",
+                 "validatingadmissionpolicybindings"):
+        assert kubectl("get", kind, "-l", selector, "-o", "name").stdout == "", kind
+    wait_until("the release's pods gone", lambda: kubectl(
+        "get", "pods", "-n", release.namespace, "-o", "name").stdout == "")
+    left = kubectl("get", "all,configmaps,secrets,serviceaccounts,jobs,pvc", "-n",
+                   release.namespace, "-o", "name").stdout.split()
+    assert sorted(left) == ["configmap/kube-root-ca.crt", "serviceaccount/default"], left
+
+
+def test_install_sqlite_trial_expires_and_uninstall_leaves_nothing() -> None:
+    release = Release(name="chart-sqlite", namespace="den-chart-" + uuid.uuid4().hex[:6],
+                      values=["sqlite-try.yaml"])
+    try:
+        release.install()
+        with release.api() as api:
+            created = api.post("/api/v1/trials", json={
+                "template": "open-data-dashboard", "title": "Chart", "hypothesis": "It installs",
+                "duration_seconds": 20})
+            assert created.status_code == 201, created.text
+            trial = wait_for_phase(api, created.json()["id"], "Ready", timeout=90)
+            trial_namespace = f"den-{trial['id']}"
+            assert release.trial_namespaces() == [trial_namespace]
+            _pods_running(trial_namespace, 1)
+            _sandbox_answers(api, trial)
+            _confined(release, trial_namespace)
+            stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=90)
+            assert stopped["reason"] == "Expired"
+            assert release.trial_namespaces() == []
+            # A trial still running when the release is uninstalled is ended first.
+            running = api.post("/api/v1/trials", json={
+                "template": "citizen-enquiry-assistant", "title": "Left running",
+                "hypothesis": "Uninstall ends it", "duration_seconds": 3600})
+            assert running.status_code == 201, running.text
+            wait_for_phase(api, running.json()["id"], "Ready", timeout=90)
+        release.uninstall()
+        _nothing_left(release)
+    finally:
+        release.remove()
+
+
+@pytest.fixture
+def chart_database() -> Iterator[str]:
+    """A fresh database on a PostgreSQL server that the cluster's pods reach with a password."""
+    done = subprocess.run([str(ROOT / "scripts" / "ensure-postgres")], capture_output=True,
+                          text=True, env={
+                              "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEN_TEST_PG_PORT": CHART_PG_PORT,
+                              "DEN_TEST_PG_DIR": "/var/lib/innovation-den/pg-chart",
+                              "DEN_TEST_PG_LISTEN": POD_GATEWAY,
+                              "DEN_TEST_PG_CLIENTS": "10.244.0.0/16",
+                              "DEN_TEST_PG_PASSWORD": CHART_PG_PASSWORD})
+    require(done.returncode == 0, f"PostgreSQL for the chart ({done.stderr.strip()})")
+    local = _fresh_postgres(done.stdout.strip())
+    name = local.rsplit("/", 1)[1]
+    yield f"postgresql+psycopg://postgres:{CHART_PG_PASSWORD}@{POD_GATEWAY}:{CHART_PG_PORT}/{name}"
+    engine = sqlalchemy.create_engine(local.rsplit("/", 1)[0] + "/postgres",
+                                      isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> None:
+    release = Release(name="chart-pg", namespace="den-chart-" + uuid.uuid4().hex[:6],
+                      values=["postgres.yaml"], sets={"database.url": chart_database})
+    try:
+        release.install()
+        pods = json.loads(kubectl("get", "pods", "-n", release.namespace, "-o", "json").stdout)
+        components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"]
+                            for p in pods["items"])
+        assert components == ["api", "api", "reconciler"]
+        reconciler = next(p for p in pods["items"]
+                          if p["metadata"]["labels"]["app.kubernetes.io/component"] == "reconciler")
+        health = f"http://{reconciler['status']['podIP']}:8001"
+        assert httpx.get(f"{health}/healthz", timeout=5).json()["status"] == "alive"
+        assert httpx.get(f"{health}/readyz", timeout=5).status_code == 200
+        with release.api() as api:
+            created = api.post("/api/v1/trials", json={
+                "template": "case-management-prototype", "title": "Chart on PostgreSQL",
+                "hypothesis": "Both components start", "duration_seconds": 600})
+            assert created.status_code == 201, created.text
+            trial = wait_for_phase(api, created.json()["id"], "Ready", timeout=120)
+            _pods_running(f"den-{trial['id']}", 2)
+            _sandbox_answers(api, trial)
+            assert api.post(f"/api/v1/trials/{trial['id']}/end").status_code in (200, 202)
+            stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=120)
+            assert stopped["reason"] == "UserRequested"
+            assert release.trial_namespaces() == []
+        release.uninstall()
+        _nothing_left(release)
+        # The records outlive the release: they are in the external database.
+        local = chart_database.replace(f"postgres:{CHART_PG_PASSWORD}@{POD_GATEWAY}",
+                                       "postgres@127.0.0.1")
+        engine = sqlalchemy.create_engine(local)
+        with engine.connect() as connection:
+            phase = connection.execute(sqlalchemy.text("SELECT phase FROM trial WHERE id = :id"),
+                                       {"id": trial["id"]}).scalar_one()
+        engine.dispose()
+        assert phase == "Stopped"
+    finally:
+        release.remove()
