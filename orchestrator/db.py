@@ -7,6 +7,8 @@ PostgreSQL is used through `DEN_DATABASE_URL`. The schema is owned by Alembic
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL advisory lock key held while one process migrates or loads the catalogue, so that
 # the replicas and the reconciler a Helm release starts together never race ("den!" in ASCII).
 STARTUP_LOCK = 0x64656E21
+_MEMORY_LOCK = threading.RLock()
 
 
 def make_engine(url: str) -> Engine:
@@ -64,22 +67,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 @contextmanager
 def exclusive(engine: Engine) -> Iterator[None]:
-    """Run the body in one process at a time across every process sharing the database.
+    """Run the body in one process (and thread) at a time across all that share the database:
+    migrations and the start-up catalogue load, when API replicas and a reconciler start together.
 
     PostgreSQL: a session advisory lock held on a connection of its own (released when the body
-    ends, or by the server if the process dies). SQLite: nothing to do, its file lock already
-    serialises writers (and one file is never shared between machines)."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+    ends, or by the server if the process dies). SQLite: an exclusive `flock` on a file beside
+    the database (released by the kernel if the process dies); in memory, a lock in-process."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
             connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+                connection.commit()
+        return
+    path = engine.url.database
+    if not path or path == ":memory:":
+        with _MEMORY_LOCK:
+            yield
+        return
+    with open(f"{path}.lock", "a") as handle:  # a separate open file: threads exclude each other
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 @contextmanager

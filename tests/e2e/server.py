@@ -31,6 +31,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     launched: list[str] = field(default_factory=list)
+    serve_args: tuple[str, ...] = ()
 
     @property
     def instance(self) -> str:
@@ -41,15 +42,22 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def environment(self) -> dict[str, str]:
+        """The server's settings: also those of any other `den` process working beside it."""
+        return {**os.environ, "DEN_DATA_DIR": str(self.data_dir),
+                "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN, "DEN_MIN_TRIAL_DURATION": "1",
+                "DEN_POLL_INTERVAL": "0.1", "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json",
+                "DEN_INSTANCE": self.instance, **self.env}
+
+    def spawn(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
+        """Another `den` command with the server's settings, its output in `log_name`."""
+        log = (self.data_dir / log_name).open("ab")
+        return subprocess.Popen([sys.executable, "-m", "orchestrator.cli.den", *args], cwd=ROOT,
+                                env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
+
     def start(self) -> Server:
-        env = {**os.environ, "DEN_DATA_DIR": str(self.data_dir), "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN,
-               "DEN_MIN_TRIAL_DURATION": "1", "DEN_POLL_INTERVAL": "0.1",
-               "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json", "DEN_INSTANCE": self.instance,
-               **self.env}
-        log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli.den", "serve", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = self.spawn("serve", "--port", str(self.port), *self.serve_args,
+                                  log_name="server.log")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log_tail()

@@ -84,3 +84,13 @@ def test_contexts_precedence_and_private_file(tmp_path: Path,
         "https://flag", "t")
     with pytest.raises(contexts.ConfigError):
         contexts.resolve(server=None, token=None, context="nope")
+
+
+def test_health_reports_a_stuck_reconciler_loop() -> None:
+    from orchestrator.cli.health import health_status
+
+    status, body = health_status(100.0, now=130.0, stale_after=120.0)
+    assert status == 200 and body == {"status": "alive", "last_turn_age_seconds": 30.0}
+    status, body = health_status(100.0, now=221.0, stale_after=120.0)
+    assert status == 503 and body["reason"] == "ReconcilerStuck"
+    assert "121.0 s ago" in str(body["detail"])
