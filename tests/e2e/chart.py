@@ -36,8 +36,9 @@ def helm_binary() -> str:
 
 def kubectl_binary() -> str:
     """The test cluster's own kubectl (scripts/testbed caches it beside the other binaries)."""
-    found = (os.environ.get("DEN_TEST_KUBECTL") or shutil.which("kubectl")
-             or next(iter(sorted(glob.glob("/var/cache/innovation-den/k8s/v*/bin/kubectl"))), ""))
+    found = (os.environ.get("DEN_TEST_KUBECTL")
+             or next(iter(sorted(glob.glob("/var/cache/innovation-den/k8s/v*/bin/kubectl"))), "")
+             or shutil.which("kubectl") or "")
     require(bool(found), "kubectl (scripts/testbed up)")
     return found
 
@@ -121,6 +122,15 @@ class Release:
              "--timeout", "180s", *value_args(self.values, {
                  "image.repository": repository, "image.tag": tag, **self.sets}))
         return self
+
+    def upgrade(self, sets: dict[str, str]) -> None:
+        """`helm upgrade --reuse-values` with more values, waiting for every pod to roll."""
+        self.sets.update(sets)
+        helm("upgrade", self.name, str(CHART), "--namespace", self.namespace, "--reuse-values",
+             "--wait", "--timeout", "180s", *value_args([], sets))
+        for deployment in kubectl("get", "deployments", "-n", self.namespace, "-o",
+                                  "name").stdout.split():
+            kubectl("rollout", "status", deployment, "-n", self.namespace, "--timeout=180s")
 
     @property
     def fullname(self) -> str:

@@ -266,6 +266,10 @@ def test_install_sqlite_trial_expires_and_uninstall_leaves_nothing() -> None:
             _pods_running(trial_namespace, 1)
             _sandbox_answers(api, trial)
             _confined(release, trial_namespace)
+            policy = json.loads(kubectl("get", "validatingadmissionpolicies", "-l",
+                                        f"app.kubernetes.io/instance={release.name}",
+                                        "-o", "json").stdout)["items"][0]
+            assert not policy.get("status", {}).get("typeChecking", {}).get("expressionWarnings")
             stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=90)
             assert stopped["reason"] == "Expired"
             assert release.trial_namespaces() == []
@@ -323,6 +327,14 @@ def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> 
             assert created.status_code == 201, created.text
             trial = wait_for_phase(api, created.json()["id"], "Ready", timeout=120)
             _pods_running(f"den-{trial['id']}", 2)
+            _sandbox_answers(api, trial)
+        # An upgrade that changes a setting rolls every pod; the token, the records and the
+        # running trial survive it.
+        token = release.token
+        release.upgrade({"settings.DEN_LOG_LEVEL": "DEBUG"})
+        assert release.token == token
+        with release.api() as api:
+            assert wait_for_phase(api, trial["id"], "Ready")["endpoints"] == trial["endpoints"]
             _sandbox_answers(api, trial)
             assert api.post(f"/api/v1/trials/{trial['id']}/end").status_code in (200, 202)
             stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=120)

@@ -127,3 +127,11 @@ def test_parameters_reach_every_container_as_env(name: str, params: dict[str, st
                deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert params.items() <= env.items()
         assert env["DEN_TRIAL_ID"] == "tabc123def456"
+
+
+def test_quota_leaves_room_for_services_created_again_when_converging() -> None:
+    """A repeated create is charged before it meets "already exists": a trial converged after
+    a restart must not be refused for the Services it already has."""
+    quota = manifests.resource_quota(spec_for("open-data-dashboard"))["spec"]["hard"]
+    assert int(quota["services"]) >= 2 + 16
+    assert quota["services.nodeports"] == "0" and quota["services.loadbalancers"] == "0"

@@ -69,16 +69,25 @@ def _totals(spec: TrialSpec) -> tuple[int, int]:
     return cpu, memory
 
 
+#: Quota admission charges a create before it meets "already exists", and the charge stays
+#: until the quota controller recounts (minutes): each time the orchestrator converges a trial
+#: again (after a restart, or an API server that dropped a request) it charges the Services
+#: once more. Only the orchestrator can create Services in a trial namespace, so this headroom
+#: costs no isolation; the types that matter (NodePort, LoadBalancer) stay at 0.
+SERVICE_RETRY_HEADROOM = 16
+
+
 def resource_quota(spec: TrialSpec) -> Obj:
     """Room for the components twice: a rollout surges, and a repeated create of an object that
     exists must meet "already exists", not "over quota"."""
     cpu, memory = _totals(spec)
     pods = 2 * len(spec.components)
+    services = pods + SERVICE_RETRY_HEADROOM
     return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": _meta(spec, "den-quota"),
             "spec": {"hard": {
                 "requests.cpu": f"{2 * cpu}m", "limits.cpu": f"{2 * cpu}m",
                 "requests.memory": str(2 * memory), "limits.memory": str(2 * memory),
-                "pods": str(pods), "services": str(pods),
+                "pods": str(pods), "services": str(services),
                 "services.nodeports": "0", "services.loadbalancers": "0",
                 "persistentvolumeclaims": "0", "secrets": "4", "configmaps": "4"}}}
 
