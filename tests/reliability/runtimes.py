@@ -33,12 +33,15 @@ def docker_inventory(client: Any, instance: str) -> dict[str, list[str]]:
     """Trial id -> every container, network and volume labelled with `instance`."""
     selector = {"label": f"{INSTANCE_LABEL}={instance}"}
     found: dict[str, list[str]] = {}
-    for kind, items in (("container", client.containers.list(all=True, filters=selector)),
+    # Sparse: the list call's own summaries, so a container removed meanwhile is no error.
+    containers = client.containers.list(all=True, sparse=True, filters=selector)
+    for kind, items in (("container", containers),
                         ("network", client.networks.list(filters=selector)),
                         ("volume", client.volumes.list(filters=selector))):
         for item in items:
-            labels = (item.labels if kind == "container" else item.attrs.get("Labels")) or {}
-            found.setdefault(labels.get(TRIAL_LABEL, "(none)"), []).append(f"{kind}/{item.name}")
+            labels = item.attrs.get("Labels") or {}
+            name = (item.attrs.get("Names") or ["?"])[0] if kind == "container" else item.name
+            found.setdefault(labels.get(TRIAL_LABEL, "(none)"), []).append(f"{kind}/{name}")
     return found
 
 
@@ -88,7 +91,7 @@ def engine_answers() -> bool:
         return False
 
 
-def stop_dockerd(timeout: float = 90) -> None:
+def stop_dockerd(timeout: float = 120) -> None:
     """SIGTERM the engine (by the pid it wrote) and wait until it has exited."""
     pid = int(DOCKER_PID.read_text().strip())
     os.kill(pid, signal.SIGTERM)
@@ -102,10 +105,14 @@ def stop_dockerd(timeout: float = 90) -> None:
     raise AssertionError(f"dockerd (pid {pid}) did not stop within {timeout} s")
 
 
-def start_dockerd() -> None:
-    """Start the engine exactly as CI does, and wait until it answers."""
-    subprocess.run([str(ROOT / "scripts" / "ensure-docker")], check=True, capture_output=True,
-                   timeout=120)
+def start_dockerd(timeout: float = 600) -> None:
+    """Start the engine exactly as CI does, and wait until it answers: that script waits a
+    minute, but an engine with many containers to clean up after a stop takes longer."""
+    deadline = time.monotonic() + timeout
+    subprocess.run([str(ROOT / "scripts" / "ensure-docker")], capture_output=True, timeout=timeout)
+    while not engine_answers():
+        assert time.monotonic() < deadline, f"the Docker engine did not answer within {timeout} s"
+        time.sleep(1)
 
 
 @contextlib.contextmanager
