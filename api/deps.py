@@ -1,9 +1,18 @@
-"""Request dependencies: the database session, the caller, the clock."""
+"""Request dependencies: the database session, the caller, the clock.
+
+A request holds a pooled database connection only while a worker thread uses it. FastAPI runs
+each sync dependency and the sync endpoint in a worker thread of their own, and a request
+waits for a free thread between them; had it kept its connection while waiting, a burst of
+requests (more than the pool holds) would leave every thread waiting for a connection held by
+a request that waits for a thread, until the pool's timeout. So the session opens and closes on
+the event loop (a session touches no connection until its first query), the caller's lookup
+ends its transaction at once, and the dependencies that do no I/O run on the loop too.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,17 +38,17 @@ _driver_lock = threading.Lock()
 _known_query: dict[int, dict[str, bool]] = {}  # route -> query parameter -> repeatable
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -57,6 +66,7 @@ def get_actor(
     if credentials is None:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     user = crud.authenticate(session, token=credentials.credentials, now=now)
+    session.commit()  # hands the connection back to the pool until the endpoint's first query
     if user is None:
         raise Unauthenticated("the API token is unknown, expired or revoked")
     source = request.client.host if request.client else ""
@@ -73,7 +83,7 @@ def wake_reconciler(request: Request) -> None:
         wake.set()
 
 
-def get_base_url(request: Request, settings: SettingsDep) -> str:
+async def get_base_url(request: Request, settings: SettingsDep) -> str:
     """The service's public URL: DEN_PUBLIC_URL, or what this request was sent to."""
     return settings.public_url or str(request.base_url)
 
@@ -97,7 +107,7 @@ def driver_for(request: Request) -> Driver:
         return driver
 
 
-def get_selectors(
+async def get_selectors(
     phase: Annotated[schemas.Phase | None, Query(description="Only trials in this phase.")] = None,
     template: Annotated[str | None, Query(max_length=110, pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
                                           description="`name` or `name@version`.")] = None,
@@ -112,7 +122,7 @@ def get_selectors(
 Selectors = Annotated[crud.TrialFilter, Depends(get_selectors)]
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """An unknown or repeated query parameter is a mistake worth naming (`?phse=Ready` would
     otherwise list every trial), so every API route refuses them, and NUL characters, which
     PostgreSQL cannot compare or store."""

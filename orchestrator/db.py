@@ -39,6 +39,10 @@ def _sqlite_engine(url: str) -> Engine:
         kwargs["poolclass"] = StaticPool
     else:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # A file connection costs a file handle, so the pool never makes a request wait: with a
+        # bounded pool, a burst of API requests (each holding its connection between worker
+        # threads) left every thread waiting for a connection until the pool timed out.
+        kwargs["pool_size"], kwargs["max_overflow"] = 40, -1  # 40: the API's worker threads
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
