@@ -17,35 +17,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import POLL, percentile, running_server, wait_200  # noqa: E402
 from orchestrator.catalogue import parse_manifest_text  # noqa: E402
 from orchestrator.drivers.docker.images import build_all  # noqa: E402
 from orchestrator.manifest import Component, HttpProbe, parse_cpu, parse_memory  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402
-
-POLL = 0.01
-
-
-def wait_200(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(POLL)
-    raise TimeoutError(url)
 
 
 def launch_product(server: Server, template: str) -> float:
@@ -77,12 +63,6 @@ def launch_bare(client: Any, image: str, port: int, path: str, limits: dict[str,
         return time.monotonic() - started
     finally:
         container.remove(force=True)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def arguments(description: str) -> argparse.Namespace:
@@ -117,22 +97,15 @@ def main() -> None:
                    "nano_cpus": parse_cpu(component.resources.cpu) * 1_000_000,
                    "mem_limit": parse_memory(component.resources.memory),
                    "pids_limit": component.resources.pids}
-    with tempfile.TemporaryDirectory() as data_dir:
-        # The product's own polling defaults, not the faster ones the tests use.
-        server = Server(data_dir=Path(data_dir), env={
-            "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
-            "DEN_POLL_INTERVAL": str(Settings().poll_interval)})
-        server.start()
-        try:
-            launch_product(server, args.template)  # warm-up, not counted
-            for _ in range(args.rounds):
-                bare.append(launch_bare(client, component.image, probe.port,
-                                        probe.path, {}))
-                limited.append(launch_bare(client, component.image, probe.port,
-                                           probe.path, same_limits))
-                product.append(launch_product(server, args.template))
-        finally:
-            server.stop()
+    # The product's own polling defaults, not the faster ones the tests use.
+    with running_server({"DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
+                         "DEN_POLL_INTERVAL": str(Settings().poll_interval)}) as server:
+        launch_product(server, args.template)  # warm-up, not counted
+        for _ in range(args.rounds):
+            bare.append(launch_bare(client, component.image, probe.port, probe.path, {}))
+            limited.append(launch_bare(client, component.image, probe.port, probe.path,
+                                       same_limits))
+            product.append(launch_product(server, args.template))
     rows = [("product (API -> endpoint 200)", product), ("bare container (SDK run -> 200)", bare),
             ("bare container, same limits", limited)]
     print(f"launch to ready, {args.template}, {args.rounds} rounds")

@@ -18,29 +18,19 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.launch_docker import (  # noqa: E402
-    arguments,
-    first_component,
-    launch_product,
-    percentile,
-    wait_200,
-)
+from bench import kubernetes_core, kubernetes_env, percentile, running_server, wait_200  # noqa: E402
+from bench.launch_docker import arguments, first_component, launch_product  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
-from tests.e2e.cluster import host_cidr, kubeconfig  # noqa: E402
-from tests.e2e.server import Server  # noqa: E402
 
 BARE_NAMESPACE = "den-bench-bare"
 
@@ -68,7 +58,7 @@ def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     component, probe = first_component(args.template)
-    core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=kubeconfig()))
+    core = kubernetes_core()
     try:
         core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
     except ApiException as exc:
@@ -76,20 +66,12 @@ def main() -> None:
             raise
     product: list[float] = []
     bare: list[float] = []
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = Server(data_dir=Path(data_dir), env={
-            "DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
-            "DEN_KUBERNETES_HOST_CIDR": host_cidr(), "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
-            "DEN_POLL_INTERVAL": str(Settings().poll_interval)})
-        server.start()
-        try:
-            launch_product(server, args.template)  # warm-up, not counted
-            for _ in range(args.rounds):
-                bare.append(launch_bare_pod(core, component.image, probe.port,
-                                            probe.path))
-                product.append(launch_product(server, args.template))
-        finally:
-            server.stop()
+    with running_server({**kubernetes_env(), "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
+                         "DEN_POLL_INTERVAL": str(Settings().poll_interval)}) as server:
+        launch_product(server, args.template)  # warm-up, not counted
+        for _ in range(args.rounds):
+            bare.append(launch_bare_pod(core, component.image, probe.port, probe.path))
+            product.append(launch_product(server, args.template))
     print(f"launch to ready on Kubernetes, {args.template}, {args.rounds} rounds")
     for name, values in (("product (API -> endpoint 200)", product), ("bare Pod -> 200", bare)):
         print(f"  {name:<32} p50 {statistics.median(values):6.3f} s   "
