@@ -40,6 +40,8 @@ class CountingProxy:
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
+        # The loop keeps only weak references to tasks: these keep open connections alive.
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # --- life ----------------------------------------------------------------------------
 
@@ -86,13 +88,16 @@ class CountingProxy:
             writer.close()
             return
         back = asyncio.ensure_future(_pump(up_reader, writer))
+        this = asyncio.ensure_future(self._requests(reader, up_writer))
+        self._tasks |= {back, this}
         try:
-            await self._requests(reader, up_writer)
+            await this
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
             up_writer.close()
             await back
+            self._tasks -= {back, this}
 
     async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
         while True:
