@@ -110,7 +110,22 @@ def load_yaml(text: str | bytes) -> Any:
         raise ValidationFailed([Problem(
             "(document)", f"expected exactly one YAML document, found {len(documents)}",
             "put one template in each manifest")])
-    return documents[0]
+    return _joined_surrogates(documents[0])
+
+
+def _joined_surrogates(node: Any) -> Any:
+    """YAML reads the escaped UTF-16 pair of a character beyond the first 65,536 (how JSON
+    writers escape an emoji: "\\ud83d\\ude00") as two halves; join them, as JSON does."""
+    if isinstance(node, str) and any("\ud800" <= c <= "\udfff" for c in node):
+        try:
+            return node.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            return node  # a lone half: the validator names the field
+    if isinstance(node, dict):
+        return {_joined_surrogates(k): _joined_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_joined_surrogates(item) for item in node]
+    return node
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:

@@ -13,6 +13,7 @@ request fails validation with the field named. The JSON Schema of this model is 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Annotated, Any, Literal
 
@@ -31,13 +32,16 @@ API_VERSION = "innovation-den.io/v1"
 KIND = "SandboxTemplate"
 
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
-_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]{1,20})?$"
+# ASCII only: the pattern engine's \d and \w also match other scripts' digits and letters, which
+# no runtime accepts in a label or an image reference (and which make look-alike versions).
+_SEMVER = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]{1,20})?$"
 # A Docker/OCI image reference: [registry[:port]/]path[:tag][@digest]. No spaces, quotes, shell
 # metacharacters or upper case in the path, so it can never smuggle anything into a command.
 _IMAGE = (
     r"^(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]{1,5})?/)?"
     r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@sha256:[a-f0-9]{64})?$"
 )
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -106,8 +110,17 @@ class _Model(BaseModel):
     )
 
 
+def _service_name(value: str) -> str:
+    """A container port's name on Kubernetes is an IANA service name: at most 15 characters,
+    at least one letter, no '--'."""
+    if len(value) > 15 or "--" in value or not re.search("[a-z]", value):
+        raise ValueError(f"port name {value!r} must be at most 15 characters, with a letter "
+                         "and no '--' (Kubernetes names container ports so)")
+    return value
+
+
 class Port(_Model):
-    name: DnsLabel = "http"
+    name: Annotated[DnsLabel, AfterValidator(_service_name)] = "http"
     container_port: int = Field(ge=1024, le=65535, description="Unprivileged port (>= 1024).")
     expose: bool = Field(True, description="Give this port an endpoint URL for the trial.")
 
@@ -146,6 +159,19 @@ class Component(_Model):
         Field(default_factory=lambda: ["/tmp"], max_length=5,
               description="Small tmpfs mounts; the root filesystem is read-only.")
     )
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _plain_unique_paths(cls, value: list[str]) -> list[str]:
+        """Each a distinct mount point: '/tmp/' or '/x/..' name the same place as another path
+        (or the root), which both runtimes refuse when the sandbox starts."""
+        for path in value:
+            if posixpath.normpath(path) != path or path == "/":
+                raise ValueError(f"{path!r} must be a plain absolute path below '/', such as "
+                                 "/tmp (no '.', '..', '//' or trailing '/')")
+        if len(set(value)) != len(value):
+            raise ValueError("writable paths must be unique")
+        return value
 
     @model_validator(mode="after")
     def _probe_port_declared(self) -> Component:

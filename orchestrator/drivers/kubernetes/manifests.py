@@ -41,9 +41,14 @@ def namespace_name(trial_id: str) -> str:
     return name
 
 
+def _label_value(text: str) -> str:
+    """A label value ends with a letter or digit (a version may end '1.0.0-rc-'), within 63."""
+    return text.replace("@", "-")[:63].rstrip("-_.")
+
+
 def labels(spec: TrialSpec, component: str | None = None) -> dict[str, str]:
     found = {TRIAL_LABEL: spec.trial_id, MANAGED_LABEL: MANAGED_VALUE,
-             INSTANCE_LABEL: spec.instance, TEMPLATE_LABEL: spec.template.replace("@", "-")[:63]}
+             INSTANCE_LABEL: spec.instance, TEMPLATE_LABEL: _label_value(spec.template)}
     if component is not None:
         found[COMPONENT_LABEL] = component
     return found
