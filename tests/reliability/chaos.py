@@ -101,25 +101,28 @@ class Chaos:
                 if phases.get(trial_id, "Stopped") == "Stopped"}
 
     def finish(self, timeout: float = 120) -> None:
-        """End every trial still live; each reaches Stopped for the right reason, and nothing
-        of this instance is left in the runtime."""
+        """Let the short trials expire, end the others; each reaches Stopped for the right
+        reason, and nothing of this instance is left in the runtime."""
+        self.stopped(self.short - self.ended, timeout)
         for trial in self.trials():
             if trial["phase"] in LIVE:
                 self.server.call("POST", f"/api/v1/trials/{trial['id']}/end")
-        deadline = time.monotonic() + timeout
-        while [t for t in self.trials() if t["phase"] != "Stopped"]:
-            assert time.monotonic() < deadline, self.explain(
-                f"not stopped: {[(t['id'], t['phase']) for t in self.trials()]}")
-            time.sleep(0.5)
+                self.ended.add(trial["id"])
+        self.stopped(set(self.server.launched), timeout)
         for trial in self.trials():
-            expected = {"UserRequested", "Expired"} if trial["id"] in self.ended | self.short \
-                else {"UserRequested"}
-            if trial["id"] in self.short and trial["id"] not in self.ended:
-                expected = {"Expired"}
+            expected = {"Expired"} if trial["id"] not in self.ended else \
+                {"UserRequested", "Expired"} if trial["id"] in self.short else {"UserRequested"}
             assert trial["reason"] in expected, self.explain(
                 f"{trial['id']} stopped for {trial['reason']} ({trial['message']}), "
                 f"not {sorted(expected)}")
         assert self.inventory() == {}, self.explain(f"left behind: {self.inventory()}")
+
+    def stopped(self, trial_ids: set[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while waiting := [(t["id"], t["phase"]) for t in self.trials()
+                          if t["id"] in trial_ids and t["phase"] != "Stopped"]:
+            assert time.monotonic() < deadline, self.explain(f"not stopped: {waiting}")
+            time.sleep(0.5)
 
     def explain(self, problem: str) -> str:
         return "\n".join([problem, "what was done:", *self.history[-30:],
