@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,10 @@ def wait_200(url: str, deadline: float) -> None:
 def running_server(env: dict[str, str]) -> Iterator[Server]:
     """A real `den serve` in a temporary data directory. Whatever happens (a failure, Ctrl-C),
     the server is stopped and every runtime object labelled with its instance is removed."""
+    # Ctrl-C, and a plain `kill` too, end the run through the clean-up below (a shell that
+    # starts a job in the background makes it ignore SIGINT: restore the default).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="den-bench-") as data_dir:
         server = Server(data_dir=Path(data_dir), env=env)
         try:

@@ -52,7 +52,7 @@ from tests.e2e.server import Server  # noqa: E402
 WATCH = 0.02
 #: Per runtime: seconds before the first expiry (all trials must be Ready by then) and between
 #: expiries (one teardown and one baseline removal must fit in between).
-PACE = {"docker": (30, 3), "kubernetes": (60, 25)}
+PACE = {"docker": (30, 3), "kubernetes": (90, 25)}
 
 
 class Runtime(Protocol):
@@ -162,9 +162,11 @@ def launch_staggered(server: Server, template: str, rounds: int, pace: tuple[int
     """Trials expiring `lead` s from now, then `gap` s apart; all Ready before the first."""
     lead, gap = pace
     trials = [server.launch(template, duration=lead + i * gap) for i in range(rounds)]
+    first = seconds(trials[0]["expires_at"])
     for trial in trials:
-        ready = server.wait_for(trial["id"], "Ready", "Stopped", timeout=lead)
-        if ready["phase"] != "Ready" or time.time() > seconds(trials[0]["expires_at"]) - 1:
+        ready = server.wait_for(trial["id"], "Ready", "Stopped",
+                                timeout=max(1.0, first - time.time() - 1))
+        if ready["phase"] != "Ready" or time.time() > first - 1:
             raise RuntimeError(f"trial {trial['id']} was not Ready well before the first expiry "
                                f"({ready['phase']}: {ready['message']}); try fewer --rounds")
     return trials

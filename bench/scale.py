@@ -3,7 +3,7 @@
 
 A real `den serve` runs its sandboxes through a counting proxy in front of the runtime's API
 (bench/counting_proxy.py), so every runtime call it makes is counted on the wire. The
-benchmark launches `--few` trials of a sandbox that only sleeps (bench/templates/idle), waits
+benchmark launches `--few` trials of a sandbox that only sleeps (bench/templates/idle*), waits
 until they are Ready and measures a quiet window; then launches up to `--trials` and measures
 the same window again. For each size it prints, per reconcile pass (`den_reconcile_pass_*`
 from /metrics): the server process's CPU time, the pass's wall time and the runtime API calls,
@@ -12,11 +12,12 @@ product's target is a reconcile cost proportional to changes, not to the number 
 
     .venv/bin/python bench/scale.py [--trials 1000] [--few 10] [--window 60]
     DEN_TEST_KUBECONFIG=$(scripts/testbed up | tail -n 1) \\
-      .venv/bin/python bench/scale.py --driver kubernetes --trials 90 --few 5
+      .venv/bin/python bench/scale.py --driver kubernetes --trials 12 --few 3
 
-The single-node test cluster runs at most 110 pods (kubelet's default), so on Kubernetes the
-largest size is about 100 trials, fewer when other pods run. Everything the run creates is
-removed at the end, after a failure or Ctrl-C too.
+On Kubernetes a pod requests the CPU it is limited to, and a trial's LimitRange cannot go
+below 0.1 CPU, so the 2-core test cluster holds about 15 idle trials (its kubelet's 110 pods
+would allow about 100). Everything the run creates is removed at the end, after a failure,
+Ctrl-C or `kill` too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from bench.counting_proxy import CountingProxy  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402
 
-TEMPLATE = "bench-idle"
 BATCH = 50  # trials asked for at once; the next batch waits until these are Ready
 PASSES = "den_reconcile_pass_seconds_count"
 
@@ -75,6 +75,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--driver", choices=("docker", "kubernetes"), default="docker")
     parser.add_argument("--trials", type=int, default=1000, help="the large size")
     parser.add_argument("--few", type=int, default=10, help="the small size (the baseline)")
+    parser.add_argument("--template", default="bench-idle", help="one of bench/templates")
     parser.add_argument("--window", type=float, default=60.0,
                         help="seconds measured at each size (a multiple of the 60 s sweep)")
     return parser.parse_args()
@@ -119,12 +120,12 @@ def _kubernetes_proxy(kubeconfig: str, folder: Path) -> tuple[CountingProxy, str
     return proxy, str(local)
 
 
-def grow_to(server: Server, size: int, launched: int, *, deadline: float) -> int:
+def grow_to(server: Server, template: str, size: int, launched: int, *, deadline: float) -> int:
     """Ask for trials in batches until `size` are Ready; a failed trial stops the benchmark."""
     while launched < size:
         batch = min(BATCH, size - launched)
         for _ in range(batch):
-            answer = server.call("POST", "/api/v1/trials", json=trial_body(TEMPLATE, 14400))
+            answer = server.call("POST", "/api/v1/trials", json=trial_body(template, 14400))
             answer.raise_for_status()
         launched += batch
         started = time.monotonic()
@@ -180,17 +181,18 @@ def report(driver: str, few: Sample, many: Sample) -> None:
 
 def main() -> None:
     args = arguments()
+    template = args.template
     env = {**NO_CAPS, "DEN_TEMPLATES_DIR": str(ROOT / "bench" / "templates"),
            "DEN_POLL_INTERVAL": str(Settings().poll_interval), "DEN_LOG_LEVEL": "WARNING",
            "DEN_START_TIMEOUT": "600"}
     deadline = time.monotonic() + 30 * 60
     with proxied_runtime(args.driver) as (proxy, runtime_env), \
             running_server({**env, **runtime_env}) as server:
-        print(f"launching {args.few} trials of {TEMPLATE} on {args.driver}", flush=True)
-        launched = grow_to(server, args.few, 0, deadline=deadline)
+        print(f"launching {args.few} trials of {template} on {args.driver}", flush=True)
+        launched = grow_to(server, template, args.few, 0, deadline=deadline)
         few = measure(server, proxy, args.few, args.window)
         print(f"launching up to {args.trials}", flush=True)
-        grow_to(server, args.trials, launched, deadline=deadline)
+        grow_to(server, template, args.trials, launched, deadline=deadline)
         many = measure(server, proxy, args.trials, args.window)
         print("removing every sandbox the run made", flush=True)
     report(args.driver, few, many)
