@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from api import schemas
+from orchestrator import catalogue
 from orchestrator.evaluation import Measured
 from orchestrator.lifecycle import time_left
-from orchestrator.manifest import TemplateManifest
 from orchestrator.models import (
     ApiToken,
     AuditEvent,
@@ -71,7 +71,7 @@ def event(row: TrialEvent) -> schemas.TrialEventPublic:
 
 
 def template(version: TemplateVersion, supplier: Supplier) -> schemas.TemplatePublic:
-    manifest = TemplateManifest.model_validate(version.manifest)
+    manifest = catalogue.stored_manifest(version.manifest, version.digest)
     meta, spec = manifest.metadata, manifest.spec
     return schemas.TemplatePublic(
         name=meta.name, version=meta.version, supplier=supplier.slug,

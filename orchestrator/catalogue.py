@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from orchestrator.errors import Problem, ValidationFailed
+from orchestrator.errors import PermanentError, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -149,6 +149,30 @@ def check_nesting(data: Any) -> None:
             raise too_deep()
         children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         pending.extend((child, depth + 1) for child in children)
+
+
+#: Parsed manifests of stored versions, by digest. A published version never changes (its
+#: digest proves it), and parsing one validates its parameter schema against the JSON Schema
+#: meta-schema: listing the catalogue did that for every template on every request.
+_STORED: dict[str, TemplateManifest] = {}
+_STORED_MAX = 2048
+
+
+def stored_manifest(manifest: dict[str, Any], digest: str) -> TemplateManifest:
+    """The manifest of a stored template version, parsed once per process."""
+    found = _STORED.get(digest)
+    if found is None:
+        try:
+            found = TemplateManifest.model_validate(manifest)
+        except ValidationError as exc:  # stored before a rule that now refuses it
+            problems = "; ".join(f"{p.field}: {p.message}" for p in map(_problem, exc.errors()))
+            raise PermanentError(
+                f"template version {digest[:12]} no longer passes validation ({problems}); "
+                "publish a corrected version", reason="TemplateVersionInvalid") from exc
+        if len(_STORED) >= _STORED_MAX:
+            _STORED.clear()
+        _STORED[digest] = found
+    return found
 
 
 def validate_manifest(data: Any) -> TemplateManifest:

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from orchestrator import crud, metrics
+from orchestrator import catalogue, crud, metrics
 from orchestrator.drivers.base import Driver, Observation, Status, TrialSpec
 from orchestrator.errors import DenError, RetryableError
 from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
@@ -133,6 +133,11 @@ class Reconciler:
                 session.rollback()
                 bound.warning("trial_failed", reason=exc.reason, error=exc.log_message)
                 self._fail(trial_id, reason=Reason.RUNTIME_ERROR, message=exc.detail, now=now)
+                return True
+            except Exception:  # a bug met by one trial must not stall every other trial
+                session.rollback()
+                metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
+                bound.exception("trial_error")
                 return True
 
     def _advance(self, session: Session, trial: Trial, *, now: datetime) -> bool:
@@ -326,7 +331,7 @@ class Reconciler:
         if manifest is None:
             version = session.get(TemplateVersion, trial.template_version_id)
             assert version is not None  # a foreign key guarantees it
-            manifest = TemplateManifest.model_validate(version.manifest)
+            manifest = catalogue.stored_manifest(version.manifest, version.digest)
             self._manifests[trial.template_version_id] = manifest
         return manifest
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orchestrator import rules
+from orchestrator import catalogue, rules
 from orchestrator.evaluation import DIMENSIONS, Measured, Summary
 from orchestrator.lifecycle import Phase, time_left
-from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
 from orchestrator.settings import Settings
 
@@ -67,7 +66,7 @@ def event(row: TrialEvent) -> dict[str, Any]:
 
 
 def template(version: TemplateVersion, supplier: Supplier, settings: Settings) -> dict[str, Any]:
-    manifest = TemplateManifest.model_validate(version.manifest)
+    manifest = catalogue.stored_manifest(version.manifest, version.digest)
     meta, spec = manifest.metadata, manifest.spec
     return {
         "name": meta.name, "version": meta.version, "summary": meta.summary,

@@ -16,7 +16,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from orchestrator import metrics, rules
+from orchestrator import catalogue, metrics, rules
 from orchestrator.access import SEES_ALL, Role, check_may_end
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.templates import resolve_template
@@ -55,7 +55,7 @@ def create_trial(
     if actor.user.role == Role.SUPPLIER:
         raise Forbidden("suppliers cannot launch trials")
     version = resolve_template(session, ref=request.template)
-    manifest = TemplateManifest.model_validate(version.manifest)
+    manifest = catalogue.stored_manifest(version.manifest, version.digest)
     duration = request.duration_seconds or manifest.spec.limits.default_duration
     problems = rules.duration_problems(duration, manifest, settings)
     problems += parameter_problems(manifest, request.parameters)
@@ -199,7 +199,7 @@ def get_trial(session: Session, *, user: User, trial_id: str) -> Trial:
 def trial_manifest(session: Session, trial: Trial) -> TemplateManifest:
     version = session.get(TemplateVersion, trial.template_version_id)
     assert version is not None  # a foreign key guarantees it
-    return TemplateManifest.model_validate(version.manifest)
+    return catalogue.stored_manifest(version.manifest, version.digest)
 
 
 def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> Trial:

@@ -166,3 +166,34 @@ def test_idle_ready_trials_cost_no_runtime_calls_per_pass(den) -> None:  # type:
     assert driver.calls == []  # no per-trial polling of running sandboxes
     reconciler.reconcile_once(now=T0 + timedelta(seconds=20))
     assert driver.calls == ["running"]  # one liveness call, whatever the number of trials
+
+
+def test_a_stored_version_that_no_longer_validates_fails_its_trial_only(den) -> None:  # type: ignore[no-untyped-def]
+    """A version stored before a stricter rule: its trial fails with a clear message, and the
+    other trials carry on (the pass is not aborted)."""
+    from orchestrator.models import TemplateVersion
+
+    reconciler, _ = den
+    broken = launch(reconciler, duration=60)
+    healthy = launch(reconciler, duration=60, template="pair")
+    with db.session_scope(reconciler.engine) as session:
+        version = session.get(TemplateVersion, trial(reconciler, broken).template_version_id)
+        assert version is not None
+        stored = dict(version.manifest)
+        stored["spec"] = {**stored["spec"], "components": [
+            {**c, "ports": [{"name": "a-port-name-far-too-long", "containerPort": 8080}]}
+            for c in stored["spec"]["components"]]}
+        version.manifest, version.digest = stored, "f" * 64
+    for second in range(4):
+        reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    failed = trial(reconciler, broken)
+    assert failed.phase in (Phase.FAILED, Phase.STOPPING, Phase.STOPPED)
+    assert "no longer passes validation" in failed.message or any(
+        "no longer passes validation" in m for m in _messages(reconciler, broken))
+    assert trial(reconciler, healthy).phase == Phase.READY
+
+
+def _messages(reconciler: Reconciler, trial_id: str) -> list[str]:
+    with Session(reconciler.engine) as session:
+        return [e.message for e in session.exec(select(TrialEvent)
+                                                .where(TrialEvent.trial_id == trial_id))]

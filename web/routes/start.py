@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from orchestrator import crud, rules
+from orchestrator import catalogue, crud, rules
 from orchestrator.access import Role
 from orchestrator.errors import Forbidden, NotFound, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
@@ -97,7 +97,7 @@ def _journey(session: SessionDep, visitor: Visitor, name: str) -> Journey:
             raise
         answers, version = {}, crud.resolve_template(session, ref=name)  # the draft's is gone
     return Journey(name=name, version=version, supplier=supplier, answers=answers,
-                   visitor=visitor, manifest=TemplateManifest.model_validate(version.manifest))
+                   visitor=visitor, manifest=catalogue.stored_manifest(version.manifest, version.digest))
 
 
 def _data(journey: Journey, step: str, settings: Settings) -> dict[str, Any]:
