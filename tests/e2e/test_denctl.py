@@ -43,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
     for trial_id in ids:  # leave the engine as we found it, even after a failure
         selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in client.containers.list(all=True, filters=selector):
+        for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
             container.remove(force=True)
         for network in client.networks.list(filters=selector):
             network.remove()

@@ -47,7 +47,7 @@ def split(tmp_path: Path) -> Iterator[tuple[Server, str]]:
         reconciler.terminate()
         reconciler.wait(timeout=30)
         selector = {"label": f"{INSTANCE_LABEL}={server.instance}"}
-        for container in client.containers.list(all=True, filters=selector):
+        for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
             container.remove(force=True)
         for network in client.networks.list(filters=selector):
             network.remove()
@@ -93,7 +93,7 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(
         assert server.trial(trial["id"])["phase"] == "Stopped"
     client = docker.from_env()
     labelled = {"label": f"{INSTANCE_LABEL}={server.instance}"}
-    assert client.containers.list(all=True, filters=labelled) == []
+    assert client.containers.list(all=True, ignore_removed=True, filters=labelled) == []
     assert client.networks.list(filters=labelled) == []
     client.close()
 

@@ -44,7 +44,7 @@ def server(tmp_path: Path, engine_client: Any) -> Iterator[Server]:
     # Leave the engine as we found it, even when a test failed half way.
     for trial_id in running.launched:
         selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in engine_client.containers.list(all=True, filters=selector):
+        for container in engine_client.containers.list(all=True, ignore_removed=True, filters=selector):
             container.remove(force=True)
         for network in engine_client.networks.list(filters=selector):
             network.remove()
@@ -52,7 +52,7 @@ def server(tmp_path: Path, engine_client: Any) -> Iterator[Server]:
 
 def leftovers(client: Any, trial_id: str) -> list[str]:
     selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-    return ([c.name for c in client.containers.list(all=True, filters=selector)]
+    return ([c.name for c in client.containers.list(all=True, ignore_removed=True, filters=selector)]
             + [n.name for n in client.networks.list(filters=selector)]
             + [v.name for v in client.volumes.list(filters=selector)])
 

@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iter
     running.stop()
     for trial_id in trials:  # leave the engine as we found it, even after a failure
         selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in engine_client.containers.list(all=True, filters=selector):
+        for container in engine_client.containers.list(all=True, ignore_removed=True, filters=selector):
             container.remove(force=True)
         for network in engine_client.networks.list(filters=selector):
             network.remove()
@@ -188,7 +188,7 @@ def page_routes() -> list[APIRoute]:
 
 def leftovers(client: Any, trial_id: str) -> list[str]:
     selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-    return ([c.name for c in client.containers.list(all=True, filters=selector)]
+    return ([c.name for c in client.containers.list(all=True, ignore_removed=True, filters=selector)]
             + [n.name for n in client.networks.list(filters=selector)])
 
 

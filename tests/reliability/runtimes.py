@@ -48,7 +48,7 @@ def docker_inventory(client: Any, instance: str) -> dict[str, list[str]]:
 def remove_docker_instance(client: Any, instance: str) -> None:
     """Remove whatever `instance` left in the engine (a failed test's clean-up)."""
     selector = {"label": f"{INSTANCE_LABEL}={instance}"}
-    for container in client.containers.list(all=True, filters=selector):
+    for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
     for network in client.networks.list(filters=selector):
