@@ -22,9 +22,9 @@ import httpx
 import pytest
 import yaml
 
-from orchestrator.drivers.base import TRIAL_LABEL
 from orchestrator.drivers.docker.images import build_all
 from orchestrator.settings import Settings
+from tests.e2e.engine import remove_instance
 from tests.e2e.server import ROOT, TOKEN, Server
 
 pytestmark = pytest.mark.docker
@@ -39,14 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(data_dir=tmp_path_factory.mktemp("denctl"),
                      env={"DEN_SELF_SERVICE_MAX_DURATION": "1800"}).start()
     yield running
-    ids = [t["id"] for t in running.call("GET", "/api/v1/trials").json()["items"]]
     running.stop()
-    for trial_id in ids:  # leave the engine as we found it, even after a failure
-        selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
-            container.remove(force=True)
-        for network in client.networks.list(filters=selector):
-            network.remove()
+    remove_instance(client, running.instance)
     client.close()
 
 

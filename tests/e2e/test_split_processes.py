@@ -20,6 +20,7 @@ from orchestrator.drivers.base import INSTANCE_LABEL
 from orchestrator.drivers.docker.images import build_all
 from orchestrator.settings import Settings
 from tests.conftest import _fresh_postgres, postgres_url, require
+from tests.e2e.engine import remove_instance
 from tests.e2e.server import ROOT, TOKEN, Server, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres]
@@ -46,11 +47,7 @@ def split(tmp_path: Path) -> Iterator[tuple[Server, str]]:
         server.stop()
         reconciler.terminate()
         reconciler.wait(timeout=30)
-        selector = {"label": f"{INSTANCE_LABEL}={server.instance}"}
-        for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
-            container.remove(force=True)
-        for network in client.networks.list(filters=selector):
-            network.remove()
+        remove_instance(client, server.instance)
         client.close()
 
 

@@ -22,6 +22,7 @@ import pytest
 from orchestrator.drivers.base import INSTANCE_LABEL, TRIAL_LABEL
 from orchestrator.drivers.docker.images import build_all
 from orchestrator.settings import Settings
+from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
 
 pytestmark = pytest.mark.docker
@@ -41,20 +42,7 @@ def server(tmp_path: Path, engine_client: Any) -> Iterator[Server]:
     running = Server(data_dir=tmp_path).start()
     yield running
     running.stop()
-    # Leave the engine as we found it, even when a test failed half way.
-    for trial_id in running.launched:
-        selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in engine_client.containers.list(all=True, ignore_removed=True, filters=selector):
-            container.remove(force=True)
-        for network in engine_client.networks.list(filters=selector):
-            network.remove()
-
-
-def leftovers(client: Any, trial_id: str) -> list[str]:
-    selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-    return ([c.name for c in client.containers.list(all=True, ignore_removed=True, filters=selector)]
-            + [n.name for n in client.networks.list(filters=selector)]
-            + [v.name for v in client.volumes.list(filters=selector)])
+    remove_instance(engine_client, running.instance)
 
 
 def answers_200(url: str) -> bool:

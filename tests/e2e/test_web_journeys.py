@@ -23,10 +23,10 @@ import pytest
 import yaml
 from fastapi.routing import APIRoute
 
-from orchestrator.drivers.base import TRIAL_LABEL
 from orchestrator.drivers.docker.images import build_all
 from orchestrator.settings import Settings
 from tests.conftest import require
+from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
 from web.routes import MODULES
 
@@ -63,14 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iter
             "name": name, "role": role, "department": department, "supplier": supplier})
         assert made.status_code == 201, made.text
     yield running
-    trials = [t["id"] for t in running.call("GET", "/api/v1/trials").json()["items"]]
     running.stop()
-    for trial_id in trials:  # leave the engine as we found it, even after a failure
-        selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-        for container in engine_client.containers.list(all=True, ignore_removed=True, filters=selector):
-            container.remove(force=True)
-        for network in engine_client.networks.list(filters=selector):
-            network.remove()
+    remove_instance(engine_client, running.instance)
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +178,6 @@ def page_routes() -> list[APIRoute]:
     return [route for module in MODULES for route in module.router.routes
             if isinstance(route, APIRoute) and "GET" in (route.methods or ())
             and not route.path.endswith(".json")]
-
-
-def leftovers(client: Any, trial_id: str) -> list[str]:
-    selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
-    return ([c.name for c in client.containers.list(all=True, ignore_removed=True, filters=selector)]
-            + [n.name for n in client.networks.list(filters=selector)])
 
 
 def continue_with(alice: Person, **fields: str) -> None:

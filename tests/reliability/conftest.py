@@ -97,7 +97,7 @@ def docker_engine() -> Iterator[Any]:
 def docker_server(tmp_path: Path, docker_engine: Any, request: pytest.FixtureRequest
                   ) -> Iterator[Server]:
     """A real `den serve` on the Docker engine; whatever its instance made is removed after."""
-    from tests.reliability.runtimes import remove_docker_instance
+    from tests.e2e.engine import remove_instance
 
     env = getattr(request, "param", {})
     running = Server(data_dir=tmp_path, env=dict(env)).start()
@@ -105,7 +105,7 @@ def docker_server(tmp_path: Path, docker_engine: Any, request: pytest.FixtureReq
         yield running
     finally:
         running.stop()
-        remove_docker_instance(docker_engine, running.instance)
+        remove_instance(docker_engine, running.instance)
 
 
 @pytest.fixture(scope="session")

@@ -45,20 +45,6 @@ def docker_inventory(client: Any, instance: str) -> dict[str, list[str]]:
     return found
 
 
-def remove_docker_instance(client: Any, instance: str) -> None:
-    """Remove whatever `instance` left in the engine (a failed test's clean-up)."""
-    selector = {"label": f"{INSTANCE_LABEL}={instance}"}
-    for container in client.containers.list(all=True, ignore_removed=True, filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for network in client.networks.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            network.remove()
-    for volume in client.volumes.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            volume.remove(force=True)
-
-
 def kubernetes_inventory(core: Any, instance: str) -> dict[str, list[str]]:
     """Trial id -> the namespaces labelled with `instance` (everything else lives inside)."""
     found: dict[str, list[str]] = {}
