@@ -69,6 +69,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(engine), revision)
 
 
+def problem(engine: Engine) -> str | None:
+    """None when the database answers a trivial query, else what went wrong (readiness)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means not ready
+        return str(exc)
+    return None
+
+
 @contextmanager
 def exclusive(engine: Engine) -> Iterator[None]:
     """Run the body in one process (and thread) at a time across all that share the database:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+
+from orchestrator import db
 
 router = APIRouter(tags=["health"])
 
@@ -18,9 +19,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
 def readyz(request: Request) -> JSONResponse:
     """200 when the database answers (the runtime may be down: the API still serves)."""
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # any database failure means not ready
-        return JSONResponse({"reason": "DatabaseUnavailable", "detail": str(exc)[:200]}, 503)
+    problem = db.problem(request.app.state.engine)
+    if problem is not None:
+        return JSONResponse({"reason": "DatabaseUnavailable", "detail": problem[:200]}, 503)
     return JSONResponse({"status": "ready"})

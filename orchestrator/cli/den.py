@@ -86,8 +86,7 @@ def reconcile(
     health_host: Annotated[str, typer.Option(help="Address of the health server.")] = "0.0.0.0",
 ) -> None:
     """Run the reconciler alone (a second Deployment beside the API)."""
-    from sqlalchemy import text
-
+    from orchestrator import db
     from orchestrator.cli.health import serve_health
     from orchestrator.drivers import load_driver
     from orchestrator.reconciler import Reconciler
@@ -98,18 +97,10 @@ def reconcile(
     stop = threading.Event()
     reconciler = Reconciler(engine=engine, driver=load_driver(settings), settings=settings)
 
-    def database_ok() -> str | None:
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means not ready
-            return str(exc)
-        return None
-
     if health_port is not None:
         # A pass may wait out the longest back-off; a loop silent for much longer is stuck.
         serve_health(health_host, health_port, last_turn=lambda: reconciler.last_turn,
-                     database_ok=database_ok, stale_after=120.0)
+                     database_ok=lambda: db.problem(engine), stale_after=120.0)
 
     def _stop(*_: object) -> None:
         stop.set()
