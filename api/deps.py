@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api import schemas
-from orchestrator import crud
+from orchestrator import crud, sandbox_hosts
 from orchestrator.drivers import load_driver
 from orchestrator.drivers.base import Driver
 from orchestrator.errors import (
@@ -32,6 +32,7 @@ from orchestrator.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
 _driver_lock = threading.Lock()
@@ -65,12 +66,13 @@ def get_actor(
 ) -> crud.Actor:
     if credentials is None:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    user = crud.authenticate(session, token=credentials.credentials, now=now)
+    found = crud.authenticate_token(session, token=credentials.credentials, now=now)
     session.commit()  # hands the connection back to the pool until the endpoint's first query
-    if user is None:
-        raise Unauthenticated("the API token is unknown, expired or revoked")
+    if found is None:
+        raise Unauthenticated("the API token is unknown, expired or revoked, or its person "
+                              "is disabled")
     source = request.client.host if request.client else ""
-    return crud.Actor(user=user, source=source)
+    return crud.Actor(user=found[0], source=source, token_expires_at=found[1].expires_at)
 
 
 ActorDep = Annotated[crud.Actor, Depends(get_actor)]
@@ -89,6 +91,16 @@ async def get_base_url(request: Request, settings: SettingsDep) -> str:
 
 
 BaseUrl = Annotated[str, Depends(get_base_url)]
+
+
+async def get_sandboxes(request: Request, settings: SettingsDep) -> SandboxAddress:
+    """How this den's sandbox URLs look: each on its own origin under DEN_SANDBOX_DOMAIN, with
+    the scheme and port of the den's public URL."""
+    return sandbox_hosts.address(settings.public_url or str(request.base_url),
+                                 settings.sandbox_domain)
+
+
+Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]
 
 
 def driver_for(request: Request) -> Driver:

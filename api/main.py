@@ -1,6 +1,7 @@
 """The composition root: builds the FastAPI app, wires the API, the web pages (their routes,
 their static assets, and their error pages through api/errors.py), the database and, for
-`den serve`, the reconciler running beside the API in one process."""
+`den serve`, the reconciler running beside the API in one process. In front of it all, the
+sandboxes' own origins (api/sandbox_origin.py) are answered by the same process."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session
 
 import web
-from api import errors
+from api import errors, sandbox_origin
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
 from orchestrator import __version__, crud, metrics, startup
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     app.include_router(catalogue.router)
     for module in (trials, decisions, evaluations, logs, users, sandboxes):
         app.include_router(module.router)
+    app.include_router(sandboxes.legacy)
     app.include_router(web.router)
     web.mount_assets(app)
 
@@ -82,4 +84,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # Outermost: a request for a sandbox's own origin never reaches the den's pages or API.
+    app.add_middleware(sandbox_origin.SandboxDispatch, domain=settings.sandbox_domain,
+                       sandbox=sandbox_origin.create_sandbox_app(app.state, settings))
     return app

@@ -16,12 +16,14 @@ from orchestrator.models import (
     AuditEvent,
     Evaluation,
     SandboxTemplate,
+    ShareLink,
     Supplier,
     TemplateVersion,
     Trial,
     TrialEvent,
     User,
 )
+from orchestrator.sandbox_hosts import SandboxAddress
 
 
 def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
@@ -32,7 +34,8 @@ def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
             if u.id is not None}
 
 
-def trial(row: Trial, *, owner: str, now: datetime, base_url: str) -> schemas.TrialPublic:
+def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress
+          ) -> schemas.TrialPublic:
     left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
     return schemas.TrialPublic(
         id=row.id, phase=row.phase, reason=row.reason, message=row.message,
@@ -44,7 +47,7 @@ def trial(row: Trial, *, owner: str, now: datetime, base_url: str) -> schemas.Tr
         extension_count=row.extension_count, created_at=row.created_at, ready_at=row.ready_at,
         expires_at=row.expires_at, ended_at=row.ended_at, end_requested_at=row.end_requested_at,
         time_left_seconds=int(left.total_seconds()) if left is not None else None,
-        endpoints=public_endpoints(row, base_url), approved_at=row.approved_at,
+        endpoints=public_endpoints(row, sandboxes), approved_at=row.approved_at,
         approved_by=row.approved_by, rejected_at=row.rejected_at, rejected_by=row.rejected_by,
         rejection_reason=row.rejection_reason,
         pending_extension_seconds=row.extension_requested_seconds,
@@ -53,16 +56,17 @@ def trial(row: Trial, *, owner: str, now: datetime, base_url: str) -> schemas.Tr
     )
 
 
-def trials(session: Session, rows: list[Trial], *, now: datetime, base_url: str) -> schemas.TrialList:
+def trials(session: Session, rows: list[Trial], *, now: datetime, sandboxes: SandboxAddress
+           ) -> schemas.TrialList:
     names = owners(session, rows)
-    return schemas.TrialList(items=[trial(r, owner=names.get(r.owner_id, ""), now=now, base_url=base_url)
-                                    for r in rows])
+    return schemas.TrialList(items=[trial(r, owner=names.get(r.owner_id, ""), now=now,
+                                          sandboxes=sandboxes) for r in rows])
 
 
-def public_endpoints(row: Trial, base_url: str) -> dict[str, str]:
-    """What users see: one orchestrator URL per exposed component (see routes/sandboxes.py)."""
-    base = base_url.rstrip("/")
-    return {name: f"{base}/sandboxes/{row.id}/{name}/" for name in sorted(row.endpoints)}
+def public_endpoints(row: Trial, sandboxes: SandboxAddress) -> dict[str, str]:
+    """What users see: one URL per exposed component, each on an origin of its own
+    (api/sandbox_origin.py); the runtime's own addresses never leave the den."""
+    return {name: sandboxes.url(row.id, name) for name in sorted(row.endpoints)}
 
 
 def event(row: TrialEvent) -> schemas.TrialEventPublic:
@@ -118,7 +122,9 @@ def evaluation(row: Evaluation, *, author: str, measured: Measured,
 def user(row: User, *, supplier_slug: str | None) -> schemas.UserPublic:
     return schemas.UserPublic(name=row.name, role=row.role, department=row.department,
                               supplier=supplier_slug, display_name=row.display_name,
-                              email=row.email, created_at=row.created_at)
+                              email=row.email, created_at=row.created_at,
+                              disabled=row.disabled_at is not None,
+                              single_sign_on=row.oidc_subject is not None)
 
 
 def users(session: Session, rows: Iterable[User]) -> schemas.UserList:
@@ -138,3 +144,19 @@ def audit_event(row: AuditEvent) -> schemas.AuditPublic:
     return schemas.AuditPublic(at=row.at, actor=row.actor, source=row.source, action=row.action,
                                object_type=row.object_type, object_id=row.object_id,
                                detail=row.detail)
+
+
+def share_link(row: ShareLink, *, created_by: str) -> schemas.ShareLinkPublic:
+    assert row.id is not None
+    return schemas.ShareLinkPublic(id=row.id, note=row.note, created_at=row.created_at,
+                                   expires_at=row.expires_at, created_by=created_by,
+                                   revoked_at=row.revoked_at)
+
+
+def share_links(session: Session, rows: Iterable[ShareLink]) -> schemas.ShareLinkList:
+    rows = list(rows)
+    ids = {r.created_by for r in rows}
+    names = ({u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
+             if ids else {})
+    return schemas.ShareLinkList(items=[share_link(r, created_by=names.get(r.created_by, ""))
+                                        for r in rows])

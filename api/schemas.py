@@ -11,7 +11,7 @@ from orchestrator.evaluation import DIMENSIONS
 
 Phase = Literal["PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped",
                 "Failed"]
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
@@ -148,6 +148,33 @@ class TemplateDetail(BaseModel):
     versions: list[TemplatePublic] = Field(description="Every version, newest first.")
 
 
+class TimeToReady(BaseModel):
+    samples: int = Field(description="Trials that became ready.")
+    median_seconds: float | None
+    p90_seconds: float | None = Field(description="90th percentile, linear interpolation.")
+
+
+class OutcomeSummary(BaseModel):
+    version: str | None = Field(description="The version, or null for every version together.")
+    trials: int
+    phases: dict[str, int] = Field(description="Trials in each phase (every phase listed).")
+    evaluated: int
+    decisions: dict[str, int] = Field(description="Evaluated trials by decision: adopt, "
+                                      "iterate, stop.")
+    mean_scores: dict[str, float | None] = Field(description="Mean score (1-5) per dimension "
+                                                 "of the evaluation scheme; null if none.")
+    time_to_ready: TimeToReady
+
+
+class TemplateOutcomes(BaseModel):
+    """How a template's trials went, in aggregate only: no trial, no civil servant's words."""
+
+    template: str
+    supplier: str
+    total: OutcomeSummary
+    versions: list[OutcomeSummary] = Field(description="Every version, newest first.")
+
+
 class VersionStatusChange(_Strict):
     status: Literal["Published", "Deprecated", "Quarantined"]
     reason: str = Field("", max_length=500)
@@ -231,6 +258,17 @@ class UserCreate(_Strict):
     email: str = Field("", max_length=200)
 
 
+class UserUpdate(_Strict):
+    """Only the fields given change."""
+
+    role: Literal["civil_servant", "supplier", "platform_engineer", "approver"] | None = None
+    department: str | None = Field(None, max_length=100)
+    supplier: str | None = Field(None, max_length=40,
+                                 description="The supplier's slug (role supplier).")
+    disabled: bool | None = Field(None, strict=True, description="`true` ends the person's sessions and "
+                                  "stops their tokens at once; `false` lets them in again.")
+
+
 class UserPublic(BaseModel):
     name: str
     role: str
@@ -239,6 +277,8 @@ class UserPublic(BaseModel):
     display_name: str
     email: str
     created_at: datetime
+    disabled: bool = False
+    single_sign_on: bool = Field(False, description="Bound to an account at the provider.")
 
 
 class UserList(BaseModel):
@@ -286,3 +326,40 @@ class ErrorBody(BaseModel):
     reason: str
     detail: str
     problems: list[dict[str, str]] | None = None
+
+
+class ShareLinkCreate(_Strict):
+    expires_in_seconds: int = Field(
+        ge=60, le=7 * 86400, description="How long the link lasts: 60 seconds to 7 days.")
+    note: str = Field("", max_length=200, description="Who it is for (shown to you only).")
+
+
+class ShareLinkPublic(BaseModel):
+    id: int
+    note: str
+    created_at: datetime
+    expires_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class ShareLinkCreated(ShareLinkPublic):
+    url: str = Field(description="The den page that opens the sandbox without signing in: "
+                     "shown this once, never again.")
+
+
+class ShareLinkList(BaseModel):
+    items: list[ShareLinkPublic]
+
+
+class OpenRequest(_Strict):
+    component: str | None = Field(None, pattern=r"^[a-z0-9-]{1,60}$",
+                                  description="Which exposed component; may be left out when "
+                                  "the trial exposes only one.")
+
+
+class OpenAddress(BaseModel):
+    component: str
+    url: str = Field(description="A one-time address on the sandbox's own origin: opened in a "
+                     "browser, it signs that browser in to the sandbox (once, within a minute).")
+    expires_at: datetime

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from api import presenters
 from orchestrator import crud
 from orchestrator.models import Trial, User
+from orchestrator.sandbox_hosts import SandboxAddress
 
 MARGIN = timedelta(seconds=5)
 
@@ -30,7 +31,7 @@ MARGIN = timedelta(seconds=5)
 class WatchSpec:
     user: User
     selectors: crud.TrialFilter
-    base_url: str
+    sandboxes: SandboxAddress
     interval: float
     timeout: int
 
@@ -63,7 +64,7 @@ def _poll(engine: Engine, spec: WatchSpec, cursor: _Cursor) -> list[bytes]:
         rows = [row for row in crud.changed_trials(session, user=spec.user, since=since,
                                                    selectors=spec.selectors)
                 if row.id not in cursor.sent or cursor.sent[row.id] != row.updated_at]
-        items = presenters.trials(session, rows, now=now, base_url=spec.base_url).items
+        items = presenters.trials(session, rows, now=now, sandboxes=spec.sandboxes).items
     lines = [_line("MODIFIED" if row.id in cursor.sent else "ADDED", item.model_dump(mode="json"))
              for row, item in zip(rows, items, strict=True)]
     _advance(cursor, rows)

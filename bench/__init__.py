@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,14 @@ def ratio_row(name: str, product: list[float], baseline: list[float], target: st
     return f"  {name:<{width}} p50 {p50:8.2f}     p95 {p95:8.2f}     {target}".rstrip()
 
 
-def wait_200(url: str, deadline: float) -> None:
+def wait_200(url: str, deadline: float,
+             fetch: Callable[[str], httpx.Response] | None = None) -> None:
+    """Poll until `url` answers 200; `fetch` gets it another way (a sandbox's own origin:
+    `Server.sandbox_get`)."""
+    get = fetch or (lambda target: httpx.get(target, timeout=1))
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if get(url).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -3,7 +3,7 @@
 
 For each of N rounds (alternating, so drift in the machine's load hits both alike):
 - product: POST /api/v1/trials to a real `den serve`, then poll until the trial's endpoint
-  (through the orchestrator's sandbox URL) answers HTTP 200;
+  (the sandbox's own origin, served by the orchestrator; a script's token) answers HTTP 200;
 - baseline: start the same image with the Docker SDK (`containers.run`, a published loopback
   port, the same readiness path) and poll until it answers HTTP 200.
 - the same baseline with the limits and hardening the product applies to that component.
@@ -45,7 +45,8 @@ def launch_product(server: Server, template: str) -> float:
         if body["phase"] in ("Stopped", "Failed") or time.monotonic() > deadline:
             raise RuntimeError(f"trial ended {body['phase']}: {body['message']}")
         time.sleep(POLL)
-    wait_200(next(iter(body["endpoints"].values())), deadline)
+    wait_200(next(iter(body["endpoints"].values())), deadline,
+             fetch=lambda url: server.sandbox_get(url, timeout=1))
     elapsed = time.monotonic() - started
     server.call("POST", f"/api/v1/trials/{trial['id']}/end")
     server.wait_for(trial["id"], "Stopped", timeout=60)

@@ -4,6 +4,12 @@ One table of rules for the API, the web pages and the CLI alike (the authorisati
 in tests/service/test_authorisation.py calls every route as every role against it). A trial
 the caller may not see is reported as not found, never as forbidden, so that ids do not leak;
 `crud.visible_trials_query` is the query form of `may_see_trial`.
+
+Suppliers see no individual trial at all (what a civil servant wrote, their department, the
+sandbox's endpoints and logs are theirs): a supplier sees how its templates' trials went in
+aggregate (`check_may_see_outcomes`, orchestrator/outcomes.py) and the report's rows of its
+templates without the civil servant's words. Templates are public, so a refusal about a
+template is forbidden (403), not hidden.
 """
 
 from __future__ import annotations
@@ -45,12 +51,11 @@ def shares_department(user: User, trial: Trial) -> bool:
             and bool(trial.department) and user.department == trial.department)
 
 
-def may_see_trial(user: User, trial: Trial, *, supplier_id: int | None) -> bool:
-    """`supplier_id` is the trial's template's supplier."""
+def may_see_trial(user: User, trial: Trial) -> bool:
+    """The owner, their department when shared, approvers and platform engineers; never a
+    supplier, not even of the trial's template (suppliers see aggregates)."""
     if user.role in SEES_ALL:
         return True
-    if user.role == Role.SUPPLIER:
-        return user.supplier_id is not None and user.supplier_id == supplier_id
     return is_owner(user, trial) or shares_department(user, trial)
 
 
@@ -86,12 +91,42 @@ def sees_private_notes(user: User, trial: Trial) -> bool:
 
 
 def check_may_read_logs(user: User) -> None:
-    """Logs record what a civil servant did in the sandbox: not for suppliers."""
+    """Logs record what a civil servant did in the sandbox: not for suppliers (who cannot see
+    the trial in the first place; this holds should that ever change)."""
     if user.role == Role.SUPPLIER:
         raise Forbidden("suppliers cannot read a trial's logs")
+
+
+def check_may_see_outcomes(user: User, *, supplier_id: int) -> None:
+    """A template's aggregate outcomes: its supplier's users, approvers and platform
+    engineers. `supplier_id` is the template's supplier."""
+    if user.role in SEES_ALL:
+        return
+    if user.role != Role.SUPPLIER or user.supplier_id != supplier_id:
+        raise Forbidden("only the template's supplier, approvers and platform engineers see "
+                        "how its trials went")
 
 
 def check_may_manage_tokens(user: User, *, owner: str) -> None:
     """People manage their own tokens; platform engineers manage everyone's."""
     if user.name != owner and user.role != Role.PLATFORM_ENGINEER:
         raise Forbidden("only platform engineers manage other people's tokens")
+
+
+def may_open_sandbox(user: User, trial: Trial) -> bool:
+    """Who opens a trial's sandbox (its workload, on its own origin): the trial's people, that
+    is its owner and, when shared, civil servants of its department, plus platform engineers.
+    Never by role alone otherwise: approvers see trials, suppliers their templates' outcomes,
+    but what a civil servant does in the sandbox is not theirs to watch. A disabled person
+    opens nothing. Holders of a share link are let in by the link (crud.sandbox_access)."""
+    if getattr(user, "disabled_at", None) is not None or getattr(user, "disabled", False) is True:
+        return False
+    return (is_owner(user, trial) or shares_department(user, trial)
+            or user.role == Role.PLATFORM_ENGINEER)
+
+
+def check_may_share(user: User, trial: Trial) -> None:
+    """Share links open the sandbox to people outside the den: only its owner or a platform
+    engineer makes, lists or revokes them."""
+    if not (is_owner(user, trial) or user.role == Role.PLATFORM_ENGINEER):
+        raise Forbidden("only the trial's owner or a platform engineer manages its share links")

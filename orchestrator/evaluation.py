@@ -4,8 +4,10 @@ Pure: no I/O and no clock. Every trial is scored on the same eight dimensions, 1
 evidence, plus a decision and lessons learned; beside what people say sits what the
 orchestrator measured itself from the trial's timeline (`measure`). The report has one row per
 evaluated trial, the same columns in CSV and JSON, and a versioned schema documented column by
-column in docs/report-schema.md (a test keeps the two in step). It never holds private notes
-or the owner's name: it is meant to be published.
+column in docs/report-schema.md (a test keeps the two in step). It never holds private notes,
+the owner's name, nor anything that opens the trial (a row is numbered within its export, not
+named by the trial's id): it is meant to be published. Suppliers get their templates' rows
+without the civil servant's own words (`for_supplier`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from orchestrator.lifecycle import Phase
 from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
 
-REPORT_SCHEMA = "innovation-den.io/trial-report/v1"
+REPORT_SCHEMA = "innovation-den.io/trial-report/v2"
 DIMENSIONS = ("user_need", "accessibility", "security", "privacy", "interoperability",
               "performance", "cost_value", "ease_of_adoption")
 
@@ -55,11 +57,17 @@ def measure(trial: Trial, events: Sequence[TrialEvent], *, now: datetime) -> Mea
 
 
 def _time_to_ready(trial: Trial) -> float | None:
+    return seconds_to_ready(created_at=trial.created_at, approved_at=trial.approved_at,
+                            ready_at=trial.ready_at)
+
+
+def seconds_to_ready(*, created_at: datetime, approved_at: datetime | None,
+                     ready_at: datetime | None) -> float | None:
     """From the request (or its approval: waiting for an approver is not the runtime's time)
-    to Ready."""
-    if trial.ready_at is None:
+    to Ready; None when it never became ready."""
+    if ready_at is None:
         return None
-    return round((trial.ready_at - (trial.approved_at or trial.created_at)).total_seconds(), 3)
+    return round((ready_at - (approved_at or created_at)).total_seconds(), 3)
 
 
 def _ready_seconds(transitions: list[tuple[datetime, Phase]], *, now: datetime) -> float | None:
@@ -93,7 +101,7 @@ def _teardown_verified(transitions: list[tuple[datetime, Phase]]) -> bool | None
 
 #: The report's columns, in order; docs/report-schema.md documents each one.
 COLUMNS: tuple[str, ...] = (
-    "schema", "trial_id", "title", "problem_statement", "hypothesis", "success_criteria",
+    "schema", "row", "title", "problem_statement", "hypothesis", "success_criteria",
     "department", "template", "template_version", "supplier", "supplier_name", "supplier_size",
     "problem_areas", "created_at", "ready_at", "ended_at", "duration_seconds",
     "extension_count", "outcome_reason",
@@ -103,8 +111,13 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+#: The civil servant's own words about their trial: left empty in the rows a supplier gets.
+SUPPLIER_HIDDEN = ("title", "problem_statement", "hypothesis", "success_criteria", "department")
+
+
 @dataclass(frozen=True)
 class ReportInput:
+    row: int  # this row's number in its export, from 1: never the trial's id
     trial: Trial
     evaluation: Evaluation
     supplier: Supplier
@@ -115,7 +128,7 @@ class ReportInput:
 def report_row(data: ReportInput) -> dict[str, Any]:
     trial, evaluation = data.trial, data.evaluation
     row: dict[str, Any] = {
-        "schema": REPORT_SCHEMA, "trial_id": trial.id, "title": trial.title,
+        "schema": REPORT_SCHEMA, "row": data.row, "title": trial.title,
         "problem_statement": trial.problem_statement, "hypothesis": trial.hypothesis,
         "success_criteria": list(trial.success_criteria), "department": trial.department,
         "template": trial.template_name, "template_version": trial.template_version,
@@ -136,6 +149,12 @@ def report_row(data: ReportInput) -> dict[str, Any]:
         "cpu_millicores": trial.cpu_millicores, "memory_mib": trial.memory_mib,
     })
     return {column: row[column] for column in COLUMNS}
+
+
+def for_supplier(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as a supplier sees it: the same columns, the civil servant's words emptied."""
+    return {column: ([] if isinstance(value, list) else "") if column in SUPPLIER_HIDDEN
+            else value for column, value in row.items()}
 
 
 def _iso(value: datetime | None) -> str | None:

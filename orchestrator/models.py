@@ -112,6 +112,11 @@ class User(SQLModel, table=True):
     department: str = Field(default="", max_length=100)
     supplier_id: int | None = Field(default=None, foreign_key="supplier.id")
     created_at: datetime = _when(nullable=False)
+    # A disabled person's sessions, tokens and sandbox visits stop at once.
+    disabled_at: datetime | None = _when()
+    # `iss` + " " + `sub` of the provider account bound at the first single sign-on: a later
+    # account that merely claims the same user name is refused.
+    oidc_subject: str | None = Field(default=None, max_length=600, unique=True, index=True)
 
 
 class ApiToken(SQLModel, table=True):
@@ -214,6 +219,23 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = _json({})
 
 
+class SignInAttempt(SQLModel, table=True):
+    """A single sign-on in progress: made when the den sends a browser to the provider, used
+    (and deleted) when the provider sends it back. `state_hash` finds it; `browser_hash` (of the
+    pre-sign-in cookie) binds it to the browser that started it, so a callback URL sent to
+    someone else signs nobody in. Expired rows are removed as new ones are made."""
+
+    __tablename__ = "sign_in_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(unique=True, index=True, max_length=64)
+    browser_hash: str = Field(max_length=64)
+    nonce: str = Field(max_length=100)
+    code_verifier: str = Field(max_length=200)
+    next_path: str = Field(default="/", max_length=2000)
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(nullable=False, index=True)
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in person's session on the web pages, kept on the server: the browser holds
     only a random cookie whose SHA-256 is `token_hash`, so signing out (deleting the row) ends
@@ -227,5 +249,58 @@ class WebSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     data: dict[str, Any] = _json({})
     source: str = Field(default="", max_length=100)
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(nullable=False, index=True)
+
+
+# --- Sandbox access (each sandbox on an origin of its own) --------------------------------
+
+
+class ShareLink(SQLModel, table=True):
+    """A link that opens one trial's sandbox without signing in, for people outside the den
+    (a user researcher's participant, say). The secret is in its URL, shown once; only its
+    SHA-256 is kept. It dies at `expires_at` or when revoked, and with it every sandbox
+    session it opened."""
+
+    __tablename__ = "share_link"
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=20)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    note: str = Field(default="", max_length=200)
+    created_by: int = Field(foreign_key="den_user.id")
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(nullable=False)
+    revoked_at: datetime | None = _when()
+
+
+class SandboxGrant(SQLModel, table=True):
+    """A one-time hand-over from the den to one sandbox origin, for a person or a share link,
+    valid for about a minute. The sandbox origin consumes it with one conditional UPDATE (of
+    `used_at`), so two uses of the same grant can never both succeed."""
+
+    __tablename__ = "sandbox_grant"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    trial_id: str = Field(foreign_key="trial.id", max_length=20)
+    component: str = Field(max_length=63)
+    user_id: int | None = Field(default=None, foreign_key="den_user.id")
+    share_link_id: int | None = Field(default=None, foreign_key="share_link.id")
+    created_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(nullable=False, index=True)
+    used_at: datetime | None = _when()
+
+
+class SandboxSession(SQLModel, table=True):
+    """A browser's session on one sandbox origin: its own cookie (`den_sandbox`) holds a random
+    token whose SHA-256 is `token_hash`. Every request re-checks the trial, the person or the
+    link behind it, so ending a trial or revoking a link closes the sandbox at once."""
+
+    __tablename__ = "sandbox_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=20)
+    component: str = Field(max_length=63)
+    user_id: int | None = Field(default=None, foreign_key="den_user.id")
+    share_link_id: int | None = Field(default=None, foreign_key="share_link.id")
     created_at: datetime = _when(nullable=False)
     expires_at: datetime = _when(nullable=False, index=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,16 @@ class TemplateCaps(BaseModel):
     self_service_max_duration: int | None = Field(None, ge=1)
     max_total_cpu: float | None = Field(None, ge=0)
     max_total_memory_mib: int | None = Field(None, ge=0)
+
+
+class GroupMapping(BaseModel):
+    """What one provider group gives a person who signs in (`DEN_OIDC_GROUPS`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["civil_servant", "supplier", "platform_engineer", "approver"]
+    department: str = Field("", max_length=100)
+    supplier: str = Field("", max_length=40)
 
 
 def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
@@ -69,6 +80,51 @@ class Settings(BaseSettings):
     bootstrap_admin_token: str = _setting(
         "", "auth", "If set, a platform-engineer user `admin` with this API token exists after "
         "start-up (for scripts and first use)."
+    )
+    max_token_lifetime: int = _setting(
+        90 * 86400, "auth", "Longest lifetime of an API token, in seconds: a token asked for "
+        "with no expiry gets this one, a longer one is refused, and a token made with another "
+        "token never outlives it. The bootstrap token is exempt.", ge=60
+    )
+    oidc_issuer: str = _setting(
+        "", "auth", "OpenID Connect issuer URL of the organisation's provider; its "
+        "`/.well-known/openid-configuration` gives the endpoints and signing keys. Set, the "
+        "sign-in page signs people in through it (authorisation code flow with PKCE; the "
+        "provider must redirect to `DEN_PUBLIC_URL` + `/sign-in/callback`)."
+    )
+    oidc_client_id: str = _setting("", "auth", "The den's client id at the provider.")
+    oidc_client_secret: str = _setting(
+        "", "auth", "The den's client secret at the provider (empty for a public client, "
+        "which PKCE still protects)."
+    )
+    oidc_scopes: str = _setting(
+        "openid email profile", "auth", "Scopes asked for at sign-in, space-separated "
+        "(`openid` is always sent)."
+    )
+    oidc_username_claim: str = _setting(
+        "preferred_username", "auth", "ID token claim whose value (lower-cased) is the den "
+        "user's name, e.g. `preferred_username` or `email`."
+    )
+    oidc_roles_claim: str = _setting(
+        "groups", "auth", "ID token claim listing the person's groups; `DEN_OIDC_GROUPS` maps "
+        "them to a role and department. Empty: roles come only from users made beforehand."
+    )
+    oidc_groups: dict[str, GroupMapping] = _setting(
+        {}, "auth", "JSON map from a provider group to the den role and department it gives, "
+        "e.g. `{\"hmrc-staff\": {\"role\": \"civil_servant\", \"department\": \"HMRC\"}, "
+        "\"den-ops\": {\"role\": \"platform_engineer\"}}` (`supplier` as a key binds the "
+        "supplier role to a supplier's slug). A group named like a role (`approver`) gives that "
+        "role. With several groups the strongest role wins (platform engineer, approver, civil "
+        "servant, supplier); the role and department follow the groups at every sign-in."
+    )
+    oidc_create_users: bool = _setting(
+        True, "auth", "Make a user at their first sign-in from the role their groups give; "
+        "`false` lets in only users a platform engineer made beforehand (the provider then "
+        "only identifies them, unless their groups map to a role)."
+    )
+    oidc_timeout: float = _setting(
+        10.0, "auth", "Seconds to wait for the provider (discovery, keys, the token exchange) "
+        "before the sign-in page says it is unavailable.", gt=0
     )
     # --- rules
     min_trial_duration: int = _setting(
@@ -156,6 +212,13 @@ class Settings(BaseSettings):
     public_url: str = _setting(
         "", "web", "Public base URL of the service (for links); empty derives it from requests."
     )
+    sandbox_domain: str = _setting(
+        "sandbox.localhost", "web", "Domain under which each sandbox gets an origin of its own, "
+        "`<trial>-<component>.<domain>`, with the scheme and port of the den's public URL. "
+        "In production a wildcard DNS name and a wildcard TLS certificate on another site than "
+        "the den's (README: Security); the default resolves to loopback in browsers.",
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    )
     max_request_bytes: int = _setting(
         1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024
     )
@@ -186,13 +249,39 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and self.dev_sign_in:
             raise ValueError("DEN_DEV_SIGN_IN cannot be enabled in production")
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError("DEN_OIDC_ISSUER and DEN_OIDC_CLIENT_ID go together: set both "
+                             "for single sign-on, or neither")
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("DEN_OIDC_ISSUER must be an http(s) URL")
+        if (self.environment == "production" and self.oidc_issuer.startswith("http://")):
+            raise ValueError("DEN_OIDC_ISSUER must use https in production")
         if self.environment == "production" and not self.session_cookie_secure:
             raise ValueError("DEN_SESSION_COOKIE_SECURE cannot be false in production")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_the_den_among_sandboxes(self) -> Settings:
+        """Requests for the sandbox domain never reach the den: the den cannot live there, and
+        in production sandboxes must not be named below the den's own host either (they would
+        share its site, so its `SameSite` cookies would reach them)."""
+        den = (urlsplit(self.public_url).hostname or "").lower()
+        domain = self.sandbox_domain
+        if den and (den == domain or den.endswith("." + domain)):
+            raise ValueError("DEN_PUBLIC_URL's host is inside DEN_SANDBOX_DOMAIN: the den "
+                             "would be served as a sandbox; use another sandbox domain")
+        if self.environment == "production" and den and domain.endswith("." + den):
+            raise ValueError("DEN_SANDBOX_DOMAIN is below the den's own host: in production "
+                             "give sandboxes a domain on another site (README: Security)")
         return self
 
     @property
     def dev_sign_in_enabled(self) -> bool:
         return self.dev_sign_in if self.dev_sign_in is not None else self.environment == "development"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def effective_database_url(self) -> str:

@@ -17,9 +17,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from orchestrator import crud
+from orchestrator import crud, sandbox_hosts
 from orchestrator.errors import Unauthenticated
 from orchestrator.models import User, WebSession
+from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
 SIGN_IN_CSRF_MAX_AGE = 3600
@@ -110,3 +111,13 @@ def wake_reconciler(request: Request) -> None:
 
 VisitorDep = Annotated[Visitor, Depends(get_visitor)]
 SignedIn = Annotated[Visitor, Depends(signed_in)]
+
+
+def get_sandboxes(request: Request, settings: SettingsDep) -> SandboxAddress:
+    """How this den's sandbox URLs look: each on its own origin under DEN_SANDBOX_DOMAIN, with
+    the scheme and port of the den's public URL (or of this request)."""
+    return sandbox_hosts.address(settings.public_url or str(request.base_url),
+                                 settings.sandbox_domain)
+
+
+Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from orchestrator.crud.sign_in import NoRole
 from orchestrator.errors import (
     Conflict,
     DenError,
@@ -24,9 +25,13 @@ from orchestrator.errors import (
 )
 from web.deps import Visitor
 from web.forms import FormPage
+from web.oidc import SignInRefused, SignInUnavailable
 from web.rendering import render, wants_json
 
 TITLES: list[tuple[type[DenError], str]] = [
+    (SignInUnavailable, "Sign-in is not available right now"),
+    (SignInRefused, "You could not be signed in"),
+    (NoRole, "You cannot use this service yet"),
     (NotFound, "Page not found"),
     (Forbidden, "You cannot do that"),
     (ValidationFailed, "There is a problem"),
@@ -51,7 +56,8 @@ def render_error(request: Request, error: DenError, status: int) -> Response | N
         return None
     visitor: Visitor = getattr(request.state, "den_visitor", None) or Visitor(
         user=None, web_session=None, source="", csrf="")
-    if isinstance(error, Unauthenticated) and visitor.user is None:
+    if (isinstance(error, Unauthenticated) and not isinstance(error, SignInRefused)
+            and visitor.user is None):
         return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
     form: FormPage | None = getattr(request.state, "den_form", None)
     if form is not None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -53,10 +54,36 @@ def _inline_script_hash() -> str:
 
 
 INLINE_SCRIPT_HASH = _inline_script_hash()
-CSP = ("default-src 'self'; "
-       f"script-src 'self' '{INLINE_SCRIPT_HASH}'; "
-       "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-       "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+
+
+def content_security_policy(form_targets: Sequence[str] = ()) -> str:
+    """The pages' policy. `form-action` also governs where a form's answer may redirect, so
+    the origins a form legitimately ends on (the sign-in provider, after signing out; the
+    sandboxes, after their interstitial) are named, and nothing else."""
+    targets = " ".join(["'self'", *dict.fromkeys(form_targets)])
+    return ("default-src 'self'; "
+            f"script-src 'self' '{INLINE_SCRIPT_HASH}'; "
+            "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+            f"object-src 'none'; frame-ancestors 'none'; form-action {targets}; "
+            "base-uri 'self'")
+
+
+def form_targets(settings: Settings) -> list[str]:
+    """Origins other than the den's own that a form's redirect may reach."""
+    targets = []
+    if settings.oidc_issuer:
+        parts = urlsplit(settings.oidc_issuer)
+        targets.append(f"{parts.scheme}://{parts.netloc}")
+    domain = getattr(settings, "sandbox_domain", "")
+    if domain:
+        targets.append(f"*.{domain}:*" if not settings.public_url
+                       else f"{urlsplit(settings.public_url).scheme}://*.{domain}"
+                       + (f":{urlsplit(settings.public_url).port}"
+                          if urlsplit(settings.public_url).port else ""))
+    return targets
+
+
+CSP = content_security_policy()
 
 PHASE_TAGS = {
     Phase.PENDING_APPROVAL: ("Waiting for approval", "govuk-tag--yellow"),
@@ -169,7 +196,8 @@ def render(request: Request, visitor: Visitor, template: str, data: dict[str, An
                       if item["href"].startswith("#")},
         values=values or {},
     )
-    response = HTMLResponse(html, headers={**NO_STORE, "content-security-policy": CSP})
+    policy = content_security_policy(form_targets(request.app.state.settings))
+    response = HTMLResponse(html, headers={**NO_STORE, "content-security-policy": policy})
     if status is not None:  # an error page: api/errors.py chose the status
         response.status_code = status
     if visitor.new_csrf:

@@ -14,6 +14,7 @@ from orchestrator import catalogue, rules
 from orchestrator.evaluation import DIMENSIONS, Measured, Summary
 from orchestrator.lifecycle import Phase, time_left
 from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
+from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
 DIMENSION_NAMES = {
@@ -36,7 +37,10 @@ DECISIONS = {
 WARN_BEFORE_SECONDS = 300
 
 
-def trial(row: Trial, *, owner: str, now: datetime) -> dict[str, Any]:
+def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress | None = None
+          ) -> dict[str, Any]:
+    """`sandboxes` makes `endpoints` (each component's own origin, as the API's trial has
+    them); pages that do not show them leave it out, and `endpoints` is then empty."""
     left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
     return {
         "id": row.id, "title": row.title, "phase": row.phase, "reason": row.reason,
@@ -50,8 +54,8 @@ def trial(row: Trial, *, owner: str, now: datetime) -> dict[str, Any]:
         "ended_at": row.ended_at, "end_requested_at": row.end_requested_at,
         "time_left_seconds": int(left.total_seconds()) if left is not None else None,
         "warn_before_seconds": WARN_BEFORE_SECONDS,
-        "endpoints": {name: f"/sandboxes/{row.id}/{name}/" for name in sorted(row.endpoints)}
-        if row.phase == Phase.READY else {},
+        "endpoints": {name: sandboxes.url(row.id, name) for name in sorted(row.endpoints)}
+        if row.phase == Phase.READY and sandboxes is not None else {},
         "pending_extension_seconds": row.extension_requested_seconds,
         "extension_requested_by": row.extension_requested_by,
         "approved_by": row.approved_by, "rejected_by": row.rejected_by,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -102,6 +103,17 @@ def get_template(name: TemplateName, session: SessionDep, _actor: ActorDep
     """A template with every version, newest first, and each version's status."""
     _template, supplier, versions = crud.template_versions(session, name=name)
     return presenters.template_detail(name, supplier, versions)
+
+
+@router.get("/templates/{name}/outcomes")
+def template_outcomes(name: TemplateName, session: SessionDep, actor: ActorDep
+                      ) -> schemas.TemplateOutcomes:
+    """How the template's trials went, per version and in total: trials by phase, decisions,
+    evaluated count, mean score per dimension, time to ready (median, 90th percentile). Only
+    aggregates, never a trial. For the template's supplier, approvers and platform engineers
+    (others 403; an unknown template 404)."""
+    found = crud.template_outcomes(session, user=actor.user, name=name)
+    return schemas.TemplateOutcomes.model_validate(asdict(found))
 
 
 @router.post("/templates/{name}/versions/{version}/status")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api import errors, presenters, schemas
-from api.deps import ActorDep, BaseUrl, Now, SessionDep, StrictQuery, TrialId, wake_reconciler
+from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId, wake_reconciler
 from orchestrator import crud
 
 router = APIRouter(prefix="/api/v1/trials", tags=["approvals"], responses=errors.RESPONSES,
@@ -15,19 +15,19 @@ router = APIRouter(prefix="/api/v1/trials", tags=["approvals"], responses=errors
 
 @router.post("/{trial_id}/approve")
 def approve(trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep,
-            now: Now, base_url: BaseUrl) -> schemas.TrialPublic:
+            now: Now, sandboxes: Sandboxes) -> schemas.TrialPublic:
     """Approve what waits on the trial. A pending trial's clock starts now, and the reconciler
     moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.approve(session, actor=actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
 
 
 @router.post("/{trial_id}/reject")
 def reject(trial_id: TrialId, body: schemas.RejectRequest, request: Request,
-           session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl
+           session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
            ) -> schemas.TrialPublic:
     """Reject what waits on the trial, saying why. A pending trial ends Stopped (reason
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
@@ -35,4 +35,4 @@ def reject(trial_id: TrialId, body: schemas.RejectRequest, request: Request,
     crud.reject(session, actor=actor, trial=trial, reason=body.reason, now=now)
     session.commit()
     wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]

@@ -58,7 +58,9 @@ def report(
     decision: Annotated[Literal["adopt", "iterate", "stop"] | None, Query()] = None,
 ) -> Response:
     """One row per evaluated trial, the same columns in JSON and CSV, schema
-    `innovation-den.io/trial-report/v1` (docs/report-schema.md). No private notes, no owners."""
+    `innovation-den.io/trial-report/v2` (docs/report-schema.md). No private notes, no owners,
+    no trial ids (rows are numbered); suppliers get their templates' rows without the civil
+    servant's words."""
     rows = crud.report(session, user=actor.user, now=now, selectors=crud.ReportFilter(
         problem_area=problem_area, supplier=supplier, decision=decision))
     headers = {"X-Report-Schema": REPORT_SCHEMA}

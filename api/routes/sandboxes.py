@@ -1,73 +1,102 @@
-"""The sandbox proxy: a trial's endpoints are reached through the orchestrator's URL.
+"""Opening a trial's sandbox from a script, and its share links.
 
-`/sandboxes/{trial_id}/{component}/...` forwards to the component's address inside the
-runtime (a container address on the trial's own network, never published beyond this host).
-Sandboxed pages are served with `Content-Security-Policy: sandbox ...`, so a supplier's page
-runs in an opaque origin and cannot act as the orchestrator's own pages or read their cookies.
+A sandbox answers on an origin of its own (api/sandbox_origin.py). `POST .../open` gives a
+script a one-time address there (the same hand-over as the den's open page: a grant of about a
+minute, for the token's person); share links open the sandbox to people outside the den through
+the den page `/share/{secret}`. The rules are crud.sandbox_access's.
+
+The old `/sandboxes/{trial}/{component}/...` paths of the den's own origin no longer serve any
+workload: they send the browser to the den's open page for that sandbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from sqlmodel import Session
+from fastapi.responses import RedirectResponse
 
-from api.deps import SessionDep
-from orchestrator.errors import NotFound, RuntimeUnavailable
-from orchestrator.lifecycle import Phase
-from orchestrator.models import Trial
+from api import errors, presenters, schemas
+from api.deps import (
+    ActorDep,
+    BaseUrl,
+    Now,
+    Sandboxes,
+    SessionDep,
+    StrictQuery,
+    TrialId,
+)
+from orchestrator import crud
+from orchestrator.crud.sandbox_access import GRANT_TTL
+from orchestrator.sandbox_hosts import sandbox_path
 
-router = APIRouter(prefix="/sandboxes", tags=["sandboxes"], include_in_schema=False)
-SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-downloads; frame-ancestors 'none'"
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-              "authorization", "cookie"}
-TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
+router = APIRouter(prefix="/api/v1/trials", tags=["sandboxes"], responses=errors.RESPONSES,
+                   dependencies=[StrictQuery])
+#: The den's old sandbox paths: a redirect to the open page, never the workload.
+legacy = APIRouter(prefix="/sandboxes", include_in_schema=False)
+LinkId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The share link's id.")]
 ComponentName = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,60}$")]
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def upstream(session: Session, trial_id: str, component: str) -> str:
-    trial = session.get(Trial, trial_id)
-    if trial is None or trial.phase != Phase.READY or component not in trial.endpoints:
-        raise NotFound(f"no running sandbox endpoint {trial_id}/{component}")
-    return trial.endpoints[component].rstrip("/")
+@router.post("/{trial_id}/open", status_code=201)
+def open_sandbox(trial_id: TrialId, body: schemas.OpenRequest, request: Request,
+                 session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+                 ) -> schemas.OpenAddress:
+    """A one-time address that opens the sandbox in a browser: on the sandbox's own origin, it
+    works once, within a minute, for the token's person (the trial's owner, its department
+    when shared, or a platform engineer). `denctl open` prints it."""
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    component = body.component or crud.only_component(trial)
+    grant = crud.hand_over(session, actor=actor, trial=trial, component=component, now=now)
+    session.commit()
+    return schemas.OpenAddress(
+        component=component, expires_at=now + GRANT_TTL,
+        url=sandboxes.enter_url(trial.id, component, grant=grant, next_path="/"))
 
 
-@router.api_route("/{trial_id}/{component}", methods=METHODS)
-def add_slash(trial_id: TrialId, component: ComponentName) -> RedirectResponse:
-    """Pages use relative links, so the component's root needs its trailing slash."""
-    return RedirectResponse(f"/sandboxes/{trial_id}/{component}/", status_code=307)
+@router.post("/{trial_id}/share-links", status_code=201)
+def create_share_link(trial_id: TrialId, body: schemas.ShareLinkCreate, session: SessionDep,
+                      actor: ActorDep, now: Now, base_url: BaseUrl) -> schemas.ShareLinkCreated:
+    """A link that opens the sandbox without signing in (the trial's owner or a platform
+    engineer makes it). `url` is shown this once; only a hash of it is kept. It lasts
+    `expires_in_seconds` (60 s to 7 days) unless revoked first."""
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    secret, link = crud.create_share_link(session, actor=actor, trial=trial, now=now,
+                                          expires_in_seconds=body.expires_in_seconds,
+                                          note=body.note)
+    session.commit()
+    url = f"{base_url.rstrip('/')}/share/{secret}"
+    return schemas.ShareLinkCreated(
+        url=url, **presenters.share_link(link, created_by=actor.name).model_dump())
 
 
-@router.api_route("/{trial_id}/{component}/{path:path}", methods=METHODS)
-async def proxy(
-    request: Request, trial_id: TrialId, component: ComponentName, path: str,
-    session: SessionDep,
-) -> Response:
-    target = f"{upstream(session, trial_id, component)}/{path}"
-    client: httpx.AsyncClient = request.app.state.proxy_client
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    headers["x-forwarded-prefix"] = f"/sandboxes/{trial_id}/{component}"
-    outgoing = client.build_request(request.method, target, params=request.query_params,
-                                    headers=headers, content=await request.body())
-    try:
-        answer = await client.send(outgoing, stream=True)
-    except httpx.HTTPError as exc:
-        raise RuntimeUnavailable(f"the sandbox did not answer: {type(exc).__name__}") from exc
-    kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP
-            and k.lower() not in ("content-security-policy", "set-cookie")}
-    kept["content-security-policy"] = SANDBOX_CSP
-    return StreamingResponse(_body(answer), status_code=answer.status_code, headers=kept)
+@router.get("/{trial_id}/share-links")
+def list_share_links(trial_id: TrialId, session: SessionDep, actor: ActorDep
+                     ) -> schemas.ShareLinkList:
+    """The trial's share links, oldest first, without their secrets."""
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    rows = crud.list_share_links(session, actor=actor, trial=trial)
+    return presenters.share_links(session, rows)
 
 
-async def _body(answer: httpx.Response) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in answer.aiter_raw():
-            yield chunk
-    finally:
-        await answer.aclose()
+@router.delete("/{trial_id}/share-links/{link_id}")
+def revoke_share_link(trial_id: TrialId, link_id: LinkId, session: SessionDep,
+                      actor: ActorDep, now: Now) -> schemas.ShareLinkPublic:
+    """Revoke a share link at once: the sandbox stops answering whoever opened it with the
+    link, at their next request. Repeating it is harmless."""
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    link = crud.revoke_share_link(session, actor=actor, trial=trial, link_id=link_id, now=now)
+    session.commit()
+    return presenters.share_links(session, [link]).items[0]
+
+
+@legacy.get("/{trial_id}/{component}")
+@legacy.get("/{trial_id}/{component}/{path:path}")
+def moved(request: Request, trial_id: TrialId, component: ComponentName,
+          path: str = "") -> RedirectResponse:
+    """Sandboxes moved to origins of their own: the den's open page hands the visitor over."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    next_path = sandbox_path(f"/{path}{query}")
+    return RedirectResponse(f"/trials/{trial_id}/open/{component}?next={quote(next_path)}",
+                            status_code=303)

@@ -10,8 +10,8 @@ from fastapi.responses import StreamingResponse
 from api import errors, presenters, schemas, watch
 from api.deps import (
     ActorDep,
-    BaseUrl,
     Now,
+    Sandboxes,
     Selectors,
     SessionDep,
     SettingsDep,
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/trials", tags=["trials"], responses=errors.RE
 @router.post("", status_code=201)
 def create_trial(
     body: schemas.TrialCreate, request: Request, session: SessionDep, actor: ActorDep,
-    settings: SettingsDep, now: Now, base_url: BaseUrl,
+    settings: SettingsDep, now: Now, sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Ask for a sandbox from a template. The reconciler starts it; watch `phase`. A request
     longer than the self-service limit starts in `PendingApproval` until an approver decides."""
@@ -43,7 +43,7 @@ def create_trial(
     )
     session.commit()
     wake_reconciler(request)
-    return presenters.trial(trial, owner=actor.name, now=now, base_url=base_url)
+    return presenters.trial(trial, owner=actor.name, now=now, sandboxes=sandboxes)
 
 
 @router.get("", response_model=schemas.TrialList, responses={200: {"content": {
@@ -51,7 +51,7 @@ def create_trial(
                              "example": '{"type": "MODIFIED", "object": {"id": "t1a2b3c4d5e6"}}'},
 }}})
 def list_trials(
-    request: Request, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl,
+    request: Request, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes,
     selectors: Selectors, settings: SettingsDep,
     watch_: Annotated[bool, Query(alias="watch", description="Stream changes as JSON lines "
                                   "(`{\"type\": \"ADDED\"|\"MODIFIED\", \"object\": trial}`), "
@@ -62,26 +62,26 @@ def list_trials(
     """Trials the caller may see, newest first, filtered by the selectors; or a watch."""
     if watch_:
         stream = watch.trials(request.app.state.engine, watch.WatchSpec(
-            user=actor.user, selectors=selectors, base_url=base_url,
+            user=actor.user, selectors=selectors, sandboxes=sandboxes,
             interval=settings.watch_poll_interval, timeout=timeout_seconds))
         return StreamingResponse(stream, media_type="application/x-ndjson")
     rows = list(crud.list_trials(session, user=actor.user, selectors=selectors))
-    return presenters.trials(session, rows, now=now, base_url=base_url)
+    return presenters.trials(session, rows, now=now, sandboxes=sandboxes)
 
 
 @router.get("/{trial_id}")
 def get_trial(
-    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, base_url: BaseUrl
+    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
 ) -> schemas.TrialPublic:
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
 
 
 @router.post("/{trial_id}/extend", responses={202: {"model": schemas.TrialPublic,
                                                     "description": "Waits for an approver"}})
 def extend_trial(
     trial_id: TrialId, body: schemas.ExtendRequest, request: Request, response: Response,
-    session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now, base_url: BaseUrl,
+    session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Add time: 200 with the new `expires_at`; 202 when the whole trial would pass the
     self-service limit, so the extension waits for an approver (`pending_extension_seconds`);
@@ -93,13 +93,13 @@ def extend_trial(
     wake_reconciler(request)
     if not applied:
         response.status_code = 202
-    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
 
 
 @router.post("/{trial_id}/end", status_code=202)
 def end_trial(
     trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep, now: Now,
-    base_url: BaseUrl,
+    sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Ask for the sandbox to be torn down now (the reconciler does it); a request still
     waiting for approval is withdrawn."""
@@ -107,7 +107,7 @@ def end_trial(
     crud.request_end(session, actor=actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, base_url=base_url).items[0]
+    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
 
 
 @router.get("/{trial_id}/events")

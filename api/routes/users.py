@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api import errors, presenters, schemas
-from api.deps import ActorDep, Now, SessionDep, StrictQuery
+from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import crud
 from orchestrator.access import Role, require_role
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=errors.RESPONSES,
                    dependencies=[StrictQuery])
-UserName = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
+UserName = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
 
 
 @router.post("/users", status_code=201)
@@ -35,14 +35,29 @@ def list_users(session: SessionDep, actor: ActorDep) -> schemas.UserList:
     return presenters.users(session, crud.list_users(session))
 
 
+@router.patch("/users/{name}")
+def update_user(name: UserName, body: schemas.UserUpdate, session: SessionDep,
+                actor: ActorDep, now: Now) -> schemas.UserPublic:
+    """Platform engineers change a person's role, department or supplier, or disable them
+    (their sessions and tokens stop at once) and enable them again. Audited."""
+    user = crud.update_user(session, actor=actor, name=name, now=now, change=crud.UserChange(
+        role=body.role, department=body.department, supplier=body.supplier,
+        disabled=body.disabled))
+    session.commit()
+    return presenters.users(session, [user]).items[0]
+
+
 @router.post("/users/{name}/tokens", status_code=201)
 def create_token(name: UserName, body: schemas.TokenCreate, session: SessionDep,
-                 actor: ActorDep, now: Now) -> schemas.TokenCreated:
-    """Make an API token. The answer holds the token itself: it is never shown again."""
+                 actor: ActorDep, now: Now, settings: SettingsDep) -> schemas.TokenCreated:
+    """Make an API token. The answer holds the token itself: it is never shown again. It
+    lasts at most DEN_MAX_TOKEN_LIFETIME (the default when none is asked), and never longer
+    than the token that asks for it."""
     owner = crud.get_user(session, name=name)
     ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
     token, row = crud.issue_token(session, user=owner, now=now, name=body.name, ttl=ttl,
-                                  actor=actor)
+                                  actor=actor,
+                                  max_lifetime=timedelta(seconds=settings.max_token_lifetime))
     session.commit()
     return schemas.TokenCreated(token=token, **presenters.token(row, owner=name).model_dump())
 

@@ -69,14 +69,16 @@ def tokens_create(
     """
     from orchestrator.startup import prepare_database
 
-    engine = prepare_database(Settings())
+    settings = Settings()
+    engine = prepare_database(settings)
     now = datetime.now(UTC)
     try:
         with db.session_scope(engine) as session:
             owner = crud.get_user(session, name=user)
             token, _row = crud.issue_token(
                 session, user=owner, now=now, name=name, source=SOURCE,
-                ttl=timedelta(seconds=expires_in) if expires_in else None)
+                ttl=timedelta(seconds=expires_in) if expires_in else None,
+                max_lifetime=timedelta(seconds=settings.max_token_lifetime))
     except DenError as exc:
         raise _fail(exc) from exc
     typer.echo(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import signal
@@ -50,6 +51,16 @@ def _admin_token(settings: Settings) -> str:
     return token
 
 
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach the address (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -66,6 +77,12 @@ def serve(
     from api.main import create_app
 
     settings = _settings(driver=driver)
+    if settings.dev_sign_in_enabled and not is_loopback(host):
+        typer.echo(f"den serve: development sign-in lets anyone sign in as anyone, so it is "
+                   f"served on loopback only, not on {host}. Set DEN_DEV_SIGN_IN=false (and "
+                   "DEN_OIDC_ISSUER for single sign-on), or DEN_ENVIRONMENT=production.",
+                   err=True)
+        raise typer.Exit(2)
     token = _admin_token(settings)
     if token:
         settings = settings.model_copy(update={"bootstrap_admin_token": token})

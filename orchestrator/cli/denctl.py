@@ -1,7 +1,7 @@
 """`denctl`: the kubectl-like client for Innovation Den.
 
-Verbs follow kubectl: get, describe, apply -f, delete, extend, approve, reject, logs, events,
-config. Resources have short names: templates (tmpl), trials (tr), suppliers.
+Verbs follow kubectl: get, describe, apply -f, delete, extend, approve, reject, open, logs,
+events, config. Resources have short names: templates (tmpl), trials (tr), suppliers.
 Output: -o table|wide|json|yaml|name; -l phase=Ready,template=x,owner=y filters trials;
 -w/--watch streams changes. Exit codes: 0 success, 1 refused by the server, 2 usage,
 3 server unreachable, 4 not found, 5 not signed in or not allowed.
@@ -474,6 +474,35 @@ def reject(
     client = _client(server, token, context)
     _call(client, "POST", f"/api/v1/trials/{name}/reject", json={"reason": reason})
     sys.stdout.write(f"trials/{name} rejected\n")
+
+
+# --- open ------------------------------------------------------------------------------
+
+
+@app.command("open")
+def open_(
+    resource: Resource,
+    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    component: Annotated[str | None, typer.Argument(help="Which component (needed when the "
+                                                    "trial exposes several).")] = None,
+    server: Server = None, token: Token = None, context: ContextName = None,
+) -> None:
+    """Print a one-time address that opens a trial's sandbox in a browser, signed in as you.
+    It is on the sandbox's own origin and works once, within a minute. Scripts can instead
+    send their token to the sandbox's URL (`denctl describe tr`) as `X-Den-Token`.
+
+    Examples:
+
+    \b
+      denctl open tr t1a2b3c4d5e6
+      denctl open tr t1a2b3c4d5e6 web
+      xdg-open "$(denctl open tr t1a2b3c4d5e6)"
+    """
+    _resource(resource, allowed=("trials",))
+    client = _client(server, token, context)
+    body = {"component": component} if component else {}
+    answer = _call(client, "POST", f"/api/v1/trials/{name}/open", json=body)
+    sys.stdout.write(answer["url"] + "\n")
 
 
 # --- logs and events ---------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Actor:
 
     user: User
     source: str = ""
+    # Acting with an API token that expires: nothing it makes may outlive it.
+    token_expires_at: datetime | None = None
 
     @property
     def name(self) -> str:

@@ -68,8 +68,9 @@ def get_evaluation(session: Session, *, trial: Trial, now: datetime
 
 def report(session: Session, *, user: User, selectors: ReportFilter, now: datetime
            ) -> list[dict[str, Any]]:
-    """Rows of the comparable report. Suppliers see their own templates' trials only; everyone
-    else sees every evaluated trial, since the report holds no private notes nor owners."""
+    """Rows of the comparable report, numbered from 1 in this export. Everyone but suppliers
+    sees every evaluated trial, since the report holds no private notes, owners nor trial ids;
+    a supplier sees its own templates' trials only, without the civil servant's words."""
     query = (select(Trial, Evaluation, TemplateVersion, Supplier)
              .join(Evaluation, col(Evaluation.trial_id) == Trial.id)
              .join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
@@ -87,10 +88,13 @@ def report(session: Session, *, user: User, selectors: ReportFilter, now: dateti
     rows = [row for row in session.exec(query).all()
             if not selectors.problem_area or selectors.problem_area in _areas(row[2])]
     timelines = events_of(session, [trial.id for trial, *_ in rows])
-    return [evaluation.report_row(evaluation.ReportInput(
-        trial=trial, evaluation=scored, supplier=supplier, problem_areas=_areas(version),
+    found = [evaluation.report_row(evaluation.ReportInput(
+        row=number, trial=trial, evaluation=scored, supplier=supplier,
+        problem_areas=_areas(version),
         measured=evaluation.measure(trial, timelines[trial.id], now=now)))
-        for trial, scored, version, supplier in rows]
+        for number, (trial, scored, version, supplier) in enumerate(rows, start=1)]
+    return [evaluation.for_supplier(row) for row in found] if user.role == Role.SUPPLIER \
+        else found
 
 
 def _areas(version: TemplateVersion) -> list[str]:

@@ -43,7 +43,7 @@ def session_user(session: Session, *, token: str, now: datetime
     if row is None or row.expires_at <= now:
         return None
     user = session.get(User, row.user_id)
-    return (row, user) if user is not None else None
+    return (row, user) if user is not None and user.disabled_at is None else None
 
 
 def save_session_data(session: Session, *, web_session: WebSession, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, case, false, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -23,7 +23,7 @@ from orchestrator.crud.templates import resolve_template
 from orchestrator.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, LIVE_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import SandboxTemplate, TemplateVersion, Trial, TrialEvent, User
+from orchestrator.models import TemplateVersion, Trial, TrialEvent, User
 from orchestrator.settings import Settings
 
 
@@ -143,14 +143,12 @@ def usage(session: Session, *, user: User, template: str | None) -> rules.Usage:
 
 
 def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
-    """The query form of `access.may_see_trial`."""
+    """The query form of `access.may_see_trial`: suppliers see none."""
     query = select(Trial)
     if user.role in SEES_ALL:
         return query
     if user.role == Role.SUPPLIER:
-        return (query.join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
-                .join(SandboxTemplate, col(SandboxTemplate.id) == TemplateVersion.template_id)
-                .where(SandboxTemplate.supplier_id == user.supplier_id))
+        return query.where(false())
     shared = (col(Trial.shared_with_department).is_(True)
               & (col(Trial.department) == user.department) & (col(Trial.department) != ""))
     return query.where((col(Trial.owner_id) == user.id) | shared)
@@ -212,22 +210,6 @@ def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) 
         trial_event(session, trial, now=now, kind="Intent", message=f"End requested by {actor.name}")
         audit(session, actor=actor, action="trial.end", obj=("trial", trial.id), now=now)
     return trial
-
-
-def trials_by_template(session: Session, *, supplier_id: int) -> dict[str, dict[str, int]]:
-    """How often each of a supplier's templates was trialled: template -> phase -> count, in
-    one grouped query (a supplier sees aggregates of its own templates' trials)."""
-    rows = session.exec(
-        select(Trial.template_name, Trial.phase, func.count())
-        .join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
-        .join(SandboxTemplate, col(SandboxTemplate.id) == TemplateVersion.template_id)
-        .where(SandboxTemplate.supplier_id == supplier_id)
-        .group_by(col(Trial.template_name), col(Trial.phase))
-    ).all()
-    found: dict[str, dict[str, int]] = {}
-    for template, phase, count in rows:
-        found.setdefault(template, {})[phase] = count
-    return found
 
 
 def trial_events(session: Session, *, trial_id: str) -> Sequence[TrialEvent]:

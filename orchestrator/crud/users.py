@@ -8,14 +8,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from orchestrator.access import ROLES, Role, check_may_manage_tokens, require_role
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.templates import get_supplier
 from orchestrator.errors import Conflict, NotFound, Problem, ValidationFailed
-from orchestrator.models import ApiToken, User
+from orchestrator.models import ApiToken, Supplier, User, WebSession
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,43 @@ def get_user(session: Session, *, name: str) -> User:
 # --- tokens ------------------------------------------------------------------------------
 
 
+def token_expiry(*, now: datetime, ttl: timedelta | None, max_lifetime: timedelta | None,
+                 parent_expires_at: datetime | None) -> datetime | None:
+    """When a new token expires: as asked, else at the longest lifetime allowed; never after
+    the token that asked for it. Refused, naming the field, when asked for longer."""
+    if max_lifetime is not None and ttl is not None and ttl > max_lifetime:
+        raise ValidationFailed([Problem(
+            "expires_in_seconds", f"a token lasts at most {int(max_lifetime.total_seconds())} "
+            "seconds on this service", "ask for a shorter lifetime")])
+    expires = now + ttl if ttl else (now + max_lifetime if max_lifetime else None)
+    if parent_expires_at is not None and (expires is None or expires > parent_expires_at):
+        if ttl is not None:
+            raise ValidationFailed([Problem(
+                "expires_in_seconds", "a token cannot outlive the token that makes it "
+                f"(yours expires at {parent_expires_at.isoformat()})",
+                "ask for a shorter lifetime, or sign in again for a longer-lived token")])
+        expires = parent_expires_at
+    return expires
+
+
 def issue_token(
     session: Session, *, user: User, now: datetime, name: str = "", token: str | None = None,
     ttl: timedelta | None = None, actor: Actor | None = None, source: str = "",
+    max_lifetime: timedelta | None = None,
 ) -> tuple[str, ApiToken]:
     """Create a token for `user` and return it: the only time it is ever visible. A given
-    `token` (the bootstrap one) that already exists is returned as it is."""
+    `token` (the bootstrap one) that already exists is returned as it is. `max_lifetime`
+    bounds tokens that people make (DEN_MAX_TOKEN_LIFETIME); a token made with a token never
+    outlives it."""
     if actor is not None:
         check_may_manage_tokens(actor.user, owner=user.name)
+    if user.disabled_at is not None:
+        raise Conflict(f"{user.name} is disabled: enable them before making a token",
+                       reason="UserDisabled")
+    if token is None:
+        ttl_expiry = token_expiry(now=now, ttl=ttl, max_lifetime=max_lifetime,
+                                  parent_expires_at=actor.token_expires_at if actor else None)
+        ttl = ttl_expiry - now if ttl_expiry is not None else None
     token = token or "den_" + secrets.token_urlsafe(32)
     digest = hash_token(token)
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
@@ -140,9 +171,74 @@ def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int,
 
 
 def authenticate(session: Session, *, token: str, now: datetime) -> User | None:
+    found = authenticate_token(session, token=token, now=now)
+    return found[0] if found else None
+
+
+def authenticate_token(session: Session, *, token: str, now: datetime
+                       ) -> tuple[User, ApiToken] | None:
+    """The live token of this value and its person; None when unknown, revoked, expired or
+    when the person is disabled."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    return session.get(User, row.user_id)
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled_at is not None:
+        return None
+    return user, row
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """What a platform engineer changes about a person; None leaves a field as it is."""
+
+    role: str | None = None
+    department: str | None = None
+    supplier: str | None = None
+    disabled: bool | None = None
+
+
+def update_user(session: Session, *, actor: Actor, name: str, change: UserChange,
+                now: datetime) -> User:
+    """Change a person's role or department, or disable them: a disabled person's web
+    sessions end and their tokens stop working at once (their rows stay, for the audit
+    trail). Audited with what changed."""
+    require_role(actor.user, Role.PLATFORM_ENGINEER, to="change people's roles or disable them")
+    user = get_user(session, name=name)
+    if change.disabled and user.id == actor.user.id:
+        raise Conflict("you cannot disable yourself: ask another platform engineer",
+                       reason="SelfDisable")
+    before = _user_fields(session, user)
+    if change.role is not None:
+        _check_role(change.role)
+        user.role = change.role
+    if change.department is not None:
+        user.department = change.department
+    if change.supplier is not None or change.role is not None:
+        kept = before["supplier"] if user.role == Role.SUPPLIER else ""  # leaving the role
+        slug = change.supplier if change.supplier is not None else kept
+        if (user.role == Role.SUPPLIER) != bool(slug):
+            raise ValidationFailed([Problem("supplier", "a supplier user is bound to exactly "
+                                            "one supplier, and only supplier users are",
+                                            "give the supplier's slug with role supplier only")])
+        user.supplier_id = pk(get_supplier(session, slug=slug)) if slug else None
+    if change.disabled is not None:
+        user.disabled_at = (user.disabled_at or now) if change.disabled else None
+    after = _user_fields(session, user)
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if not changed:
+        return user
+    session.add(user)
+    if user.disabled_at is not None:
+        session.connection().execute(delete(WebSession).where(col(WebSession.user_id) == user.id))
+    audit(session, actor=actor, action="user.update", obj=("user", name), now=now,
+          detail=changed)
+    return user
+
+
+def _user_fields(session: Session, user: User) -> dict[str, Any]:
+    supplier = session.get(Supplier, user.supplier_id) if user.supplier_id else None
+    return {"role": user.role, "department": user.department,
+            "supplier": supplier.slug if supplier else "", "disabled": user.disabled_at is not None}

@@ -11,11 +11,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-admin-token-" + "z" * 24
+
+
+def sandbox_get(url: str, *, den: str, token: str | None, timeout: float = 5,
+                method: str = "GET", **kwargs: Any) -> httpx.Response:
+    """Fetch `url`, on a sandbox's own origin (`http://<trial>-<component>.sandbox.localhost:
+    <port>/...`, as the API's `endpoints` give it), as a script does: with an API token as
+    `X-Den-Token` (None: without, as a browser bringing its cookie does). Python does not
+    resolve `*.localhost` by itself, so the request is sent to the den's own address (`den`:
+    the same process answers the sandbox origins) with the sandbox's name as its Host header.
+    Redirects are answered, not followed."""
+    parts, via = urlsplit(url), urlsplit(den)
+    target = f"{via.scheme}://{via.netloc}{parts.path or '/'}" + (
+        f"?{parts.query}" if parts.query else "")
+    headers = {"host": parts.netloc, **({"x-den-token": token} if token else {}),
+               **kwargs.pop("headers", {})}
+    return httpx.request(method, target, headers=headers, timeout=timeout,
+                         follow_redirects=False, **kwargs)
 
 
 def free_port() -> int:
@@ -92,6 +110,12 @@ class Server:
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.url + path, timeout=30,
                              headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
+
+    def sandbox_get(self, url: str, *, token: str | None = TOKEN, timeout: float = 5,
+                    **kwargs: Any) -> httpx.Response:
+        """A sandbox URL of this server's trials, fetched with the admin's token unless told
+        otherwise (see `sandbox_get` above)."""
+        return sandbox_get(url, den=self.url, token=token, timeout=timeout, **kwargs)
 
     def launch(self, template: str, *, duration: int = 600, **extra: Any) -> dict[str, Any]:
         answer = self.call("POST", "/api/v1/trials", json={

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 import pytest
 import yaml
 
@@ -141,7 +141,7 @@ def test_apply_describe_events_logs_delete(server: Server, config: Path, tmp_pat
     server.wait_for(trial_id, "Ready")
     described = ok(denctl(server, config, "describe", "tr", trial_id))
     assert "Phase:              Ready" in described
-    assert f"web  {server.url}/sandboxes/{trial_id}/web/" in described
+    assert f"web  http://{trial_id}-web.sandbox.localhost:{server.port}/" in described
     assert "Events:" in described and "Started" in described
     events = json.loads(ok(denctl(server, config, "events", trial_id, "-o", "json")))["items"]
     assert [e["phase"] for e in events if e["kind"] == "Transition"] == [
@@ -157,6 +157,36 @@ def test_apply_describe_events_logs_delete(server: Server, config: Path, tmp_pat
     assert server.wait_for(trial_id, "Stopped", timeout=60)["reason"] == "UserRequested"
 
 
+def test_open_prints_a_one_time_address_on_the_sandboxs_own_origin(
+        server: Server, config: Path, tmp_path: Path) -> None:
+    trial_id = apply_trial(server, config, tmp_path)
+    server.wait_for(trial_id, "Ready")
+    address = ok(denctl(server, config, "open", "tr", trial_id)).strip()
+    origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
+    assert address.startswith(f"{origin}/_den/enter?grant=") and address.endswith("&next=/")
+    # Two browsers bring it at the same moment over real HTTP: exactly one is let in.
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: server.sandbox_get(address, token=None), range(2)))
+    assert sorted(a.status_code for a in answers) == [303, 403]
+    entered = next(a for a in answers if a.status_code == 303)
+    cookie = entered.headers["set-cookie"].split(";", 1)[0]
+    assert cookie.startswith("__Host-den_sandbox=")
+    page = server.sandbox_get(origin + "/", token=None, headers={"cookie": cookie})
+    assert page.status_code == 200 and "Air quality by borough" in page.text
+    named = ok(denctl(server, config, "open", "tr", trial_id, "web")).strip()
+    assert named.startswith(f"{origin}/_den/enter?grant=") and named != address
+    missing = denctl(server, config, "open", "tr", trial_id, "db")
+    assert missing.returncode == 4 and "it exposes web" in missing.stderr
+    assert denctl(server, config, "open", "tr", "t000000000000").returncode == 4
+    assert denctl(server, config, "open", "tmpl", trial_id).returncode == 2
+    approver = person(server, f"approver{trial_id[-4:]}", "approver")
+    refused = denctl(server, config, "open", "tr", trial_id, token=approver)
+    assert refused.returncode == 5, refused.stderr
+    ok(denctl(server, config, "delete", "tr", trial_id))
+    ended = denctl(server, config, "open", "tr", trial_id)
+    assert ended.returncode == 1 and "NotRunning" in ended.stderr
+
+
 def test_logs_follow_streams_new_lines(server: Server, config: Path, tmp_path: Path) -> None:
     trial_id = apply_trial(server, config, tmp_path)
     ready = server.wait_for(trial_id, "Ready")
@@ -167,7 +197,7 @@ def test_logs_follow_streams_new_lines(server: Server, config: Path, tmp_path: P
                           cwd=ROOT, env=env) as follower:
         try:
             time.sleep(1.5)  # the follower is connected and waiting
-            httpx.get(ready["endpoints"]["web"] + "healthz?from=follow-test", timeout=5)
+            server.sandbox_get(ready["endpoints"]["web"] + "healthz?from=follow-test")
             assert follower.stdout is not None
             line = follower.stdout.readline()
             assert "from=follow-test" in line

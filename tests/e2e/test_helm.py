@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -40,6 +41,7 @@ from tests.e2e.chart import (
     wait_until,
 )
 from tests.e2e.cluster import POD_GATEWAY
+from tests.e2e.server import sandbox_get
 
 pytestmark = pytest.mark.kubernetes
 VALUE_FILES = ["sqlite-try.yaml", "postgres.yaml", "ingress-tls.yaml", "existing-secrets.yaml"]
@@ -142,6 +144,30 @@ def test_existing_secrets_and_outside_rbac_render_no_secret_or_cluster_object() 
     assert sources["DEN_BOOTSTRAP_ADMIN_TOKEN"]["name"] == "den-bootstrap"
 
 
+def test_single_sign_on_and_the_sandboxes_wildcard_host() -> None:
+    """OIDC settings in the ConfigMap, the client secret only in the Secret, and the sandbox
+    domain routed by the Ingress with its own wildcard certificate."""
+    objects = render("ingress-tls.yaml", sets={
+        "sandboxDomain": "sandbox.example.net", "ingress.sandboxTlsSecretName": "sandbox-tls",
+        "oidc.issuer": "https://id.example/realms/den", "oidc.clientId": "den",
+        "oidc.clientSecret": "client-secret-value",
+        "oidc.groups.hmrc-staff.role": "civil_servant",
+        "oidc.groups.hmrc-staff.department": "HMRC"})
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    assert config["DEN_OIDC_ISSUER"] == "https://id.example/realms/den"
+    assert json.loads(config["DEN_OIDC_GROUPS"]) == {
+        "hmrc-staff": {"role": "civil_servant", "department": "HMRC"}}
+    assert config["DEN_PUBLIC_URL"] == "https://den.example.gov.uk"
+    assert config["DEN_SANDBOX_DOMAIN"] == "sandbox.example.net"
+    assert "client-secret-value" not in json.dumps(config)
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert base64.b64decode(secret["data"]["oidc-client-secret"]).decode() == "client-secret-value"
+    ingress = next(o for o in objects if o["kind"] == "Ingress")["spec"]
+    assert [rule["host"] for rule in ingress["rules"]] == [
+        "den.example.gov.uk", "*.sandbox.example.net"]
+    assert {"hosts": ["*.sandbox.example.net"], "secretName": "sandbox-tls"} in ingress["tls"]
+
+
 def test_ingress_with_tls() -> None:
     ingress = next(o for o in render("ingress-tls.yaml") if o["kind"] == "Ingress")
     assert ingress["spec"]["tls"] == [{"hosts": ["den.example.gov.uk"], "secretName": "den-tls"}]
@@ -170,6 +196,11 @@ def test_every_value_is_commented() -> None:
     ({"instance": "Not_Valid"}, "/instance"),
     ({"database.url": "mysql://x"}, "/database/url"),
     ({"service.type": "ExternalName"}, "/service/type"),
+    ({"sandboxDomain": "sb.example.net"}, "sandboxDomain needs publicUrl"),
+    ({"oidc.issuer": "https://id.example/realms/den"}, "oidc.clientId is needed"),
+    ({"oidc.issuer": "id.example"}, "/oidc/issuer"),
+    ({"oidc.groups.staff.role": "root"}, "/oidc/groups/staff/role"),
+    ({"settings.DEN_OIDC_ISSUER": "https://id.example"}, "settings.DEN_OIDC_ISSUER is set by"),
 ])
 def test_bad_values_are_refused_naming_the_value(sets: dict[str, str], named: str) -> None:
     assert named in render_error(sets=sets)
@@ -201,9 +232,10 @@ def test_server_side_dry_run_is_accepted_without_warnings(namespace: str, values
     assert kubectl("get", "deployments", "-n", namespace, "-o", "name").stdout == ""
 
 
-def _sandbox_answers(api: httpx.Client, trial: dict[str, Any]) -> None:
+def _sandbox_answers(release: Release, trial: dict[str, Any]) -> None:
+    """Each endpoint answers on its own origin, reached through the release's Service."""
     for url in trial["endpoints"].values():
-        answer = httpx.get(url, timeout=10)
+        answer = sandbox_get(url, den=release.url, token=release.token, timeout=10)
         assert answer.status_code == 200, (url, answer.status_code)
 
 
@@ -264,7 +296,7 @@ def test_install_sqlite_trial_expires_and_uninstall_leaves_nothing() -> None:
             trial_namespace = f"den-{trial['id']}"
             assert release.trial_namespaces() == [trial_namespace]
             _pods_running(trial_namespace, 1)
-            _sandbox_answers(api, trial)
+            _sandbox_answers(release, trial)
             _confined(release, trial_namespace)
             policy = json.loads(kubectl("get", "validatingadmissionpolicies", "-l",
                                         f"app.kubernetes.io/instance={release.name}",
@@ -327,7 +359,7 @@ def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> 
             assert created.status_code == 201, created.text
             trial = wait_for_phase(api, created.json()["id"], "Ready", timeout=120)
             _pods_running(f"den-{trial['id']}", 2)
-            _sandbox_answers(api, trial)
+            _sandbox_answers(release, trial)
         # An upgrade that changes a setting rolls every pod; the token, the records and the
         # running trial survive it.
         token = release.token
@@ -335,7 +367,7 @@ def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> 
         assert release.token == token
         with release.api() as api:
             assert wait_for_phase(api, trial["id"], "Ready")["endpoints"] == trial["endpoints"]
-            _sandbox_answers(api, trial)
+            _sandbox_answers(release, trial)
             assert api.post(f"/api/v1/trials/{trial['id']}/end").status_code in (200, 202)
             stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=120)
             assert stopped["reason"] == "UserRequested"

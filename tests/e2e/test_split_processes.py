@@ -74,7 +74,7 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(
     second = server.launch(TEMPLATE, duration=600)
     for trial in (first, second):
         ready = server.wait_for(trial["id"], "Ready", timeout=60)
-        assert httpx.get(ready["endpoints"]["web"], timeout=5).status_code == 200
+        assert server.sandbox_get(ready["endpoints"]["web"]).status_code == 200
     assert "den_reconcile_pass_seconds_count" in _get(f"{health}/metrics").text
 
     done = subprocess.run(

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import httpx
@@ -45,9 +46,10 @@ def server(tmp_path: Path, engine_client: Any) -> Iterator[Server]:
     remove_instance(engine_client, running.instance)
 
 
-def answers_200(url: str) -> bool:
+def answers_200(server: Server, url: str) -> bool:
+    """The sandbox at `url` (its own origin) answers a script with the admin's token."""
     try:
-        return httpx.get(url, timeout=5).status_code == 200
+        return server.sandbox_get(url).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -60,15 +62,18 @@ def test_launch_reach_ready_endpoints_answer_then_end_early_leaves_nothing(
     trial = server.launch(template)
     ready = server.wait_for(trial["id"], "Ready")
     assert ready["endpoints"], ready
-    for url in ready["endpoints"].values():
-        assert url.startswith(f"{server.url}/sandboxes/{trial['id']}/"), url
-        assert answers_200(url), url
+    for name, url in ready["endpoints"].items():
+        assert url == f"http://{trial['id']}-{name}.sandbox.localhost:{server.port}/", url
+        assert answers_200(server, url), url
+        # Without a token or a sandbox session: sent to the den's open page, no workload.
+        unknown = httpx.get(f"{server.url}/", headers={"host": urlsplit(url).netloc}, timeout=5)
+        assert unknown.status_code == 303 and "/open/" in unknown.headers["location"]
     assert server.call("POST", f"/api/v1/trials/{trial['id']}/end").status_code == 202
     stopped = server.wait_for(trial["id"], "Stopped", timeout=60)
     assert stopped["reason"] == "UserRequested" and stopped["endpoints"] == {}
     assert leftovers(engine_client, trial["id"]) == []
     for url in ready["endpoints"].values():
-        assert not answers_200(url)
+        assert not answers_200(server, url)
     phases = [e["phase"] for e in server.events(trial["id"]) if e["kind"] == "Transition"]
     assert phases == ["Requested", "Provisioning", "Ready", "Stopping", "Stopped"]
 
@@ -77,7 +82,7 @@ def test_the_case_management_web_component_shows_cases_from_its_api(server: Serv
     trial = server.launch("case-management-prototype")
     ready = server.wait_for(trial["id"], "Ready")
     assert set(ready["endpoints"]) == {"web"}  # the api component is not exposed
-    page = httpx.get(ready["endpoints"]["web"], timeout=5).text
+    page = server.sandbox_get(ready["endpoints"]["web"]).text
     assert "case" in page.lower()
 
 
@@ -103,7 +108,7 @@ def test_kill_during_provisioning_then_restart_converges_with_no_orphans(
     server.kill()
     server.start()
     ready = server.wait_for(trial["id"], "Ready")
-    assert all(answers_200(url) for url in ready["endpoints"].values())
+    assert all(answers_200(server, url) for url in ready["endpoints"].values())
     server.call("POST", f"/api/v1/trials/{trial['id']}/end")
     server.wait_for(trial["id"], "Stopped")
     assert leftovers(engine_client, trial["id"]) == []

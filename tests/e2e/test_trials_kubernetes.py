@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -74,7 +73,7 @@ def test_pods_run_the_bundled_images_and_answer_then_ending_removes_the_namespac
     assert {p.spec.containers[0].image for p in pods} == IMAGES[template]
     assert all(p.status.phase == "Running" for p in pods)
     for url in ready["endpoints"].values():
-        assert httpx.get(url, timeout=10).status_code == 200, url
+        assert server.sandbox_get(url, timeout=10).status_code == 200, url
     assert server.call("POST", f"/api/v1/trials/{trial['id']}/end").status_code == 202
     stopped = server.wait_for(trial["id"], "Stopped", timeout=120)
     assert stopped["reason"] == "UserRequested"

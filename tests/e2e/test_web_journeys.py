@@ -39,7 +39,8 @@ AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PEOPLE = {"alice": ("civil_servant", "dwp", ""), "sam": ("supplier", "", "civic-insight"),
-          "ann": ("approver", "", ""), "pat": ("platform_engineer", "", "")}
+          "ann": ("approver", "", ""), "pat": ("platform_engineer", "", ""),
+          "carol": ("civil_servant", "hmrc", "")}
 #: Every page route checked by axe in this module (test_every_page_was_checked_by_axe).
 CHECKED: set[str] = set()
 
@@ -55,9 +56,12 @@ def engine_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iterator[Server]:
-    """One server for the module; requests over an hour wait for an approver."""
+    """One server for the module; requests over an hour wait for an approver. Its public URL
+    is set, so a sandbox origin sends visitors back to this den (not to `localhost`)."""
     running = Server(data_dir=tmp_path_factory.mktemp("web"),
-                     env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"}).start()
+                     env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"})
+    running.env["DEN_PUBLIC_URL"] = running.url
+    running.start()
     for name, (role, department, supplier) in PEOPLE.items():
         made = running.call("POST", "/api/v1/users", json={
             "name": name, "role": role, "department": department, "supplier": supplier})
@@ -180,6 +184,13 @@ def page_routes() -> list[APIRoute]:
             and not route.path.endswith(".json")]
 
 
+def continue_to_sandbox(page: Any, origin_url: str) -> None:
+    """Pass the den's hand-over page: Continue, then the sandbox's own origin."""
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(origin_url + "**")
+    page.wait_for_load_state("load")
+
+
 def continue_with(alice: Person, **fields: str) -> None:
     for selector, value in fields.items():
         alice.page.fill(f"#{selector}", value)
@@ -253,10 +264,10 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     assert alice.page.inner_text(".den-countdown__left") != before  # it counts down
     alice.shot("trial")
 
-    opened = alice.page.request.get(server.url + f"/sandboxes/{trial_id}/web/")
-    assert opened.status == 200 and "Air quality by borough" in opened.text()
-    with alice.page.expect_navigation():  # the supplier's page: not ours to check with axe
-        alice.page.click("text=Open web")
+    sandbox = f"http://{trial_id}-web.sandbox.localhost:{server.port}/"
+    alice.click("text=Open web")  # the den's hand-over page first
+    assert "Do not enter real personal data" in alice.text()
+    continue_to_sandbox(alice.page, sandbox)  # the supplier's page: not ours to check with axe
     assert "Air quality by borough" in alice.page.content()
     alice.go(f"/trials/{trial_id}")
 
@@ -271,7 +282,9 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     alice.page.locator(".den-status .govuk-tag", has_text="Ended").wait_for(timeout=60_000)
     alice.check()
     assert leftovers(engine_client, trial_id) == []
-    assert not alice.page.request.get(server.url + f"/sandboxes/{trial_id}/web/").ok
+    alice.page.goto(sandbox)  # its address is dead: the den's page says so
+    assert "Page not found" in alice.text() and "Air quality" not in alice.page.content()
+    alice.go(f"/trials/{trial_id}")
 
     alice.click("text=Record the evaluation")
     alice.shot("evaluation")
@@ -296,7 +309,8 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     with alice.page.expect_download() as download:
         alice.page.click("text=Download as CSV")
     rows = Path(download.value.path()).read_text().splitlines()
-    assert rows[0].startswith("schema,trial_id,") and trial_id in rows[1]
+    assert rows[0].startswith("schema,row,") and rows[1].split(",")[1] == "1"
+    assert trial_id not in "\n".join(rows)  # the report opens no trial
     alice.go("/reports?by=supplier&problem_area=environment")
     alice.go("/trials").go("/")
 
@@ -315,6 +329,118 @@ def test_the_countdown_warns_before_the_sandbox_is_deleted(chromium: Any, server
     warning.wait_for(state="visible", timeout=20_000)
     assert "The sandbox will be deleted in" in alice.page.inner_text("#trial-announcer")
     alice.check()
+    server.call("POST", f"/api/v1/trials/{trial_id}/end")
+
+
+def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
+                                                               server: Server) -> None:
+    """The sandbox is `http://<trial>-web.sandbox.localhost:<port>/` (Chromium resolves
+    `*.localhost` to loopback itself). Its page works as on any site of its own (relative
+    links, a form, fetch to itself); from it, no den cookie can be read, and the den's API and
+    pages cannot be read with the visitor's credentials. The workloads' own policy forbids
+    scripts, so the script checks run in a browser that ignores Content-Security-Policy: a
+    workload that runs any script it likes, the worst case."""
+    auth = token_for(server, "alice")
+    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
+        "template": "case-management-prototype", "title": "A sandbox of its own",
+        "hypothesis": "Its origin keeps it apart", "duration_seconds": 900})
+    assert made.status_code == 201, made.text
+    trial_id = made.json()["id"]
+    origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
+    assert server.wait_for(trial_id, "Ready")["endpoints"] == {"web": origin + "/"}
+
+    alice = person(chromium, server, "alice").go(f"/trials/{trial_id}")
+    alice.click("text=Open web")
+    assert alice.page.url == f"{server.url}/trials/{trial_id}/open/web"
+    assert "synthetic (made-up) data only" in alice.text()
+    assert "will be deleted on" in alice.text()
+    alice.shot("open-sandbox")
+    page = alice.page
+    continue_to_sandbox(page, origin + "/")
+    assert page.url == origin + "/" and "Cases" in page.inner_text("h1")
+    page.click("a[href^='cases/'] >> nth=0")  # the page's own relative link
+    page.wait_for_url(origin + "/cases/*")
+    assert page.inner_text("h1").startswith("Case ")
+    page.click("text=All cases")
+    page.wait_for_url(origin + "/")
+    page.fill("#title", "Opened on an origin of its own")  # a form post to its own origin
+    page.click("button:has-text('Open case')")
+    page.wait_for_url(origin + "/")
+    assert "Opened on an origin of its own" in page.inner_text("table")
+    assert "den_" not in page.evaluate("document.cookie")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    mine = cookies["__Host-den_sandbox"]
+    assert mine["domain"] == f"{trial_id}-web.sandbox.localhost"  # host-only
+    assert mine["httpOnly"] and mine["secure"] and mine["sameSite"] == "Lax"
+    assert cookies["__Host-den_session"]["domain"] == "127.0.0.1"
+
+    scripted = chromium.new_context(bypass_csp=True)
+    try:
+        tab = scripted.new_page()
+        tab.goto(server.url + "/sign-in")
+        tab.check("input[name='user'][value='alice']")
+        with tab.expect_navigation():
+            tab.click("button:has-text('Sign in')")
+        # Alice already has a live sandbox session: the den's page goes straight through.
+        tab.goto(f"{server.url}/trials/{trial_id}/open/web")
+        tab.wait_for_url(origin + "/")
+        seen = tab.evaluate("""async ([den, trialId]) => {
+            const own = await fetch('/cases/' + encodeURIComponent('CASE-0001'));
+            const out = {own: own.status, cookie: document.cookie};
+            for (const path of ['/api/v1/trials', '/trials.json', '/trials/' + trialId + '.json',
+                                '/trials/' + trialId]) {
+              try {
+                const answer = await fetch(den + path, {credentials: 'include'});
+                out[path] = 'read ' + answer.status + ' ' + (await answer.text()).slice(0, 80);
+              } catch (error) { out[path] = 'refused'; }
+            }
+            return out;
+        }""", [server.url, trial_id])
+    finally:
+        scripted.close()
+    assert seen.pop("own") == 200 and "den_" not in seen.pop("cookie")
+    assert set(seen.values()) == {"refused"}, seen
+
+    carol = person(chromium, server, "carol")  # a civil servant the trial is not shared with
+    carol.page.goto(origin + "/")
+    assert carol.page.url.startswith(f"{server.url}/trials/{trial_id}/open/web")
+    assert "Page not found" in carol.text() and "Cases" not in carol.page.content()
+    carol.check()
+
+    server.call("POST", f"/api/v1/trials/{trial_id}/end")
+    page.goto(origin + "/")  # ended: at once, before its containers are even gone
+    assert "Page not found" in alice.text() and "Opened on an origin" not in page.content()
+    server.wait_for(trial_id, "Stopped", timeout=60)
+    page.goto(origin + "/cases/CASE-0001")
+    assert page.url.startswith(server.url) and "Case " not in page.inner_text("h1")
+
+
+def test_a_share_link_opens_the_sandbox_without_signing_in_until_revoked(
+        chromium: Any, server: Server) -> None:
+    auth = token_for(server, "alice")
+    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
+        "template": "open-data-dashboard", "title": "Shared with a participant",
+        "hypothesis": "They find the worst borough", "duration_seconds": 900})
+    trial_id = made.json()["id"]
+    origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
+    server.wait_for(trial_id, "Ready")
+    link = httpx.post(f"{server.url}/api/v1/trials/{trial_id}/share-links", headers=auth,
+                      timeout=30, json={"expires_in_seconds": 3600, "note": "participant 7"})
+    assert link.status_code == 201, link.text
+    participant = person(chromium, server, None)  # nobody signed in
+    participant.go(link.json()["url"].removeprefix(server.url))
+    assert "Do not enter real personal data" in participant.text()
+    continue_to_sandbox(participant.page, origin + "/")
+    assert "Air quality by borough" in participant.page.content()
+    revoked = httpx.delete(f"{server.url}/api/v1/trials/{trial_id}/share-links/"
+                           f"{link.json()['id']}", headers=auth, timeout=30)
+    assert revoked.status_code == 200
+    participant.page.reload()  # revoked: at once
+    assert "Air quality" not in participant.page.content()
+    assert participant.page.url.startswith(server.url)
+    participant.page.goto(link.json()["url"])
+    assert "Page not found" in participant.text()
+    participant.check()
     server.call("POST", f"/api/v1/trials/{trial_id}/end")
 
 
@@ -412,7 +538,10 @@ def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any,
 def test_every_page_was_checked_by_axe() -> None:
     """Runs last (file order): each page route was reached, and passed, in a test above."""
     missing = {route.path for route in page_routes()} - CHECKED - {
-        "/reports/trial-report.{extension}"}  # a download, not a page
+        "/reports/trial-report.{extension}",  # a download, not a page
+        # Redirects through the sign-in provider, never a page of their own; their journey,
+        # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.
+        "/sign-in/start", "/sign-in/callback"}
     assert not missing, f"pages no journey reached: {sorted(missing)}"
 
 

@@ -17,7 +17,6 @@ import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.server import Server
@@ -59,7 +58,7 @@ def converged(server: Server, trial_id: str, *, timeout: float = 120) -> dict[st
     trial = server.wait_for(trial_id, "Ready", "Stopped", timeout=timeout)
     if trial["phase"] == "Ready":
         for url in trial["endpoints"].values():
-            assert httpx.get(url, timeout=10).status_code == 200, (trial_id, url)
+            assert server.sandbox_get(url, timeout=10).status_code == 200, (trial_id, url)
     else:
         assert trial["reason"] in LOST and "nothing remains:" in trial["message"], trial
     print(f"{trial_id}: {trial['phase']} ({trial['reason']}): {trial['message']}")

@@ -53,9 +53,12 @@ def test_private_notes_stay_with_the_owner_and_platform_engineers(
     evaluate(client, people["alice"], trial_id)
     notes = {person: client.get(f"/api/v1/trials/{trial_id}/evaluation",
                                 headers=people[person]).json()["private_notes"]
-             for person in ("alice", "pat", "ann", "sam")}
+             for person in ("alice", "pat", "ann")}
     assert notes == {"alice": "The team lead was sceptical",
-                     "pat": "The team lead was sceptical", "ann": None, "sam": None}
+                     "pat": "The team lead was sceptical", "ann": None}
+    # The template's supplier does not see the trial, nor so its evaluation.
+    hidden = client.get(f"/api/v1/trials/{trial_id}/evaluation", headers=people["sam"])
+    assert hidden.status_code == 404 and "sceptical" not in hidden.text
 
 
 def test_every_dimension_is_required_and_scored_one_to_five(
@@ -93,15 +96,17 @@ def test_the_report_has_one_row_per_evaluated_trial_in_json_and_csv(
     assert answer.headers["x-report-schema"] == REPORT_SCHEMA == body["schema"]
     assert body["columns"] == list(COLUMNS)
     (row,) = body["items"]
-    assert (row["trial_id"], row["decision"], row["supplier"]) == (evaluated, "iterate", "acme")
+    assert (row["row"], row["decision"], row["supplier"]) == (1, "iterate", "acme")
     assert (row["privacy_score"], row["teardown_verified"]) == (4, True)
     assert row["problem_areas"] == ["testing"]
     flat = str(body)
     assert "sceptical" not in flat and "alice" not in flat  # no private notes, no owner
+    assert evaluated not in answer.text  # nothing that opens the trial
     text = client.get("/api/v1/reports/trials?format=csv", headers=people["carol"]).text
     (csv_row,) = list(csv.DictReader(io.StringIO(text)))
     assert list(csv_row) == list(COLUMNS)
-    assert csv_row["trial_id"] == evaluated and csv_row["teardown_verified"] == "true"
+    assert csv_row["row"] == "1" and csv_row["teardown_verified"] == "true"
+    assert evaluated not in text
     assert csv_row["lessons_learned"] == "'=HYPERLINK(\"x\")"  # a spreadsheet will not run it
 
 
@@ -112,16 +117,36 @@ def test_the_report_filters_and_suppliers_see_only_their_own(
     for trial_id in (demo, pair):
         evaluate(client, people["alice"], trial_id)
 
-    def ids(query: str, person: str = "pat") -> list[str]:
+    def ids(query: str, person: str = "pat") -> list[tuple[int, str]]:
         items = client.get(f"/api/v1/reports/trials{query}", headers=people[person]).json()["items"]
-        return [item["trial_id"] for item in items]
+        return [(item["row"], item["template"]) for item in items]
 
-    assert ids("") == [demo, pair]
-    assert ids("?problem_area=casework") == [pair]
-    assert ids("?supplier=acme") == [demo]
+    assert ids("") == [(1, "demo"), (2, "pair")]  # rows numbered in each export
+    assert ids("?problem_area=casework") == [(1, "pair")]
+    assert ids("?supplier=acme") == [(1, "demo")]
     assert ids("?decision=adopt") == []
-    assert ids("", person="sam") == [demo]
-    assert ids("", person="gus") == [pair]
+    assert ids("", person="sam") == [(1, "demo")]
+    assert ids("", person="gus") == [(1, "pair")]
+
+
+def test_a_supplier_gets_its_rows_without_the_civil_servants_words(
+        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    trial_id = str(launch(client, people["alice"], title="Bins in Barnsley",
+                          problem_statement="Residents miss collections",
+                          success_criteria=["Half find their day"])["id"])
+    run_until_ready(client, fake_driver, trial_id)
+    evaluate(client, people["alice"], trial_id)
+    (full,) = client.get("/api/v1/reports/trials", headers=people["carol"]).json()["items"]
+    assert (full["title"], full["department"]) == ("Bins in Barnsley", "dwp")
+    answer = client.get("/api/v1/reports/trials", headers=people["sam"])
+    (row,) = answer.json()["items"]
+    assert (row["title"], row["problem_statement"], row["hypothesis"], row["department"],
+            row["success_criteria"]) == ("", "", "", "", [])
+    assert (row["decision"], row["user_need_score"], row["lessons_learned"]) == (
+        "iterate", 4, "Needs Welsh")  # the evaluation itself is published
+    text = client.get("/api/v1/reports/trials?format=csv", headers=people["sam"]).text
+    for private in ("Barnsley", "Residents miss", "Half find", "It helps", "dwp", trial_id):
+        assert private not in answer.text and private not in text
 
 
 def test_the_report_schema_document_describes_every_column() -> None:

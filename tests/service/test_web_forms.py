@@ -127,13 +127,15 @@ def test_recording_the_evaluation(client: TestClient, people: dict[str, dict[str
     assert api["scores"] == SCORES and api["decision"] == "iterate"
     assert api["private_notes"] == "Our team only"
     assert 'value="4" checked' in alice.get(form).text  # the form shows what was recorded
-    # The supplier sees the scores, never the private notes; the report has them too.
+    # The supplier sees the scores in aggregate and in the report, never the trial, its title
+    # or the private notes.
     assert "Our team only" in alice.get(f"/trials/{trial['id']}").text
     sam = browser(client, "sam")
-    assert "Our team only" not in sam.get(f"/trials/{trial['id']}").text
+    assert sam.get(f"/trials/{trial['id']}").status_code == 404
     assert "Our team only" not in sam.get("/supplier").text
     compare = sam.get("/reports?by=supplier")
-    assert "A trial" in compare.text and "Acme Ltd" in compare.text
+    assert "Acme Ltd" in compare.text and "Row 1" in compare.text
+    assert "A trial" not in compare.text and "Our team only" not in compare.text
     ours = alice.get("/reports/trial-report.csv?supplier=acme")
     theirs = client.get("/api/v1/reports/trials?format=csv&supplier=acme", headers=AUTH)
     assert ours.headers["x-report-schema"] == theirs.headers["x-report-schema"]
@@ -192,10 +194,12 @@ def test_a_platform_engineer_quarantines_a_version(client: TestClient,
 
 def test_forms_are_refused_to_people_the_core_refuses(client: TestClient,
                                                       people: dict[str, dict[str, str]]) -> None:
-    trial = launch(client, people["alice"])
+    trial = launch(client, people["alice"], shared_with_department=True)
     sam = browser(client, "sam")
     assert post_form(sam, "/techmap", {}, action=f"{START}/title").status_code == 403
-    ended = post_form(sam, "/techmap", {}, action=f"/trials/{trial['id']}/end")
+    # The supplier of the template does not see the trial at all; bob (dwp) sees it, shared.
+    assert post_form(sam, "/techmap", {}, action=f"/trials/{trial['id']}/end").status_code == 404
+    ended = post_form(browser(client, "bob"), "/techmap", {}, action=f"/trials/{trial['id']}/end")
     assert ended.status_code == 403 and "only the trial" in ended.text
     carol = browser(client, "carol")  # another department: the trial does not exist for her
     assert post_form(carol, "/techmap", {}, action=f"/trials/{trial['id']}/end").status_code == 404

@@ -2,9 +2,20 @@
 
 from fastapi import APIRouter
 
-from web.routes import account, catalogue, evaluations, platform, start, supplier, trials
+from web.routes import (
+    account,
+    catalogue,
+    evaluations,
+    platform,
+    sandboxes,
+    sso,
+    start,
+    supplier,
+    trials,
+)
 
-MODULES = (account, catalogue, start, trials, evaluations, supplier, platform)
+MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier,
+           platform)
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
     router.include_router(module.router)

@@ -1,10 +1,11 @@
 """Signing in and out, the home page, and the service's statements (accessibility, cookies).
 
 Development sign-in lets anyone pick an existing user, with no password: it exists only when
-`Settings.dev_sign_in_enabled` (development mode; refused in production). Production sign-in is
-meant to go through the organisation's OpenID Connect provider (README: "Signing in"); until a
-provider is configured the sign-in page says so and nobody can sign in to the pages (the API
-keeps working with tokens).
+`Settings.dev_sign_in_enabled` (development mode; refused in production, and `den serve`
+refuses it on an address other than loopback). Real sign-in goes through the organisation's
+OpenID Connect provider (routes/sso.py) when `DEN_OIDC_ISSUER` is set; until then the sign-in
+page says single sign-on is not set up (the API keeps working with tokens). Signing out ends
+the den's session and, after single sign-on, the provider's too where it offers that.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from web.forms import CheckedForm, FormPage, shown_again_on_error, text
 from web.lookups import owner_names
 from web.pages import local_path, page
 from web.rendering import clear_cookie, render, set_cookie
+from web.routes import sso
 
 router = APIRouter()
 ROLE_NAMES = {"civil_servant": "Civil servant", "supplier": "Supplier",
@@ -58,7 +60,7 @@ def _sign_in_data(session: SessionDep, settings: SettingsDep, next_path: str) ->
                "department": u.department} for u in crud.list_users(session)]
              if settings.dev_sign_in_enabled else [])
     return {"development": settings.dev_sign_in_enabled, "users": users,
-            "next": local_path(next_path)}
+            "single_sign_on": settings.oidc_enabled, "next": local_path(next_path)}
 
 
 @router.post("/sign-in")
@@ -90,13 +92,17 @@ def sign_in(request: Request, form: CheckedForm, visitor: VisitorDep, session: S
 
 
 @router.post("/sign-out")
-def sign_out(form: CheckedForm, visitor: VisitorDep, session: SessionDep, settings: SettingsDep,
-             now: Now) -> Response:
+def sign_out(request: Request, form: CheckedForm, visitor: VisitorDep, session: SessionDep,
+             settings: SettingsDep, now: Now) -> Response:
     del form  # checked: signing someone out is a write like any other
+    provider_url = ""
     if visitor.web_session is not None:
+        id_token = str(visitor.web_session.data.get("id_token", ""))
         crud.end_session(session, web_session=visitor.web_session, actor=visitor.actor, now=now)
         session.commit()
-    response = RedirectResponse("/signed-out", status_code=status.HTTP_303_SEE_OTHER)
+        provider_url = sso.provider_sign_out_url(request, settings, id_token=id_token)
+    response = RedirectResponse(provider_url or "/signed-out",
+                                status_code=status.HTTP_303_SEE_OTHER)
     clear_cookie(response, settings, "den_session")
     return response
 
@@ -118,4 +124,6 @@ def cookies(request: Request, visitor: VisitorDep, settings: SettingsDep) -> Res
          "expires": settings.session_max_age},
         {"name": "den_sign_in", "purpose": "Protects the sign-in form from forgery",
          "expires": 3600},
+        {"name": "den_sandbox", "purpose": "Lets you into a sandbox you opened, on the "
+         "sandbox's own address only", "expires": settings.session_max_age},
     ]})

@@ -63,7 +63,9 @@ def _matches(template: dict[str, Any], words: str, sizes: set[str]) -> bool:
 def template_page(request: Request, name: TemplateName, visitor: SignedIn, session: SessionDep,
                   settings: SettingsDep, now: Now) -> Response:
     """The newest published version (or the newest at all, if none is published), every
-    version's status, and how the template's evaluated trials went."""
+    version's status, and how the template's evaluated trials went. The evaluated trials are
+    listed as the report lists them (no trial's id, no link to it), and not to suppliers, who
+    see no trial, only the totals (`/supplier`)."""
     _template, supplier, versions = crud.template_versions(session, name=name)
     current = next((v for v in versions if v.status == "Published"), versions[0])
     rows = crud.report(session, user=visitor.actor.user, now=now,
@@ -73,8 +75,8 @@ def template_page(request: Request, name: TemplateName, visitor: SignedIn, sessi
         "versions": [{"version": v.version, "status": v.status, "status_reason": v.status_reason,
                       "published_at": v.published_at} for v in versions],
         "outcomes": [views.summary(s) for s in summarise(rows, by="template")],
-        "past_trials": [{key: row[key] for key in (
-            "trial_id", "title", "department", "template_version", "decision", "evaluated_at",
+        "past_trials": [] if visitor.role == Role.SUPPLIER else [{key: row[key] for key in (
+            "title", "department", "template_version", "decision", "evaluated_at",
             "availability")} for row in rows],
         "may_start": visitor.role != Role.SUPPLIER and current.status == "Published",
         "dimensions": views.DIMENSION_NAMES, "decisions": views.DECISIONS,

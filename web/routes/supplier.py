@@ -1,5 +1,9 @@
 """The supplier area: a supplier's templates, how often each was trialled and how the trials
-went (aggregates only: never a civil servant's notes), and publishing a new version by upload.
+went, and publishing a new version by upload.
+
+A supplier sees no trial (orchestrator/access.py): only aggregates per template and version,
+from `crud.supplier_outcomes`, the summing-up `GET /api/v1/templates/{name}/outcomes` answers
+for one template (orchestrator/outcomes.py); never a title, a department, a trial's id.
 
 Publishing calls `catalogue.parse_manifest_text` and `crud.publish_template`, as
 `POST /api/v1/templates` does (its twin); every problem is listed in a GOV.UK error summary,
@@ -8,7 +12,7 @@ each naming the manifest field it is about, and nothing is stored. Read twin: `/
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -18,8 +22,7 @@ from sqlmodel import Session
 from orchestrator import catalogue, crud
 from orchestrator.access import Role, require_role
 from orchestrator.errors import Problem, ValidationFailed
-from orchestrator.evaluation import summarise
-from orchestrator.lifecycle import ACTIVE_PHASES
+from orchestrator.lifecycle import ACTIVE_PHASES, Phase
 from orchestrator.models import Supplier, User
 from web import views
 from web.deps import Now, SessionDep, SignedIn
@@ -31,38 +34,38 @@ router = APIRouter()
 
 
 @page(router, "/supplier")
-def supplier_area(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
+def supplier_area(request: Request, visitor: SignedIn, session: SessionDep,
                   published: str = "") -> Response:
     user = visitor.actor.user
     require_role(user, Role.SUPPLIER, to="open the supplier area")
     supplier = session.get(Supplier, user.supplier_id)
     assert supplier is not None  # a supplier user is bound to one (crud.create_user)
-    data = _area(session, user, supplier, now)
+    data = _area(session, user, supplier)
     refs = {f"{v['name']}@{v['version']}" for v in data["versions"]}
     return render(request, visitor, "supplier.html",
                   {**data, "published": published if published in refs else ""})
 
 
-def _area(session: Session, user: User, supplier: Supplier, now: datetime) -> dict[str, Any]:
+def _area(session: Session, user: User, supplier: Supplier) -> dict[str, Any]:
     assert supplier.id is not None
-    counts = crud.trials_by_template(session, supplier_id=supplier.id)
-    outcomes = {s.key: views.summary(s) for s in summarise(
-        crud.report(session, user=user, selectors=crud.ReportFilter(), now=now), by="template")}
     versions = crud.list_template_versions(session, supplier_id=supplier.id)
-    names = sorted({t.name for t, _v, _s in versions})
     return {
         "supplier": views.supplier_view(supplier),
-        "templates": [{
-            "name": name,
-            "trials": sum(counts.get(name, {}).values()),
-            "active": sum(n for phase, n in counts.get(name, {}).items() if phase in ACTIVE_PHASES),
-            "outcome": outcomes.get(name),
-        } for name in names],
+        "templates": [_counted(asdict(found)) for found in
+                      crud.supplier_outcomes(session, user=user, supplier=supplier)],
+        "phases": [str(phase) for phase in Phase],
         "versions": [{"name": t.name, "version": v.version, "status": v.status,
                       "status_reason": v.status_reason, "published_at": v.published_at}
                      for t, v, _s in versions],
         "dimensions": views.DIMENSION_NAMES, "decisions": views.DECISIONS,
     }
+
+
+def _counted(found: dict[str, Any]) -> dict[str, Any]:
+    """Each outcome with `active`: its trials running or waiting to."""
+    for column in (found["total"], *found["versions"]):
+        column["active"] = sum(column["phases"][phase] for phase in ACTIVE_PHASES)
+    return found
 
 
 @page(router, "/supplier/publish")

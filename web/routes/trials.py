@@ -1,5 +1,7 @@
 """Trials: the list, a trial's page (phase, live progress, countdown, the sandbox's links,
-extend, end now, approve or reject), the confirmation after asking for one.
+extend, end now, approve or reject), the confirmation after asking for one. The sandbox's
+"Open" links go to its hand-over page (web/routes/sandboxes.py), which sends the visitor on to
+the sandbox's own origin.
 
 Each write calls the core function its REST twin calls: `crud.request_extension`
 (`POST /api/v1/trials/{id}/extend`), `crud.request_end` (`.../end`), `crud.approve` and
@@ -20,9 +22,10 @@ from orchestrator import access, crud, rules
 from orchestrator.errors import NotFound
 from orchestrator.lifecycle import LIVE_PHASES, Phase, Reason
 from orchestrator.models import Trial, User
+from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 from web import views
-from web.deps import Now, SessionDep, SettingsDep, SignedIn, wake_reconciler
+from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn, wake_reconciler
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.lookups import allowed, owner_names
 from web.pages import page
@@ -44,18 +47,19 @@ PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 
 @page(router, "/trials")
 def trials_page(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
-                phase: PhaseFilter = "") -> Response:
+                sandboxes: Sandboxes, phase: PhaseFilter = "") -> Response:
     """The trials the visitor may see (`crud.list_trials`, as `GET /api/v1/trials`)."""
     rows = crud.list_trials(session, user=visitor.actor.user,
                             selectors=crud.TrialFilter(phase=phase or None))
     names = owner_names(session, rows)
     return render(request, visitor, "trials.html", {
         "phase": phase, "phases": [str(p) for p in Phase],
-        "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows]})
+        "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now, sandboxes=sandboxes)
+                   for r in rows]})
 
 
 def trial_data(session: Session, *, user: User, trial: Trial, settings: Settings,
-               now: datetime) -> dict[str, Any]:
+               now: datetime, sandboxes: SandboxAddress) -> dict[str, Any]:
     """Everything a trial's page shows, and what the visitor may do to it."""
     names = owner_names(session, [trial])
     manifest = crud.trial_manifest(session, trial)
@@ -66,7 +70,8 @@ def trial_data(session: Session, *, user: User, trial: Trial, settings: Settings
     except NotFound:
         evaluation = None
     return {
-        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now),
+        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now,
+                             sandboxes=sandboxes),
         "events": [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)],
         "evaluation": evaluation, "actions": _actions(session, user, trial, settings),
         "max_extensions": manifest.spec.limits.max_extensions,
@@ -96,6 +101,7 @@ def _actions(session: Session, user: User, trial: Trial, settings: Settings) -> 
         "decide": requested_by is not None
         and allowed(access.check_may_decide, user, requested_by=requested_by),
         "evaluate": not never_started and allowed(access.check_may_evaluate, user, trial),
+        "open": access.may_open_sandbox(user, trial),
     }
 
 
@@ -105,9 +111,10 @@ def _owner(session: Session, trial: Trial) -> str:
 
 @page(router, "/trials/{trial_id}")
 def trial_page(request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep,
-               settings: SettingsDep, now: Now, done: str = "") -> Response:
+               settings: SettingsDep, now: Now, sandboxes: Sandboxes, done: str = "") -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now)
+    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now,
+                      sandboxes=sandboxes)
     return render(request, visitor, "trial.html", {**data, "done": DONE.get(done, "")})
 
 
@@ -120,18 +127,20 @@ def confirmation(request: Request, trial_id: TrialId, visitor: SignedIn, session
 
 
 def _trial_form(session: Session, visitor: SignedIn, trial: Trial, settings: Settings,
-                now: datetime) -> FormPage:
+                now: datetime, sandboxes: SandboxAddress) -> FormPage:
     """The trial's page, to show again with the error summary when one of its forms fails."""
-    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now)
+    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now,
+                      sandboxes=sandboxes)
     return FormPage("trial.html", {**data, "done": ""},
                     fields={"(form)": "actions", "duration_seconds": "extend-by"})
 
 
 @router.post("/trials/{trial_id}/extend")
 def extend(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-           session: SessionDep, settings: SettingsDep, now: Now) -> Response:
+           session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes
+           ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    shown = _trial_form(session, visitor, trial, settings, now)
+    shown = _trial_form(session, visitor, trial, settings, now, sandboxes)
     with shown_again_on_error(request, FormPage(shown.template, shown.data,
                                                 fields={**shown.fields, "(form)": "extend-by"})):
         chosen = text(form, "extend-by")
@@ -159,10 +168,11 @@ def end_page(request: Request, trial_id: TrialId, visitor: SignedIn, session: Se
 
 @router.post("/trials/{trial_id}/end")
 def end(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-        session: SessionDep, settings: SettingsDep, now: Now) -> Response:
+        session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes) -> Response:
     del form  # checked
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now)):
+    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now,
+                                                   sandboxes)):
         crud.request_end(session, actor=visitor.actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
@@ -171,10 +181,12 @@ def end(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedI
 
 @router.post("/trials/{trial_id}/approve")
 def approve(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-            session: SessionDep, settings: SettingsDep, now: Now) -> Response:
+            session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes
+            ) -> Response:
     del form  # checked
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now)):
+    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now,
+                                                   sandboxes)):
         crud.approve(session, actor=visitor.actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)

@@ -97,6 +97,22 @@ env:
       secretKeyRef:
         name: {{ default (include "den.secretName" .) .Values.bootstrapToken.existingSecret }}
         key: bootstrap-admin-token
+  {{- if and .Values.oidc.issuer (or .Values.oidc.clientSecret .Values.oidc.existingSecret) }}
+  - name: DEN_OIDC_CLIENT_SECRET
+    valueFrom:
+      secretKeyRef:
+        name: {{ default (include "den.secretName" .) .Values.oidc.existingSecret }}
+        key: {{ if .Values.oidc.existingSecret }}{{ .Values.oidc.existingSecretKey }}{{ else }}oidc-client-secret{{ end }}
+  {{- end }}
+{{- end -}}
+
+{{/* DEN_PUBLIC_URL: as set, or the Ingress's host over https. */}}
+{{- define "den.publicUrl" -}}
+{{- if .Values.publicUrl -}}
+{{ .Values.publicUrl }}
+{{- else if .Values.ingress.enabled -}}
+https://{{ .Values.ingress.host }}
+{{- end -}}
 {{- end -}}
 
 {{- define "den.scheduling" -}}
