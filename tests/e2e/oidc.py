@@ -66,12 +66,14 @@ def _users(realm: dict[str, Any]) -> dict[str, User]:
         for person in realm["users"]}
 
 
-def _ensure_provider() -> str:
-    """The issuer of a provider started now (scripts/test normally has done it already)."""
+def ensure_provider(settings: dict[str, str] | None = None) -> str:
+    """The issuer of a provider started now (scripts/test normally has done it already);
+    `settings` are scripts/ensure-oidc-provider's DEN_TEST_OIDC_* (another port, issuer, state
+    directory: a second provider)."""
     script = ROOT / "scripts" / "ensure-oidc-provider"
     try:
         done = subprocess.run([str(script)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=900)
+                              timeout=900, env={**os.environ, **(settings or {})})
     except (OSError, subprocess.TimeoutExpired) as error:
         require(False, f"the OpenID provider ({script.name}: {error})")
         raise  # not reached: require fails or skips
@@ -84,7 +86,7 @@ def _ensure_provider() -> str:
 @functools.cache
 def provider() -> Provider:
     """The provider named by DEN_TEST_OIDC_ISSUER, or one started now; it must answer."""
-    issuer = os.environ.get("DEN_TEST_OIDC_ISSUER", "") or _ensure_provider()
+    issuer = os.environ.get("DEN_TEST_OIDC_ISSUER", "") or ensure_provider()
     realm = json.loads(REALM.read_text())
     client = next(c for c in realm["clients"] if c["clientId"] == CLIENT_ID)
     found = Provider(issuer=issuer.rstrip("/"), client_id=CLIENT_ID,

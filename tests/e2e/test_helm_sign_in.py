@@ -12,20 +12,17 @@ production defaults are checked by test_helm.py)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, require
 from tests.e2e.chart import Release, kubectl
 from tests.e2e.cluster import POD_GATEWAY
-from tests.e2e.oidc import provider, sign_in_through_provider
-from tests.e2e.test_web_journeys import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.oidc import ensure_provider, provider, sign_in_through_provider
+from tests.e2e.test_web_journeys import chromium
 
+__all__ = ["chromium"]  # the journeys' browser fixture
 pytestmark = pytest.mark.kubernetes
 CHART_OIDC_PORT = "18081"
 
@@ -33,26 +30,10 @@ CHART_OIDC_PORT = "18081"
 @pytest.fixture(scope="module")
 def chart_issuer() -> str:
     """A provider for the cluster's pods: its issuer is on the bridge's address."""
-    env = {**os.environ, "DEN_TEST_OIDC_HOST": f"127.0.0.1,{POD_GATEWAY}",
-           "DEN_TEST_OIDC_PORT": CHART_OIDC_PORT,
-           "DEN_TEST_OIDC_HOSTNAME": f"http://{POD_GATEWAY}:{CHART_OIDC_PORT}",
-           "DEN_TEST_OIDC_DIR": "/var/lib/innovation-den/keycloak-chart"}
-    done = subprocess.run([str(ROOT / "scripts" / "ensure-oidc-provider")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
-    require(done.returncode == 0, "the OpenID provider for the chart "
-            f"({done.stderr.strip().splitlines()[-3:]})")
-    return done.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require(CHROMIUM.exists(), "Debian's chromium (scripts/bootstrap test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    return ensure_provider({
+        "DEN_TEST_OIDC_HOST": f"127.0.0.1,{POD_GATEWAY}", "DEN_TEST_OIDC_PORT": CHART_OIDC_PORT,
+        "DEN_TEST_OIDC_HOSTNAME": f"http://{POD_GATEWAY}:{CHART_OIDC_PORT}",
+        "DEN_TEST_OIDC_DIR": "/var/lib/innovation-den/keycloak-chart"})
 
 
 def test_install_with_single_sign_on_and_sign_in_through_the_provider(

@@ -24,29 +24,21 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import require
 from tests.e2e.cluster import POD_GATEWAY
 from tests.e2e.oidc import Provider, provider, sign_in_through_provider
+from tests.e2e.test_web_journeys import chromium
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+__all__ = ["chromium"]  # the journeys' browser fixture
+
+
 @pytest.fixture(scope="module")
 def oidc() -> Provider:
     return provider()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), "Debian's chromium (scripts/bootstrap test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Callback(BaseHTTPRequestHandler):
@@ -118,13 +110,13 @@ def test_an_authorisation_request_without_pkce_is_refused(oidc: Provider, callba
 
 @pytest.mark.parametrize("username", ["alice", "nobody"])
 def test_sign_in_on_the_login_form_gives_an_id_token_with_name_and_groups(
-        oidc: Provider, browser: Any, callback: Any, username: str) -> None:
+        oidc: Provider, chromium: Any, callback: Any, username: str) -> None:
     redirect_uri, received = callback
     person = oidc.users[username]
     metadata = oidc.metadata()
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    page = browser.new_context().new_page()
+    page = chromium.new_context().new_page()
     page.goto(metadata["authorization_endpoint"] + "?" + urlencode({
         "client_id": oidc.client_id, "response_type": "code", "scope": "openid email profile",
         "redirect_uri": redirect_uri, "state": state, "nonce": nonce,
@@ -150,9 +142,9 @@ def test_sign_in_on_the_login_form_gives_an_id_token_with_name_and_groups(
 
 
 def test_a_wrong_password_stays_on_the_form_with_its_message(
-        oidc: Provider, browser: Any, callback: Any) -> None:
+        oidc: Provider, chromium: Any, callback: Any) -> None:
     redirect_uri, received = callback
-    page = browser.new_context().new_page()
+    page = chromium.new_context().new_page()
     page.goto(oidc.metadata()["authorization_endpoint"] + "?" + urlencode({
         "client_id": oidc.client_id, "response_type": "code", "scope": "openid",
         "redirect_uri": redirect_uri, "code_challenge": pkce_pair()[1],
