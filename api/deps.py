@@ -11,7 +11,6 @@ ends its transaction at once, and the dependencies that do no I/O run on the loo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -23,19 +22,16 @@ from sqlmodel import Session
 
 from api import schemas
 from orchestrator import crud, sandbox_hosts
-from orchestrator.drivers import load_driver
+from orchestrator.drivers import shared_driver
 from orchestrator.drivers.base import Driver
 from orchestrator.errors import (
-    DenError,
     Problem,
-    RuntimeUnavailable,
     Unauthenticated,
     ValidationFailed,
 )
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
-_driver_lock = threading.Lock()
 _known_query: dict[int, dict[str, bool]] = {}  # route -> query parameter -> repeatable
 
 
@@ -104,19 +100,8 @@ Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]
 
 
 def driver_for(request: Request) -> Driver:
-    """The runtime driver, for reading logs: made on first use (after the request passed its
-    checks), so an API that never serves logs never needs a runtime."""
-    with _driver_lock:
-        if getattr(request.app.state, "driver", None) is None:
-            try:
-                request.app.state.driver = load_driver(request.app.state.settings)
-            except DenError:
-                raise
-            except Exception as exc:  # a runtime client that cannot even be configured
-                raise RuntimeUnavailable(f"the {request.app.state.settings.driver} runtime "
-                                         "cannot be reached from the API") from exc
-        driver: Driver = request.app.state.driver
-        return driver
+    """The runtime driver, for reading logs and pinning images: made on first use."""
+    return shared_driver(request.app.state)
 
 
 async def get_selectors(

@@ -9,7 +9,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -17,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session
 
 import web
-from api import errors, sandbox_origin
+from api import errors, sandbox_origin, sandbox_proxy
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
 from orchestrator import __version__, crud, metrics, startup
@@ -40,7 +39,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = startup.prepare(settings)
         app.state.engine, app.state.settings, app.state.driver = engine, settings, driver
-        app.state.proxy_client = httpx.AsyncClient(timeout=30, follow_redirects=False)
+        app.state.sandbox_proxy = sandbox_proxy.SandboxProxy(settings)
         stop = threading.Event()
         thread = None
         if with_reconciler:
@@ -58,7 +57,7 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
             if thread is not None:
                 app.state.wake.set()
                 thread.join(timeout=10)
-            await app.state.proxy_client.aclose()
+            await app.state.sandbox_proxy.aclose()
             engine.dispose()
 
     app = FastAPI(

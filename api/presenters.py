@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from api import schemas
-from orchestrator import catalogue
+from orchestrator import catalogue, crud
 from orchestrator.evaluation import Measured
 from orchestrator.lifecycle import time_left
 from orchestrator.models import (
@@ -85,8 +86,17 @@ def template(version: TemplateVersion, supplier: Supplier) -> schemas.TemplatePu
         digest=version.digest, data_classification=spec.data_classification,
         limits=spec.limits.model_dump(by_alias=True), components=[c.name for c in spec.components],
         parameters=spec.parameters, success_criteria=list(spec.success_criteria),
-        published_at=version.published_at,
+        published_at=version.published_at, pinned_images=version.pinned_images,
+        reviewed_by=version.reviewed_by, reviewed_at=version.reviewed_at,
     )
+
+
+def version_review(found: crud.VersionReview) -> schemas.VersionReview:
+    return schemas.VersionReview(
+        version=template(found.version, found.supplier),
+        previous_version=found.previous.version if found.previous else None,
+        changes=[schemas.Change.model_validate(asdict(c)) for c in found.changes],
+        review_reasons=found.reasons)
 
 
 def supplier(row: Supplier, template_names: list[str]) -> schemas.SupplierPublic:

@@ -16,63 +16,44 @@ sandbox_hosts.py) the app answers:
   open page for this sandbox (sign in, or "page not found"), and a bad token gets 401 or 404:
   never the workload.
 
-Forwarding drops the den's credentials (its cookies, this origin's cookie, `X-Den-Token`,
-`Authorization`) and hop-by-hop headers; the workload's own cookies pass both ways, except
-that it can never set a den cookie name, and its `Domain` attributes are dropped so that one
-sandbox cannot set cookies for the others. Every answer carries `frame-ancestors 'none'` (as
-well as the workload's own policy) and `X-Frame-Options: DENY`.
+Forwarding (api/sandbox_proxy.py: per-trial limits, timeouts, streaming) drops the den's
+credentials (its cookies, this origin's cookie, `X-Den-Token`, `Authorization`) and passes back
+only an allow-list of the workload's headers, its cookies host-only and never of a den name,
+and its redirects only within its own origin (api/sandbox_headers.py). Every answer carries
+`frame-ancestors 'none'` (as well as the workload's own policy) and `X-Frame-Options: DENY`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import quote
 
-import httpx
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware import BodyLimit
+from api.sandbox_headers import OWN_PAGE_HEADERS, SANDBOX_COOKIE
+from api.sandbox_proxy import SandboxProxy, den_error
 from orchestrator import crud
 from orchestrator.errors import Unauthenticated
 from orchestrator.sandbox_hosts import (
     ENTER_PATH,
     RESERVED_PREFIX,
-    host_name,
     parse_host,
     sandbox_path,
     under_domain,
 )
 from orchestrator.settings import Settings
 
-SANDBOX_COOKIE = "den_sandbox"
-#: Cookie names that are the den's: never forwarded to a workload, never set by one.
-DEN_COOKIES = frozenset({"den_session", "den_sign_in", SANDBOX_COOKIE})
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailers", "transfer-encoding", "upgrade"})
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "authorization", "cookie",
-                              "x-den-token", "x-forwarded-host", "x-forwarded-proto",
-                              "x-forwarded-prefix", "forwarded"}
-GUARD = [("content-security-policy", "frame-ancestors 'none'"), ("x-frame-options", "DENY")]
-OWN_PAGE_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer",
-                    "x-content-type-options": "nosniff", "x-frame-options": "DENY",
-                    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; "
-                                               "base-uri 'none'; form-action 'none'"}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-def is_den_cookie(name: str) -> bool:
-    bare = name.strip().lower()
-    return bare.removeprefix("__host-").removeprefix("__secure-") in DEN_COOKIES
 
 
 def sandbox_cookie_name(settings: Settings) -> str:
@@ -139,7 +120,7 @@ class _Origin:
 
     async def reserved(self, request: Request) -> Response:
         del request
-        return _error(404, "NotFound", "paths under /_den/ belong to the den")
+        return den_error(404, "NotFound", "paths under /_den/ belong to the den")
 
     async def forward(self, request: Request) -> Response:
         target = self._target(request)
@@ -149,15 +130,16 @@ class _Origin:
         try:
             upstream = await run_in_threadpool(self._admit, request, target, token)
         except Unauthenticated as exc:
-            return _error(401, exc.reason, exc.detail)
+            return den_error(401, exc.reason, exc.detail)
         if upstream is None and token is not None:
-            return _error(404, "NotFound", "no running sandbox here that this token's person "
-                          "may open")
+            return den_error(404, "NotFound", "no running sandbox here that this token's person "
+                             "may open")
         if upstream is None:
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(self._den_open(request, target, path), status_code=303,
                                     headers=OWN_PAGE_HEADERS)
-        return await _proxy(request, self.den.proxy_client, upstream)
+        proxy: SandboxProxy = self.den.sandbox_proxy
+        return await proxy.forward(request, trial_id=target[0], upstream=upstream)
 
     def _target(self, request: Request) -> tuple[str, str] | None:
         return parse_host(request.headers.get("host", ""), self.settings.sandbox_domain)
@@ -208,69 +190,8 @@ def _cookie_values(request: Request, name: str) -> list[str]:
     return found[:5]
 
 
-def _forwarded_headers(request: Request) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
-    cookies = [part.strip() for header in request.headers.getlist("cookie")
-               for part in header.split(";")
-               if part.strip() and not is_den_cookie(part.strip().partition("=")[0])]
-    if cookies:
-        headers.append(("cookie", "; ".join(cookies)))
-    headers += [("x-forwarded-host", host_name(request.headers.get("host", ""))),
-                ("x-forwarded-proto", request.url.scheme)]
-    return headers
-
-
-def _workload_cookie(value: str) -> str | None:
-    """A workload's Set-Cookie as it may pass: never a den cookie name, and host-only."""
-    name, _, _ = value.partition("=")
-    if is_den_cookie(name):
-        return None
-    parts = [p for p in value.split(";") if not p.strip().lower().startswith("domain=")]
-    return ";".join(parts)
-
-
-async def _proxy(request: Request, client: httpx.AsyncClient, upstream: str) -> Response:
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-    outgoing = client.build_request(request.method, upstream + path + (f"?{query}" if query else ""),
-                                    headers=_forwarded_headers(request),
-                                    content=await request.body())
-    try:
-        answer = await client.send(outgoing, stream=True)
-    except httpx.HTTPError as exc:
-        return _error(502, "RuntimeUnavailable", "the sandbox did not answer: "
-                      f"{type(exc).__name__}")
-    kept: list[tuple[str, str]] = []
-    for name, value in answer.headers.multi_items():
-        lower = name.lower()
-        if lower in HOP_BY_HOP or lower == "content-length":
-            continue
-        cookie = _workload_cookie(value) if lower == "set-cookie" else value
-        if cookie is not None:
-            kept.append((lower, cookie))
-    kept += [h for h in GUARD if h[0] == "content-security-policy"
-             or all(k != h[0] for k, _ in kept)]
-    response = StreamingResponse(_body(answer), status_code=answer.status_code)
-    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept]
-    return response
-
-
-async def _body(answer: httpx.Response) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in answer.aiter_raw():
-            yield chunk
-    finally:
-        await answer.aclose()
-
-
-def _error(status: int, reason: str, detail: str) -> Response:
-    """The den's own errors on a sandbox origin, shaped as the API's."""
-    return JSONResponse({"reason": reason, "detail": detail}, status_code=status,
-                        headers=OWN_PAGE_HEADERS)
-
-
 def _no_sandbox() -> Response:
-    return _error(404, "NotFound", "this address is not a sandbox")
+    return den_error(404, "NotFound", "this address is not a sandbox")
 
 
 def _own_page(status: int, title: str, text: str, *, link: tuple[str, str] | None = None

@@ -122,6 +122,30 @@ class TemplatePublic(BaseModel):
     parameters: dict[str, Any]
     success_criteria: list[str]
     published_at: datetime
+    pinned_images: dict[str, str] = Field(
+        default_factory=dict, description="Component -> the immutable image reference its "
+        "trials run (set when the version is published after review).")
+    reviewed_by: str = Field("", description="Who published or rejected the version after "
+                             "review (empty: published at once, or not reviewed yet).")
+    reviewed_at: datetime | None = None
+
+
+class Change(BaseModel):
+    area: Literal["images", "egress", "resources", "parameters"]
+    field: str
+    before: str = Field(description="Empty when the item is new.")
+    after: str = Field(description="Empty when the item was removed.")
+
+
+class VersionReview(BaseModel):
+    """What a reviewer sees before publishing or rejecting a version."""
+
+    version: TemplatePublic
+    previous_version: str | None = Field(description="The last published version compared "
+                                         "with (null for a template's first version).")
+    changes: list[Change]
+    review_reasons: list[str] = Field(description="Why the version needs a review (empty: it "
+                                      "changes nothing risky).")
 
 
 class TemplateList(BaseModel):
@@ -176,7 +200,10 @@ class TemplateOutcomes(BaseModel):
 
 
 class VersionStatusChange(_Strict):
-    status: Literal["Published", "Deprecated", "Quarantined"]
+    status: Literal["Published", "Rejected", "Deprecated", "Quarantined"] = Field(
+        description="`Published` approves a version waiting for review (pinning its images) "
+        "or re-publishes one; `Rejected` refuses a version waiting for review (a reason is "
+        "required).")
     reason: str = Field("", max_length=500)
 
 

@@ -77,6 +77,16 @@ def check_may_decide(user: User, *, requested_by: str) -> None:
                         reason="SelfApproval")
 
 
+def check_may_review(user: User, *, supplier_id: int | None) -> None:
+    """A version's review: for platform engineers (who decide) and the template's supplier."""
+    if user.role == Role.PLATFORM_ENGINEER:
+        return
+    if user.role == Role.SUPPLIER and user.supplier_id is not None \
+            and user.supplier_id == supplier_id:
+        return
+    raise Forbidden("only platform engineers and the template's supplier see a version's review")
+
+
 def check_may_evaluate(user: User, trial: Trial) -> None:
     if not (is_owner(user, trial) or shares_department(user, trial)):
         raise Forbidden("only the trial's owner (or their department, when the trial is "

@@ -152,8 +152,8 @@ def check_nesting(data: Any) -> None:
 
 
 #: Parsed manifests of stored versions, by digest. A published version never changes (its
-#: digest proves it), and parsing one validates its parameter schema against the JSON Schema
-#: meta-schema: listing the catalogue did that for every template on every request.
+#: digest proves it), and parsing one checks its parameter schema (RE2 compiles each pattern):
+#: listing the catalogue did that for every template on every request.
 _STORED: dict[str, TemplateManifest] = {}
 _STORED_MAX = 2048
 
@@ -195,6 +195,8 @@ def _problem(error: ErrorDetails) -> Problem:
     last = str(error["loc"][-1]) if error["loc"] else ""
     message = error["msg"].removeprefix("Value error, ")
     hint = _HINTS.get(error["type"], "")
+    if error["type"] == "parameter_schema":  # orchestrator/parameters.py says how to fix it
+        hint = str(error.get("ctx", {}).get("hint", ""))
     if error["type"] == "string_pattern_mismatch":
         message = f"{error['input']!r} is not allowed here"[:300]
         hint = _PATTERN_HINTS.get(last, "") or _env_or_tag_hint(error["loc"]) or hint

@@ -1,9 +1,10 @@
 """The sandbox template manifest (`template.yaml`): a runtime-neutral pydantic model.
 
 A manifest says what a supplier offers: metadata, the components (image, ports, env, command,
-resources, readiness probe), parameters (a JSON Schema whose values reach the workload as
-environment variables), limits, declared egress, data classification and suggested success
-criteria. Everything a supplier writes is data: nothing here is ever rendered as a template.
+resources, readiness probe), parameters (a small subset of JSON Schema, checked by
+orchestrator/parameters.py, whose values reach the workload as environment variables), limits,
+declared egress, data classification and suggested success criteria. Everything a supplier
+writes is data: nothing here is ever rendered as a template.
 
 Security is by construction: the model has no field that could ask for a privileged container,
 a host path, host networking or extra capabilities, and unknown fields are refused, so such a
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+import socket
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,10 +26,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from orchestrator import parameters
 
 API_VERSION = "innovation-den.io/v1"
 KIND = "SandboxTemplate"
@@ -44,7 +52,7 @@ _IMAGE = (
     r"(?:@sha256:[a-f0-9]{64})?$"
 )
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
-_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_PARAM_NAME = re.compile(parameters.NAME_PATTERN)
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -188,10 +196,71 @@ class Component(_Model):
         return self
 
 
+#: Destinations no sandbox may ever reach, whatever the den's settings say, each with why: a
+#: range that overlaps one of them (`0.0.0.0/0` contains them all) is refused as well.
+NEVER_EGRESS: dict[IPv4Network | IPv6Network, str] = {
+    ip_network("0.0.0.0/8"): "'this network': the machine the sandbox runs on",
+    ip_network("127.0.0.0/8"): "loopback: the machine the sandbox runs on",
+    ip_network("169.254.0.0/16"): "link-local, where cloud metadata services answer "
+                                  "(169.254.169.254)",
+    ip_network("224.0.0.0/4"): "multicast",
+    ip_network("240.0.0.0/4"): "reserved (and broadcast)",
+    ip_network("::/127"): "the unspecified and loopback IPv6 addresses",
+    ip_network("fe80::/10"): "IPv6 link-local",
+    ip_network("ff00::/8"): "IPv6 multicast",
+}
+#: DNS suffixes that only ever name something inside a machine, a site or a cluster.
+INTERNAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "svc", "cluster.local",
+                     "home.arpa", "lan")
+_EGRESS_HOST = (r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+                r"|^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")
+
+
+def never_reason(network: IPv4Network | IPv6Network) -> str:
+    """Why no sandbox may reach (part of) `network`, or "" when nothing forbids it outright."""
+    for forbidden, why in NEVER_EGRESS.items():
+        if forbidden.version == network.version and forbidden.overlaps(network):
+            return f"{forbidden} ({why})"
+    return ""
+
+
+def is_internal_name(name: str) -> bool:
+    name = name.removeprefix("*.").rstrip(".")
+    return any(name == suffix or name.endswith("." + suffix) for suffix in INTERNAL_SUFFIXES)
+
+
+def _egress_host(value: str) -> str:
+    """An address range that is a proper network and reaches none of `NEVER_EGRESS`, or a DNS
+    name that is neither an address in disguise nor an obviously internal name."""
+    if "/" in value:
+        try:
+            network = ip_network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network: {exc}") from exc
+        reason = never_reason(network)
+        if reason:
+            raise ValueError(f"{value} reaches {reason}: no sandbox may ever reach it")
+        return value
+    last = value.rsplit(".", 1)[-1]
+    if last.isdigit() or last.startswith("0x") or _inet_aton(value):
+        raise ValueError(f"{value!r} is an address written as a name: write it as a CIDR "
+                         "such as 203.0.113.10/32")
+    if is_internal_name(value):
+        raise ValueError(f"{value!r} is an internal name (.localhost, .local, .internal, .svc, "
+                         "...): sandboxes reach only public destinations")
+    return value
+
+
+def _inet_aton(value: str) -> bool:
+    try:
+        socket.inet_aton(value)  # the C library reads '1.0x7f' as an address too
+    except OSError:
+        return False
+    return True
+
+
 class Egress(_Model):
-    host: Annotated[str, StringConstraints(
-        pattern=r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
-        r"|^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")]
+    host: Annotated[str, StringConstraints(pattern=_EGRESS_HOST), AfterValidator(_egress_host)]
     ports: list[int] = Field(default_factory=lambda: [443], min_length=1, max_length=10)
 
 
@@ -220,53 +289,46 @@ class Metadata(_Model):
 
 
 def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    if value.get("type", "object") != "object":
-        raise ValueError("parameters must be a JSON Schema of type 'object'")
-    try:
-        Draft202012Validator.check_schema(value)
-    except SchemaError as exc:
-        raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
-    remote = sorted(_remote_references(value))
-    if remote:
-        raise ValueError(f"parameters may only refer to their own definitions ('#/...'), not "
-                         f"{remote[0]!r}: the orchestrator never fetches schemas")
-    for name in value.get("properties", {}):
-        if not _PARAM_NAME.match(name):
-            raise ValueError(
-                f"parameter name {name!r} must be lower case letters, digits and '_' "
-                "(it becomes an environment variable)"
-            )
-        if is_reserved_env(name.upper()):
-            raise ValueError(f"parameter name {name!r} would set the reserved variable "
-                             f"{name.upper()}: choose another name")
+    """The parameter subset (orchestrator/parameters.py) and names safe as environment
+    variables; every problem is reported at its own path below `spec.parameters`."""
+    issues = _name_issues(value) + parameters.schema_problems(value)
+    if issues:
+        raise ValidationError.from_exception_data("parameters", [
+            InitErrorDetails(type=PydanticCustomError(
+                "parameter_schema", "{message}", {"message": issue.message, "hint": issue.hint}),
+                loc=issue.path, input=None)
+            for issue in issues])
     return value
 
 
-def _remote_references(schema: Any) -> set[str]:
-    """Every `$ref`/`$dynamicRef` that points outside the schema itself (a URL or a file name
-    would make validating a trial's parameters fetch it: a request to wherever the supplier
-    chose, from inside the den)."""
-    found: set[str] = set()
-    pending = [schema]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("$ref", "$dynamicRef") and not (isinstance(value, str)
-                                                           and value.startswith("#")):
-                    found.add(str(value))
-                pending.append(value)
-        elif isinstance(node, list):
-            pending.extend(node)
-    return found
+def _name_issues(schema: dict[str, Any]) -> list[parameters.Issue]:
+    properties = schema.get("properties")
+    names = [name for name in properties if isinstance(name, str)] \
+        if isinstance(properties, dict) else []
+    issues = []
+    for name in names:
+        path = ("properties", name[:60])
+        if not _PARAM_NAME.match(name):
+            issues.append(parameters.Issue(
+                path, f"parameter name {name[:60]!r} must be lower case letters, digits and '_' "
+                "(it becomes an environment variable)", "start with a letter; at most 40 characters"))
+        elif is_reserved_env(name.upper()):
+            issues.append(parameters.Issue(
+                path, f"parameter name {name!r} would set the reserved variable {name.upper()}",
+                "choose another name"))
+    if isinstance(properties, dict) and len(names) != len(properties):
+        issues.append(parameters.Issue(("properties",), "parameter names must be text",
+                                       "quote the names"))
+    return issues
+
+
+ParametersSchema = Annotated[dict[str, Any], AfterValidator(_check_parameters_schema),
+                             WithJsonSchema(parameters.published_schema())]
 
 
 class Spec(_Model):
     components: list[Component] = Field(min_length=1, max_length=8)
-    parameters: Annotated[dict[str, Any], AfterValidator(_check_parameters_schema)] = Field(
+    parameters: ParametersSchema = Field(
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     limits: Limits = Field(default_factory=Limits)

@@ -83,19 +83,26 @@ class SandboxTemplate(SQLModel, table=True):
 
 
 class TemplateVersion(SQLModel, table=True):
-    """One published version of a template: immutable once stored (`digest` proves it)."""
+    """One version of a template: its manifest is immutable once stored (`digest` proves it).
+
+    A version a supplier sends waits in `PendingReview` until a platform engineer publishes or
+    rejects it; publishing pins each component's image (`pinned_images`: component -> the
+    runtime's immutable reference), so what was reviewed is what runs."""
 
     __tablename__ = "template_version"
     __table_args__ = (UniqueConstraint("template_id", "version", name="uq_template_version"),)
     id: int | None = Field(default=None, primary_key=True)
     template_id: int = Field(foreign_key="sandbox_template.id", index=True)
     version: str = Field(max_length=60)
-    # Draft | Published | Deprecated | Quarantined
-    status: str = Field(default="Published", max_length=20)
+    # PendingReview | Published | Rejected | Deprecated | Quarantined (crud.templates)
+    status: str = Field(default="PendingReview", max_length=20)
     status_reason: str = Field(default="", max_length=500)
     digest: str = Field(max_length=64)
     manifest: dict[str, Any] = _json({})
-    published_at: datetime = _when(nullable=False)
+    published_at: datetime = _when(nullable=False)  # when it was sent (stored)
+    pinned_images: dict[str, str] = _json({})
+    reviewed_by: str = Field(default="", max_length=100)  # "" : automatic, or not yet
+    reviewed_at: datetime | None = _when()
 
 
 # --- Users and tokens --------------------------------------------------------------------

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from orchestrator import catalogue, crud, metrics
+from orchestrator import catalogue, crud, metrics, review
 from orchestrator.drivers.base import Driver, Observation, Status, TrialSpec
 from orchestrator.errors import DenError, RetryableError
 from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
@@ -326,12 +326,15 @@ class Reconciler:
         ).first() or trial.message
 
     def _manifest(self, session: Session, trial: Trial) -> TemplateManifest:
-        """Versions are immutable, so their manifests are cached for the process's life."""
+        """The manifest as it runs, its images pinned as published. Versions are immutable and
+        pinned before their first trial, so they are cached for the process's life."""
         manifest = self._manifests.get(trial.template_version_id)
         if manifest is None:
             version = session.get(TemplateVersion, trial.template_version_id)
             assert version is not None  # a foreign key guarantees it
-            manifest = catalogue.stored_manifest(version.manifest, version.digest)
+            manifest = review.with_pins(
+                catalogue.stored_manifest(version.manifest, version.digest),
+                version.pinned_images)
             self._manifests[trial.template_version_id] = manifest
         return manifest
 

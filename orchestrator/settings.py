@@ -8,11 +8,12 @@ Unsafe defaults are refused in production mode (`DEN_ENVIRONMENT=production`).
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +45,21 @@ class GroupMapping(BaseModel):
 
 def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
     return Field(default, description=description, json_schema_extra={"group": group}, **kwargs)
+
+
+def _cidrs(value: str) -> str:
+    """A comma-separated list of networks (`10.1.0.0/16, 192.0.2.10/32`); a typo refuses to
+    start rather than silently allowing, or forbidding, something else."""
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        try:
+            ip_network(part)
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not a network address range: {exc}") from exc
+    return value
+
+
+#: Comma-separated CIDRs, checked at start-up (`orchestrator.egress.parse_cidrs` reads them).
+CidrList = Annotated[str, AfterValidator(_cidrs)]
 
 
 class Settings(BaseSettings):
@@ -162,6 +178,22 @@ class Settings(BaseSettings):
         "`max_duration`, `self_service_max_duration`, `max_total_cpu`, `max_total_memory_mib`. "
         "A template's cap counts that template's trials only."
     )
+    allowed_image_prefixes: str = _setting(
+        "", "rules", "Comma-separated image prefixes, e.g. `registry.example/approved/,"
+        "innovation-den/`: a new template version whose images all start with one of them, "
+        "that declares no egress and asks for no more resources than the template's last "
+        "published version (or, for a first version, than the manifest defaults) is published "
+        "at once, its images pinned by digest. Empty: every version waits for a platform "
+        "engineer's review."
+    )
+    egress_allowed_cidrs: CidrList = _setting(
+        "", "rules", "Comma-separated private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, "
+        "fc00::/7) that templates may declare egress to, e.g. `10.20.0.0/16` for an internal "
+        "test API; every other private range is refused when a template is published and when "
+        "a trial starts. Loopback, link-local (cloud metadata), multicast, the cluster's pod and "
+        "service ranges, the Docker bridges and the den's own address stay refused whatever "
+        "this says."
+    )
     # --- reconciler
     driver: Literal["docker", "kubernetes"] = _setting(
         "docker", "reconciler", "Runtime for sandboxes: `docker` or `kubernetes`."
@@ -195,6 +227,11 @@ class Settings(BaseSettings):
         "127.0.0.1", "docker", "Host address that sandbox ports are published on (loopback "
         "only by default)."
     )
+    docker_bridge_cidrs: CidrList = _setting(
+        "172.16.0.0/12,192.168.0.0/16", "docker", "Comma-separated ranges of the Docker "
+        "engine's bridge networks (`docker0` and its `default-address-pools`; Docker's own "
+        "defaults here): no template may declare egress into them."
+    )
     # --- kubernetes
     kubeconfig: str = _setting(
         "", "kubernetes", "Path of a kubeconfig; empty uses in-cluster config or `~/.kube/config`."
@@ -202,6 +239,19 @@ class Settings(BaseSettings):
     kubernetes_orchestrator_namespace: str = _setting(
         "innovation-den", "kubernetes", "Namespace the orchestrator runs in: its pods may reach "
         "the sandboxes' exposed ports (everything else is denied)."
+    )
+    kubernetes_pod_pids_limit: int = _setting(
+        1024, "kubernetes", "The `podPidsLimit` of the kubelets sandboxes run on (most processes "
+        "and threads in one pod; each component is one pod). Kubernetes has no per-container "
+        "limit, so a component declaring more is refused; 0 means the nodes set none.", ge=0
+    )
+    kubernetes_pod_cidr: CidrList = _setting(
+        "10.244.0.0/16", "kubernetes", "The cluster's pod range(s), comma-separated (its "
+        "`--cluster-cidr`): no template may declare egress into them."
+    )
+    kubernetes_service_cidr: CidrList = _setting(
+        "10.96.0.0/12", "kubernetes", "The cluster's Service range(s), comma-separated (its "
+        "`--service-cluster-ip-range`): no template may declare egress into them."
     )
     kubernetes_host_cidr: str = _setting(
         "", "kubernetes", "When the orchestrator runs outside the cluster: the CIDRs its traffic "
@@ -221,6 +271,21 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = _setting(
         1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024
+    )
+    sandbox_max_concurrent_requests: int = _setting(
+        32, "web", "Requests one trial's sandboxes (all its components together) may have in "
+        "flight through the den at once, until each answer has been relayed; as many more wait "
+        "up to `DEN_SANDBOX_QUEUE_WAIT` seconds, the rest get 503 `SandboxBusy` with "
+        "`Retry-After`. So one flooded sandbox cannot starve the others.", ge=1
+    )
+    sandbox_queue_wait: float = _setting(
+        5.0, "web", "Seconds a request waits for a place among its trial's "
+        "`DEN_SANDBOX_MAX_CONCURRENT_REQUESTS` before it is answered 503 `SandboxBusy`.", ge=0
+    )
+    sandbox_request_timeout: float = _setting(
+        30.0, "web", "Seconds a sandbox has to start answering a request (connecting at most "
+        "5 of them), else 504 `SandboxTimeout`; also the longest it may fall silent while its "
+        "answer streams (then the connection is cut).", gt=0
     )
     watch_poll_interval: float = _setting(
         0.5, "web", "Seconds between the database reads that feed a watch (`GET "
@@ -278,6 +343,10 @@ class Settings(BaseSettings):
     @property
     def dev_sign_in_enabled(self) -> bool:
         return self.dev_sign_in if self.dev_sign_in is not None else self.environment == "development"
+
+    @property
+    def image_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.allowed_image_prefixes.split(",") if p.strip())
 
     @property
     def oidc_enabled(self) -> bool:

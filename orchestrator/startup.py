@@ -30,14 +30,19 @@ def prepare_database(settings: Settings) -> Engine:
     return engine
 
 
-def load_catalogue(engine: Engine, directory: Path, *, now: datetime) -> list[str]:
-    """Publish every template in `directory` (idempotent: same content, same version)."""
+def load_catalogue(engine: Engine, directory: Path, *, now: datetime,
+                   settings: Settings | None = None) -> list[str]:
+    """Publish every template in `directory` (idempotent: same content, same version). The
+    directory is the operator's own, so its versions need no review; their egress is still
+    held to `DEN_EGRESS_ALLOWED_CIDRS` and the addresses no sandbox may reach."""
+    publishing = crud.Publishing(settings=settings or Settings())
     published: list[str] = []
     with db.session_scope(engine) as session:
         for supplier in catalogue.load_suppliers(directory):
             crud.upsert_supplier(session, data=supplier, now=now)
         for path, manifest in catalogue.iter_bundled(directory):
-            _, created = crud.publish_template(session, manifest=manifest, now=now, actor=None)
+            _, created = crud.publish_template(session, manifest=manifest, now=now, actor=None,
+                                                 publishing=publishing)
             if created:
                 log.info("template_published", template=manifest.ref, path=str(path))
             published.append(manifest.ref)
@@ -58,7 +63,7 @@ def prepare(settings: Settings) -> Engine:
     directory = templates_dir(settings)
     with db.exclusive(engine):
         if directory is not None:
-            load_catalogue(engine, directory, now=now)
+            load_catalogue(engine, directory, now=now, settings=settings)
         if settings.bootstrap_admin_token:
             bootstrap_admin(engine, settings.bootstrap_admin_token, now=now)
     return engine

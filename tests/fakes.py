@@ -6,11 +6,12 @@ tests/e2e. Each fake trial becomes ready after `ready_after` polls.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from orchestrator.drivers.base import Handle, Observation, Status, TrialSpec
-from orchestrator.errors import RuntimeUnavailable
+from orchestrator.errors import PermanentError, RuntimeUnavailable
 
 
 @dataclass
@@ -71,3 +72,12 @@ class FakeDriver:
 
     def ping(self) -> None:
         self._check("ping")
+
+    def pin_image(self, image: str) -> str:
+        """A stable fake digest; an image named `missing...` is not on the fake runtime."""
+        self._check("pin")
+        if image.rsplit("/", 1)[-1].startswith("missing"):
+            raise PermanentError(f"Image {image} is not on the fake runtime",
+                                 reason="ImageMissing")
+        return image.split("@")[0].split(":")[0] + "@sha256:" + \
+            hashlib.sha256(image.encode()).hexdigest()

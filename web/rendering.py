@@ -102,6 +102,15 @@ def phase_tag(phase: str, extra: str = "") -> dict[str, str]:
     return {"text": label, "classes": f"{classes} {extra}".strip()}
 
 
+VERSION_TAGS = {"Published": "govuk-tag--green", "PendingReview": "govuk-tag--yellow",
+                "Rejected": "govuk-tag--red", "Quarantined": "govuk-tag--red"}
+
+
+def status_tag_class(status: str) -> str:
+    """A template version's status colour: published green, waiting yellow, refused red."""
+    return VERSION_TAGS.get(status, "govuk-tag--grey")
+
+
 def when(value: datetime | None) -> str:
     """GOV.UK style, in UK time: 26 November 2026 at 1:05pm."""
     if value is None:
@@ -147,7 +156,8 @@ def _govuk_macros() -> dict[str, Any]:
     return macros
 
 
-env.filters.update(when=when, duration=duration, label=label, phase_tag=phase_tag, lines=lines)
+env.filters.update(when=when, duration=duration, label=label, phase_tag=phase_tag, lines=lines,
+                   status_tag_class=status_tag_class)
 env.globals.update(_govuk_macros())
 
 

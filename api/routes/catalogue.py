@@ -10,8 +10,10 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import select
 
 from api import errors, presenters, schemas
-from api.deps import ActorDep, Now, SessionDep, StrictQuery
+from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import catalogue, crud
+from orchestrator.access import check_may_review
+from orchestrator.drivers import image_pinner
 from orchestrator.errors import Forbidden, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Supplier
@@ -43,15 +45,19 @@ def list_templates(session: SessionDep, _actor: ActorDep) -> schemas.TemplateLis
 )
 async def publish_template(
     request: Request, response: Response, session: SessionDep, actor: ActorDep, now: Now,
-    content_type: Annotated[str, Header()] = "application/json",
+    settings: SettingsDep, content_type: Annotated[str, Header()] = "application/json",
 ) -> schemas.TemplatePublic:
-    """Publish a manifest (JSON, or YAML with `Content-Type: application/yaml`) as a new,
-    immutable version. Every problem is listed at once; nothing is stored on error."""
+    """Send a manifest (JSON, or YAML with `Content-Type: application/yaml`) as a new,
+    immutable version. It is stored `PendingReview` until a platform engineer publishes it,
+    unless it changes nothing risky (`DEN_ALLOWED_IMAGE_PREFIXES`). Every problem is listed at
+    once; nothing is stored on error."""
     if actor.user.role not in ("supplier", "platform_engineer"):
         raise Forbidden("only suppliers and platform engineers publish templates")
     body = await request.body()
     manifest = _parse(body, content_type.split(";")[0].strip().lower())
-    version, created = crud.publish_template(session, manifest=manifest, now=now, actor=actor)
+    publishing = crud.Publishing(settings=settings, pin=image_pinner(request.app.state))
+    version, created = crud.publish_template(session, manifest=manifest, now=now, actor=actor,
+                                             publishing=publishing)
     session.commit()
     if not created:
         response.status_code = 200
@@ -116,13 +122,28 @@ def template_outcomes(name: TemplateName, session: SessionDep, actor: ActorDep
     return schemas.TemplateOutcomes.model_validate(asdict(found))
 
 
+@router.get("/templates/{name}/versions/{version}")
+def get_version_review(name: TemplateName, version: Version, session: SessionDep,
+                       actor: ActorDep, settings: SettingsDep) -> schemas.VersionReview:
+    """A version with what changed since the template's last published version (images,
+    egress, resources, parameters) and why it needs a review: what a platform engineer reads
+    before publishing or rejecting it (platform engineers, and the template's supplier)."""
+    found = crud.version_review(session, name=name, version=version, settings=settings)
+    check_may_review(actor.user, supplier_id=found.supplier.id)
+    return presenters.version_review(found)
+
+
 @router.post("/templates/{name}/versions/{version}/status")
 def set_version_status(name: TemplateName, version: Version, body: schemas.VersionStatusChange,
-                       session: SessionDep, actor: ActorDep, now: Now) -> schemas.TemplatePublic:
-    """Quarantine, deprecate or re-publish a version (platform engineers). Only Published
-    versions can be trialled; running trials go on."""
+                       request: Request, session: SessionDep, actor: ActorDep, now: Now
+                       ) -> schemas.TemplatePublic:
+    """Review (publish or reject a version waiting for review), quarantine, deprecate or
+    re-publish a version (platform engineers). Publishing pins each image to the runtime's
+    immutable reference (an image the runtime lacks is refused, `ImageMissing`). Only
+    Published versions can be trialled; running trials go on."""
     row = crud.set_version_status(session, actor=actor, name=name, version=version,
-                                  status=body.status, reason=body.reason, now=now)
+                                  status=body.status, reason=body.reason, now=now,
+                                  pin=image_pinner(request.app.state))
     session.commit()
     _template, supplier, _versions = crud.template_versions(session, name=name)
     return presenters.template(row, supplier)

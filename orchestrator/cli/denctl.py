@@ -20,7 +20,7 @@ import typer
 import yaml
 
 from orchestrator import catalogue
-from orchestrator.cli import contexts, render
+from orchestrator.cli import contexts, describing, render
 from orchestrator.cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
 from orchestrator.cli.denctl_config import config_app
 
@@ -202,22 +202,28 @@ def _watch(client: Client, params: dict[str, str], output: str) -> None:
 @app.command()
 def describe(
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="A trial's id or a template's name.")],
+    name: Annotated[str, typer.Argument(help="A trial's id, a template's name, or a template "
+                                        "version (NAME@VERSION: its review).")],
     server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
-    """Show a trial in full (approval, extensions, evaluation, timeline), or a template with
-    every version.
+    """Show a trial in full (approval, extensions, evaluation, timeline), a template with
+    every version, or one version's review (what changed since the last published version).
 
     Examples:
 
     \b
       denctl describe tr t1a2b3c4d5e6
       denctl describe tmpl open-data-dashboard
+      denctl describe tmpl open-data-dashboard@1.1.0
     """
     kind = _resource(resource, allowed=("trials", "templates"))
     client = _client(server, token, context)
+    if kind == "templates" and "@" in name:
+        template, _, version = name.partition("@")
+        describing.review(_call(client, "GET", f"/api/v1/templates/{template}/versions/{version}"))
+        return
     if kind == "templates":
-        _describe_template(_call(client, "GET", f"/api/v1/templates/{name}"))
+        describing.template(_call(client, "GET", f"/api/v1/templates/{name}"), now=_now())
         return
     trial = _call(client, "GET", f"/api/v1/trials/{name}")
     events = _call(client, "GET", f"/api/v1/trials/{name}/events")["items"]
@@ -225,51 +231,7 @@ def describe(
         evaluation: dict[str, Any] | None = client.request("GET", f"/api/v1/trials/{name}/evaluation")
     except ApiError:
         evaluation = None
-    _describe_trial(trial, events, evaluation)
-
-
-def _field(label: str, value: object) -> None:
-    sys.stdout.write(f"{label + ':':<20}{value if value not in (None, '') else '<none>'}\n")
-
-
-def _describe_trial(trial: dict[str, Any], events: list[dict[str, Any]],
-                    evaluation: dict[str, Any] | None) -> None:
-    for key in ("id", "title", "template", "owner", "department", "phase", "reason", "message",
-                "created_at", "ready_at", "expires_at", "ended_at", "duration_seconds",
-                "extension_count", "shared_with_department", "hypothesis"):
-        _field(key.replace("_", " ").capitalize(), trial[key])
-    if trial["approved_by"] or trial["rejected_by"]:
-        _field("Approved by" if trial["approved_by"] else "Rejected by",
-               trial["approved_by"] or f"{trial['rejected_by']}: {trial['rejection_reason']}")
-    if trial["pending_extension_seconds"]:
-        _field("Pending extension", f"{render.human_duration(trial['pending_extension_seconds'])}"
-               f" asked by {trial['extension_requested_by']}, waiting for an approver")
-    sys.stdout.write("Endpoints:\n")
-    for component, url in trial["endpoints"].items() or [("<none>", "")]:
-        sys.stdout.write(f"  {component}  {url}\n".rstrip() + "\n")
-    if evaluation is not None:
-        measured = evaluation["measured"]
-        _field("Evaluation", f"{evaluation['decision']} (by {evaluation['recorded_by']}); "
-               f"time to ready {measured['time_to_ready_seconds']} s, availability "
-               f"{measured['availability']}, teardown verified {measured['teardown_verified']}")
-    sys.stdout.write("Events:\n")
-    sys.stdout.write(render.render("events", events, "table", now=_now()))
-
-
-def _describe_template(detail: dict[str, Any]) -> None:
-    newest = detail["versions"][0]
-    _field("Name", detail["name"])
-    _field("Supplier", f"{newest['supplier']} ({newest['supplier_name']})")
-    for key in ("summary", "problem_areas", "components", "data_classification", "limits"):
-        value = newest[key]
-        _field(key.replace("_", " ").capitalize(),
-               ", ".join(map(str, value)) if isinstance(value, list) else
-               ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict)
-               else value)
-    sys.stdout.write("Versions:\n")
-    sys.stdout.write(render.table(["VERSION", "STATUS", "REASON", "AGE"], [
-        [v["version"], v["status"], v.get("status_reason") or "", render.age(v["published_at"], _now())]
-        for v in detail["versions"]]))
+    describing.trial(trial, events, evaluation, now=_now())
 
 
 # --- apply and delete --------------------------------------------------------------------
@@ -328,7 +290,8 @@ def _apply_one(client: Client, document: Any, raw: bytes) -> str:
     answer = _answer(client, "POST", "/api/v1/templates", content=raw,
                      headers={"Content-Type": "application/yaml"})
     stored = answer.body
-    verb = "published" if answer.status == 201 else "unchanged"
+    verb = "unchanged" if answer.status != 201 else \
+        "sent for review" if stored.get("status") == "PendingReview" else "published"
     return f"templates/{stored['name']}@{stored['version']} {verb}"
 
 
@@ -441,37 +404,65 @@ def extend(
 @app.command()
 def approve(
     resource: Resource,
-    names: Annotated[list[str], typer.Argument(help="Trial ids.")],
+    names: Annotated[list[str], typer.Argument(help="Trial ids, or template versions "
+                                               "(NAME@VERSION).")],
+    reason: Annotated[str, typer.Option("--reason", help="For a template version: a note "
+                                        "for the supplier and the audit log.")] = "",
     server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
-    """Approve what waits on trials: the trial itself (PendingApproval) or an extension.
-    Nobody approves their own request.
+    """Approve what waits on trials (the trial itself, PendingApproval, or an extension;
+    nobody approves their own request), or publish template versions waiting for review
+    (platform engineers; their images are pinned by digest).
 
-    Example:
+    Examples:
 
     \b
       denctl approve tr t1a2b3c4d5e6
+      denctl describe tmpl open-data-dashboard@1.1.0   # what changed, first
+      denctl approve tmpl open-data-dashboard@1.1.0
     """
-    _resource(resource, allowed=("trials",))
-    _post_each(_client(server, token, context), names, action="approve", done="approved")
+    kind = _resource(resource, allowed=("trials", "templates"))
+    client = _client(server, token, context)
+    if kind == "templates":
+        for name in names:
+            _set_version_status(client, name, status="Published", reason=reason)
+        return
+    _post_each(client, names, action="approve", done="approved")
+
+
+def _set_version_status(client: Client, ref: str, *, status: str, reason: str) -> None:
+    name, _, version = ref.partition("@")
+    if not version:
+        raise _fail(f"name the version to review: {name}@VERSION (see denctl describe tmpl {name})")
+    row = _call(client, "POST", f"/api/v1/templates/{name}/versions/{version}/status",
+                json={"status": status, "reason": reason})
+    pinned = ", ".join(f"{c}={image}" for c, image in row.get("pinned_images", {}).items())
+    sys.stdout.write(f"templates/{name}@{version} {status.lower()}"
+                     + (f" (pinned: {pinned})" if pinned and status == "Published" else "") + "\n")
 
 
 @app.command()
 def reject(
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="The trial's id.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why: the requester reads it.")],
+    name: Annotated[str, typer.Argument(help="The trial's id, or a template version "
+                                        "(NAME@VERSION).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (or supplier) "
+                                        "reads it.")],
     server: Server = None, token: Token = None, context: ContextName = None,
 ) -> None:
-    """Reject what waits on a trial, saying why.
+    """Reject what waits on a trial, or a template version waiting for review, saying why.
 
-    Example:
+    Examples:
 
     \b
       denctl reject tr t1a2b3c4d5e6 --reason "Use the open-data template instead"
+      denctl reject tmpl open-data-dashboard@1.1.0 --reason "Egress to a private range"
     """
-    _resource(resource, allowed=("trials",))
+    kind = _resource(resource, allowed=("trials", "templates"))
     client = _client(server, token, context)
+    if kind == "templates":
+        _set_version_status(client, name, status="Rejected", reason=reason)
+        return
     _call(client, "POST", f"/api/v1/trials/{name}/reject", json={"reason": reason})
     sys.stdout.write(f"trials/{name} rejected\n")
 

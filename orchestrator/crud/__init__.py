@@ -49,7 +49,11 @@ from orchestrator.crud.sandbox_access import (
 )
 from orchestrator.crud.sessions import end_session, save_session_data, session_user, start_session
 from orchestrator.crud.templates import (
+    STATUS_CHANGES,
     VERSION_STATUSES,
+    Pinner,
+    Publishing,
+    VersionReview,
     create_supplier,
     get_supplier,
     latest_versions,
@@ -60,6 +64,7 @@ from orchestrator.crud.templates import (
     set_version_status,
     template_versions,
     upsert_supplier,
+    version_review,
 )
 from orchestrator.crud.trials import (
     TrialFilter,
@@ -93,14 +98,18 @@ from orchestrator.crud.users import (
 )
 
 __all__ = [
+    "STATUS_CHANGES",
     "VERSION_STATUSES",
     "Actor",
     "EvaluationInput",
     "NewUser",
+    "Pinner",
+    "Publishing",
     "ReportFilter",
     "TrialFilter",
     "TrialRequest",
     "UserChange",
+    "VersionReview",
     "approve",
     "audit",
     "authenticate",
@@ -167,5 +176,6 @@ __all__ = [
     "upstream_for_cookie",
     "upstream_for_token",
     "usage",
+    "version_review",
     "visible_trials_query",
 ]

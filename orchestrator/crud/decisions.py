@@ -5,6 +5,11 @@ kept on the trial until an approver decides. A trial requested past the limit wa
 PendingApproval; approving it writes `approved_at` (and starts its clock), rejecting it writes
 `rejected_at`, and the reconciler then moves it to Requested or Stopped. Nobody decides on
 their own request.
+
+Each of these checks the trial and then writes it, so each first locks the trial's row and
+reads it again (`locks.lock_trial`): two extensions at once cannot both pass `maxExtensions`,
+and two decisions at once cannot both apply. Approving a pending trial checks no cap: a trial
+in PendingApproval already counts against them from its request on.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlmodel import Session, col, select
 from orchestrator import metrics, rules
 from orchestrator.access import Role, check_may_decide, check_may_extend, require_role
 from orchestrator.crud.common import Actor, audit, trial_event
+from orchestrator.crud.locks import lock_trial
 from orchestrator.crud.templates import check_trialable
 from orchestrator.crud.trials import trial_manifest
 from orchestrator.errors import Conflict
@@ -29,6 +35,7 @@ def request_extension(session: Session, *, actor: Actor, trial: Trial, seconds: 
                       settings: Settings, now: datetime) -> bool:
     """Extend the trial by `seconds`; True if done now, False if it waits for an approver."""
     check_may_extend(actor.user, trial)
+    lock_trial(session, trial)
     manifest = trial_manifest(session, trial)
     rules.check_extension(trial, seconds=seconds, manifest=manifest, settings=settings)
     total = trial.duration_seconds + seconds
@@ -61,6 +68,7 @@ def _extend(session: Session, trial: Trial, *, seconds: int, now: datetime, mess
 
 def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> str:
     """Approve what waits on the trial: the trial itself, or an extension. Returns which."""
+    lock_trial(session, trial)
     if trial.phase == Phase.PENDING_APPROVAL:
         _approve_trial(session, actor=actor, trial=trial, now=now)
         return "trial"
@@ -97,6 +105,7 @@ def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: dat
 
 def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: datetime) -> str:
     """Reject what waits on the trial, with a reason the requester will read."""
+    lock_trial(session, trial)
     if trial.phase == Phase.PENDING_APPROVAL:
         check_may_decide(actor.user, requested_by=_owner_name(session, trial))
         _check_undecided(trial)

@@ -87,3 +87,9 @@ class Driver(Protocol):
     def ping(self) -> None:
         """Raise `RuntimeUnavailable` when the runtime cannot be reached."""
         ...
+
+    def pin_image(self, image: str) -> str:
+        """The runtime's immutable reference of `image` (Docker: the local image id;
+        Kubernetes: `name@sha256:...`), for a version being published; `PermanentError`
+        (reason `ImageMissing`) when the runtime has no such image."""
+        ...

@@ -73,10 +73,10 @@ class Server:
         return subprocess.Popen([sys.executable, "-m", "orchestrator.cli.den", *args], cwd=ROOT,
                                 env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
 
-    def start(self) -> Server:
+    def start(self, timeout: float = 30) -> Server:
         self.process = self.spawn("serve", "--port", str(self.port), *self.serve_args,
                                   log_name="server.log")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log_tail()
             try:

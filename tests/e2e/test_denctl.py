@@ -22,7 +22,7 @@ import docker
 import pytest
 import yaml
 
-from orchestrator.drivers.docker.images import build_all
+from orchestrator.drivers.docker.images import BASE_IMAGE, build_all
 from orchestrator.settings import Settings
 from tests.e2e.engine import remove_instance
 from tests.e2e.server import ROOT, TOKEN, Server
@@ -213,7 +213,7 @@ def test_apply_publishes_templates_and_registers_suppliers(
     path = tmp_path / "template.yaml"
     path.write_text(yaml.safe_dump(manifest))
     assert ok(denctl(server, config, "apply", "-f", str(path))) == (
-        f"templates/{TEMPLATE}@1.0.1 published\n")
+        f"templates/{TEMPLATE}@1.0.1 sent for review\n")
     assert ok(denctl(server, config, "apply", "-f", str(path))) == (
         f"templates/{TEMPLATE}@1.0.1 unchanged\n")
     supplier = "kind: Supplier\nslug: northwind\nname: Northwind\nsize: sme\n---\n" \
@@ -226,6 +226,47 @@ def test_apply_publishes_templates_and_registers_suppliers(
     refused = denctl(server, config, "apply", "-f", str(path))
     assert refused.returncode == 1
     assert "spec.dataClassification" in refused.stderr
+
+
+def test_a_version_is_reviewed_then_runs_the_image_that_was_reviewed(
+        server: Server, config: Path, tmp_path: Path) -> None:
+    """Publishing pins each image to the engine's image id: moving the tag afterwards changes
+    nothing for the version's trials."""
+    engine = docker.from_env()
+    reviewed = engine.images.get(f"innovation-den/{TEMPLATE}:1.0.0")
+    tag = "innovation-den/review-pin:1"
+    reviewed.tag("innovation-den/review-pin", "1")
+    try:
+        manifest = yaml.safe_load(
+            (ROOT / "sandbox_templates" / TEMPLATE / "template.yaml").read_text())
+        manifest["metadata"]["version"] = "3.0.0"
+        manifest["spec"]["components"][0]["image"] = tag
+        path = tmp_path / "template.yaml"
+        path.write_text(yaml.safe_dump(manifest))
+        ref = f"{TEMPLATE}@3.0.0"
+        assert ok(denctl(server, config, "apply", "-f", str(path))) == (
+            f"templates/{ref} sent for review\n")
+        review = ok(denctl(server, config, "describe", "tmpl", ref))
+        assert "PendingReview" in review and "Compared with:      1.0.0" in review
+        assert f"innovation-den/{TEMPLATE}:1.0.0" in review and tag in review
+        assert "Needs review:" in review
+        refused = denctl(server, config, "approve", "tmpl", TEMPLATE)
+        assert refused.returncode == 2 and f"{TEMPLATE}@VERSION" in refused.stderr
+        approved = ok(denctl(server, config, "approve", "tmpl", ref, "--reason", "Fine"))
+        assert approved == f"templates/{ref} published (pinned: web={reviewed.id})\n"
+        # The tag now names another image; the reviewed version still runs the reviewed one.
+        engine.images.get(BASE_IMAGE).tag("innovation-den/review-pin", "1")
+        trial = server.launch(ref)
+        server.wait_for(trial["id"], "Ready")
+        containers = engine.containers.list(filters={
+            "label": f"innovation-den.io/trial-id={trial['id']}"})
+        assert [c.attrs["Image"] for c in containers] == [reviewed.id]
+        server.call("POST", f"/api/v1/trials/{trial['id']}/end")
+        rejected = denctl(server, config, "reject", "tmpl", ref, "--reason", "late")
+        assert rejected.returncode != 0 and "Quarantined" in rejected.stderr
+    finally:
+        engine.images.remove(tag, noprune=True)
+        engine.close()
 
 
 def test_extend_then_past_self_service_an_approver_decides(

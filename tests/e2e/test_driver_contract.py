@@ -116,6 +116,8 @@ def _docker_runtime() -> Iterator[Runtime]:
         unreachable=lambda: DockerDriver(base_url="unix:///nonexistent/docker.sock"),
         count_calls=count_calls,
         templates=templates,
+        # containers, the network, and the trial's chain in the host firewall
+        resources=lambda spec: len(spec.components) + 2,
     )
     yield runtime
     _sweep(runtime.driver)

@@ -117,20 +117,51 @@ def test_postgres_splits_the_api_from_a_single_reconciler() -> None:
 
 
 def test_rbac_is_least_privilege() -> None:
-    objects = render()
-    role = next(o for o in objects if o["kind"] == "ClusterRole")
-    for rule in role["rules"]:
-        assert not FORBIDDEN_VERBS & set(rule["verbs"]), rule
-        assert "*" not in rule["resources"] and "secrets" not in rule["resources"], rule
-        assert "*" not in rule["apiGroups"], rule
-    writes = {r for rule in role["rules"] if "create" in rule["verbs"] for r in rule["resources"]}
+    """The reconciler creates what a trial needs; the API only reads (pods, their logs, the
+    nodes' images): with PostgreSQL the API pods run as an account of their own."""
+    objects = render("postgres.yaml")
+    roles = {o["metadata"]["labels"]["app.kubernetes.io/component"]: o
+             for o in objects if o["kind"] == "ClusterRole"}
+    assert set(roles) == {"reconciler", "api"}
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert not FORBIDDEN_VERBS & set(rule["verbs"]), rule
+            assert "*" not in rule["resources"] and "secrets" not in rule["resources"], rule
+            assert "*" not in rule["apiGroups"], rule
+    writes = {r for rule in roles["reconciler"]["rules"] if "create" in rule["verbs"]
+              for r in rule["resources"]}
     assert writes == {"namespaces", "services", "serviceaccounts", "resourcequotas",
                       "limitranges", "deployments", "networkpolicies"}
-    binding = next(o for o in objects if o["kind"] == "ClusterRoleBinding")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "den-innovation-den",
-                                    "namespace": "den-system"}]
+    assert {(r, tuple(rule["verbs"])) for rule in roles["api"]["rules"]
+            for r in rule["resources"]} == {("pods", ("get", "list")), ("pods/log", ("get",)),
+                                            ("nodes", ("get", "list"))}
+    bindings = {o["roleRef"]["name"]: o["subjects"] for o in objects
+                if o["kind"] == "ClusterRoleBinding"}
+    assert bindings == {
+        roles["reconciler"]["metadata"]["name"]: [
+            {"kind": "ServiceAccount", "name": "den-innovation-den", "namespace": "den-system"}],
+        roles["api"]["metadata"]["name"]: [
+            {"kind": "ServiceAccount", "name": "den-innovation-den-api",
+             "namespace": "den-system"}]}
+    accounts = {spec["serviceAccountName"] for name, spec in pod_specs(objects)
+                if name.startswith("Deployment/")}
+    assert accounts == {"den-innovation-den", "den-innovation-den-api"}
     assert {o["kind"] for o in objects} >= {"ValidatingAdmissionPolicy",
                                             "ValidatingAdmissionPolicyBinding"}
+    # SQLite: one pod runs the API and the reconciler, under the reconciler's account.
+    (sqlite,) = [spec for _, spec in pod_specs(render()) if "serviceAccountName" in spec]
+    assert sqlite["serviceAccountName"] == "den-innovation-den"
+
+
+def test_the_release_namespace_denies_ingress_but_to_the_api_from_outside_trials() -> None:
+    policies = {o["metadata"]["name"]: o["spec"] for o in render() if o["kind"] == "NetworkPolicy"}
+    assert policies["den-innovation-den-default-deny"] == {"podSelector": {},
+                                                           "policyTypes": ["Ingress"]}
+    (rule,) = policies["den-innovation-den-api"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+    assert rule["from"] == [{"namespaceSelector": {"matchExpressions": [{
+        "key": "innovation-den.io/managed-by", "operator": "NotIn",
+        "values": ["innovation-den"]}]}}]
 
 
 def test_existing_secrets_and_outside_rbac_render_no_secret_or_cluster_object() -> None:
@@ -267,6 +298,124 @@ def _confined(release: Release, trial_namespace: str) -> None:
     assert allowed.returncode == 0, allowed.stderr
 
 
+def _service(namespace: str, **spec: Any) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": "x", "namespace": namespace},
+                       "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}], **spec}})
+
+
+def _restricted_pod(namespace: str, script: str = "pass") -> str:
+    limits = {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "16Mi"}
+    return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": "probe", "namespace": namespace},
+                       "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                                "containers": [{
+                                    "name": "probe", "image": "innovation-den/base:bookworm",
+                                    "imagePullPolicy": "IfNotPresent",
+                                    "command": ["python3", "-c", script],
+                                    "resources": {"requests": limits, "limits": limits},
+                                    "securityContext": {"allowPrivilegeEscalation": False,
+                                                        "capabilities": {"drop": ["ALL"]}}}]}})
+
+
+def _admission_refuses(release: Release, trial_namespace: str) -> None:
+    """The chart's admission policies, as the orchestrator's ServiceAccount: no Service but a
+    plain ClusterIP one, and no pod in a trial namespace before its quota and default deny."""
+    as_it = ["--as", f"system:serviceaccount:{release.namespace}:{release.fullname}"]
+    refused = {"must be of type ClusterIP": [{"type": "NodePort"}, {"type": "LoadBalancer"}],
+               "must not have externalIPs": [{"externalIPs": ["203.0.113.7"]}]}
+    for message, specs in refused.items():
+        for spec in specs:
+            done = kubectl(*as_it, "create", "-f", "-", check=False,
+                           stdin=_service(trial_namespace, **spec))
+            assert done.returncode != 0 and message in done.stderr, (spec, done.stderr)
+    bare = f"den-{uuid.uuid4().hex[:12]}"
+    kubectl(*as_it, "create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": bare, "labels": {
+            "innovation-den.io/managed-by": "innovation-den",
+            "innovation-den.io/instance": release.instance,
+            "pod-security.kubernetes.io/enforce": "restricted"}}}))
+    try:
+        def pod() -> subprocess.CompletedProcess[str]:
+            return kubectl("create", "--dry-run=server", "-f", "-", check=False,
+                           stdin=_restricted_pod(bare))
+
+        done = pod()
+        assert done.returncode != 0 and "no params found" in done.stderr, done.stderr
+        assert "-needs-quota" in done.stderr, done.stderr
+        quota = {"pods": "2", "requests.cpu": "1", "limits.cpu": "1", "requests.memory": "1Gi",
+                 "limits.memory": "1Gi", "requests.ephemeral-storage": "1Gi",
+                 "limits.ephemeral-storage": "1Gi"}
+        kubectl(*as_it, "create", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "den-quota", "namespace": bare}, "spec": {"hard": quota}}))
+        done = pod()  # a quota that lets NodePorts through is no trial's quota
+        assert done.returncode != 0 and "until its ResourceQuota den-quota" in done.stderr
+    finally:
+        kubectl("delete", "namespace", bare, "--wait=false", check=False)
+
+
+CONNECT = """
+import socket, time
+time.sleep(8)  # kube-router programs a new pod's chains a moment after it starts
+try:
+    socket.create_connection(({host!r}, {port}), timeout=3).close()
+    print("open")
+except OSError:
+    print("closed")
+"""
+
+
+def _reach(namespace: str, host: str, port: int) -> str:
+    """'open' or 'closed': a TCP connection from a new pod in `namespace`."""
+    kubectl("create", "-f", "-", stdin=_restricted_pod(namespace, CONNECT.format(
+        host=host, port=port)))
+    try:
+        kubectl("wait", "pod/probe", "-n", namespace, "--timeout=90s",
+                "--for=jsonpath={.status.phase}=Succeeded")
+        return kubectl("logs", "probe", "-n", namespace).stdout.strip()
+    finally:
+        kubectl("delete", "pod", "probe", "-n", namespace, "--wait=false", check=False)
+
+
+def _closed_to_sandboxes(release: Release) -> None:
+    """A pod in a trial-labelled namespace (with no egress policy of its own, as if a trial
+    declared egress to the whole pod network) cannot reach the API pod; a pod elsewhere can."""
+    pods = json.loads(kubectl("get", "pods", "-n", release.namespace, "-l",
+                              "app.kubernetes.io/component=api", "-o", "json").stdout)["items"]
+    api_ip = pods[0]["status"]["podIP"]
+    sandbox = f"den-np-{uuid.uuid4().hex[:8]}"
+    restricted_namespace(sandbox)
+    kubectl("label", "namespace", sandbox, "innovation-den.io/managed-by=innovation-den",
+            f"innovation-den.io/instance=np{uuid.uuid4().hex[:6]}")
+    try:
+        assert _reach(sandbox, api_ip, 8000) == "closed"
+        assert _reach(release.namespace, api_ip, 8000) == "open"
+    finally:
+        kubectl("delete", "namespace", sandbox, "--wait=false", check=False)
+
+
+def _api_reads_only(release: Release) -> None:
+    """The API pods' own ServiceAccount reads pods, their logs and nodes, and writes nothing."""
+    account = f"system:serviceaccount:{release.namespace}:{release.fullname}-api"
+    pods = json.loads(kubectl("get", "pods", "-n", release.namespace, "-l",
+                              "app.kubernetes.io/component=api", "-o", "json").stdout)["items"]
+    assert {p["spec"]["serviceAccountName"] for p in pods} == {f"{release.fullname}-api"}
+    for verb, resource, answer in [
+            ("create", "namespaces", "no"), ("create", "pods", "no"), ("create", "services", "no"),
+            ("create", "deployments.apps", "no"), ("delete", "namespaces", "no"),
+            ("get", "secrets", "no"), ("watch", "pods", "no"),
+            ("get", "pods/log", "yes"), ("list", "pods", "yes"), ("list", "nodes", "yes")]:
+        done = kubectl("auth", "can-i", verb, resource, "--all-namespaces", "--as", account,
+                       check=False)
+        assert done.stdout.strip() == answer, (verb, resource, done.stdout, done.stderr)
+    done = kubectl("--as", account, "create", "namespace", f"den-{uuid.uuid4().hex[:12]}",
+                   check=False)
+    assert done.returncode != 0 and "forbidden" in done.stderr.lower(), done.stderr
+
+
 def _nothing_left(release: Release) -> None:
     """After `helm uninstall`: no trial namespace, no cluster-wide object, nothing in the
     release's namespace but what Kubernetes puts in every namespace."""
@@ -298,10 +447,15 @@ def test_install_sqlite_trial_expires_and_uninstall_leaves_nothing() -> None:
             _pods_running(trial_namespace, 1)
             _sandbox_answers(release, trial)
             _confined(release, trial_namespace)
-            policy = json.loads(kubectl("get", "validatingadmissionpolicies", "-l",
-                                        f"app.kubernetes.io/instance={release.name}",
-                                        "-o", "json").stdout)["items"][0]
-            assert not policy.get("status", {}).get("typeChecking", {}).get("expressionWarnings")
+            _admission_refuses(release, trial_namespace)
+            _closed_to_sandboxes(release)
+            policies = json.loads(kubectl("get", "validatingadmissionpolicies", "-l",
+                                          f"app.kubernetes.io/instance={release.name}",
+                                          "-o", "json").stdout)["items"]
+            assert len(policies) == 2
+            for policy in policies:
+                checked = policy.get("status", {}).get("typeChecking", {})
+                assert not checked.get("expressionWarnings"), checked
             stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=90)
             assert stopped["reason"] == "Expired"
             assert release.trial_namespaces() == []
@@ -360,6 +514,7 @@ def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> 
             trial = wait_for_phase(api, created.json()["id"], "Ready", timeout=120)
             _pods_running(f"den-{trial['id']}", 2)
             _sandbox_answers(release, trial)
+        _api_reads_only(release)
         # An upgrade that changes a setting rolls every pod; the token, the records and the
         # running trial survive it.
         token = release.token

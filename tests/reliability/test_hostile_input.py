@@ -111,6 +111,11 @@ def _generated() -> list[tuple[str, bytes, str]]:
         ("JSON 100000 deep", b"[" * 100_000 + b"]" * 100_000, "(document)"),
         ("JSON 500 deep", b'{"a":' * 500 + b"1" + b"}" * 500, "(document)"),
         ("deep parameters", json.dumps(_deep_parameters(30)).encode(), "(document)"),
+        ("parameters over 64 KiB", json.dumps(_parameters(
+            {f"p{i}": {"type": "string", "description": "d" * 4000} for i in range(20)})).encode(),
+         "spec.parameters"),
+        ("51 parameters", json.dumps(_parameters(
+            {f"p{i}": {"type": "string"} for i in range(51)})).encode(), "spec.parameters.properties"),
         ("not a mapping", b'["apiVersion"]', "(document)"),
         ("NUL", json.dumps({**GOOD, "kind": "Sandbox\u0000Template"}).encode(), "(body)"),
     ]
@@ -120,8 +125,12 @@ def _deep_parameters(depth: int) -> dict[str, Any]:
     nested: dict[str, Any] = {"type": "string"}
     for _ in range(depth):
         nested = {"type": "object", "properties": {"a": nested}}
+    return _parameters({"greeting": nested})
+
+
+def _parameters(properties: dict[str, Any]) -> dict[str, Any]:
     manifest = copy.deepcopy(GOOD)
-    manifest["spec"]["parameters"] = {"type": "object", "properties": {"greeting": nested}}
+    manifest["spec"]["parameters"] = {"type": "object", "properties": properties}
     return manifest
 
 
@@ -178,6 +187,8 @@ def _publish_with_greeting(client: TestClient) -> str:
     manifest = copy.deepcopy(GOOD)
     manifest["metadata"]["version"] = "1.1.0"
     assert client.post("/api/v1/templates", headers=AUTH, json=manifest).status_code == 201
+    assert client.post("/api/v1/templates/demo/versions/1.1.0/status", headers=AUTH, json={
+        "status": "Published", "reason": ""}).status_code == 200
     return "demo@1.1.0"
 
 
@@ -339,6 +350,10 @@ def test_template_injection_in_a_manifest_is_published_and_shown_literally(
     assert published.status_code == 201, published.text
     assert published.json()["summary"] == PAYLOAD[:200]
     assert published.json()["description"] == PAYLOAD
+    review = client.get("/api/v1/templates/demo/versions/1.2.0", headers=AUTH)
+    assert review.status_code == 200 and PAYLOAD in review.json()["version"]["description"]
+    assert client.post("/api/v1/templates/demo/versions/1.2.0/status", headers=AUTH, json={
+        "status": "Published", "reason": PAYLOAD[:400]}).status_code == 200
     alice = browser(client, "alice")
     for path in ("/templates/demo", "/techmap", "/api/v1/templates/demo"):
         answer = alice.get(path, headers=AUTH if path.startswith("/api") else None)
@@ -346,3 +361,6 @@ def test_template_injection_in_a_manifest_is_published_and_shown_literally(
         assert "{{ &#39;jinja&#39; ~ &#39;ran&#39; }}" in answer.text or \
             "{{ 'jinja' ~ 'ran' }}" in answer.text, path
         never_evaluated(answer.text)
+    review = browser(client, "pat").get("/platform/templates/demo/1.2.0")
+    assert review.status_code == 200 and "Images its trials run" in review.text
+    never_evaluated(review.text)

@@ -19,6 +19,7 @@ import json
 import posixpath
 import random
 import re
+from ipaddress import ip_network
 from typing import Any
 
 import yaml
@@ -30,7 +31,14 @@ from orchestrator.drivers.base import TrialSpec
 from orchestrator.drivers.docker import specs
 from orchestrator.drivers.kubernetes import manifests
 from orchestrator.errors import ValidationFailed
-from orchestrator.manifest import TemplateManifest, is_reserved_env, parse_cpu, parse_memory
+from orchestrator.manifest import (
+    TemplateManifest,
+    is_internal_name,
+    is_reserved_env,
+    never_reason,
+    parse_cpu,
+    parse_memory,
+)
 from tests.reliability.conftest import sized
 
 EXAMPLES = settings(max_examples=sized(60, 600), deadline=None,
@@ -56,9 +64,13 @@ images = st.from_regex(r"\A(localhost(:[0-9]{2,5})?/)?[a-z0-9]{1,10}(/[a-z0-9]{1
                        r"(:[a-z0-9][a-z0-9._-]{0,10})?\Z")
 paths = st.lists(st.from_regex(r"\A/[a-z0-9._/-]{1,12}\Z").filter(
     lambda p: posixpath.normpath(p) == p != "/"), max_size=4, unique=True)
-cidrs = st.builds(lambda a, b, bits: f"{a}.{b}.0.0/{bits}", st.integers(1, 223),
-                  st.integers(0, 255), st.integers(8, 32))
-hosts = st.from_regex(r"\A(\*\.)?[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){1,3}\Z")
+# Proper networks outside what no sandbox may ever reach, and names that are not internal:
+# the manifest refuses the others (tests/unit/test_egress.py).
+cidrs = st.builds(lambda a, b, bits: str(ip_network(f"{a}.{b}.0.0/{bits}", strict=False)),
+                  st.integers(1, 223), st.integers(0, 255), st.integers(8, 32)).filter(
+    lambda cidr: not never_reason(ip_network(cidr)))
+hosts = st.from_regex(r"\A(\*\.)?[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){1,3}\Z").filter(
+    lambda host: not is_internal_name(host))
 
 
 @st.composite

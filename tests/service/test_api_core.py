@@ -45,6 +45,12 @@ def test_publishing_yaml_stores_an_immutable_version(client: TestClient) -> None
     conflict = client.post("/api/v1/templates", headers=headers, content=changed)
     assert conflict.status_code == 409
     assert "immutable" in conflict.json()["detail"]
+    assert first.json()["status"] == "PendingReview"
+    newest = {t["name"]: t["version"] for t in
+              client.get("/api/v1/templates", headers=AUTH).json()["items"]}
+    assert newest["demo"] == "1.0.0"  # the catalogue lists a version once it is published
+    assert client.post("/api/v1/templates/demo/versions/1.1.0/status", headers=AUTH, json={
+        "status": "Published", "reason": ""}).status_code == 200
     newest = {t["name"]: t["version"] for t in
               client.get("/api/v1/templates", headers=AUTH).json()["items"]}
     assert newest["demo"] == "1.1.0"

@@ -283,6 +283,8 @@ API: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/templates/{name}"): Row(get("/api/v1/templates/demo"), everyone(200)),
     ("GET", "/api/v1/templates/{name}/outcomes"): Row(
         get("/api/v1/templates/demo/outcomes"), only(200, "sam", "pat", "ann")),
+    ("GET", "/api/v1/templates/{name}/versions/{version}"): Row(
+        get("/api/v1/templates/demo/versions/1.0.0"), only(200, "sam", "pat")),
     ("POST", "/api/v1/templates/{name}/versions/{version}/status"): Row(
         lambda w: ("POST", "/api/v1/templates/demo/versions/1.0.0/status",
                    {"json": {"status": "Published", "reason": "reviewed"}}), only(200, "pat")),

@@ -168,7 +168,8 @@ def test_a_supplier_publishes_by_upload_and_sees_every_problem(
                           files={"manifest": ("t.yaml", yaml.safe_dump(good), "application/yaml")})
     ref = f"{GOOD['metadata']['name']}@1.0.1"
     assert published.headers["location"] == f"/supplier?published={ref}"
-    assert f"{ref} has been published." in sam.get(published.headers["location"]).text
+    assert f"{ref} has been sent. A platform engineer reviews it" in \
+        sam.get(published.headers["location"]).text
     assert "has been published" not in sam.get("/supplier?published=other@9.9.9").text
     gus = browser(client, "gus")  # another supplier's template: refused, nothing stored
     other = post_form(gus, "/supplier/publish", {}, files={"manifest": (
@@ -206,3 +207,28 @@ def test_forms_are_refused_to_people_the_core_refuses(client: TestClient,
     token = csrf_of(carol.get("/techmap").text)
     assert carol.post(f"/trials/{trial['id']}/evaluation",
                       data={"csrf_token": token, **_evaluation()}).status_code == 404
+
+
+def test_a_platform_engineer_reviews_and_publishes_a_version(
+        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    from tests.service.test_template_review import demo, send
+
+    send(client, people["sam"], demo("1.1.0", egress=[{"host": "api.example.org"}]))
+    pat, page = browser(client, "pat"), "/platform/templates/demo/1.1.0"
+    listed = pat.get("/platform").text
+    assert 'href="/platform/templates/demo/1.1.0">Review' in listed
+    shown = pat.get(page)
+    assert shown.status_code == 200, shown.text
+    assert "Review demo 1.1.0" in shown.text and "api.example.org" in shown.text
+    assert "No change." in shown.text  # the image is the published version's
+    assert 'value="Rejected"' in shown.text and 'value="Deprecated"' not in shown.text
+    twin = pat.get(page + ".json").json()
+    assert twin["previous"] == "1.0.0" and twin["status"] == "PendingReview"
+    refused = post_form(pat, page, {"status": "Rejected", "reason": ""})
+    assert refused.status_code == 422 and error_links(refused.text) == ["#reason"]
+    done = post_form(pat, page, {"status": "Published", "reason": "Its own API only"})
+    assert done.headers["location"] == "/platform?done=status"
+    version = client.get("/api/v1/templates/demo/versions/1.1.0", headers=AUTH).json()
+    assert version["version"]["status"] == "Published"
+    assert version["version"]["pinned_images"]["web"].startswith("innovation-den/demo@sha256:")
+    assert "Images its trials run" in pat.get(page).text

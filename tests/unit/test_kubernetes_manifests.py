@@ -23,8 +23,8 @@ PEERS = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "
 
 def spec_for(name: str, **changes: Any) -> TrialSpec:
     manifest = BUNDLED[name]
-    return TrialSpec(trial_id="tabc123def456", template=manifest.ref,
-                     components=tuple(manifest.spec.components), **changes)
+    changes.setdefault("components", tuple(manifest.spec.components))
+    return TrialSpec(trial_id="tabc123def456", template=manifest.ref, **changes)
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -135,3 +135,57 @@ def test_quota_leaves_room_for_services_created_again_when_converging() -> None:
     quota = manifests.resource_quota(spec_for("open-data-dashboard"))["spec"]["hard"]
     assert int(quota["services"]) >= 2 + 16
     assert quota["services.nodeports"] == "0" and quota["services.loadbalancers"] == "0"
+
+
+def test_dns_goes_only_to_the_cluster_dns_pods() -> None:
+    """Port 53 of any server is a tunnel out; only the cluster's DNS pods may be asked."""
+    objects = manifests.trial_objects(spec_for("open-data-dashboard"), ingress_from=PEERS)
+    dns = next(p["spec"] for p in by_kind(objects, "NetworkPolicy")
+               if p["metadata"]["name"] == "den-dns")
+    (rule,) = dns["egress"]
+    assert rule["to"] == [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+    assert not any("ipBlock" in peer for peer in rule["to"])
+    assert rule["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def test_every_container_has_an_ephemeral_storage_limit_counted_by_quota_and_limit_range(
+) -> None:
+    spec = spec_for("case-management-prototype")
+    objects = manifests.trial_objects(spec, ingress_from=PEERS)
+    for deployment in by_kind(objects, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        resources = pod["containers"][0]["resources"]
+        assert resources["limits"]["ephemeral-storage"] == str(manifests.EPHEMERAL_STORAGE)
+        assert resources["requests"]["ephemeral-storage"] == str(manifests.EPHEMERAL_STORAGE)
+        assert pod["volumes"] and all(v["emptyDir"]["sizeLimit"] for v in pod["volumes"])
+    (quota,) = by_kind(objects, "ResourceQuota")
+    hard = quota["spec"]["hard"]
+    room = 2 * len(spec.components) * manifests.EPHEMERAL_STORAGE
+    assert hard["requests.ephemeral-storage"] == hard["limits.ephemeral-storage"] == str(room)
+    assert hard["pods"] == str(2 * len(spec.components))
+    assert hard["services.nodeports"] == hard["services.loadbalancers"] == "0"
+    (limits,) = by_kind(objects, "LimitRange")
+    for key in ("max", "default", "defaultRequest"):
+        assert limits["spec"]["limits"][0][key]["ephemeral-storage"] == \
+            str(manifests.EPHEMERAL_STORAGE)
+
+
+def test_pids_above_the_nodes_pod_limit_are_refused_and_each_pod_records_both() -> None:
+    manifest = BUNDLED["open-data-dashboard"]
+    greedy = manifest.spec.components[0].model_copy(
+        update={"resources": manifest.spec.components[0].resources.model_copy(
+            update={"pids": 2048})})
+    with pytest.raises(ValidationFailed, match="more than the 1024") as refused:
+        manifests.trial_objects(spec_for("open-data-dashboard", components=(greedy,)),
+                                ingress_from=PEERS, pod_pids_limit=1024)
+    assert [p.field for p in refused.value.problems] == ["spec.components.0.resources.pids"]
+    objects = manifests.trial_objects(spec_for("open-data-dashboard"), ingress_from=PEERS,
+                                      pod_pids_limit=1024)
+    annotations = by_kind(objects, "Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {manifests.PIDS_DECLARED: "64", manifests.PIDS_ENFORCED: "1024"}
+    unlimited = manifests.trial_objects(spec_for("open-data-dashboard", components=(greedy,)),
+                                        ingress_from=PEERS, pod_pids_limit=0)
+    pod = by_kind(unlimited, "Deployment")[0]["spec"]["template"]["metadata"]
+    assert pod["annotations"][manifests.PIDS_ENFORCED] == "unlimited"

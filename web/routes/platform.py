@@ -8,6 +8,7 @@ Twins: `/approvals.json` (`crud.pending_decisions`), `/platform.json` (`crud.lis
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -15,11 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from orchestrator import crud
 from orchestrator.access import Role, require_role
-from orchestrator.crud import VERSION_STATUSES
-from orchestrator.errors import NotFound
+from orchestrator.crud import STATUS_CHANGES, VERSION_STATUSES
+from orchestrator.drivers import image_pinner
 from orchestrator.lifecycle import Phase
+from orchestrator.review import AREAS
+from orchestrator.settings import Settings
 from web import views
-from web.deps import Now, SessionDep, SignedIn
+from web.deps import Now, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.lookups import owner_names
 from web.pages import page
@@ -30,11 +33,15 @@ TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 STATUS_HINTS = {
-    "Published": "People can start trials of it.",
+    "Published": "People can start trials of it. Publishing a version waiting for review pins "
+                 "each of its images to the runtime's immutable reference.",
+    "Rejected": "Nobody can trial it; the supplier reads your reason and sends a new version.",
     "Deprecated": "No new trials; running trials go on. For versions that were replaced.",
     "Quarantined": "No new trials, and waiting requests cannot be approved: for a version "
-                   "found unsafe. Running trials go on until a platform engineer ends them.",
+                   "found unsafe. Its running trials are ended.",
 }
+AREA_NAMES = {"images": "Images", "egress": "Egress", "resources": "Resources and limits",
+              "parameters": "Parameters"}
 
 
 @page(router, "/approvals")
@@ -68,29 +75,42 @@ def platform(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
     })
 
 
-def _version_data(session: SessionDep, name: str, version: str) -> dict[str, object]:
-    _template, supplier, versions = crud.template_versions(session, name=name)
-    row = next((v for v in versions if v.version == version), None)
-    if row is None:
-        raise NotFound(f"no template {name}@{version}")
-    return {"name": name, "version": version, "supplier": supplier.name, "status": row.status,
-            "status_reason": row.status_reason, "statuses": STATUS_HINTS}
+def _version_data(session: SessionDep, name: str, version: str,
+                  settings: Settings) -> dict[str, object]:
+    """The review: what changed since the last published version, area by area, and the
+    statuses the version may move to."""
+    found = crud.version_review(session, name=name, version=version, settings=settings)
+    row = found.version
+    return {"name": name, "version": version, "supplier": found.supplier.name,
+            "status": row.status, "status_reason": row.status_reason,
+            "reviewed_by": row.reviewed_by, "pinned_images": row.pinned_images,
+            "previous": found.previous.version if found.previous else None,
+            "areas": [{"name": AREA_NAMES[area],
+                       "changes": [asdict(c) for c in found.changes if c.area == area]}
+                      for area in AREAS],
+            "reasons": found.reasons,
+            "statuses": {status: STATUS_HINTS[status]
+                         for status in VERSION_STATUSES if status in STATUS_CHANGES[row.status]}}
 
 
 @page(router, "/platform/templates/{name}/{version}")
 def status_form(request: Request, name: TemplateName, version: Version, visitor: SignedIn,
-                session: SessionDep) -> Response:
+                session: SessionDep, settings: SettingsDep) -> Response:
+    """A version's review and its status change (twin: `GET /api/v1/templates/{name}/versions/
+    {version}`, and the `.json` of this page)."""
     require_role(visitor.actor.user, Role.PLATFORM_ENGINEER,
                  to="change a template version's status")
-    data = _version_data(session, name, version)
-    return render(request, visitor, "version_status.html", data,
-                  values={"status": data["status"]})
+    data = _version_data(session, name, version, settings)
+    return render(request, visitor, "version_status.html", data, values={"status": ""})
 
 
 @router.post("/platform/templates/{name}/{version}")
 def change_status(request: Request, name: TemplateName, version: Version, form: CheckedForm,
-                  visitor: SignedIn, session: SessionDep, now: Now) -> Response:
-    shown = FormPage("version_status.html", _version_data(session, name, version),
+                  visitor: SignedIn, session: SessionDep, now: Now,
+                  settings: SettingsDep) -> Response:
+    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER,
+                 to="change a template version's status")
+    shown = FormPage("version_status.html", _version_data(session, name, version, settings),
                      values={"status": text(form, "status"), "reason": text(form, "reason")},
                      fields={"(form)": "status"})
     with shown_again_on_error(request, shown):
@@ -102,6 +122,7 @@ def change_status(request: Request, name: TemplateName, version: Version, form: 
                                  what="The reason", message="Enter why the status changes")
         checks.raise_any()
         crud.set_version_status(session, actor=visitor.actor, name=name, version=version,
-                                status=chosen, reason=reason, now=now)
+                                status=chosen, reason=reason, now=now,
+                                pin=image_pinner(request.app.state))
     session.commit()
     return RedirectResponse("/platform?done=status", status_code=status.HTTP_303_SEE_OTHER)

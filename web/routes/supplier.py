@@ -7,7 +7,9 @@ for one template (orchestrator/outcomes.py); never a title, a department, a tria
 
 Publishing calls `catalogue.parse_manifest_text` and `crud.publish_template`, as
 `POST /api/v1/templates` does (its twin); every problem is listed in a GOV.UK error summary,
-each naming the manifest field it is about, and nothing is stored. Read twin: `/supplier.json`.
+each naming the manifest field it is about, and nothing is stored. A version sent waits for a
+platform engineer's review (`PendingReview`) unless it changes nothing risky. Read twin:
+`/supplier.json`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from sqlmodel import Session
 
 from orchestrator import catalogue, crud
 from orchestrator.access import Role, require_role
+from orchestrator.drivers import image_pinner
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, Phase
 from orchestrator.models import Supplier, User
 from web import views
-from web.deps import Now, SessionDep, SignedIn
+from web.deps import Now, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, FormPage, shown_again_on_error, upload
 from web.pages import page
 from web.rendering import render
@@ -41,9 +44,10 @@ def supplier_area(request: Request, visitor: SignedIn, session: SessionDep,
     supplier = session.get(Supplier, user.supplier_id)
     assert supplier is not None  # a supplier user is bound to one (crud.create_user)
     data = _area(session, user, supplier)
-    refs = {f"{v['name']}@{v['version']}" for v in data["versions"]}
+    statuses = {f"{v['name']}@{v['version']}": v["status"] for v in data["versions"]}
     return render(request, visitor, "supplier.html",
-                  {**data, "published": published if published in refs else ""})
+                  {**data, "published": published if published in statuses else "",
+                   "published_status": statuses.get(published, "")})
 
 
 def _area(session: Session, user: User, supplier: Supplier) -> dict[str, Any]:
@@ -76,7 +80,7 @@ def publish_form(request: Request, visitor: SignedIn) -> Response:
 
 @router.post("/supplier/publish")
 def publish(request: Request, form: CheckedForm, visitor: SignedIn, session: SessionDep,
-            now: Now) -> Response:
+            now: Now, settings: SettingsDep) -> Response:
     require_role(visitor.actor.user, Role.SUPPLIER, Role.PLATFORM_ENGINEER, to="publish templates")
     shown = FormPage("publish.html", {"largest": catalogue.MAX_MANIFEST_BYTES},
                      fields={"*": "manifest"})
@@ -87,13 +91,16 @@ def publish(request: Request, form: CheckedForm, visitor: SignedIn, session: Ses
                                             "the template.yaml of your template")])
         try:
             manifest = catalogue.parse_manifest_text(file.file.read(catalogue.MAX_MANIFEST_BYTES + 1))
-            version, _created = crud.publish_template(session, manifest=manifest, now=now,
-                                                      actor=visitor.actor)
+            version, _created = crud.publish_template(
+                session, manifest=manifest, now=now, actor=visitor.actor,
+                publishing=crud.Publishing(settings=settings,
+                                           pin=image_pinner(request.app.state)))
         except ValidationFailed as exc:  # each problem names the manifest's field
             raise ValidationFailed([Problem("manifest", f"{p.field}: {p.message}", p.hint)
                                     for p in exc.problems]) from exc
     session.commit()
     ref = f"{manifest.metadata.name}@{version.version}"
     target = (f"/supplier?published={ref}" if visitor.role == Role.SUPPLIER
-              else f"/templates/{manifest.metadata.name}")
+              else f"/platform/templates/{manifest.metadata.name}/{version.version}"
+              if version.status == "PendingReview" else f"/templates/{manifest.metadata.name}")
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

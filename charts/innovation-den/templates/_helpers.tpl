@@ -36,6 +36,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The API pods' ServiceAccount: with PostgreSQL a narrow one of their own (they read pod
+logs and the nodes' images, nothing else); with SQLite the one pod also runs the reconciler,
+so it is the orchestrator's. */}}
+{{- define "den.apiServiceAccountName" -}}
+{{- if not (include "den.postgres" .) -}}
+{{- include "den.serviceAccountName" . -}}
+{{- else if .Values.serviceAccount.create -}}
+{{- printf "%s-api" (include "den.fullname" . | trunc 59 | trimSuffix "-") -}}
+{{- else -}}
+{{- default .Values.serviceAccount.name .Values.serviceAccount.apiName -}}
+{{- end -}}
+{{- end -}}
+
 {{/* DEN_INSTANCE: the label value on every trial namespace this release makes. */}}
 {{- define "den.instance" -}}
 {{- $instance := default .Release.Name .Values.instance -}}

@@ -5,7 +5,15 @@ Network design (chosen by experiment on Docker Engine 20.10, see the driver's PR
 - A trial's network `den-<trial id>` is `internal` unless the template declares egress. On an
   internal network Docker installs FORWARD rules that drop every packet leaving the bridge (and
   every packet entering it from another bridge), and its embedded DNS does not forward outside
-  names, so a sandbox reaches nothing but its own components; two trials cannot reach each other.
+  names, so a sandbox reaches nothing else forwarded; two trials cannot reach each other.
+- Docker leaves the host itself open: a packet to any of the host's addresses (the bridge's
+  gateway included) is INPUT, not forwarding, so even an internal sandbox reached every service
+  listening on the host. The host firewall (`firewall.py`: nftables rules on the trial's bridge,
+  named `dn<hash>`) drops every new connection from a sandbox to the host, and lets a sandbox
+  forward only to its declared destinations. Those rules are a precondition of every trial:
+  they are installed before the network and containers exist, and a den that cannot install
+  them (no `nft`, not root) fails the trial with `HostFirewallUnavailable`, never runs it
+  unprotected.
 - Docker publishes no ports for a container that is only on an internal network. The host,
   however, owns the bridge's gateway address and reaches the container's address directly, so an
   endpoint is `http://<container address on the trial network>:<port>/`: reachable from this
@@ -14,26 +22,34 @@ Network design (chosen by experiment on Docker Engine 20.10, see the driver's PR
   forwards the sandbox's packets out of the host (masquerading off only hides their source), so
   "no egress" would stop being true without host firewall rules that this driver cannot own.
 - A template that declares egress gets a normal bridge network; its exposed ports are then
-  published on `docker_publish_host` (loopback) and the endpoint is that address. Docker cannot
-  limit egress to the declared hosts: such a trial can reach any address (Kubernetes enforces the
-  declared CIDRs with a NetworkPolicy).
+  published on `docker_publish_host` (loopback) and the endpoint is that address. The kernel
+  limits it to the declared destinations: TCP to the declared ranges and ports, and to the
+  addresses a declared name resolves to when the trial first starts (recorded on the network,
+  so a restart of the den reuses them, and written into the containers' `/etc/hosts`, since the
+  sandbox's own DNS queries to the outside are dropped too). A wildcard name cannot be resolved
+  to addresses and is refused on Docker (`EgressRefused`); so is any destination, declared or
+  resolved, that the den's egress policy refuses (`orchestrator/egress.py`).
 
 An endpoint always comes from what Docker reports (a published binding if there is one, else the
 container's address), so `poll` gives the right URL in both cases.
 
 Every call converges: `start` creates only what is missing ("already exists" is success, a
 container left `created` by a crash is started, one attached to a network that is gone is
-replaced), `stop` removes whatever carries the trial label ("not found" is success). Images are
+replaced) and refills the trial's firewall chain, `stop` removes whatever carries the trial
+label ("not found" is success), then the firewall chain once the bridge is gone; the rules
+live in the kernel, so they outlast a restart of the den, and the orphan sweep finds chains of
+trials that are gone by the instance and trial id each one records. Images are
 never pulled. Docker SDK errors become `RuntimeUnavailable` (engine unreachable, 5xx) or a
 `PermanentError` (a request Docker refuses).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import docker
 import docker.errors
@@ -47,8 +63,10 @@ from orchestrator.drivers.base import (
     Status,
     TrialSpec,
 )
-from orchestrator.drivers.docker import specs
+from orchestrator.drivers.docker import firewall, specs
+from orchestrator.drivers.docker.nft import Nftables
 from orchestrator.drivers.probe import http_ok
+from orchestrator.egress import EgressPolicy
 from orchestrator.errors import (
     DenError,
     NotFound,
@@ -57,9 +75,7 @@ from orchestrator.errors import (
     RuntimeUnavailable,
 )
 from orchestrator.manifest import Component
-
-if TYPE_CHECKING:
-    from orchestrator.settings import Settings
+from orchestrator.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -125,16 +141,22 @@ class DockerDriver:
     name = "docker"
 
     def __init__(self, *, client: Any = None, base_url: str = "",
-                 publish_host: str = "127.0.0.1", instance: str = "default") -> None:
+                 publish_host: str = "127.0.0.1", instance: str = "default",
+                 policy: EgressPolicy | None = None, nft: Sequence[str] = ("nft",),
+                 resolve: Callable[[str], list[str]] | None = None) -> None:
         self._client = client
         self._base_url = base_url
         self.publish_host = publish_host
         self.instance = instance
+        # Without settings, the defaults' policy (model_construct reads no environment).
+        self.policy = policy or EgressPolicy.from_settings(Settings.model_construct())
+        self.firewall = Nftables(nft)
+        self._resolve = resolve or _resolve
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerDriver:
         return cls(base_url=settings.docker_host, publish_host=settings.docker_publish_host,
-                   instance=settings.instance)
+                   instance=settings.instance, policy=EgressPolicy.from_settings(settings))
 
     @property
     def client(self) -> Any:
@@ -155,13 +177,50 @@ class DockerDriver:
         specs.validate(spec)
         with _engine(f"starting trial {spec.trial_id}"):
             volumes = {c.name: self._image_volumes(c.image) for c in spec.components}
-            network = self._ensure_network(spec)
+            network = self._find_network(spec.trial_id)
+            allowed = (self._recorded(network) if network is not None
+                       else self._destinations(spec))
+            self._protect(spec, allowed)  # before anything of the sandbox can run
+            if network is None:
+                network = self._ensure_network(spec, allowed)
+                if self._recorded(network) != allowed:  # made meanwhile by another start
+                    allowed = self._recorded(network)
+                    self._protect(spec, allowed)
             containers = {
-                c.name: self._ensure_container(spec, c, network.id, volumes[c.name])
+                c.name: self._ensure_container(spec, c, network.id, volumes[c.name], allowed)
                 for c in spec.components
             }
         return {"network": network.name, "network_id": network.id,
+                "bridge": firewall.bridge_name(spec.trial_id),
                 "internal": not spec.egress, "containers": containers}
+
+    def _destinations(self, spec: TrialSpec) -> tuple[firewall.Destination, ...]:
+        """The declared egress as addresses, names resolved now (first start only)."""
+        names = {rule.host for rule in spec.egress if "/" not in rule.host
+                 and not self.policy.name_refusal(rule.host)}
+        resolved = {name: self._resolve(name) for name in sorted(names)}
+        return firewall.destinations(spec.egress, self.policy, resolved)
+
+    def _protect(self, spec: TrialSpec, allowed: Sequence[firewall.Destination]) -> None:
+        self.firewall.apply(
+            firewall.trial_script(spec.trial_id, instance=spec.instance, allowed=allowed,
+                                  never=self.policy.never()),
+            action=f"isolating trial {spec.trial_id}")
+        log.info("firewall rules installed", trial_id=spec.trial_id,
+                 bridge=firewall.bridge_name(spec.trial_id), destinations=len(allowed))
+
+    @staticmethod
+    def _recorded(network: Any) -> tuple[firewall.Destination, ...]:
+        """What the trial may reach, as recorded on its network; a network made before the
+        host firewall (a bridge not named for it) cannot be protected and is refused."""
+        options = network.attrs.get("Options") or {}
+        if options.get(firewall.BRIDGE_OPTION) != firewall.bridge_name(
+                (network.attrs.get("Labels") or {}).get(TRIAL_LABEL, "")):
+            raise PermanentError(
+                f"Network {network.name} was made without a bridge the host firewall can "
+                "match (by an older den): end the trial and start a new one.",
+                reason="HostFirewallUnavailable")
+        return firewall.from_label(network.attrs.get("Labels"))
 
     def _image_volumes(self, image: str) -> list[str]:
         """The image's `VOLUME` paths; a missing image is a permanent error (never pulled)."""
@@ -181,12 +240,13 @@ class DockerDriver:
         # Two same-named networks can only come from a race; always pick the same one.
         return min(found, key=lambda n: (n.attrs.get("Created", ""), n.id), default=None)
 
-    def _ensure_network(self, spec: TrialSpec) -> Any:
+    def _ensure_network(self, spec: TrialSpec,
+                        allowed: Sequence[firewall.Destination]) -> Any:
         network = self._find_network(spec.trial_id)
         if network is not None:
             return network
         try:
-            network = self.client.networks.create(**specs.network_kwargs(spec))
+            network = self.client.networks.create(**specs.network_kwargs(spec, allowed))
             log.info("network created", trial_id=spec.trial_id, network=network.name)
         except docker.errors.APIError as exc:
             if "address pool" in str(exc):
@@ -202,9 +262,10 @@ class DockerDriver:
         return network
 
     def _ensure_container(self, spec: TrialSpec, component: Component, network_id: str,
-                          volumes: list[str]) -> str:
+                          volumes: list[str], allowed: Sequence[firewall.Destination]) -> str:
         kwargs = specs.container_kwargs(spec, component, network=network_id,
-                                        publish_host=self.publish_host, image_volumes=volumes)
+                                        publish_host=self.publish_host, image_volumes=volumes,
+                                        allowed=allowed)
         container = self._create_or_get(kwargs)
         if not self._attached(container, network_id):
             # Left over from a network that is gone: it could never start; replace it.
@@ -346,6 +407,7 @@ class DockerDriver:
                 self._remove_network(network.id)
             for volume in self.client.volumes.list(filters=labelled):
                 self._quietly(self.client.api.remove_volume, volume.name, force=True)
+        self.firewall.remove(trial_id)  # last: the rules stay as long as the bridge does
         log.info("trial removed", trial_id=trial_id)
 
     @staticmethod
@@ -389,6 +451,8 @@ class DockerDriver:
             names = [f"container/{_Seen.from_summary(c.attrs, '').name}" for c in containers]
             names += [f"network/{n.name}" for n in self.client.networks.list(filters=labelled)]
             names += [f"volume/{v.name}" for v in self.client.volumes.list(filters=labelled)]
+        chains = self.firewall.trials(instance=self.instance)
+        names += [f"nftables/{chains[trial_id]}"] if trial_id in chains else []
         return sorted(names)
 
     def list_trial_ids(self) -> set[str]:
@@ -401,7 +465,8 @@ class DockerDriver:
                        self.client.networks.list(filters=any_trial)]
             labels += [v.attrs.get("Labels") or {} for v in
                        self.client.volumes.list(filters=any_trial)]
-        return {found[TRIAL_LABEL] for found in labels if found.get(TRIAL_LABEL)}
+        found = {found[TRIAL_LABEL] for found in labels if found.get(TRIAL_LABEL)}
+        return found | set(self.firewall.trials(instance=self.instance))
 
     def running_components(self) -> dict[str, set[str]]:
         """Trial id -> components whose containers are running: one list call."""
@@ -414,6 +479,19 @@ class DockerDriver:
             if labels.get(TRIAL_LABEL) and labels.get(COMPONENT_LABEL):
                 running.setdefault(labels[TRIAL_LABEL], set()).add(labels[COMPONENT_LABEL])
         return running
+
+    # --- images -----------------------------------------------------------------------------
+
+    def pin_image(self, image: str) -> str:
+        """The engine's immutable id of a local image (`sha256:...`), which a container can be
+        made from: what a reviewer approved is what runs, even if the tag is moved later."""
+        with _engine(f"pinning image {image}"):
+            try:
+                return str(self.client.images.get(image).id)
+            except docker.errors.ImageNotFound as exc:
+                raise PermanentError(
+                    f"Image {image} is not on this Docker engine, and images are never pulled: "
+                    "build or load it, then publish the version.", reason="ImageMissing") from exc
 
     # --- logs -----------------------------------------------------------------------------
 
@@ -429,6 +507,16 @@ class DockerDriver:
                                "(its container is gone).") from exc
             chunks = container.logs(stream=True, follow=follow, tail=tail)
         return _lines(chunks, name)
+
+
+def _resolve(name: str) -> list[str]:
+    """The IPv4 addresses `name` has now (trial networks are IPv4 only)."""
+    try:
+        answers = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise RetryableError(f"The declared egress host {name} does not resolve; retrying.",
+                             reason="EgressUnresolved", log_message=str(exc), delay=10.0) from exc
+    return sorted({f"{answer[4][0]}/32" for answer in answers})
 
 
 def _lines(chunks: Iterator[bytes], name: str) -> Iterator[str]:

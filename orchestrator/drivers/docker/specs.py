@@ -15,7 +15,11 @@ The decisions, in one place:
   template declares egress. Docker does not publish ports of containers on an internal network,
   so the host reaches an endpoint on the container's own address on the trial bridge (see
   `driver.py`); the port bindings below, on `docker_publish_host` with an ephemeral host port,
-  take effect only on networks with egress and are loopback-only whenever they do.
+  take effect only on networks with egress and are loopback-only whenever they do. Every trial
+  bridge is named `dn<hash>` for the host firewall (`firewall.py`), which keeps every sandbox
+  off the host and lets one with egress reach only its declared destinations; the network's
+  `innovation-den.io/egress-to` label records those destinations as resolved at start, and
+  their names go into the containers' `/etc/hosts`.
 - Hardening, always: read-only root filesystem with small `noexec,nosuid,nodev` tmpfs mounts for
   `writable_paths` (and over any `VOLUME` the image declares, so no anonymous volume is ever
   writable), every capability dropped, `no-new-privileges`, uid/gid 10001, never privileged,
@@ -31,7 +35,7 @@ The decisions, in one place:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from orchestrator import manifest
@@ -43,6 +47,7 @@ from orchestrator.drivers.base import (
     TRIAL_LABEL,
     TrialSpec,
 )
+from orchestrator.drivers.docker import firewall
 from orchestrator.errors import PermanentError, Problem, ValidationFailed
 from orchestrator.manifest import Component, Port, parse_cpu, parse_memory
 
@@ -85,13 +90,19 @@ def trial_filter(trial_id: str | None = None, *, instance: str | None = None) ->
     return {"label": [TRIAL_LABEL, f"{INSTANCE_LABEL}={instance or 'default'}"]}
 
 
-def network_kwargs(spec: TrialSpec) -> dict[str, Any]:
+def network_kwargs(spec: TrialSpec,
+                   allowed: Sequence[firewall.Destination] = ()) -> dict[str, Any]:
+    """The trial network: its bridge named for the host firewall, and what it may reach (the
+    declared destinations as resolved at start) recorded on it, so that every later start
+    and every container sees the same addresses."""
     return {
         "name": network_name(spec.trial_id),
         "driver": "bridge",
         "internal": not spec.egress,
         "check_duplicate": True,
-        "labels": {**trial_labels(spec.trial_id, spec.instance), TEMPLATE_LABEL: spec.template},
+        "options": {firewall.BRIDGE_OPTION: firewall.bridge_name(spec.trial_id)},
+        "labels": {**trial_labels(spec.trial_id, spec.instance), TEMPLATE_LABEL: spec.template,
+                   firewall.EGRESS_LABEL: firewall.to_label(allowed)},
     }
 
 
@@ -175,11 +186,14 @@ def container_kwargs(
     network: str,
     publish_host: str,
     image_volumes: Iterable[str] = (),
+    allowed: Sequence[firewall.Destination] = (),
 ) -> dict[str, Any]:
     """Keyword arguments of `client.containers.create` for one component of a trial.
 
     `network` is the trial network's id (or name); `image_volumes` are the `VOLUME` paths the
-    image declares, covered with tmpfs so that no Docker volume is created for them.
+    image declares, covered with tmpfs so that no Docker volume is created for them; the
+    declared names among `allowed` are written into `/etc/hosts` with the addresses the
+    firewall allows (the sandbox's DNS cannot look them up outside).
     """
     name = container_name(spec.trial_id, component.name)
     return {
@@ -193,6 +207,7 @@ def container_kwargs(
         "network": network,
         "networking_config": {network: {"Aliases": [component.name]}},
         "ports": port_bindings(component, publish_host),
+        "extra_hosts": firewall.extra_hosts(allowed),
         "tmpfs": tmpfs_mounts(component, image_volumes),
         "use_config_proxy": False,  # never inject the client's proxy settings into the env
         **limits(component),

@@ -4,6 +4,8 @@
 is missing; `stop` deletes the namespace, and `remaining` reads it back until it is gone, so
 teardown is verified. Everything observed (`poll`, `running_components`, `list_trial_ids`)
 comes from informers: one list and one watch stream per kind, whatever the number of trials.
+`logs` alone reads the API server directly (one list of a trial's pods, then the log), so the
+API's pods, which only serve logs, need no watch and no rights beyond reading pods and logs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from orchestrator.drivers.base import (
     Status,
     TrialSpec,
 )
-from orchestrator.drivers.kubernetes import manifests
+from orchestrator.drivers.kubernetes import images, manifests
 from orchestrator.drivers.kubernetes.informer import Informer, Summary, wait_synced
 from orchestrator.drivers.probe import http_ok
 from orchestrator.errors import NotFound, PermanentError, RetryableError, RuntimeUnavailable
@@ -39,6 +41,11 @@ log = structlog.get_logger("kubernetes")
 FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
                  "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"}
 SYNC_TIMEOUT = 30.0
+#: The chart's admission policy admits a trial's pods only once its quota exists, looked up
+#: in the API server's cache: a pod created the moment after them can
+#: meet a cache that has not seen them yet. The ReplicaSet controller retries, so this refusal
+#: is waited out (a guard that stays unmet ends as a start timeout), not a failure.
+ADMISSION_CACHE_LAG = "no params found for policy binding"
 
 
 def _summarise_namespace(obj: Any) -> Summary:
@@ -51,6 +58,7 @@ def _summarise_pod(obj: Any) -> Summary:
     statuses = (obj.status.container_statuses or []) if obj.status else []
     conditions = (obj.status.conditions or []) if obj.status else []
     waiting = next((s.state.waiting for s in statuses if s.state and s.state.waiting), None)
+    evicted = bool(obj.status and obj.status.reason == "Evicted")
     return {
         "namespace": obj.metadata.namespace, "name": obj.metadata.name,
         "trial": labels.get(TRIAL_LABEL), "component": labels.get(COMPONENT_LABEL),
@@ -62,6 +70,8 @@ def _summarise_pod(obj: Any) -> Summary:
         "exit_code": next((s.last_state.terminated.exit_code for s in statuses
                            if s.last_state and s.last_state.terminated), None),
         "deleting": obj.metadata.deletion_timestamp is not None,
+        # The kubelet evicts a pod past its ephemeral-storage limit (or on node pressure).
+        "evicted": (obj.status.message or "Evicted") if evicted else None,
     }
 
 
@@ -83,13 +93,14 @@ class KubernetesDriver:
     name = "kubernetes"
 
     def __init__(self, api: client.ApiClient, *, ingress_from: list[dict[str, Any]],
-                 instance: str = "default") -> None:
+                 instance: str = "default", pod_pids_limit: int = 0) -> None:
         self.api = api
         self.selector = f"{MANAGED_LABEL}={MANAGED_VALUE},{INSTANCE_LABEL}={instance}"
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.net = client.NetworkingV1Api(api)
         self.ingress_from = ingress_from
+        self.pod_pids_limit = pod_pids_limit
         self._informers: dict[str, Informer] | None = None
 
     @classmethod
@@ -107,7 +118,8 @@ class KubernetesDriver:
             "kubernetes.io/metadata.name": settings.kubernetes_orchestrator_namespace}}}]
         peers += [{"ipBlock": {"cidr": cidr.strip()}}
                   for cidr in settings.kubernetes_host_cidr.split(",") if cidr.strip()]
-        return cls(client.ApiClient(configuration), ingress_from=peers, instance=settings.instance)
+        return cls(client.ApiClient(configuration), ingress_from=peers, instance=settings.instance,
+                   pod_pids_limit=settings.kubernetes_pod_pids_limit)
 
     # --- informers -----------------------------------------------------------------------
 
@@ -142,7 +154,8 @@ class KubernetesDriver:
             client.VersionApi(self.api).get_code()
 
     def start(self, spec: TrialSpec) -> Handle:
-        objects = manifests.trial_objects(spec, ingress_from=self.ingress_from)
+        objects = manifests.trial_objects(spec, ingress_from=self.ingress_from,
+                                          pod_pids_limit=self.pod_pids_limit)
         namespace = manifests.namespace_name(spec.trial_id)
         for obj in objects:
             self._create(obj)
@@ -199,9 +212,11 @@ class KubernetesDriver:
     def _component_failure(name: str, deployments: dict[str, Summary],
                            pods: list[Summary]) -> str | None:
         deployment = deployments.get(name)
-        if deployment and deployment["failure"]:
+        if deployment and deployment["failure"] and ADMISSION_CACHE_LAG not in deployment["failure"]:
             return f"{name}: {deployment['failure']}"
         for pod in pods:
+            if pod["component"] == name and pod.get("evicted"):
+                return f"{name} was evicted: {pod['evicted']}"
             if pod["component"] == name and pod["waiting"] in FATAL_WAITING:
                 if pod["exit_code"] is not None:
                     return f"{name} exited with code {pod['exit_code']} ({pod['waiting']})"
@@ -278,18 +293,39 @@ class KubernetesDriver:
     def logs(self, trial_id: str, component: str, *, follow: bool = False,
              tail: int = 200) -> Iterator[str]:
         namespace = manifests.namespace_name(trial_id)
-        pods = [p for p in self._in("pods", namespace) if p["component"] == component]
+        with _api(f"finding the pod of {component}"):
+            found = self.core.list_namespaced_pod(
+                namespace, label_selector=f"{TRIAL_LABEL}={trial_id},{COMPONENT_LABEL}={component}")
+        pods = [str(p.metadata.name) for p in found.items
+                if p.metadata and p.metadata.deletion_timestamp is None]
         if not pods:
             raise NotFound(f"no running component {component!r} in trial {trial_id}")
         with _api(f"reading logs of {component}"):
             answer: Any = self.core.read_namespaced_pod_log(
-                pods[0]["name"], namespace, container=component, follow=follow,
+                pods[0], namespace, container=component, follow=follow,
                 tail_lines=tail, _preload_content=False)
         try:
             for line in answer.stream(decode_content=True):
                 yield from line.decode("utf-8", "replace").splitlines()
         finally:
             answer.release_conn()
+
+    def pin_image(self, image: str) -> str:
+        """`repository@sha256:...` of the image a node holds under this tag (from the nodes'
+        reported images: one list call); an image not on any node is refused, so a reviewer
+        never approves what nobody has seen."""
+        with _api("reading the nodes' images"):
+            nodes = self.core.list_node().items
+        held = [image.names or [] for node in nodes if node.status
+                for image in (node.status.images or [])]
+        pinned = images.digest_of(image, held)
+        if pinned is None:
+            raise PermanentError(
+                f"Image {image} is on no node of the cluster under that name, so it cannot be "
+                "pinned by digest: load it onto the nodes (or name it by digest, "
+                "image@sha256:..., in the manifest), then publish the version.",
+                reason="ImageMissing")
+        return pinned
 
     def close(self) -> None:
         for informer in (self._informers or {}).values():

@@ -3,9 +3,16 @@
 No client, no I/O: each function turns a `TrialSpec` into plain dicts (the API's JSON), so
 they are tested without a cluster. One trial is one namespace, labelled for Pod Security
 `restricted` and with the trial id, holding a ResourceQuota, a LimitRange, default-deny
-NetworkPolicies plus the allows the template declares (and DNS), a ServiceAccount with no
-token, and a Deployment and a Service per component. `check_objects` refuses anything outside
-an allow-list of kinds or any pod that would not meet `restricted`, before anything is applied.
+NetworkPolicies plus the allows the template declares (and DNS, to the cluster's DNS pods
+only), a ServiceAccount with no token, and a Deployment and a Service per component.
+`check_objects` refuses anything outside an allow-list of kinds or any pod that would not meet
+`restricted`, before anything is applied.
+
+Limits: CPU, memory and ephemeral storage are set on every container (and counted by the
+quota); writable paths are size-limited tmpfs. Kubernetes has no per-container PID limit: each
+component is one pod of one container, and the node's kubelet caps every pod at its
+`podPidsLimit`, so `check_pids` refuses a component that declares more than the nodes give, and
+each pod records what it declared and what the node enforces (annotations).
 """
 
 from __future__ import annotations
@@ -31,6 +38,16 @@ UID = 10001
 ALLOWED_KINDS = frozenset({"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy",
                            "ServiceAccount", "Deployment", "Service"})
 TEMPLATE_LABEL = "innovation-den.io/template"
+PIDS_DECLARED = "innovation-den.io/pids-declared"
+PIDS_ENFORCED = "innovation-den.io/pids-enforced"
+#: Every container's disk: with a read-only root and tmpfs writable paths only its logs (and
+#: an empty writable layer) count. The kubelet rotates logs at 10Mi; a burst past this is a
+#: flood, and the kubelet evicts the pod (the trial then fails, naming the limit).
+EPHEMERAL_STORAGE = 64 * 2**20
+#: Where the cluster's DNS pods run and how they are labelled (kubeadm, kind, GKE, EKS and
+#: the testbed's CoreDNS all use these): a sandbox's DNS goes to them and nowhere else.
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 
 
 def namespace_name(trial_id: str) -> str:
@@ -68,6 +85,19 @@ def namespace(spec: TrialSpec) -> Obj:
                          "labels": {**labels(spec), **pod_security}}}
 
 
+def check_pids(spec: TrialSpec, *, pod_pids_limit: int) -> None:
+    """A component cannot get more PIDs than the node's `podPidsLimit` gives any pod; 0 means
+    the nodes set none (then nothing is enforced, and nothing can be refused for it)."""
+    problems = [Problem(f"spec.components.{index}.resources.pids",
+                        f"{c.name} declares {c.resources.pids} processes, more than the "
+                        f"{pod_pids_limit} this cluster's nodes allow a pod",
+                        f"declare at most {pod_pids_limit}")
+                for index, c in enumerate(spec.components)
+                if pod_pids_limit and c.resources.pids > pod_pids_limit]
+    if problems:
+        raise ValidationFailed(problems)
+
+
 def _totals(spec: TrialSpec) -> tuple[int, int]:
     cpu = sum(parse_cpu(c.resources.cpu) for c in spec.components)
     memory = sum(parse_memory(c.resources.memory) for c in spec.components)
@@ -88,10 +118,12 @@ def resource_quota(spec: TrialSpec) -> Obj:
     cpu, memory = _totals(spec)
     pods = 2 * len(spec.components)
     services = pods + SERVICE_RETRY_HEADROOM
+    storage = str(pods * EPHEMERAL_STORAGE)
     return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": _meta(spec, "den-quota"),
             "spec": {"hard": {
                 "requests.cpu": f"{2 * cpu}m", "limits.cpu": f"{2 * cpu}m",
                 "requests.memory": str(2 * memory), "limits.memory": str(2 * memory),
+                "requests.ephemeral-storage": storage, "limits.ephemeral-storage": storage,
                 "pods": str(pods), "services": str(services),
                 "services.nodeports": "0", "services.loadbalancers": "0",
                 "persistentvolumeclaims": "0", "secrets": "4", "configmaps": "4"}}}
@@ -100,11 +132,15 @@ def resource_quota(spec: TrialSpec) -> Obj:
 def limit_range(spec: TrialSpec) -> Obj:
     largest_cpu = max(parse_cpu(c.resources.cpu) for c in spec.components)
     largest_memory = max(parse_memory(c.resources.memory) for c in spec.components)
+    storage = str(EPHEMERAL_STORAGE)
     return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _meta(spec, "den-limits"),
             "spec": {"limits": [{"type": "Container",
-                                 "max": {"cpu": f"{largest_cpu}m", "memory": str(largest_memory)},
-                                 "default": {"cpu": "100m", "memory": str(64 * 2**20)},
-                                 "defaultRequest": {"cpu": "100m", "memory": str(64 * 2**20)}}]}}
+                                 "max": {"cpu": f"{largest_cpu}m", "memory": str(largest_memory),
+                                         "ephemeral-storage": storage},
+                                 "default": {"cpu": "100m", "memory": str(64 * 2**20),
+                                             "ephemeral-storage": storage},
+                                 "defaultRequest": {"cpu": "100m", "memory": str(64 * 2**20),
+                                                    "ephemeral-storage": storage}}]}}
 
 
 def _policy(spec: TrialSpec, name: str, body: Obj) -> Obj:
@@ -113,7 +149,8 @@ def _policy(spec: TrialSpec, name: str, body: Obj) -> Obj:
 
 
 def network_policies(spec: TrialSpec, *, ingress_from: list[Obj]) -> list[Obj]:
-    """Deny all, then allow: within the trial, DNS, the orchestrator in, declared egress out."""
+    """Deny all, then allow: within the trial, DNS (to the cluster's DNS pods only, not to any
+    server on port 53), the orchestrator in, declared egress out."""
     policies = [
         _policy(spec, "den-default-deny", {"policyTypes": ["Ingress", "Egress"]}),
         _policy(spec, "den-same-trial", {
@@ -123,7 +160,8 @@ def network_policies(spec: TrialSpec, *, ingress_from: list[Obj]) -> list[Obj]:
         _policy(spec, "den-dns", {
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": "kube-system"}}}],
+                "kubernetes.io/metadata.name": DNS_NAMESPACE}},
+                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)}}],
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}),
     ]
     exposed = [{"protocol": "TCP", "port": p.container_port}
@@ -187,7 +225,8 @@ def _volumes(component: Component) -> tuple[list[Obj], list[Obj]]:
 
 def _container(spec: TrialSpec, component: Component, mounts: list[Obj]) -> Obj:
     resources = {"cpu": f"{parse_cpu(component.resources.cpu)}m",
-                 "memory": str(parse_memory(component.resources.memory))}
+                 "memory": str(parse_memory(component.resources.memory)),
+                 "ephemeral-storage": str(EPHEMERAL_STORAGE)}
     container: Obj = {
         "name": component.name, "image": component.image, "imagePullPolicy": "IfNotPresent",
         "env": _env(spec, component), "volumeMounts": mounts,
@@ -210,8 +249,10 @@ def _container(spec: TrialSpec, component: Component, mounts: list[Obj]) -> Obj:
     return container
 
 
-def deployment(spec: TrialSpec, component: Component) -> Obj:
+def deployment(spec: TrialSpec, component: Component, *, pod_pids_limit: int = 0) -> Obj:
     volumes, mounts = _volumes(component)
+    pids = {PIDS_DECLARED: str(component.resources.pids),
+            PIDS_ENFORCED: str(pod_pids_limit) if pod_pids_limit else "unlimited"}
     selector = {TRIAL_LABEL: spec.trial_id, COMPONENT_LABEL: component.name}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -220,7 +261,7 @@ def deployment(spec: TrialSpec, component: Component) -> Obj:
             "replicas": 1, "selector": {"matchLabels": selector},
             "strategy": {"type": "Recreate"}, "progressDeadlineSeconds": 600,
             "template": {
-                "metadata": {"labels": labels(spec, component.name)},
+                "metadata": {"labels": labels(spec, component.name), "annotations": pids},
                 "spec": {
                     "serviceAccountName": SERVICE_ACCOUNT,
                     "automountServiceAccountToken": False, "enableServiceLinks": False,
@@ -246,12 +287,15 @@ def service(spec: TrialSpec, component: Component) -> Obj | None:
                                for p in component.ports]}}
 
 
-def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj]) -> list[Obj]:
-    """Every object of a trial, in the order they are applied (the namespace first)."""
+def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj], pod_pids_limit: int = 0
+                  ) -> list[Obj]:
+    """Every object of a trial, in the order they are applied (the namespace first, then its
+    quota, which the chart's admission policy requires before any pod)."""
+    check_pids(spec, pod_pids_limit=pod_pids_limit)
     objects = [namespace(spec), resource_quota(spec), limit_range(spec),
                *network_policies(spec, ingress_from=ingress_from), service_account(spec)]
     for component in spec.components:
-        objects.append(deployment(spec, component))
+        objects.append(deployment(spec, component, pod_pids_limit=pod_pids_limit))
         svc = service(spec, component)
         if svc is not None:
             objects.append(svc)
