@@ -304,6 +304,9 @@ def _service(namespace: str, **spec: Any) -> str:
                        "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}], **spec}})
 
 
+PROBE_IMAGE = "innovation-den/open-data-dashboard:1.0.0"
+
+
 def _restricted_pod(namespace: str, script: str = "pass") -> str:
     limits = {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "16Mi"}
     return json.dumps({"apiVersion": "v1", "kind": "Pod",
@@ -312,7 +315,9 @@ def _restricted_pod(namespace: str, script: str = "pass") -> str:
                                 "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
                                                     "seccompProfile": {"type": "RuntimeDefault"}},
                                 "containers": [{
-                                    "name": "probe", "image": "innovation-den/base:bookworm",
+                                    # A sandbox image (python3 inside): the test cluster
+                                    # holds only the images scripts/test loads into it.
+                                    "name": "probe", "image": PROBE_IMAGE,
                                     "imagePullPolicy": "IfNotPresent",
                                     "command": ["python3", "-c", script],
                                     "resources": {"requests": limits, "limits": limits},

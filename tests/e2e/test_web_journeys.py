@@ -496,9 +496,25 @@ def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any,
     fixed = {**manifest, "metadata": {**manifest["metadata"], "version": "1.1.0"}}
     sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(fixed).encode()})
     sam.click("button:has-text('Publish')")
-    assert "open-data-dashboard@1.1.0 has been published." in sam.text()
+    assert "open-data-dashboard@1.1.0 has been sent. A platform engineer reviews it" in \
+        sam.text()
     sam.go("/templates/open-data-dashboard")
     assert "Start a trial" not in sam.text()  # suppliers do not launch trials
+
+    # A platform engineer reviews what changed, and publishes it: its image is pinned.
+    pat = person(chromium, server, "pat")
+    pat.go("/platform")
+    pat.click("a[href='/platform/templates/open-data-dashboard/1.1.0']")
+    assert "Review open-data-dashboard 1.1.0" in pat.text()
+    assert "What changed since version 1.0.0" in pat.text()
+    pat.page.check("input[name='status'][value='Published']")
+    pat.page.fill("#reason", "Only the version number changed.")
+    pat.click("button:has-text('Record the decision')")
+    assert "The template version's status has been changed." in pat.text()
+    pat.go("/platform/templates/open-data-dashboard/1.1.0")
+    assert "Images its trials run" in pat.text() and "sha256:" in pat.text()
+    sam.go("/supplier")
+    assert "Only the version number changed." in sam.text()
 
 
 def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any,
