@@ -4,43 +4,17 @@ hold under its tag, and the version's pods run `name@sha256:...`, whatever the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.cluster import host_cidr, kubeconfig
 from tests.e2e.server import ROOT, Server
+from tests.e2e.test_trials_kubernetes import core, server  # the same cluster and den
 
 pytestmark = pytest.mark.kubernetes
 TEMPLATE = "open-data-dashboard"
-
-
-@pytest.fixture(scope="module")
-def core() -> Iterator[Any]:
-    api = k8s_config.new_client_from_config(config_file=kubeconfig())
-    yield k8s.CoreV1Api(api)
-    api.close()
-
-
-@pytest.fixture
-def server(tmp_path: Path, core: Any) -> Iterator[Server]:
-    running = Server(data_dir=tmp_path, env={
-        "DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
-        "DEN_KUBERNETES_HOST_CIDR": host_cidr()}).start()
-    yield running
-    running.stop()
-    for trial_id in running.launched:
-        try:
-            core.delete_namespace(f"den-{trial_id}")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+__all__ = ["core", "server"]  # fixtures, used by name
 
 
 def node_digests(core: Any, image: str) -> set[str]:
