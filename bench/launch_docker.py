@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import POLL, percentile, running_server, wait_200  # noqa: E402
 from orchestrator.catalogue import parse_manifest_text  # noqa: E402
-from orchestrator.drivers.docker.images import build_all  # noqa: E402
+from orchestrator.images import build_all  # noqa: E402
 from orchestrator.manifest import Component, HttpProbe, parse_cpu, parse_memory  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402

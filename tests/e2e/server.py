@@ -70,7 +70,7 @@ class Server:
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
         """Another `den` command with the server's settings, its output in `log_name`."""
         log = (self.data_dir / log_name).open("ab")
-        return subprocess.Popen([sys.executable, "-m", "orchestrator.cli.den", *args], cwd=ROOT,
+        return subprocess.Popen([sys.executable, "-m", "cli.den", *args], cwd=ROOT,
                                 env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, timeout: float = 30) -> Server:

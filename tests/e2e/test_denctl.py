@@ -22,7 +22,7 @@ import docker
 import pytest
 import yaml
 
-from orchestrator.drivers.docker.images import BASE_IMAGE, build_all
+from orchestrator.images import BASE_IMAGE, build_all
 from orchestrator.settings import Settings
 from tests.e2e.engine import remove_instance
 from tests.e2e.server import ROOT, TOKEN, Server
@@ -57,7 +57,7 @@ def denctl(server: Server, config: Path, *args: str, token: str | None = TOKEN,
     base["DENCTL_CONFIG"] = str(config)
     if token is not None:
         base.update({"DEN_SERVER": server.url, "DEN_TOKEN": token})
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli.denctl", *args],
+    return subprocess.run([sys.executable, "-m", "cli.denctl", *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, input=stdin,
                           env={**base, **(env or {})})
 
@@ -192,7 +192,7 @@ def test_logs_follow_streams_new_lines(server: Server, config: Path, tmp_path: P
     ready = server.wait_for(trial_id, "Ready")
     env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
            "DENCTL_CONFIG": str(config)}
-    with subprocess.Popen([sys.executable, "-m", "orchestrator.cli.denctl", "logs", trial_id,
+    with subprocess.Popen([sys.executable, "-m", "cli.denctl", "logs", trial_id,
                            "-f", "--tail", "0"], stdout=subprocess.PIPE, text=True,
                           cwd=ROOT, env=env) as follower:
         try:
@@ -301,7 +301,7 @@ def test_a_long_request_is_rejected_with_a_reason(server: Server, config: Path,
 def test_watch_streams_changes_until_stopped(server: Server, config: Path, tmp_path: Path) -> None:
     env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
            "DENCTL_CONFIG": str(config)}
-    with subprocess.Popen([sys.executable, "-m", "orchestrator.cli.denctl", "get", "tr", "-w",
+    with subprocess.Popen([sys.executable, "-m", "cli.denctl", "get", "tr", "-w",
                            "-o", "json", "-l", f"template={TEMPLATE}"], stdout=subprocess.PIPE,
                           text=True, cwd=ROOT, env=env) as watcher:
         try:

@@ -62,7 +62,8 @@ class Runtime:
 def _docker_runtime() -> Iterator[Runtime]:
     import docker
 
-    from orchestrator.drivers.docker import images, specs
+    from orchestrator import images
+    from orchestrator.drivers.docker import specs
     from orchestrator.drivers.docker.driver import DockerDriver
 
     try:

@@ -20,8 +20,9 @@ from typing import Any
 import docker
 import pytest
 
+from orchestrator import images
 from orchestrator.drivers.base import Status, TrialSpec
-from orchestrator.drivers.docker import firewall, images, specs
+from orchestrator.drivers.docker import firewall, specs
 from orchestrator.drivers.docker.driver import DockerDriver
 from orchestrator.errors import PermanentError
 from orchestrator.manifest import Egress

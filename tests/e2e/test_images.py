@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import pytest
 
-from orchestrator.drivers.docker.images import (
+from orchestrator.images import (
     BASE_IMAGE,
     BASE_KEY_LABEL,
     BuiltImage,

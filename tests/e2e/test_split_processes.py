@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from orchestrator.drivers.base import INSTANCE_LABEL
-from orchestrator.drivers.docker.images import build_all
+from orchestrator.images import build_all
 from orchestrator.settings import Settings
 from tests.conftest import _fresh_postgres, postgres_url, require
 from tests.e2e.engine import remove_instance
@@ -78,7 +78,7 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(
     assert "den_reconcile_pass_seconds_count" in _get(f"{health}/metrics").text
 
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli.denctl", "delete", "tr", "--all", "--wait",
+        [sys.executable, "-m", "cli.denctl", "delete", "tr", "--all", "--wait",
          "--timeout", "60"], capture_output=True, text=True, timeout=90, cwd=ROOT,
         env={"DEN_SERVER": server.url, "DEN_TOKEN": TOKEN, "PATH": "/usr/bin:/bin",
              "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml")})
@@ -101,7 +101,7 @@ def test_delete_all_needs_names_or_all_not_both(split: tuple[Server, str]) -> No
            "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml")}
     for argv in (["delete", "tr"], ["delete", "tr", "t123456789ab", "--all"],
                  ["delete", "tr", "t123456789ab", "-l", "phase=Ready"]):
-        done = subprocess.run([sys.executable, "-m", "orchestrator.cli.denctl", *argv],
+        done = subprocess.run([sys.executable, "-m", "cli.denctl", *argv],
                               capture_output=True, text=True, timeout=30, cwd=ROOT, env=env)
         assert done.returncode == 2, (argv, done.stderr)
         assert "--all" in done.stderr

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from orchestrator.drivers.base import INSTANCE_LABEL, TRIAL_LABEL
-from orchestrator.drivers.docker.images import build_all
+from orchestrator.images import build_all
 from orchestrator.settings import Settings
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server

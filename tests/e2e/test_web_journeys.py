@@ -23,7 +23,7 @@ import pytest
 import yaml
 from fastapi.routing import APIRoute
 
-from orchestrator.drivers.docker.images import build_all
+from orchestrator.images import build_all
 from orchestrator.settings import Settings
 from tests.conftest import require
 from tests.e2e.engine import leftovers, remove_instance

@@ -81,7 +81,7 @@ TEMPLATES = ("open-data-dashboard", "case-management-prototype")
 def docker_engine() -> Iterator[Any]:
     import docker
 
-    from orchestrator.drivers.docker.images import build_all
+    from orchestrator.images import build_all
     from orchestrator.settings import Settings
     from tests.e2e.server import ROOT
 

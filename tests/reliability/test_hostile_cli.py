@@ -29,7 +29,7 @@ CI_CASES = {"alias-bomb", "alias-bomb-trial", "privileged", "host-path", "name-t
 def apply(server: Server, path: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
            "DENCTL_CONFIG": str(home / "config.yaml")}
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli.denctl", "apply", "-f",
+    return subprocess.run([sys.executable, "-m", "cli.denctl", "apply", "-f",
                            str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT,
                           env=env)
 

@@ -111,7 +111,7 @@ def test_a_token_cannot_make_a_token_that_outlives_it(
 
 def test_development_sign_in_is_refused_on_an_address_other_than_loopback(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DEN_DATA_DIR": str(tmp_path), "DEN_ENVIRONMENT": "development"}
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli.den", "serve", "--host",
+    done = subprocess.run([sys.executable, "-m", "cli.den", "serve", "--host",
                            "0.0.0.0", "--port", "9"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, env=env)
     assert done.returncode == 2, done.stderr

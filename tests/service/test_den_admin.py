@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from cli.den import app
 from orchestrator import crud
-from orchestrator.cli.den import app
 from orchestrator.models import AuditEvent
 from orchestrator.settings import Settings
 

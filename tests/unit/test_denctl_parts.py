@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from orchestrator.cli import contexts, render
-from orchestrator.cli.denctl import parse_duration, selectors
+from cli import contexts, render
+from cli.denctl import parse_duration, selectors
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -87,7 +87,7 @@ def test_contexts_precedence_and_private_file(tmp_path: Path,
 
 
 def test_health_reports_a_stuck_reconciler_loop() -> None:
-    from orchestrator.cli.health import health_status
+    from cli.health import health_status
 
     status, body = health_status(100.0, now=130.0, stale_after=120.0)
     assert status == 200 and body == {"status": "alive", "last_turn_age_seconds": 30.0}

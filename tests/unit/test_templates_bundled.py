@@ -1,6 +1,6 @@
 """The bundled templates: valid manifests, buildable images, and a supplier list that agrees.
 
-Also the pure helpers of `orchestrator.drivers.docker.images` that decide where an image is
+Also the pure helpers of `orchestrator.images` that decide where an image is
 built from, when it is rebuilt, and which Debian mirror the base image comes from.
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.drivers.docker.images import (
+from orchestrator.errors import PermanentError
+from orchestrator.images import (
     BASE_IMAGE,
     component_build_dir,
     context_hash,
@@ -23,7 +24,6 @@ from orchestrator.drivers.docker.images import (
     is_local_image,
     load_bundled_templates,
 )
-from orchestrator.errors import PermanentError
 from orchestrator.manifest import TemplateManifest
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "sandbox_templates"

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.cli import contexts
+from cli import contexts
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND, EXIT_DENIED = 0, 1, 2, 3, 4, 5
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli import admin, logs
+from cli import admin, logs
 from orchestrator.settings import Settings
 
 app = typer.Typer(help="Run Innovation Den.", no_args_is_help=True,
@@ -103,8 +103,8 @@ def reconcile(
     health_host: Annotated[str, typer.Option(help="Address of the health server.")] = "0.0.0.0",
 ) -> None:
     """Run the reconciler alone (a second Deployment beside the API)."""
+    from cli.health import serve_health
     from orchestrator import db
-    from orchestrator.cli.health import serve_health
     from orchestrator.drivers import load_driver
     from orchestrator.reconciler import Reconciler
     from orchestrator.startup import prepare
@@ -146,7 +146,7 @@ def images_build(
     templates_dir: Annotated[Path | None, typer.Option(help="Template directory.")] = None,
 ) -> None:
     """Build the bundled templates' images locally (base image from Debian packages)."""
-    from orchestrator.drivers.docker import images
+    from orchestrator import images
     from orchestrator.errors import DenError
     from orchestrator.startup import templates_dir as default_dir
 

@@ -1,7 +1,7 @@
 """`denctl config`: contexts (named servers and tokens) in the config file, kubectl style.
 
 The file's format and the order in which a command picks its server and token are in
-`orchestrator/cli/contexts.py`.
+`cli/contexts.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli import contexts, render
-from orchestrator.cli.client import EXIT_USAGE
+from cli import contexts, render
+from cli.client import EXIT_USAGE
 
 config_app = typer.Typer(help="Contexts: named servers and tokens in the config file "
                               "(~/.config/denctl/config.yaml, or $DENCTL_CONFIG).",

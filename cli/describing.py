@@ -6,7 +6,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from orchestrator.cli import render
+from cli import render
 
 
 def field(label: str, value: object) -> None:

@@ -19,10 +19,10 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from cli import contexts, describing, render
+from cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
+from cli.denctl_config import config_app
 from orchestrator import catalogue
-from orchestrator.cli import contexts, describing, render
-from orchestrator.cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
-from orchestrator.cli.denctl_config import config_app
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
