@@ -57,7 +57,9 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def get_actor(
-    request: Request, session: SessionDep, now: Now,
+    request: Request,
+    session: SessionDep,
+    now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> crud.Actor:
     if credentials is None:
@@ -65,8 +67,7 @@ def get_actor(
     found = crud.authenticate_token(session, token=credentials.credentials, now=now)
     session.commit()  # hands the connection back to the pool until the endpoint's first query
     if found is None:
-        raise Unauthenticated("the API token is unknown, expired or revoked, or its person "
-                              "is disabled")
+        raise Unauthenticated("the API token is unknown, expired or revoked, or its person is disabled")
     source = request.client.host if request.client else ""
     return crud.Actor(user=found[0], source=source, token_expires_at=found[1].expires_at)
 
@@ -92,8 +93,7 @@ BaseUrl = Annotated[str, Depends(get_base_url)]
 async def get_sandboxes(request: Request, settings: SettingsDep) -> SandboxAddress:
     """How this den's sandbox URLs look: each on its own origin under DEN_SANDBOX_DOMAIN, with
     the scheme and port of the den's public URL."""
-    return sandbox_hosts.address(settings.public_url or str(request.base_url),
-                                 settings.sandbox_domain)
+    return sandbox_hosts.address(settings.public_url or str(request.base_url), settings.sandbox_domain)
 
 
 Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]
@@ -106,10 +106,17 @@ def driver_for(request: Request) -> Driver:
 
 async def get_selectors(
     phase: Annotated[schemas.Phase | None, Query(description="Only trials in this phase.")] = None,
-    template: Annotated[str | None, Query(max_length=110, pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
-                                          description="`name` or `name@version`.")] = None,
-    owner: Annotated[str | None, Query(min_length=1, max_length=100,
-                                       description="The owner's user name.")] = None,
+    template: Annotated[
+        str | None,
+        Query(
+            max_length=110,
+            pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
+            description="`name` or `name@version`.",
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="The owner's user name.")
+    ] = None,
     department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> crud.TrialFilter:
     """Label-like selectors on trials (`denctl get tr -l phase=Ready,owner=alice`)."""
@@ -130,14 +137,24 @@ async def reject_unknown_query(request: Request) -> None:
     if known is None:
         known = _query_parameters(request, route)
         _known_query[id(route)] = known
-    problems = [Problem(name, "unknown query parameter",
-                        f"use {', '.join(sorted(known))}" if known else "this route takes none")
-                for name in sorted(set(request.query_params) - set(known))]
-    problems += [Problem(name, "given more than once", "give it once")
-                 for name, repeatable in known.items()
-                 if not repeatable and len(request.query_params.getlist(name)) > 1]
-    problems += [Problem(name, "NUL characters are not allowed", "remove them")
-                 for name, value in request.query_params.multi_items() if "\x00" in value]
+    problems = [
+        Problem(
+            name,
+            "unknown query parameter",
+            f"use {', '.join(sorted(known))}" if known else "this route takes none",
+        )
+        for name in sorted(set(request.query_params) - set(known))
+    ]
+    problems += [
+        Problem(name, "given more than once", "give it once")
+        for name, repeatable in known.items()
+        if not repeatable and len(request.query_params.getlist(name)) > 1
+    ]
+    problems += [
+        Problem(name, "NUL characters are not allowed", "remove them")
+        for name, value in request.query_params.multi_items()
+        if "\x00" in value
+    ]
     if problems:
         raise ValidationFailed(problems[:10])
 
@@ -145,9 +162,12 @@ async def reject_unknown_query(request: Request) -> None:
 def _query_parameters(request: Request, route: APIRoute) -> dict[str, bool]:
     """Read from the OpenAPI document, which lists every query parameter of the route."""
     operations = request.app.openapi()["paths"].get(route.path_format, {})
-    return {p["name"]: p.get("schema", {}).get("type") == "array"
-            for method in route.methods or ()
-            for p in operations.get(method.lower(), {}).get("parameters", []) if p["in"] == "query"}
+    return {
+        p["name"]: p.get("schema", {}).get("type") == "array"
+        for method in route.methods or ()
+        for p in operations.get(method.lower(), {}).get("parameters", [])
+        if p["in"] == "query"
+    }
 
 
 StrictQuery = Depends(reject_unknown_query)

@@ -90,8 +90,9 @@ async def _den_error(request: Request, exc: Exception) -> Response:
         return page
     problems = exc.problems if isinstance(exc, ValidationFailed) else None
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    return JSONResponse(error_body(exc.reason, exc.detail, problems),
-                        status_code=status_for(exc), headers=headers)
+    return JSONResponse(
+        error_body(exc.reason, exc.detail, problems), status_code=status_for(exc), headers=headers
+    )
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
@@ -100,37 +101,48 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
     page = _page(request, ValidationFailed(problems), 422)
     if page is not None:
         return page
-    return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
-                                   problems), status_code=422)
+    return JSONResponse(
+        error_body("ValidationFailed", ValidationFailed(problems).detail, problems), status_code=422
+    )
 
 
 def _problem(err: Any) -> Problem:
     if err.get("type") == "json_invalid":  # its location is a character position, not a field
-        return Problem("(body)", f"not valid JSON: {err['msg']} at character {err['loc'][-1]}",
-                       "send UTF-8 JSON")
-    return Problem(".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
-                   str(err["msg"]), "see the OpenAPI document at /openapi.json")
+        return Problem(
+            "(body)", f"not valid JSON: {err['msg']} at character {err['loc'][-1]}", "send UTF-8 JSON"
+        )
+    return Problem(
+        ".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+        str(err["msg"]),
+        "see the OpenAPI document at /openapi.json",
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code in (404, 405):
-        error = (NotFound(str(exc.detail)) if exc.status_code == 404 else
-                 PermanentError(str(exc.detail), reason="MethodNotAllowed"))
+        error = (
+            NotFound(str(exc.detail))
+            if exc.status_code == 404
+            else PermanentError(str(exc.detail), reason="MethodNotAllowed")
+        )
         page = _page(request, error, exc.status_code)
         if page is not None:
             return page
     if exc.status_code == 400:  # a body FastAPI cannot even decode: invalid input like any other
         problems = [Problem("(body)", str(exc.detail), "send UTF-8 JSON")]
-        return JSONResponse(error_body("ValidationFailed", ValidationFailed(problems).detail,
-                                       problems), status_code=422)
+        return JSONResponse(
+            error_body("ValidationFailed", ValidationFailed(problems).detail, problems), status_code=422
+        )
     reason = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthenticated"}.get(
-        exc.status_code, "HTTPError")
+        exc.status_code, "HTTPError"
+    )
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
-    return JSONResponse(error_body(reason, str(exc.detail)), status_code=exc.status_code,
-                        headers=headers or None)
+    return JSONResponse(
+        error_body(reason, str(exc.detail)), status_code=exc.status_code, headers=headers or None
+    )
 
 
 def _allowed_methods(request: Request) -> str:

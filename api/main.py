@@ -29,8 +29,9 @@ from orchestrator.settings import Settings, get_settings
 log = structlog.get_logger("api")
 
 
-def create_app(settings: Settings | None = None, *, with_reconciler: bool = True,
-               driver: Driver | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, with_reconciler: bool = True, driver: Driver | None = None
+) -> FastAPI:
     """`driver` (tests) serves both the reconciler and the API's log reads; by default the
     reconciler loads its own and the API loads one when it first serves logs."""
     settings = settings or get_settings()
@@ -43,11 +44,9 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
         stop = threading.Event()
         thread = None
         if with_reconciler:
-            reconciler = Reconciler(engine=engine, driver=driver or load_driver(settings),
-                                    settings=settings)
+            reconciler = Reconciler(engine=engine, driver=driver or load_driver(settings), settings=settings)
             app.state.wake = reconciler.wake
-            thread = threading.Thread(target=reconciler.run, args=(stop,), name="reconciler",
-                                      daemon=True)
+            thread = threading.Thread(target=reconciler.run, args=(stop,), name="reconciler", daemon=True)
             thread.start()
         log.info("started", driver=settings.driver, reconciler=with_reconciler)
         try:
@@ -61,7 +60,9 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
             engine.dispose()
 
     app = FastAPI(
-        title="Innovation Den", version=__version__, lifespan=lifespan,
+        title="Innovation Den",
+        version=__version__,
+        lifespan=lifespan,
         description="Isolated, time-boxed trial sandboxes from supplier templates.",
     )
     errors.install(app, pages=web.render_error)
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None, *, with_reconciler: bool = True
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     # Outermost: a request for a sandbox's own origin never reaches the den's pages or API.
-    app.add_middleware(sandbox_origin.SandboxDispatch, domain=settings.sandbox_domain,
-                       sandbox=sandbox_origin.create_sandbox_app(app.state, settings))
+    app.add_middleware(
+        sandbox_origin.SandboxDispatch,
+        domain=settings.sandbox_domain,
+        sandbox=sandbox_origin.create_sandbox_app(app.state, settings),
+    )
     return app

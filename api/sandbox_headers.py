@@ -47,32 +47,77 @@ from orchestrator.sandbox_hosts import host_name
 SANDBOX_COOKIE = "den_sandbox"
 #: Cookie names that are the den's: never forwarded to a workload, never set by one.
 DEN_COOKIES = frozenset({"den_session", "den_sign_in", SANDBOX_COOKIE})
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
-                        "upgrade"})
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "authorization", "cookie",
-                               "x-den-token", "forwarded", "x-real-ip"}
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "authorization",
+    "cookie",
+    "x-den-token",
+    "forwarded",
+    "x-real-ip",
+}
 _NOT_FORWARDED_PREFIXES = ("x-den-", "x-forwarded-")
 #: The workload's response headers that pass (lower case); every other one is dropped.
-RESPONSE_HEADERS = frozenset({
-    # the content
-    "content-type", "content-length", "content-encoding", "content-language",
-    "content-disposition", "content-range", "accept-ranges", "allow",
-    # caching
-    "cache-control", "expires", "etag", "last-modified", "vary", "age", "pragma",
-    # its own cookies, redirects (both checked) and back-off
-    "set-cookie", "location", "retry-after",
-    # its own security policy: each only narrows what its own pages may do
-    "content-security-policy", "permissions-policy", "referrer-policy",
-    "cross-origin-opener-policy", "cross-origin-embedder-policy", "cross-origin-resource-policy",
-})
+RESPONSE_HEADERS = frozenset(
+    {
+        # the content
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "content-language",
+        "content-disposition",
+        "content-range",
+        "accept-ranges",
+        "allow",
+        # caching
+        "cache-control",
+        "expires",
+        "etag",
+        "last-modified",
+        "vary",
+        "age",
+        "pragma",
+        # its own cookies, redirects (both checked) and back-off
+        "set-cookie",
+        "location",
+        "retry-after",
+        # its own security policy: each only narrows what its own pages may do
+        "content-security-policy",
+        "permissions-policy",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+        "cross-origin-embedder-policy",
+        "cross-origin-resource-policy",
+    }
+)
 #: The den's own headers on every workload answer (a workload's own of these names is dropped).
-GUARD = [("x-frame-options", "DENY"), ("x-content-type-options", "nosniff"),
-         ("content-security-policy", "frame-ancestors 'none'")]
-OWN_PAGE_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer",
-                    "x-content-type-options": "nosniff", "x-frame-options": "DENY",
-                    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; "
-                                               "base-uri 'none'; form-action 'none'"}
+GUARD = [
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "frame-ancestors 'none'"),
+]
+OWN_PAGE_HEADERS = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'",
+}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LONGEST_LOCATION = 4096
@@ -87,19 +132,30 @@ def is_den_cookie(name: str) -> bool:
 
 def _connection_names(headers: Iterable[tuple[str, str]]) -> set[str]:
     """Headers the sender named in `Connection`: hop-by-hop too, whatever their name."""
-    return {name.strip().lower() for key, value in headers if key.lower() == "connection"
-            for name in value.split(",")}
+    return {
+        name.strip().lower()
+        for key, value in headers
+        if key.lower() == "connection"
+        for name in value.split(",")
+    }
 
 
 def request_headers(headers: Headers, *, host: str, scheme: str) -> Headers:
     """A visitor's request headers as the workload gets them (see the module's docstring);
     `host` is the sandbox's Host header, `scheme` the visitor's."""
     dropped = _NOT_FORWARDED | _connection_names(headers)
-    kept = [(k, v) for k, v in headers if k.lower() not in dropped
-            and not k.lower().startswith(_NOT_FORWARDED_PREFIXES)]
-    cookies = [part.strip() for key, value in headers if key.lower() == "cookie"
-               for part in value.split(";")
-               if part.strip() and not is_den_cookie(part.strip().partition("=")[0])]
+    kept = [
+        (k, v)
+        for k, v in headers
+        if k.lower() not in dropped and not k.lower().startswith(_NOT_FORWARDED_PREFIXES)
+    ]
+    cookies = [
+        part.strip()
+        for key, value in headers
+        if key.lower() == "cookie"
+        for part in value.split(";")
+        if part.strip() and not is_den_cookie(part.strip().partition("=")[0])
+    ]
     if cookies:
         kept.append(("cookie", "; ".join(cookies)))
     return [*kept, ("x-forwarded-host", host_name(host)), ("x-forwarded-proto", scheme)]
@@ -119,10 +175,17 @@ def response_headers(headers: Headers, *, location: str | None) -> Headers:
     """The workload's answer's headers that pass, with `location` (already checked, None to
     drop it) in place of its own, and the den's GUARD headers."""
     dropped = _connection_names(headers) | {"location", "set-cookie"}
-    kept = [(name.lower(), value) for name, value in headers
-            if name.lower() in RESPONSE_HEADERS and name.lower() not in dropped]
-    kept += [("set-cookie", cookie) for name, value in headers if name.lower() == "set-cookie"
-             if (cookie := workload_cookie(value)) is not None]
+    kept = [
+        (name.lower(), value)
+        for name, value in headers
+        if name.lower() in RESPONSE_HEADERS and name.lower() not in dropped
+    ]
+    kept += [
+        ("set-cookie", cookie)
+        for name, value in headers
+        if name.lower() == "set-cookie"
+        if (cookie := workload_cookie(value)) is not None
+    ]
     if location is not None:
         kept.append(("location", location))
     return kept + GUARD
@@ -134,8 +197,7 @@ def checked_location(value: str, *, own_host: str, own_scheme: str, upstream: st
     `own_host` is the sandbox's Host header (with its port, if any), `own_scheme` the
     visitor's (for `//host` forms), `upstream` the workload's internal base address (the
     component's endpoint); that address becomes a path of the sandbox's origin."""
-    if (not value or len(value) > _LONGEST_LOCATION
-            or any(ch <= " " or ch in "\\\x7f" for ch in value)):
+    if not value or len(value) > _LONGEST_LOCATION or any(ch <= " " or ch in "\\\x7f" for ch in value):
         return None  # browsers strip, drop or reinterpret these: no second guessing them
     absolute = f"{own_scheme}:{value}" if value.startswith("//") else value
     if not _SCHEME.match(absolute):
@@ -150,7 +212,10 @@ def checked_location(value: str, *, own_host: str, own_scheme: str, upstream: st
         if _is_own(parts.hostname, parts.port, parts.scheme, own_host=own_host):
             return value
         if (parts.scheme, parts.hostname, _port(parts.port, parts.scheme)) != (
-                base.scheme, base.hostname, _port(base.port, base.scheme)):
+            base.scheme,
+            base.hostname,
+            _port(base.port, base.scheme),
+        ):
             return None
     except ValueError:  # a port that is not a number, a broken IPv6 literal
         return None
@@ -158,8 +223,9 @@ def checked_location(value: str, *, own_host: str, own_scheme: str, upstream: st
     if path is None:
         return None
     # As a path: the browser keeps the scheme it is on (the den may not know it behind TLS).
-    return (path + (f"?{parts.query}" if parts.query else "")
-            + (f"#{parts.fragment}" if parts.fragment else ""))
+    return (
+        path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 def _port(port: int | None, scheme: str) -> int | None:
@@ -185,5 +251,5 @@ def _under(path: str, prefix: str) -> str | None:
     if prefix:
         if path != prefix and not path.startswith(prefix + "/"):
             return None
-        path = path[len(prefix):] or "/"
+        path = path[len(prefix) :] or "/"
     return None if path.startswith("//") else path

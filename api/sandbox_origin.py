@@ -84,11 +84,14 @@ def create_sandbox_app(den: State, settings: Settings) -> ASGIApp:
     """The sandbox origins' app. `den` is the den app's state (its database engine and the
     HTTP client for the runtime), filled in when the den starts."""
     origin = _Origin(den=den, settings=settings)
-    return Starlette(routes=[
-        Route(ENTER_PATH, origin.enter, methods=["GET"]),
-        Route(RESERVED_PREFIX + "{rest:path}", origin.reserved, methods=METHODS),
-        Route("/{path:path}", origin.forward, methods=METHODS),
-    ], middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)])
+    return Starlette(
+        routes=[
+            Route(ENTER_PATH, origin.enter, methods=["GET"]),
+            Route(RESERVED_PREFIX + "{rest:path}", origin.reserved, methods=METHODS),
+            Route("/{path:path}", origin.forward, methods=METHODS),
+        ],
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
+    )
 
 
 class _Origin:
@@ -100,22 +103,29 @@ class _Origin:
         if target is None:
             return _no_sandbox()
         now = datetime.now(UTC)
-        opened = await run_in_threadpool(self._consume, request.query_params.get("grant", ""),
-                                         target, now)
+        opened = await run_in_threadpool(self._consume, request.query_params.get("grant", ""), target, now)
         next_path = sandbox_path(request.query_params.get("next", "/"))
-        if opened is None and await run_in_threadpool(self._admit, request, target,
-                                                      None) is not None:
+        if opened is None and await run_in_threadpool(self._admit, request, target, None) is not None:
             # A used grant again (the Back button) from a browser already let in: go on.
             return RedirectResponse(next_path, status_code=303, headers=OWN_PAGE_HEADERS)
         if opened is None:
-            return _own_page(403, "This link to the sandbox has expired",
-                             "A link into a sandbox works once, within a minute.",
-                             link=(self._den_open(request, target, "/"), "Open the sandbox again"))
+            return _own_page(
+                403,
+                "This link to the sandbox has expired",
+                "A link into a sandbox works once, within a minute.",
+                link=(self._den_open(request, target, "/"), "Open the sandbox again"),
+            )
         token, seconds = opened
         response = RedirectResponse(next_path, status_code=303, headers=OWN_PAGE_HEADERS)
-        response.set_cookie(sandbox_cookie_name(self.settings), token, max_age=seconds,
-                            path="/", secure=self.settings.session_cookie_secure,
-                            httponly=True, samesite="lax")
+        response.set_cookie(
+            sandbox_cookie_name(self.settings),
+            token,
+            max_age=seconds,
+            path="/",
+            secure=self.settings.session_cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
         return response
 
     async def reserved(self, request: Request) -> Response:
@@ -132,40 +142,48 @@ class _Origin:
         except Unauthenticated as exc:
             return den_error(401, exc.reason, exc.detail)
         if upstream is None and token is not None:
-            return den_error(404, "NotFound", "no running sandbox here that this token's person "
-                             "may open")
+            return den_error(404, "NotFound", "no running sandbox here that this token's person may open")
         if upstream is None:
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(self._den_open(request, target, path), status_code=303,
-                                    headers=OWN_PAGE_HEADERS)
+            return RedirectResponse(
+                self._den_open(request, target, path), status_code=303, headers=OWN_PAGE_HEADERS
+            )
         proxy: SandboxProxy = self.den.sandbox_proxy
         return await proxy.forward(request, trial_id=target[0], upstream=upstream)
 
     def _target(self, request: Request) -> tuple[str, str] | None:
         return parse_host(request.headers.get("host", ""), self.settings.sandbox_domain)
 
-    def _consume(self, grant: str, target: tuple[str, str], now: datetime
-                 ) -> tuple[str, int] | None:
+    def _consume(self, grant: str, target: tuple[str, str], now: datetime) -> tuple[str, int] | None:
         with Session(self.den.engine, expire_on_commit=False) as session:
-            opened = crud.consume_grant(session, secret=grant, trial_id=target[0],
-                                        component=target[1], now=now,
-                                        longest=timedelta(seconds=self.settings.session_max_age))
+            opened = crud.consume_grant(
+                session,
+                secret=grant,
+                trial_id=target[0],
+                component=target[1],
+                now=now,
+                longest=timedelta(seconds=self.settings.session_max_age),
+            )
             session.commit()
         if opened is None:
             return None
         token, row = opened
         return token, max(1, int((row.expires_at - now).total_seconds()))
 
-    def _admit(self, request: Request, target: tuple[str, str], token: str | None
-               ) -> str | None:
+    def _admit(self, request: Request, target: tuple[str, str], token: str | None) -> str | None:
         now = datetime.now(UTC)
         with Session(self.den.engine) as session:
             if token is not None:
-                return crud.upstream_for_token(session, token=token, trial_id=target[0],
-                                               component=target[1], now=now)
-            return crud.upstream_for_cookie(session, tokens=_cookie_values(
-                request, sandbox_cookie_name(self.settings)), trial_id=target[0],
-                component=target[1], now=now)
+                return crud.upstream_for_token(
+                    session, token=token, trial_id=target[0], component=target[1], now=now
+                )
+            return crud.upstream_for_cookie(
+                session,
+                tokens=_cookie_values(request, sandbox_cookie_name(self.settings)),
+                trial_id=target[0],
+                component=target[1],
+                now=now,
+            )
 
     def _den_open(self, request: Request, target: tuple[str, str], next_path: str) -> str:
         """The den's open page for this sandbox. Without DEN_PUBLIC_URL the den's own host is
@@ -174,8 +192,7 @@ class _Origin:
         if not base:
             port = request.url.port
             base = f"{request.url.scheme}://localhost" + (f":{port}" if port else "")
-        return (f"{base}/trials/{target[0]}/open/{target[1]}"
-                f"?next={quote(sandbox_path(next_path))}")
+        return f"{base}/trials/{target[0]}/open/{target[1]}?next={quote(sandbox_path(next_path))}"
 
 
 def _cookie_values(request: Request, name: str) -> list[str]:
@@ -194,12 +211,12 @@ def _no_sandbox() -> Response:
     return den_error(404, "NotFound", "this address is not a sandbox")
 
 
-def _own_page(status: int, title: str, text: str, *, link: tuple[str, str] | None = None
-              ) -> Response:
+def _own_page(status: int, title: str, text: str, *, link: tuple[str, str] | None = None) -> Response:
     """The den's few words on a sandbox origin (no script, no style, nothing of the den's)."""
     more = f'<p><a href="{escape(link[0])}">{escape(link[1])}</a></p>' if link else ""
-    body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-            f"{escape(title)}</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p>"
-            f"{more}</body></html>")
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8",
-                    headers=OWN_PAGE_HEADERS)
+    body = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
+        f"{escape(title)}</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p>"
+        f"{more}</body></html>"
+    )
+    return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=OWN_PAGE_HEADERS)

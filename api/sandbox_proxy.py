@@ -46,11 +46,13 @@ LOCATION = "den_location"  # where `_take_location` keeps the workload's Locatio
 KEEP_ALIVE = 100  # idle connections kept, over all trials (idle ones never block a request)
 
 
-def den_error(status: int, reason: str, detail: str, *,
-              headers: dict[str, str] | None = None) -> Response:
+def den_error(status: int, reason: str, detail: str, *, headers: dict[str, str] | None = None) -> Response:
     """The den's own errors on a sandbox origin, shaped as the API's."""
-    return JSONResponse({"reason": reason, "detail": detail}, status_code=status,
-                        headers={**policy.OWN_PAGE_HEADERS, **(headers or {})})
+    return JSONResponse(
+        {"reason": reason, "detail": detail},
+        status_code=status,
+        headers={**policy.OWN_PAGE_HEADERS, **(headers or {})},
+    )
 
 
 @dataclass
@@ -117,13 +119,16 @@ class SandboxProxy:
 
     def __init__(self, settings: Settings) -> None:
         self.timeout = settings.sandbox_request_timeout
-        self.gates = TrialGates(limit=settings.sandbox_max_concurrent_requests,
-                                wait=settings.sandbox_queue_wait)
+        self.gates = TrialGates(
+            limit=settings.sandbox_max_concurrent_requests, wait=settings.sandbox_queue_wait
+        )
         self.client = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False,
+            follow_redirects=False,
+            trust_env=False,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=KEEP_ALIVE),
-            event_hooks={"response": [_take_location]})
+            event_hooks={"response": [_take_location]},
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -133,20 +138,29 @@ class SandboxProxy:
         content = await request.body()
         if not await self.gates.enter(trial_id):
             log.warning("sandbox_busy", trial_id=trial_id, limit=self.gates.limit)
-            return den_error(503, "SandboxBusy", "this sandbox has too many requests in "
-                             "flight; try again shortly", headers={"retry-after": "1"})
+            return den_error(
+                503,
+                "SandboxBusy",
+                "this sandbox has too many requests in flight; try again shortly",
+                headers={"retry-after": "1"},
+            )
         handed_on = False
         try:
             answer = await self._send(request, upstream=upstream, content=content)
             headers = self._headers(request, answer, trial_id=trial_id, upstream=upstream)
             if headers is None:
                 await answer.aclose()
-                return den_error(502, "SandboxRedirectRefused", "the sandbox tried to send "
-                                 "you to another address; the den follows a sandbox's "
-                                 "redirects only within its own origin")
+                return den_error(
+                    502,
+                    "SandboxRedirectRefused",
+                    "the sandbox tried to send "
+                    "you to another address; the den follows a sandbox's "
+                    "redirects only within its own origin",
+                )
             handed_on = True
-            return _Relayed(answer, headers=headers, trial_id=trial_id,
-                            done=partial(self.gates.leave, trial_id))
+            return _Relayed(
+                answer, headers=headers, trial_id=trial_id, done=partial(self.gates.leave, trial_id)
+            )
         except _Refused as refused:
             return refused.answer
         finally:
@@ -157,33 +171,47 @@ class SandboxProxy:
         query = request.scope.get("query_string", b"").decode("latin-1")
         path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
         outgoing = self.client.build_request(
-            request.method, upstream + path + (f"?{query}" if query else ""), content=content,
-            headers=policy.request_headers(request.headers.items(),
-                                           host=request.headers.get("host", ""),
-                                           scheme=request.url.scheme))
+            request.method,
+            upstream + path + (f"?{query}" if query else ""),
+            content=content,
+            headers=policy.request_headers(
+                request.headers.items(), host=request.headers.get("host", ""), scheme=request.url.scheme
+            ),
+        )
         try:
             with anyio.fail_after(self.timeout):
                 return await self.client.send(outgoing, stream=True)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise _Refused(504, "SandboxTimeout", f"the sandbox did not answer within "
-                           f"{self.timeout:g} seconds") from exc
+            raise _Refused(
+                504, "SandboxTimeout", f"the sandbox did not answer within {self.timeout:g} seconds"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise _Refused(502, "RuntimeUnavailable", "the sandbox did not answer: "
-                           f"{type(exc).__name__}") from exc
+            raise _Refused(
+                502, "RuntimeUnavailable", f"the sandbox did not answer: {type(exc).__name__}"
+            ) from exc
 
-    def _headers(self, request: Request, answer: httpx.Response, *, trial_id: str,
-                 upstream: str) -> policy.Headers | None:
+    def _headers(
+        self, request: Request, answer: httpx.Response, *, trial_id: str, upstream: str
+    ) -> policy.Headers | None:
         """The answer's headers that pass, or None for a redirect off the sandbox's origin
         (an off-origin `Location` on any other answer is only dropped)."""
         # Byte for byte as the workload sent them (httpx's own decoding may not round-trip).
         received = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw]
         raw: str | None = answer.extensions.get(LOCATION)
-        location = None if raw is None else policy.checked_location(
-            raw, own_host=request.headers.get("host", ""), own_scheme=request.url.scheme,
-            upstream=upstream)
+        location = (
+            None
+            if raw is None
+            else policy.checked_location(
+                raw,
+                own_host=request.headers.get("host", ""),
+                own_scheme=request.url.scheme,
+                upstream=upstream,
+            )
+        )
         if raw is not None and location is None:
-            log.warning("sandbox_location_refused", trial_id=trial_id,
-                        status=answer.status_code, location=raw[:200])
+            log.warning(
+                "sandbox_location_refused", trial_id=trial_id, status=answer.status_code, location=raw[:200]
+            )
             if 300 <= answer.status_code < 400:
                 return None
         return policy.response_headers(received, location=location)
@@ -202,8 +230,9 @@ class _Relayed(StreamingResponse):
     """The workload's answer, relayed as it arrives; its place at the gate is given back and
     its connection closed however the relay ends (done, the visitor gone, an error)."""
 
-    def __init__(self, answer: httpx.Response, *, headers: policy.Headers,
-                 done: Callable[[], None], trial_id: str) -> None:
+    def __init__(
+        self, answer: httpx.Response, *, headers: policy.Headers, done: Callable[[], None], trial_id: str
+    ) -> None:
         super().__init__(_chunks(answer, trial_id), status_code=answer.status_code)
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         self.answer, self.done = answer, done

@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.evaluation import DIMENSIONS
 
-Phase = Literal["PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped",
-                "Failed"]
+Phase = Literal["PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped", "Failed"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -41,8 +40,12 @@ def has_nul(value: Any) -> bool:
 
 
 class TrialCreate(_Strict):
-    template: str = Field(min_length=1, max_length=110, pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
-                          description="`name` (newest version) or `name@version`.")
+    template: str = Field(
+        min_length=1,
+        max_length=110,
+        pattern=r"^[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$",
+        description="`name` (newest version) or `name@version`.",
+    )
     title: str = Field(min_length=1, max_length=200)
     hypothesis: str = Field(min_length=1, max_length=5000)
     problem_statement: str = Field("", max_length=5000)
@@ -50,7 +53,8 @@ class TrialCreate(_Strict):
     duration_seconds: int | None = Field(None, ge=1, le=10**8)
     parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
     shared_with_department: bool = Field(
-        False, description="Let civil servants of your department see the trial and evaluate it.")
+        False, description="Let civil servants of your department see the trial and evaluate it."
+    )
 
 
 class TrialPublic(BaseModel):
@@ -81,8 +85,7 @@ class TrialPublic(BaseModel):
     rejected_at: datetime | None
     rejected_by: str
     rejection_reason: str
-    pending_extension_seconds: int | None = Field(
-        description="An extension waiting for an approver, if any.")
+    pending_extension_seconds: int | None = Field(description="An extension waiting for an approver, if any.")
     extension_requested_by: str
     cpu_millicores: int
     memory_mib: int
@@ -123,10 +126,15 @@ class TemplatePublic(BaseModel):
     success_criteria: list[str]
     published_at: datetime
     pinned_images: dict[str, str] = Field(
-        default_factory=dict, description="Component -> the immutable image reference its "
-        "trials run (set when the version is published after review).")
-    reviewed_by: str = Field("", description="Who published or rejected the version after "
-                             "review (empty: published at once, or not reviewed yet).")
+        default_factory=dict,
+        description="Component -> the immutable image reference its "
+        "trials run (set when the version is published after review).",
+    )
+    reviewed_by: str = Field(
+        "",
+        description="Who published or rejected the version after "
+        "review (empty: published at once, or not reviewed yet).",
+    )
     reviewed_at: datetime | None = None
 
 
@@ -141,11 +149,13 @@ class VersionReview(BaseModel):
     """What a reviewer sees before publishing or rejecting a version."""
 
     version: TemplatePublic
-    previous_version: str | None = Field(description="The last published version compared "
-                                         "with (null for a template's first version).")
+    previous_version: str | None = Field(
+        description="The last published version compared with (null for a template's first version)."
+    )
     changes: list[Change]
-    review_reasons: list[str] = Field(description="Why the version needs a review (empty: it "
-                                      "changes nothing risky).")
+    review_reasons: list[str] = Field(
+        description="Why the version needs a review (empty: it changes nothing risky)."
+    )
 
 
 class TemplateList(BaseModel):
@@ -183,10 +193,10 @@ class OutcomeSummary(BaseModel):
     trials: int
     phases: dict[str, int] = Field(description="Trials in each phase (every phase listed).")
     evaluated: int
-    decisions: dict[str, int] = Field(description="Evaluated trials by decision: adopt, "
-                                      "iterate, stop.")
-    mean_scores: dict[str, float | None] = Field(description="Mean score (1-5) per dimension "
-                                                 "of the evaluation scheme; null if none.")
+    decisions: dict[str, int] = Field(description="Evaluated trials by decision: adopt, iterate, stop.")
+    mean_scores: dict[str, float | None] = Field(
+        description="Mean score (1-5) per dimension of the evaluation scheme; null if none."
+    )
     time_to_ready: TimeToReady
 
 
@@ -203,7 +213,8 @@ class VersionStatusChange(_Strict):
     status: Literal["Published", "Rejected", "Deprecated", "Quarantined"] = Field(
         description="`Published` approves a version waiting for review (pinning its images) "
         "or re-publishes one; `Rejected` refuses a version waiting for review (a reason is "
-        "required).")
+        "required)."
+    )
     reason: str = Field("", max_length=500)
 
 
@@ -247,8 +258,11 @@ class EvaluationPut(_Strict):
     scores: Scores
     decision: Literal["adopt", "iterate", "stop"]
     lessons_learned: str = Field("", max_length=10000)
-    private_notes: str = Field("", max_length=10000, description="Seen only by the owner, "
-                               "their department (when shared) and platform engineers.")
+    private_notes: str = Field(
+        "",
+        max_length=10000,
+        description="Seen only by the owner, their department (when shared) and platform engineers.",
+    )
 
 
 class Measured(BaseModel):
@@ -290,10 +304,13 @@ class UserUpdate(_Strict):
 
     role: Literal["civil_servant", "supplier", "platform_engineer", "approver"] | None = None
     department: str | None = Field(None, max_length=100)
-    supplier: str | None = Field(None, max_length=40,
-                                 description="The supplier's slug (role supplier).")
-    disabled: bool | None = Field(None, strict=True, description="`true` ends the person's sessions and "
-                                  "stops their tokens at once; `false` lets them in again.")
+    supplier: str | None = Field(None, max_length=40, description="The supplier's slug (role supplier).")
+    disabled: bool | None = Field(
+        None,
+        strict=True,
+        description="`true` ends the person's sessions and "
+        "stops their tokens at once; `false` lets them in again.",
+    )
 
 
 class UserPublic(BaseModel):
@@ -357,7 +374,8 @@ class ErrorBody(BaseModel):
 
 class ShareLinkCreate(_Strict):
     expires_in_seconds: int = Field(
-        ge=60, le=7 * 86400, description="How long the link lasts: 60 seconds to 7 days.")
+        ge=60, le=7 * 86400, description="How long the link lasts: 60 seconds to 7 days."
+    )
     note: str = Field("", max_length=200, description="Who it is for (shown to you only).")
 
 
@@ -371,8 +389,9 @@ class ShareLinkPublic(BaseModel):
 
 
 class ShareLinkCreated(ShareLinkPublic):
-    url: str = Field(description="The den page that opens the sandbox without signing in: "
-                     "shown this once, never again.")
+    url: str = Field(
+        description="The den page that opens the sandbox without signing in: shown this once, never again."
+    )
 
 
 class ShareLinkList(BaseModel):
@@ -380,13 +399,17 @@ class ShareLinkList(BaseModel):
 
 
 class OpenRequest(_Strict):
-    component: str | None = Field(None, pattern=r"^[a-z0-9-]{1,60}$",
-                                  description="Which exposed component; may be left out when "
-                                  "the trial exposes only one.")
+    component: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,60}$",
+        description="Which exposed component; may be left out when the trial exposes only one.",
+    )
 
 
 class OpenAddress(BaseModel):
     component: str
-    url: str = Field(description="A one-time address on the sandbox's own origin: opened in a "
-                     "browser, it signs that browser in to the sandbox (once, within a minute).")
+    url: str = Field(
+        description="A one-time address on the sandbox's own origin: opened in a "
+        "browser, it signs that browser in to the sandbox (once, within a minute)."
+    )
     expires_at: datetime

@@ -61,12 +61,16 @@ def _poll(engine: Engine, spec: WatchSpec, cursor: _Cursor) -> list[bytes]:
     now = datetime.now(UTC)
     with Session(engine) as session:
         since = cursor.since - MARGIN if cursor.since else None
-        rows = [row for row in crud.changed_trials(session, user=spec.user, since=since,
-                                                   selectors=spec.selectors)
-                if row.id not in cursor.sent or cursor.sent[row.id] != row.updated_at]
+        rows = [
+            row
+            for row in crud.changed_trials(session, user=spec.user, since=since, selectors=spec.selectors)
+            if row.id not in cursor.sent or cursor.sent[row.id] != row.updated_at
+        ]
         items = presenters.trials(session, rows, now=now, sandboxes=spec.sandboxes).items
-    lines = [_line("MODIFIED" if row.id in cursor.sent else "ADDED", item.model_dump(mode="json"))
-             for row, item in zip(rows, items, strict=True)]
+    lines = [
+        _line("MODIFIED" if row.id in cursor.sent else "ADDED", item.model_dump(mode="json"))
+        for row, item in zip(rows, items, strict=True)
+    ]
     _advance(cursor, rows)
     return lines
 

@@ -34,12 +34,17 @@ POLL = 0.01
 TRIAL_LABEL = "innovation-den.io/trial-id"
 INSTANCE_LABEL = "innovation-den.io/instance"
 #: Caps high enough that a benchmark's own trials never hit them.
-NO_CAPS = {"DEN_MAX_ACTIVE_TRIALS": "100000", "DEN_MAX_ACTIVE_TRIALS_PER_USER": "100000",
-           "DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "100000", "DEN_MAX_TOTAL_CPU": "100000",
-           "DEN_MAX_TOTAL_MEMORY_MIB": "100000000"}
+NO_CAPS = {
+    "DEN_MAX_ACTIVE_TRIALS": "100000",
+    "DEN_MAX_ACTIVE_TRIALS_PER_USER": "100000",
+    "DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "100000",
+    "DEN_MAX_TOTAL_CPU": "100000",
+    "DEN_MAX_TOTAL_MEMORY_MIB": "100000000",
+}
 
 
 # --- figures -----------------------------------------------------------------------------
+
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
@@ -49,19 +54,21 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def row(name: str, values: list[float], unit: str = "s", width: int = 44) -> str:
     """One line of a table: p50, p95 and the worst of `values`."""
-    return (f"  {name:<{width}} p50 {percentile(values, 0.5):8.3f} {unit}   "
-            f"p95 {percentile(values, 0.95):8.3f} {unit}   max {max(values):8.3f} {unit}")
+    return (
+        f"  {name:<{width}} p50 {percentile(values, 0.5):8.3f} {unit}   "
+        f"p95 {percentile(values, 0.95):8.3f} {unit}   max {max(values):8.3f} {unit}"
+    )
 
 
-def ratio_row(name: str, product: list[float], baseline: list[float], target: str = "",
-              width: int = 44) -> str:
+def ratio_row(
+    name: str, product: list[float], baseline: list[float], target: str = "", width: int = 44
+) -> str:
     p50 = percentile(product, 0.5) / percentile(baseline, 0.5)
     p95 = percentile(product, 0.95) / percentile(baseline, 0.95)
     return f"  {name:<{width}} p50 {p50:8.2f}     p95 {p95:8.2f}     {target}".rstrip()
 
 
-def wait_200(url: str, deadline: float,
-             fetch: Callable[[str], httpx.Response] | None = None) -> None:
+def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] | None = None) -> None:
     """Poll until `url` answers 200; `fetch` gets it another way (a sandbox's own origin:
     `Server.sandbox_get`)."""
     get = fetch or (lambda target: httpx.get(target, timeout=1))
@@ -76,6 +83,7 @@ def wait_200(url: str, deadline: float,
 
 
 # --- a real server -----------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def running_server(env: dict[str, str]) -> Iterator[Server]:
@@ -102,13 +110,20 @@ def kubernetes_env() -> dict[str, str]:
     """Settings of a server that runs its sandboxes on the test cluster."""
     from tests.e2e.cluster import host_cidr, kubeconfig
 
-    return {"DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
-            "DEN_KUBERNETES_HOST_CIDR": host_cidr()}
+    return {
+        "DEN_DRIVER": "kubernetes",
+        "DEN_KUBECONFIG": kubeconfig(),
+        "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
+    }
 
 
 def trial_body(template: str, duration: int, title: str = "benchmark") -> dict[str, Any]:
-    return {"template": template, "title": title, "hypothesis": "It answers in time",
-            "duration_seconds": duration}
+    return {
+        "template": template,
+        "title": title,
+        "hypothesis": "It answers in time",
+        "duration_seconds": duration,
+    }
 
 
 def metric(server: Server, name: str) -> float:
@@ -132,6 +147,7 @@ def process_rss_mib(pid: int) -> float:
 
 # --- the runtimes, seen from outside the product -----------------------------------------
 
+
 def docker_client() -> Any:
     return docker.from_env(timeout=120)
 
@@ -139,10 +155,11 @@ def docker_client() -> Any:
 def docker_objects(client: Any, label: str) -> list[str]:
     """Containers, networks and volumes carrying `label` (key=value)."""
     filters = {"label": label}
-    return ([f"container/{c.name}" for c in client.containers.list(all=True, sparse=True,
-                                                                    filters=filters)]
-            + [f"network/{n.name}" for n in client.networks.list(filters=filters)]
-            + [f"volume/{v.name}" for v in client.volumes.list(filters=filters)])
+    return (
+        [f"container/{c.name}" for c in client.containers.list(all=True, sparse=True, filters=filters)]
+        + [f"network/{n.name}" for n in client.networks.list(filters=filters)]
+        + [f"volume/{v.name}" for v in client.volumes.list(filters=filters)]
+    )
 
 
 def remove_docker_objects(instance: str, attempts: int = 6) -> None:
@@ -164,12 +181,18 @@ def remove_docker_objects(instance: str, attempts: int = 6) -> None:
 def _remove_labelled(client: Any, label: dict[str, str]) -> None:
     api = client.api
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda c: _quietly(api.remove_container, c.id, force=True, v=True),
-                      client.containers.list(all=True, sparse=True, filters=label)))
-        list(pool.map(lambda n: _quietly(api.remove_network, n.id),
-                      client.networks.list(filters=label)))
-        list(pool.map(lambda v: _quietly(api.remove_volume, v.name, force=True),
-                      client.volumes.list(filters=label)))
+        list(
+            pool.map(
+                lambda c: _quietly(api.remove_container, c.id, force=True, v=True),
+                client.containers.list(all=True, sparse=True, filters=label),
+            )
+        )
+        list(pool.map(lambda n: _quietly(api.remove_network, n.id), client.networks.list(filters=label)))
+        list(
+            pool.map(
+                lambda v: _quietly(api.remove_volume, v.name, force=True), client.volumes.list(filters=label)
+            )
+        )
 
 
 def _quietly(remove: Any, *args: Any, **kwargs: Any) -> None:
@@ -199,6 +222,11 @@ def fresh_postgres() -> str:
     """A new, empty database on the PostgreSQL server that `scripts/ensure-postgres` starts."""
     from tests.conftest import _fresh_postgres
 
-    url = subprocess.run([str(ROOT / "scripts" / "ensure-postgres")], check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    url = (
+        subprocess.run(
+            [str(ROOT / "scripts" / "ensure-postgres")], check=True, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return _fresh_postgres(url)

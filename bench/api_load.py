@@ -79,34 +79,40 @@ def arguments() -> argparse.Namespace:
 
 # --- the data ----------------------------------------------------------------------------
 
+
 def caller(server: Server, index: int, trials: int) -> dict[str, Any]:
     """A civil servant with a token and `trials` trials waiting for approval, a quarter of
     them withdrawn (so Stopped, and open to evaluation)."""
     name = f"bench-{index}"
-    server.call("POST", "/api/v1/users", json={
-        "name": name, "role": "civil_servant", "department": f"department-{index % 5}",
-    }).raise_for_status()
+    server.call(
+        "POST",
+        "/api/v1/users",
+        json={
+            "name": name,
+            "role": "civil_servant",
+            "department": f"department-{index % 5}",
+        },
+    ).raise_for_status()
     answer = server.call("POST", f"/api/v1/users/{name}/tokens", json={"name": "load"})
     answer.raise_for_status()
     token = answer.json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     made = []
     for _ in range(trials):
-        created = httpx.post(f"{server.url}/api/v1/trials", headers=auth, timeout=30,
-                             json=trial_body(TEMPLATE, PENDING))
+        created = httpx.post(
+            f"{server.url}/api/v1/trials", headers=auth, timeout=30, json=trial_body(TEMPLATE, PENDING)
+        )
         created.raise_for_status()
         made.append(created.json()["id"])
     stopped = made[: max(1, trials // 4)]
     for trial in stopped:
-        httpx.post(f"{server.url}/api/v1/trials/{trial}/end", headers=auth,
-                   timeout=30).raise_for_status()
+        httpx.post(f"{server.url}/api/v1/trials/{trial}/end", headers=auth, timeout=30).raise_for_status()
     return {"token": token, "trials": made, "stopped": stopped}
 
 
 def seed(server: Server, callers: int, trials: int) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(4) as pool:
-        made = list(pool.map(lambda i: caller(server, i, max(1, trials // callers)),
-                             range(callers)))
+        made = list(pool.map(lambda i: caller(server, i, max(1, trials // callers)), range(callers)))
     expected = sum(len(c["stopped"]) for c in made)
     deadline = time.monotonic() + 120
     while metric(server, 'den_trials{phase="Stopped"}') < expected:
@@ -118,6 +124,7 @@ def seed(server: Server, callers: int, trials: int) -> list[dict[str, Any]]:
 
 # --- one scenario ------------------------------------------------------------------------
 
+
 def offer(server: Server, plan: dict[str, Any], args: argparse.Namespace) -> tuple[list[Result], float]:
     """Run locust for one scenario; its results (per request and in all) and the server's CPU
     use in that time, as a share of one core."""
@@ -128,12 +135,33 @@ def offer(server: Server, plan: dict[str, Any], args: argparse.Namespace) -> tup
         plan_path.write_text(json.dumps({**plan, "rate_per_user": args.rate / users}))
         cpu, started = process_cpu_seconds(server.process.pid), time.monotonic()
         subprocess.run(
-            [str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "locustfile.py"),
-             "--headless", "--users", str(users), "--spawn-rate", str(users), "--reset-stats",
-             "--run-time", f"{args.duration}s", "--host", server.url, "--csv",
-             f"{folder}/out", "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"],
-            env={**os.environ, "BENCH_PLAN": str(plan_path)}, check=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(Path(sys.executable).with_name("locust")),
+                "-f",
+                str(ROOT / "bench" / "locustfile.py"),
+                "--headless",
+                "--users",
+                str(users),
+                "--spawn-rate",
+                str(users),
+                "--reset-stats",
+                "--run-time",
+                f"{args.duration}s",
+                "--host",
+                server.url,
+                "--csv",
+                f"{folder}/out",
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+                "--exit-code-on-error",
+                "0",
+            ],
+            env={**os.environ, "BENCH_PLAN": str(plan_path)},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         used = (process_cpu_seconds(server.process.pid) - cpu) / (time.monotonic() - started)
         with open(f"{folder}/out_stats.csv", newline="") as stats:
             return [_result(r) for r in csv.DictReader(stats)], used
@@ -141,9 +169,15 @@ def offer(server: Server, plan: dict[str, Any], args: argparse.Namespace) -> tup
 
 def _result(found: dict[str, str]) -> Result:
     name = "all" if found["Name"] == "Aggregated" else f"{found['Type']} {found['Name']}"
-    return Result(name=name, requests=int(found["Request Count"]),
-                  failures=int(found["Failure Count"]), rate=float(found["Requests/s"]),
-                  p50=_ms(found["50%"]), p95=_ms(found["95%"]), p99=_ms(found["99%"]))
+    return Result(
+        name=name,
+        requests=int(found["Request Count"]),
+        failures=int(found["Failure Count"]),
+        rate=float(found["Requests/s"]),
+        p50=_ms(found["50%"]),
+        p95=_ms(found["95%"]),
+        p99=_ms(found["99%"]),
+    )
 
 
 def _ms(value: str) -> float:
@@ -155,32 +189,41 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, tuple[lis
     env = {**NO_CAPS, "DEN_SELF_SERVICE_MAX_DURATION": str(SELF_SERVICE)}
     if database == "postgresql":
         env["DEN_DATABASE_URL"] = fresh_postgres()
-        subprocess.run([str(Path(sys.executable).with_name("den")), "db", "upgrade"], check=True,
-                       env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("den")), "db", "upgrade"],
+            check=True,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+        )
     with running_server(env) as server:
-        print(f"{database}: filling the database ({args.trials} trials, {args.callers} callers)",
-              flush=True)
-        plan = {"callers": seed(server, args.callers, args.trials), "template": TEMPLATE,
-                "pending_duration": PENDING}
+        print(f"{database}: filling the database ({args.trials} trials, {args.callers} callers)", flush=True)
+        plan = {
+            "callers": seed(server, args.callers, args.trials),
+            "template": TEMPLATE,
+            "pending_duration": PENDING,
+        }
         results = {}
         for scenario in SCENARIOS:
-            print(f"{database}: {scenario} at {args.rate:.0f} requests/s for {args.duration} s",
-                  flush=True)
+            print(f"{database}: {scenario} at {args.rate:.0f} requests/s for {args.duration} s", flush=True)
             results[scenario] = offer(server, {**plan, "scenario": scenario}, args)
         return results
 
 
 def report(database: str, results: dict[str, tuple[list[Result], float]], rate: float) -> None:
     print(f"\n{database}: {rate:.0f} requests/s offered per scenario (latency in ms)")
-    print(f"  {'scenario / request':<44}{'req/s':>7}{'p50':>7}{'p95':>7}{'p99':>7}"
-          f"{'failed':>8}{'server CPU':>12}")
+    print(
+        f"  {'scenario / request':<44}{'req/s':>7}{'p50':>7}{'p95':>7}{'p99':>7}"
+        f"{'failed':>8}{'server CPU':>12}"
+    )
     baseline = next(r for r in results["healthz"][0] if r.name == "all")
     for scenario, (rows, cpu) in results.items():
         for found in sorted(rows, key=lambda r: r.name != "all"):
             label = scenario if found.name == "all" else f"  {found.name}"
             share = f"{cpu * 100:10.0f} %" if found.name == "all" else ""
-            print(f"  {label:<44}{found.rate:7.1f}{found.p50:7.0f}{found.p95:7.0f}"
-                  f"{found.p99:7.0f}{found.failures:8d}{share:>12}")
+            print(
+                f"  {label:<44}{found.rate:7.1f}{found.p50:7.0f}{found.p95:7.0f}"
+                f"{found.p99:7.0f}{found.failures:8d}{share:>12}"
+            )
     for scenario in SCENARIOS[1:]:
         overall = next(r for r in results[scenario][0] if r.name == "all")
         print(f"  ratio p95 {scenario}/healthz: {overall.p95 / max(baseline.p95, 1):.2f}")

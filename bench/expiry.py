@@ -76,17 +76,24 @@ class DockerRuntime:
         with the server's instance, so the server's clean-up removes it if the run stops."""
         name, labels = f"den-bench-bare-{uuid.uuid4().hex[:8]}", {INSTANCE_LABEL: self.instance}
         network = self.client.networks.create(name, internal=True, labels=labels)
-        self.client.containers.run(component.image, command=component.command, detach=True,
-                                   name=name, network=network.id, labels=labels,
-                                   environment=dict(component.env))
+        self.client.containers.run(
+            component.image,
+            command=component.command,
+            detach=True,
+            name=name,
+            network=network.id,
+            labels=labels,
+            environment=dict(component.env),
+        )
         return name
 
     def remove_bare(self, handle: str) -> float:
         started = time.monotonic()
         self.client.api.remove_container(handle, force=True, v=True)
         self.client.api.remove_network(handle)
-        while self.client.containers.list(all=True, filters={"name": handle}) or \
-                self.client.networks.list(names=[handle]):
+        while self.client.containers.list(all=True, filters={"name": handle}) or self.client.networks.list(
+            names=[handle]
+        ):
             time.sleep(WATCH)
         return time.monotonic() - started
 
@@ -104,14 +111,24 @@ class KubernetesRuntime:
 
     def make_bare(self, component: Component) -> str:
         name = f"den-bench-bare-{uuid.uuid4().hex[:8]}"
-        self.core.create_namespace({"metadata": {"name": name,
-                                                 "labels": {INSTANCE_LABEL: self.instance}}})
-        self.core.create_namespaced_pod(name, {
-            "metadata": {"name": "bare"},
-            "spec": {"containers": [{
-                "name": component.name, "image": component.image, "imagePullPolicy": "Never",
-                "command": component.command,
-                "env": [{"name": k, "value": v} for k, v in component.env.items()]}]}})
+        self.core.create_namespace({"metadata": {"name": name, "labels": {INSTANCE_LABEL: self.instance}}})
+        self.core.create_namespaced_pod(
+            name,
+            {
+                "metadata": {"name": "bare"},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": component.name,
+                            "image": component.image,
+                            "imagePullPolicy": "Never",
+                            "command": component.command,
+                            "env": [{"name": k, "value": v} for k, v in component.env.items()],
+                        }
+                    ]
+                },
+            },
+        )
         deadline = time.monotonic() + 120
         while self.core.read_namespaced_pod("bare", name).status.phase != "Running":
             if time.monotonic() > deadline:
@@ -157,18 +174,20 @@ def seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def launch_staggered(server: Server, template: str, rounds: int, pace: tuple[int, int]
-                     ) -> list[dict[str, Any]]:
+def launch_staggered(
+    server: Server, template: str, rounds: int, pace: tuple[int, int]
+) -> list[dict[str, Any]]:
     """Trials expiring `lead` s from now, then `gap` s apart; all Ready before the first."""
     lead, gap = pace
     trials = [server.launch(template, duration=lead + i * gap) for i in range(rounds)]
     first = seconds(trials[0]["expires_at"])
     for trial in trials:
-        ready = server.wait_for(trial["id"], "Ready", "Stopped",
-                                timeout=max(1.0, first - time.time() - 1))
+        ready = server.wait_for(trial["id"], "Ready", "Stopped", timeout=max(1.0, first - time.time() - 1))
         if ready["phase"] != "Ready" or time.time() > first - 1:
-            raise RuntimeError(f"trial {trial['id']} was not Ready well before the first expiry "
-                               f"({ready['phase']}: {ready['message']}); try fewer --rounds")
+            raise RuntimeError(
+                f"trial {trial['id']} was not Ready well before the first expiry "
+                f"({ready['phase']}: {ready['message']}); try fewer --rounds"
+            )
     return trials
 
 
@@ -187,20 +206,23 @@ def watch_expiry(server: Server, runtime: Runtime, trial: dict[str, Any]) -> Exp
     stopping = next(e for e in server.events(trial["id"]) if e["phase"] == "Stopping")
     assert stopping["reason"] == "Expired", stopping
     started = seconds(stopping["at"])
-    return Expiry(start=started - expires, verified=verified - expires,
-                  teardown=verified - started)
+    return Expiry(start=started - expires, verified=verified - expires, teardown=verified - started)
 
 
 def main() -> None:
     args = arguments()
     component, _ = first_component(args.template)
-    env = {**NO_CAPS, "DEN_POLL_INTERVAL": str(Settings().poll_interval),
-           **(kubernetes_env() if args.driver == "kubernetes" else {})}
+    env = {
+        **NO_CAPS,
+        "DEN_POLL_INTERVAL": str(Settings().poll_interval),
+        **(kubernetes_env() if args.driver == "kubernetes" else {}),
+    }
     results: list[Expiry] = []
     bare: list[float] = []
     with running_server(env) as server:
-        runtime: Runtime = (DockerRuntime(server.instance) if args.driver == "docker"
-                            else KubernetesRuntime(server.instance))
+        runtime: Runtime = (
+            DockerRuntime(server.instance) if args.driver == "docker" else KubernetesRuntime(server.instance)
+        )
         handles = [runtime.make_bare(component) for _ in range(args.rounds)]
         trials = launch_staggered(server, args.template, args.rounds, PACE[args.driver])
         for trial, handle in zip(trials, handles, strict=True):
@@ -214,8 +236,10 @@ def main() -> None:
     print(ratio_row("ratio verified teardown / bare removal", [r.verified for r in results], bare))
     print(ratio_row("ratio teardown itself / bare removal", [r.teardown for r in results], bare))
     worst = max(r.start for r in results)
-    print(f"  target: teardown starts within 2 s of expires_at: "
-          f"{'met' if worst <= 2 else 'MISSED'} (worst {worst:.3f} s)")
+    print(
+        f"  target: teardown starts within 2 s of expires_at: "
+        f"{'met' if worst <= 2 else 'MISSED'} (worst {worst:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

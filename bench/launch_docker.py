@@ -45,8 +45,9 @@ def launch_product(server: Server, template: str) -> float:
         if body["phase"] in ("Stopped", "Failed") or time.monotonic() > deadline:
             raise RuntimeError(f"trial ended {body['phase']}: {body['message']}")
         time.sleep(POLL)
-    wait_200(next(iter(body["endpoints"].values())), deadline,
-             fetch=lambda url: server.sandbox_get(url, timeout=1))
+    wait_200(
+        next(iter(body["endpoints"].values())), deadline, fetch=lambda url: server.sandbox_get(url, timeout=1)
+    )
     elapsed = time.monotonic() - started
     server.call("POST", f"/api/v1/trials/{trial['id']}/end")
     server.wait_for(trial["id"], "Stopped", timeout=60)
@@ -55,8 +56,13 @@ def launch_product(server: Server, template: str) -> float:
 
 def launch_bare(client: Any, image: str, port: int, path: str, limits: dict[str, Any]) -> float:
     started = time.monotonic()
-    container = client.containers.run(image, detach=True, ports={f"{port}/tcp": ("127.0.0.1", None)},
-                                      environment={"PORT": str(port)}, **limits)
+    container = client.containers.run(
+        image,
+        detach=True,
+        ports={f"{port}/tcp": ("127.0.0.1", None)},
+        environment={"PORT": str(port)},
+        **limits,
+    )
     try:
         container.reload()
         host_port = container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"]
@@ -76,8 +82,7 @@ def arguments(description: str) -> argparse.Namespace:
 def first_component(template: str) -> tuple[Component, HttpProbe]:
     """The bundled template's first component and its readiness probe (both benchmarks
     measure readiness the same way the product does)."""
-    manifest = parse_manifest_text((ROOT / "sandbox_templates" / template /
-                                    "template.yaml").read_bytes())
+    manifest = parse_manifest_text((ROOT / "sandbox_templates" / template / "template.yaml").read_bytes())
     component = manifest.spec.components[0]
     assert component.readiness_probe is not None, "the first component needs a readiness probe"
     return component, component.readiness_probe.http_get
@@ -93,26 +98,33 @@ def main() -> None:
     limited: list[float] = []
     # The same image with the same constraints the product applies (CPU, memory, PIDs,
     # read-only root, no capabilities): what a careful operator's own `docker run` would be.
-    same_limits = {"read_only": True, "tmpfs": {"/tmp": "size=16m"}, "user": "10001:10001",
-                   "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
-                   "nano_cpus": parse_cpu(component.resources.cpu) * 1_000_000,
-                   "mem_limit": parse_memory(component.resources.memory),
-                   "pids_limit": component.resources.pids}
+    same_limits = {
+        "read_only": True,
+        "tmpfs": {"/tmp": "size=16m"},
+        "user": "10001:10001",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "nano_cpus": parse_cpu(component.resources.cpu) * 1_000_000,
+        "mem_limit": parse_memory(component.resources.memory),
+        "pids_limit": component.resources.pids,
+    }
     # The product's own polling defaults, not the faster ones the tests use.
-    with running_server({"DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
-                         "DEN_POLL_INTERVAL": str(Settings().poll_interval)}) as server:
+    with running_server(
+        {"DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000", "DEN_POLL_INTERVAL": str(Settings().poll_interval)}
+    ) as server:
         launch_product(server, args.template)  # warm-up, not counted
         for _ in range(args.rounds):
             bare.append(launch_bare(client, component.image, probe.port, probe.path, {}))
-            limited.append(launch_bare(client, component.image, probe.port, probe.path,
-                                       same_limits))
+            limited.append(launch_bare(client, component.image, probe.port, probe.path, same_limits))
             product.append(launch_product(server, args.template))
-    rows = [("product (API -> endpoint 200)", product), ("bare container (SDK run -> 200)", bare),
-            ("bare container, same limits", limited)]
+    rows = [
+        ("product (API -> endpoint 200)", product),
+        ("bare container (SDK run -> 200)", bare),
+        ("bare container, same limits", limited),
+    ]
     print(f"launch to ready, {args.template}, {args.rounds} rounds")
     for name, values in rows:
-        print(f"  {name:<34} p50 {statistics.median(values):6.3f} s   "
-              f"p95 {percentile(values, 0.95):6.3f} s")
+        print(f"  {name:<34} p50 {statistics.median(values):6.3f} s   p95 {percentile(values, 0.95):6.3f} s")
     for name, baseline in (("ratio product/bare", bare), ("ratio product/bare same limits", limited)):
         p50 = statistics.median(product) / statistics.median(baseline)
         p95 = percentile(product, 0.95) / percentile(baseline, 0.95)

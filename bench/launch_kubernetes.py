@@ -38,11 +38,25 @@ BARE_NAMESPACE = "den-bench-bare"
 def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
     name = f"bare-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
-    core.create_namespaced_pod(BARE_NAMESPACE, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-        "spec": {"containers": [{"name": "web", "image": image, "imagePullPolicy": "IfNotPresent",
-                                 "env": [{"name": "PORT", "value": str(port)}]}],
-                 "terminationGracePeriodSeconds": 0}})
+    core.create_namespaced_pod(
+        BARE_NAMESPACE,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "env": [{"name": "PORT", "value": str(port)}],
+                    }
+                ],
+                "terminationGracePeriodSeconds": 0,
+            },
+        },
+    )
     try:
         deadline = started + 120
         address = None
@@ -66,20 +80,29 @@ def main() -> None:
             raise
     product: list[float] = []
     bare: list[float] = []
-    with running_server({**kubernetes_env(), "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
-                         "DEN_POLL_INTERVAL": str(Settings().poll_interval)}) as server:
+    with running_server(
+        {
+            **kubernetes_env(),
+            "DEN_MAX_ACTIVE_TRIALS_PER_USER": "1000",
+            "DEN_POLL_INTERVAL": str(Settings().poll_interval),
+        }
+    ) as server:
         launch_product(server, args.template)  # warm-up, not counted
         for _ in range(args.rounds):
             bare.append(launch_bare_pod(core, component.image, probe.port, probe.path))
             product.append(launch_product(server, args.template))
     print(f"launch to ready on Kubernetes, {args.template}, {args.rounds} rounds")
     for name, values in (("product (API -> endpoint 200)", product), ("bare Pod -> 200", bare)):
-        print(f"  {name:<32} p50 {statistics.median(values):6.3f} s   "
-              f"p95 {percentile(values, 0.95):6.3f} s   p99 {percentile(values, 0.99):6.3f} s")
-    print(f"  {'ratio product/bare Pod':<32} p50 "
-          f"{statistics.median(product) / statistics.median(bare):6.2f}     p95 "
-          f"{percentile(product, 0.95) / percentile(bare, 0.95):6.2f}   "
-          f"(target: product p99 <= 5 s)")
+        print(
+            f"  {name:<32} p50 {statistics.median(values):6.3f} s   "
+            f"p95 {percentile(values, 0.95):6.3f} s   p99 {percentile(values, 0.99):6.3f} s"
+        )
+    print(
+        f"  {'ratio product/bare Pod':<32} p50 "
+        f"{statistics.median(product) / statistics.median(bare):6.2f}     p95 "
+        f"{percentile(product, 0.95) / percentile(bare, 0.95):6.2f}   "
+        f"(target: product p99 <= 5 s)"
+    )
 
 
 if __name__ == "__main__":

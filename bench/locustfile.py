@@ -18,8 +18,16 @@ from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["BENCH_PLAN"]).read_text())
-DIMENSIONS = ("user_need", "accessibility", "security", "privacy", "interoperability",
-              "performance", "cost_value", "ease_of_adoption")
+DIMENSIONS = (
+    "user_need",
+    "accessibility",
+    "security",
+    "privacy",
+    "interoperability",
+    "performance",
+    "cost_value",
+    "ease_of_adoption",
+)
 
 
 class Caller(FastHttpUser):
@@ -64,14 +72,24 @@ class Writer(Caller):
     @task
     def request_trial(self) -> None:
         """Longer than the self-service limit, so it waits for an approver: no sandbox."""
-        self.client.post("/api/v1/trials", headers=self.auth, json={
-            "template": PLAN["template"], "title": "load", "hypothesis": "It holds",
-            "duration_seconds": PLAN["pending_duration"]})
+        self.client.post(
+            "/api/v1/trials",
+            headers=self.auth,
+            json={
+                "template": PLAN["template"],
+                "title": "load",
+                "hypothesis": "It holds",
+                "duration_seconds": PLAN["pending_duration"],
+            },
+        )
 
     @task
     def evaluate(self) -> None:
         trial = random.choice(self.caller["stopped"])
         scores = {d: {"score": random.randint(1, 5), "evidence": "measured"} for d in DIMENSIONS}
-        self.client.put(f"/api/v1/trials/{trial}/evaluation", headers=self.auth,
-                        name="/api/v1/trials/{id}/evaluation",
-                        json={"scores": scores, "decision": "iterate"})
+        self.client.put(
+            f"/api/v1/trials/{trial}/evaluation",
+            headers=self.auth,
+            name="/api/v1/trials/{id}/evaluation",
+            json={"scores": scores, "decision": "iterate"},
+        )

@@ -76,8 +76,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=1000, help="the large size")
     parser.add_argument("--few", type=int, default=10, help="the small size (the baseline)")
     parser.add_argument("--template", default="bench-idle", help="one of bench/templates")
-    parser.add_argument("--window", type=float, default=60.0,
-                        help="seconds measured at each size (a multiple of the 60 s sweep)")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=60.0,
+        help="seconds measured at each size (a multiple of the 60 s sweep)",
+    )
     return parser.parse_args()
 
 
@@ -103,8 +107,11 @@ def _kubernetes_proxy(kubeconfig: str, folder: Path) -> tuple[CountingProxy, str
     orchestrator gets a kubeconfig pointing at the proxy's plain-HTTP loopback address."""
     config = yaml.safe_load(Path(kubeconfig).read_text())
     cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    for name, key in (("ca.crt", "certificate-authority-data"),
-                      ("client.crt", "client-certificate-data"), ("client.key", "client-key-data")):
+    for name, key in (
+        ("ca.crt", "certificate-authority-data"),
+        ("client.crt", "client-certificate-data"),
+        ("client.key", "client-key-data"),
+    ):
         source = cluster if key.startswith("certificate-authority") else user
         (folder / name).write_bytes(base64.b64decode(source[key]))
     context = ssl.create_default_context(cafile=str(folder / "ca.crt"))
@@ -112,11 +119,20 @@ def _kubernetes_proxy(kubeconfig: str, folder: Path) -> tuple[CountingProxy, str
     host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
     proxy = CountingProxy.to_tls(host, int(port), context)
     local = folder / "proxy.kubeconfig"
-    local.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "proxy",
-        "clusters": [{"name": "proxy", "cluster": {"server": f"http://127.0.0.1:{proxy.serve_tcp()}"}}],
-        "users": [{"name": "proxy", "user": {}}],
-        "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "proxy"}}]}))
+    local.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "proxy",
+                "clusters": [
+                    {"name": "proxy", "cluster": {"server": f"http://127.0.0.1:{proxy.serve_tcp()}"}}
+                ],
+                "users": [{"name": "proxy", "user": {}}],
+                "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "proxy"}}],
+            }
+        )
+    )
     return proxy, str(local)
 
 
@@ -133,11 +149,14 @@ def grow_to(server: Server, template: str, size: int, launched: int, *, deadline
             stopped = metric(server, 'den_trials{phase="Stopped"}')
             failed = metric(server, 'den_trials{phase="Failed"}')
             if stopped or failed or time.monotonic() > deadline:
-                raise RuntimeError(f"{ready:.0f} of {launched} trials Ready, {failed + stopped:.0f} "
-                                   f"failed (see {server.data_dir}/server.log):\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"{ready:.0f} of {launched} trials Ready, {failed + stopped:.0f} "
+                    f"failed (see {server.data_dir}/server.log):\n{server.log_tail()}"
+                )
             time.sleep(0.5)
-        print(f"  {launched:5d} trials Ready (last {batch} in {time.monotonic() - started:5.1f} s)",
-              flush=True)
+        print(
+            f"  {launched:5d} trials Ready (last {batch} in {time.monotonic() - started:5.1f} s)", flush=True
+        )
     return launched
 
 
@@ -148,29 +167,49 @@ def measure(server: Server, proxy: CountingProxy, trials: int, window: float) ->
     passes, wall = metric(server, PASSES), metric(server, "den_reconcile_pass_seconds_sum")
     cpu, calls, started = process_cpu_seconds(pid), proxy.snapshot(), time.monotonic()
     time.sleep(window)
-    return Sample(trials=trials, seconds=time.monotonic() - started,
-                  passes=metric(server, PASSES) - passes,
-                  cpu=process_cpu_seconds(pid) - cpu,
-                  wall=metric(server, "den_reconcile_pass_seconds_sum") - wall,
-                  calls=proxy.snapshot() - calls, rss_mib=process_rss_mib(pid))
+    return Sample(
+        trials=trials,
+        seconds=time.monotonic() - started,
+        passes=metric(server, PASSES) - passes,
+        cpu=process_cpu_seconds(pid) - cpu,
+        wall=metric(server, "den_reconcile_pass_seconds_sum") - wall,
+        calls=proxy.snapshot() - calls,
+        rss_mib=process_rss_mib(pid),
+    )
 
 
 def report(driver: str, few: Sample, many: Sample) -> None:
-    print(f"\nidle trials on {driver}: {few.trials} against {many.trials}, "
-          f"{few.seconds:.0f} s windows")
+    print(f"\nidle trials on {driver}: {few.trials} against {many.trials}, {few.seconds:.0f} s windows")
     print(f"  {'':<34}{few.trials:>10} {many.trials:>10} {'ratio':>8}")
-    rows = [("reconcile passes", few.passes, many.passes, "{:10.0f}"),
-            ("server CPU per pass (ms)", few.per_pass(few.cpu) * 1000,
-             many.per_pass(many.cpu) * 1000, "{:10.2f}"),
-            ("pass wall time (ms)", few.per_pass(few.wall) * 1000,
-             many.per_pass(many.wall) * 1000, "{:10.2f}"),
-            ("server CPU (% of one core)", few.cpu / few.seconds * 100,
-             many.cpu / many.seconds * 100, "{:10.2f}"),
-            ("runtime API calls per pass", few.per_pass(few.calls.total()),
-             many.per_pass(many.calls.total()), "{:10.3f}"),
-            ("runtime API calls per minute", few.calls.total() / few.seconds * 60,
-             many.calls.total() / many.seconds * 60, "{:10.1f}"),
-            ("server RSS (MiB)", few.rss_mib, many.rss_mib, "{:10.1f}")]
+    rows = [
+        ("reconcile passes", few.passes, many.passes, "{:10.0f}"),
+        (
+            "server CPU per pass (ms)",
+            few.per_pass(few.cpu) * 1000,
+            many.per_pass(many.cpu) * 1000,
+            "{:10.2f}",
+        ),
+        ("pass wall time (ms)", few.per_pass(few.wall) * 1000, many.per_pass(many.wall) * 1000, "{:10.2f}"),
+        (
+            "server CPU (% of one core)",
+            few.cpu / few.seconds * 100,
+            many.cpu / many.seconds * 100,
+            "{:10.2f}",
+        ),
+        (
+            "runtime API calls per pass",
+            few.per_pass(few.calls.total()),
+            many.per_pass(many.calls.total()),
+            "{:10.3f}",
+        ),
+        (
+            "runtime API calls per minute",
+            few.calls.total() / few.seconds * 60,
+            many.calls.total() / many.seconds * 60,
+            "{:10.1f}",
+        ),
+        ("server RSS (MiB)", few.rss_mib, many.rss_mib, "{:10.1f}"),
+    ]
     for name, small, large, form in rows:
         ratio = f"{large / small:8.2f}" if small else "       -"
         print(f"  {name:<34}{form.format(small)} {form.format(large)} {ratio}")
@@ -182,12 +221,18 @@ def report(driver: str, few: Sample, many: Sample) -> None:
 def main() -> None:
     args = arguments()
     template = args.template
-    env = {**NO_CAPS, "DEN_TEMPLATES_DIR": str(ROOT / "bench" / "templates"),
-           "DEN_POLL_INTERVAL": str(Settings().poll_interval), "DEN_LOG_LEVEL": "WARNING",
-           "DEN_START_TIMEOUT": "600"}
+    env = {
+        **NO_CAPS,
+        "DEN_TEMPLATES_DIR": str(ROOT / "bench" / "templates"),
+        "DEN_POLL_INTERVAL": str(Settings().poll_interval),
+        "DEN_LOG_LEVEL": "WARNING",
+        "DEN_START_TIMEOUT": "600",
+    }
     deadline = time.monotonic() + 30 * 60
-    with proxied_runtime(args.driver) as (proxy, runtime_env), \
-            running_server({**env, **runtime_env}) as server:
+    with (
+        proxied_runtime(args.driver) as (proxy, runtime_env),
+        running_server({**env, **runtime_env}) as server,
+    ):
         print(f"launching {args.few} trials of {template} on {args.driver}", flush=True)
         launched = grow_to(server, template, args.few, 0, deadline=deadline)
         few = measure(server, proxy, args.few, args.window)

@@ -28,8 +28,7 @@ def _fail(exc: DenError) -> typer.Exit:
 @users_app.command("create")
 def users_create(
     name: Annotated[str, typer.Argument(help="Sign-in name, e.g. alice.")],
-    role: Annotated[str, typer.Option(help="civil_servant, supplier, platform_engineer or "
-                                           "approver.")],
+    role: Annotated[str, typer.Option(help="civil_servant, supplier, platform_engineer or approver.")],
     department: Annotated[str, typer.Option(help="The person's department.")] = "",
     supplier: Annotated[str, typer.Option(help="The supplier's slug (role supplier only).")] = "",
 ) -> None:
@@ -45,9 +44,13 @@ def users_create(
     engine = prepare_database(Settings())
     try:
         with db.session_scope(engine) as session:
-            crud.create_user(session, actor=None, now=datetime.now(UTC), source=SOURCE,
-                             data=crud.NewUser(name=name, role=role, department=department,
-                                               supplier=supplier))
+            crud.create_user(
+                session,
+                actor=None,
+                now=datetime.now(UTC),
+                source=SOURCE,
+                data=crud.NewUser(name=name, role=role, department=department, supplier=supplier),
+            )
     except DenError as exc:
         raise _fail(exc) from exc
     typer.echo(f"users/{name} created ({role})", err=True)
@@ -57,8 +60,7 @@ def users_create(
 def tokens_create(
     user: Annotated[str, typer.Argument(help="Whose token.")],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "",
-    expires_in: Annotated[int | None, typer.Option(help="Seconds until it expires.", min=60)]
-    = None,
+    expires_in: Annotated[int | None, typer.Option(help="Seconds until it expires.", min=60)] = None,
 ) -> None:
     """Make an API token and print it: it is shown this once.
 
@@ -76,9 +78,14 @@ def tokens_create(
         with db.session_scope(engine) as session:
             owner = crud.get_user(session, name=user)
             token, _row = crud.issue_token(
-                session, user=owner, now=now, name=name, source=SOURCE,
+                session,
+                user=owner,
+                now=now,
+                name=name,
+                source=SOURCE,
                 ttl=timedelta(seconds=expires_in) if expires_in else None,
-                max_lifetime=timedelta(seconds=settings.max_token_lifetime))
+                max_lifetime=timedelta(seconds=settings.max_token_lifetime),
+            )
     except DenError as exc:
         raise _fail(exc) from exc
     typer.echo(token)

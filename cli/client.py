@@ -20,8 +20,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND, EXIT_DENIED =
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, reason: str, detail: str,
-                 problems: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, reason: str, detail: str, problems: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.reason, self.detail = status, reason, detail
         self.problems = problems or []
@@ -61,8 +62,7 @@ class Client:
     def call(self, method: str, path: str, **kwargs: Any) -> Answer:
         headers = self._headers(kwargs.pop("headers", None))
         try:
-            answer = httpx.request(method, self._url(path), headers=headers,
-                                   timeout=self.timeout, **kwargs)
+            answer = httpx.request(method, self._url(path), headers=headers, timeout=self.timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"cannot reach {self.server}: {exc}") from exc
         _raise_for(answer)
@@ -75,8 +75,9 @@ class Client:
         """A streamed answer, line by line, with no read timeout (watches, followed logs)."""
         timeout = httpx.Timeout(self.timeout, read=None)
         try:
-            with httpx.stream("GET", self._url(path), params=params, headers=self._headers(),
-                              timeout=timeout) as answer:
+            with httpx.stream(
+                "GET", self._url(path), params=params, headers=self._headers(), timeout=timeout
+            ) as answer:
                 if answer.status_code >= 400:
                     answer.read()
                     _raise_for(answer)
@@ -92,5 +93,6 @@ def _raise_for(answer: httpx.Response) -> None:
         body = answer.json()
     except ValueError:
         body = {"reason": "HTTPError", "detail": answer.text[:300]}
-    raise ApiError(answer.status_code, body.get("reason", "HTTPError"), body.get("detail", ""),
-                   body.get("problems"))
+    raise ApiError(
+        answer.status_code, body.get("reason", "HTTPError"), body.get("detail", ""), body.get("problems")
+    )

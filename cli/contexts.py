@@ -38,8 +38,7 @@ class Config:
         for context in self.contexts:
             if context.name == name:
                 return context
-        raise ConfigError(f"no context {name!r} in {config_path()}; see `denctl config "
-                          "get-contexts`")
+        raise ConfigError(f"no context {name!r} in {config_path()}; see `denctl config get-contexts`")
 
     def upsert(self, context: Context) -> None:
         self.contexts = [c for c in self.contexts if c.name != context.name] + [context]
@@ -59,8 +58,10 @@ def load() -> Config:
         return Config()
     try:
         data: Any = yaml.safe_load(path.read_text()) or {}
-        contexts = [Context(name=str(c["name"]), server=str(c["server"]),
-                            token=str(c.get("token") or "")) for c in data.get("contexts") or []]
+        contexts = [
+            Context(name=str(c["name"]), server=str(c["server"]), token=str(c.get("token") or ""))
+            for c in data.get("contexts") or []
+        ]
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     return Config(contexts=contexts, current=str(data.get("current-context") or ""))
@@ -71,10 +72,10 @@ def save(config: Config) -> Path:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     document = {
-        "apiVersion": "innovation-den.io/v1", "kind": "Config",
+        "apiVersion": "innovation-den.io/v1",
+        "kind": "Config",
         "current-context": config.current,
-        "contexts": [{"name": c.name, "server": c.server, "token": c.token}
-                     for c in config.contexts],
+        "contexts": [{"name": c.name, "server": c.server, "token": c.token} for c in config.contexts],
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -16,11 +16,11 @@ import typer
 from cli import admin, logs
 from orchestrator.settings import Settings
 
-app = typer.Typer(help="Run Innovation Den.", no_args_is_help=True,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help="Run Innovation Den.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-images_app = typer.Typer(help="Sandbox images, built locally with no registry.",
-                         no_args_is_help=True)
+images_app = typer.Typer(help="Sandbox images, built locally with no registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(images_app, name="images")
 app.add_typer(admin.users_app, name="users")
@@ -66,10 +66,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     driver: Annotated[str | None, typer.Option(help="docker or kubernetes (DEN_DRIVER).")] = None,
-    reconciler: Annotated[bool, typer.Option(
-        help="Run the reconciler in this process. --no-reconciler when `den reconcile` runs "
-             "apart (the Helm chart with PostgreSQL, where the API has several replicas)."
-    )] = True,
+    reconciler: Annotated[
+        bool,
+        typer.Option(
+            help="Run the reconciler in this process. --no-reconciler when `den reconcile` runs "
+            "apart (the Helm chart with PostgreSQL, where the API has several replicas)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the API and web pages, with the reconciler, in one process."""
     import uvicorn
@@ -78,10 +81,12 @@ def serve(
 
     settings = _settings(driver=driver)
     if settings.dev_sign_in_enabled and not is_loopback(host):
-        typer.echo(f"den serve: development sign-in lets anyone sign in as anyone, so it is "
-                   f"served on loopback only, not on {host}. Set DEN_DEV_SIGN_IN=false (and "
-                   "DEN_OIDC_ISSUER for single sign-on), or DEN_ENVIRONMENT=production.",
-                   err=True)
+        typer.echo(
+            f"den serve: development sign-in lets anyone sign in as anyone, so it is "
+            f"served on loopback only, not on {host}. Set DEN_DEV_SIGN_IN=false (and "
+            "DEN_OIDC_ISSUER for single sign-on), or DEN_ENVIRONMENT=production.",
+            err=True,
+        )
         raise typer.Exit(2)
     token = _admin_token(settings)
     if token:
@@ -91,15 +96,24 @@ def serve(
     if token and not os.environ.get("DEN_BOOTSTRAP_ADMIN_TOKEN"):
         typer.echo(f"API token (platform engineer): {token}", err=True)
         typer.echo(f"  export DEN_SERVER={url} DEN_TOKEN={token}", err=True)
-    uvicorn.run(create_app(settings, with_reconciler=reconciler), host=host, port=port,
-                log_level="warning", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings, with_reconciler=reconciler),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 @app.command()
 def reconcile(
-    health_port: Annotated[int | None, typer.Option(
-        help="Serve /healthz (the loop keeps turning), /readyz (the database answers) and "
-             "/metrics on this port, for probes and Prometheus.")] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /healthz (the loop keeps turning), /readyz (the database answers) and "
+            "/metrics on this port, for probes and Prometheus."
+        ),
+    ] = None,
     health_host: Annotated[str, typer.Option(help="Address of the health server.")] = "0.0.0.0",
 ) -> None:
     """Run the reconciler alone (a second Deployment beside the API)."""
@@ -116,8 +130,13 @@ def reconcile(
 
     if health_port is not None:
         # A pass may wait out the longest back-off; a loop silent for much longer is stuck.
-        serve_health(health_host, health_port, last_turn=lambda: reconciler.last_turn,
-                     database_ok=lambda: db.problem(engine), stale_after=120.0)
+        serve_health(
+            health_host,
+            health_port,
+            last_turn=lambda: reconciler.last_turn,
+            database_ok=lambda: db.problem(engine),
+            stale_after=120.0,
+        )
 
     def _stop(*_: object) -> None:
         stop.set()
@@ -141,8 +160,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 @images_app.command("build")
 def images_build(
-    templates: Annotated[list[str] | None, typer.Argument(help="Template names (all if none).")]
-    = None,
+    templates: Annotated[list[str] | None, typer.Argument(help="Template names (all if none).")] = None,
     templates_dir: Annotated[Path | None, typer.Option(help="Template directory.")] = None,
 ) -> None:
     """Build the bundled templates' images locally (base image from Debian packages)."""
@@ -156,8 +174,9 @@ def images_build(
         typer.echo("no template directory: pass --templates-dir", err=True)
         raise typer.Exit(2)
     try:
-        built = images.build_all(directory, templates or None, settings=settings,
-                                 log=lambda line: typer.echo(line, err=True))
+        built = images.build_all(
+            directory, templates or None, settings=settings, log=lambda line: typer.echo(line, err=True)
+        )
     except DenError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc

@@ -24,13 +24,24 @@ from cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
 from cli.denctl_config import config_app
 from orchestrator import catalogue
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help=__doc__,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 app.add_typer(config_app, name="config")
 
-RESOURCES = {"templates": "templates", "template": "templates", "tmpl": "templates",
-             "trials": "trials", "trial": "trials", "tr": "trials",
-             "suppliers": "suppliers", "supplier": "suppliers"}
+RESOURCES = {
+    "templates": "templates",
+    "template": "templates",
+    "tmpl": "templates",
+    "trials": "trials",
+    "trial": "trials",
+    "tr": "trials",
+    "suppliers": "suppliers",
+    "supplier": "suppliers",
+}
 SELECTOR_KEYS = ("phase", "template", "owner", "department")
 
 
@@ -38,14 +49,12 @@ def _complete_resource(incomplete: str) -> list[str]:
     return [name for name in RESOURCES if name.startswith(incomplete)]
 
 
-Resource = Annotated[str, typer.Argument(help="templates (tmpl), trials (tr) or suppliers.",
-                                         autocompletion=_complete_resource)]
-Server = Annotated[str | None, typer.Option("--server", help="API URL (else DEN_SERVER, or "
-                                            "the context's).")]
-Token = Annotated[str | None, typer.Option("--token", help="API token (else DEN_TOKEN, or the "
-                                           "context's).")]
-ContextName = Annotated[str | None, typer.Option("--context", help="Use this context from the "
-                                                 "config file.")]
+Resource = Annotated[
+    str, typer.Argument(help="templates (tmpl), trials (tr) or suppliers.", autocompletion=_complete_resource)
+]
+Server = Annotated[str | None, typer.Option("--server", help="API URL (else DEN_SERVER, or the context's).")]
+Token = Annotated[str | None, typer.Option("--token", help="API token (else DEN_TOKEN, or the context's).")]
+ContextName = Annotated[str | None, typer.Option("--context", help="Use this context from the config file.")]
 Output = Annotated[str, typer.Option("-o", "--output", help="table, wide, json, yaml or name.")]
 
 
@@ -57,12 +66,10 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _resource(name: str, *, allowed: tuple[str, ...] = ("templates", "trials", "suppliers")
-              ) -> str:
+def _resource(name: str, *, allowed: tuple[str, ...] = ("templates", "trials", "suppliers")) -> str:
     kind = RESOURCES.get(name)
     if kind is None or kind not in allowed:
-        raise _fail(f"unknown or unsupported resource {name!r} here; use "
-                    + ", ".join(allowed))
+        raise _fail(f"unknown or unsupported resource {name!r} here; use " + ", ".join(allowed))
     return kind
 
 
@@ -108,8 +115,7 @@ def selectors(text: str | None) -> dict[str, str]:
     for part in filter(None, (text or "").split(",")):
         key, sep, value = part.partition("=")
         if not sep or key.strip() not in SELECTOR_KEYS or not value.strip():
-            raise _fail(f"bad selector {part!r}: use key=value with keys "
-                        + ", ".join(SELECTOR_KEYS))
+            raise _fail(f"bad selector {part!r}: use key=value with keys " + ", ".join(SELECTOR_KEYS))
         found[key.strip()] = value.strip()
     return found
 
@@ -132,15 +138,21 @@ def parse_duration(text: str) -> int:
 @app.command()
 def get(
     resource: Resource,
-    name: Annotated[str | None, typer.Argument(help="One object: its name, or a trial's id.")]
-    = None,
+    name: Annotated[str | None, typer.Argument(help="One object: its name, or a trial's id.")] = None,
     output: Output = "table",
-    selector: Annotated[str | None, typer.Option("-l", "--selector", help="Trials only: "
-                                                 "phase=Ready,template=NAME,owner=NAME,"
-                                                 "department=NAME.")] = None,
-    watch: Annotated[bool, typer.Option("-w", "--watch", help="Trials only: after the list, "
-                                        "print each change as it happens.")] = False,
-    server: Server = None, token: Token = None, context: ContextName = None,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "-l", "--selector", help="Trials only: phase=Ready,template=NAME,owner=NAME,department=NAME."
+        ),
+    ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option("-w", "--watch", help="Trials only: after the list, print each change as it happens."),
+    ] = False,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """List objects, or show one.
 
@@ -165,8 +177,9 @@ def get(
     sys.stdout.write(render.render(kind, items, output, now=_now(), single=single))
 
 
-def _fetch(client: Client, kind: str, name: str | None, params: dict[str, str]
-           ) -> tuple[list[dict[str, Any]], bool]:
+def _fetch(
+    client: Client, kind: str, name: str | None, params: dict[str, str]
+) -> tuple[list[dict[str, Any]], bool]:
     if name and kind == "trials":
         return [_call(client, "GET", f"/api/v1/trials/{name}")], True
     if name and kind == "templates":
@@ -187,8 +200,7 @@ def _watch(client: Client, params: dict[str, str], output: str) -> None:
         for line in client.lines("/api/v1/trials", {**params, "watch": "true"}):
             if line.strip():
                 event = yaml.safe_load(line)
-                sys.stdout.write(render.watch_line("trials", event["object"], output,
-                                                   now=_now()))
+                sys.stdout.write(render.watch_line("trials", event["object"], output, now=_now()))
                 sys.stdout.flush()
     except ApiError as exc:
         raise _report(exc) from exc
@@ -202,9 +214,15 @@ def _watch(client: Client, params: dict[str, str], output: str) -> None:
 @app.command()
 def describe(
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="A trial's id, a template's name, or a template "
-                                        "version (NAME@VERSION: its review).")],
-    server: Server = None, token: Token = None, context: ContextName = None,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A trial's id, a template's name, or a template version (NAME@VERSION: its review)."
+        ),
+    ],
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Show a trial in full (approval, extensions, evaluation, timeline), a template with
     every version, or one version's review (what changed since the last published version).
@@ -239,12 +257,21 @@ def describe(
 
 @app.command()
 def apply(
-    filename: Annotated[str, typer.Option("-f", "--filename", help="YAML or JSON file (- for "
-                                          "standard input): a template manifest (kind: "
-                                          "SandboxTemplate), a trial request (kind: Trial) or a "
-                                          "supplier (kind: Supplier); several documents may be "
-                                          "separated by ---.")],
-    output: Output = "table", server: Server = None, token: Token = None,
+    filename: Annotated[
+        str,
+        typer.Option(
+            "-f",
+            "--filename",
+            help="YAML or JSON file (- for "
+            "standard input): a template manifest (kind: "
+            "SandboxTemplate), a trial request (kind: Trial) or a "
+            "supplier (kind: Supplier); several documents may be "
+            "separated by ---.",
+        ),
+    ],
+    output: Output = "table",
+    server: Server = None,
+    token: Token = None,
     context: ContextName = None,
 ) -> None:
     """Publish template versions, ask for trials, register suppliers, from a file.
@@ -260,8 +287,7 @@ def apply(
     text = _read(filename)
     client = _client(server, token, context)
     try:  # no aliases: a Trial document is re-encoded as JSON, which would expand a bomb
-        documents = [d for d in yaml.load_all(text, Loader=catalogue.StrictSafeLoader)
-                     if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=catalogue.StrictSafeLoader) if d is not None]
     except yaml.YAMLError:
         documents = [None]  # the server names the YAML problem precisely
     for document in documents:
@@ -285,13 +311,22 @@ def _apply_one(client: Client, document: Any, raw: bytes) -> str:
         body = {k: v for k, v in document.items() if k not in ("kind", "apiVersion")}
         path = "/api/v1/trials" if kind == "Trial" else "/api/v1/suppliers"
         created = _call(client, "POST", path, json=body)
-        return (f"trials/{created['id']} created ({created['phase']})" if kind == "Trial"
-                else f"suppliers/{created['slug']} created")
-    answer = _answer(client, "POST", "/api/v1/templates", content=raw,
-                     headers={"Content-Type": "application/yaml"})
+        return (
+            f"trials/{created['id']} created ({created['phase']})"
+            if kind == "Trial"
+            else f"suppliers/{created['slug']} created"
+        )
+    answer = _answer(
+        client, "POST", "/api/v1/templates", content=raw, headers={"Content-Type": "application/yaml"}
+    )
     stored = answer.body
-    verb = "unchanged" if answer.status != 201 else \
-        "sent for review" if stored.get("status") == "PendingReview" else "published"
+    verb = (
+        "unchanged"
+        if answer.status != 201
+        else "sent for review"
+        if stored.get("status") == "PendingReview"
+        else "published"
+    )
     return f"templates/{stored['name']}@{stored['version']} {verb}"
 
 
@@ -299,16 +334,24 @@ def _apply_one(client: Client, document: Any, raw: bytes) -> str:
 def delete(
     resource: Resource,
     names: Annotated[list[str] | None, typer.Argument(help="Trial ids.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every trial you may see that is not "
-                                       "stopped yet.")] = False,
-    selector: Annotated[str | None, typer.Option("-l", "--selector", help="Only trials "
-                                                 "matching, e.g. template=open-data-dashboard "
-                                                 "(with --all).")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until each trial is Stopped, its "
-                                       "teardown verified.")] = False,
-    timeout: Annotated[int, typer.Option("--timeout", help="Seconds --wait waits before "
-                                         "failing.", min=1)] = 300,
-    server: Server = None, token: Token = None, context: ContextName = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every trial you may see that is not stopped yet.")
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "-l", "--selector", help="Only trials matching, e.g. template=open-data-dashboard (with --all)."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until each trial is Stopped, its teardown verified.")
+    ] = False,
+    timeout: Annotated[
+        int, typer.Option("--timeout", help="Seconds --wait waits before failing.", min=1)
+    ] = 300,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """End trials now: their sandboxes are torn down (a pending request is withdrawn).
 
@@ -376,7 +419,9 @@ def extend(
     resource: Resource,
     name: Annotated[str, typer.Argument(help="The trial's id.")],
     by: Annotated[str, typer.Option("--by", help="How much longer: 900, 30m, 1h30m, 2d.")],
-    server: Server = None, token: Token = None, context: ContextName = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Give a trial more time. Past the self-service limit the extension waits for an
     approver; a rule that forbids it is named (exit 1).
@@ -390,25 +435,30 @@ def extend(
     _resource(resource, allowed=("trials",))
     seconds = parse_duration(by)
     client = _client(server, token, context)
-    answer = _answer(client, "POST", f"/api/v1/trials/{name}/extend",
-                     json={"duration_seconds": seconds})
+    answer = _answer(client, "POST", f"/api/v1/trials/{name}/extend", json={"duration_seconds": seconds})
     trial = answer.body
     if answer.status == 202:
-        sys.stdout.write(f"trials/{name} extension by {render.human_duration(seconds)} waits "
-                         "for an approver\n")
+        sys.stdout.write(
+            f"trials/{name} extension by {render.human_duration(seconds)} waits for an approver\n"
+        )
         return
-    sys.stdout.write(f"trials/{name} extended: expires at {trial['expires_at']} (in "
-                     f"{render.until(trial['expires_at'], _now())})\n")
+    sys.stdout.write(
+        f"trials/{name} extended: expires at {trial['expires_at']} (in "
+        f"{render.until(trial['expires_at'], _now())})\n"
+    )
 
 
 @app.command()
 def approve(
     resource: Resource,
-    names: Annotated[list[str], typer.Argument(help="Trial ids, or template versions "
-                                               "(NAME@VERSION).")],
-    reason: Annotated[str, typer.Option("--reason", help="For a template version: a note "
-                                        "for the supplier and the audit log.")] = "",
-    server: Server = None, token: Token = None, context: ContextName = None,
+    names: Annotated[list[str], typer.Argument(help="Trial ids, or template versions (NAME@VERSION).")],
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="For a template version: a note for the supplier and the audit log."),
+    ] = "",
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Approve what waits on trials (the trial itself, PendingApproval, or an extension;
     nobody approves their own request), or publish template versions waiting for review
@@ -434,21 +484,28 @@ def _set_version_status(client: Client, ref: str, *, status: str, reason: str) -
     name, _, version = ref.partition("@")
     if not version:
         raise _fail(f"name the version to review: {name}@VERSION (see denctl describe tmpl {name})")
-    row = _call(client, "POST", f"/api/v1/templates/{name}/versions/{version}/status",
-                json={"status": status, "reason": reason})
+    row = _call(
+        client,
+        "POST",
+        f"/api/v1/templates/{name}/versions/{version}/status",
+        json={"status": status, "reason": reason},
+    )
     pinned = ", ".join(f"{c}={image}" for c, image in row.get("pinned_images", {}).items())
-    sys.stdout.write(f"templates/{name}@{version} {status.lower()}"
-                     + (f" (pinned: {pinned})" if pinned and status == "Published" else "") + "\n")
+    sys.stdout.write(
+        f"templates/{name}@{version} {status.lower()}"
+        + (f" (pinned: {pinned})" if pinned and status == "Published" else "")
+        + "\n"
+    )
 
 
 @app.command()
 def reject(
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="The trial's id, or a template version "
-                                        "(NAME@VERSION).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (or supplier) "
-                                        "reads it.")],
-    server: Server = None, token: Token = None, context: ContextName = None,
+    name: Annotated[str, typer.Argument(help="The trial's id, or a template version (NAME@VERSION).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (or supplier) reads it.")],
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Reject what waits on a trial, or a template version waiting for review, saying why.
 
@@ -474,9 +531,12 @@ def reject(
 def open_(
     resource: Resource,
     name: Annotated[str, typer.Argument(help="The trial's id.")],
-    component: Annotated[str | None, typer.Argument(help="Which component (needed when the "
-                                                    "trial exposes several).")] = None,
-    server: Server = None, token: Token = None, context: ContextName = None,
+    component: Annotated[
+        str | None, typer.Argument(help="Which component (needed when the trial exposes several).")
+    ] = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Print a one-time address that opens a trial's sandbox in a browser, signed in as you.
     It is on the sandbox's own origin and works once, within a minute. Scripts can instead
@@ -502,12 +562,14 @@ def open_(
 @app.command()
 def logs(
     name: Annotated[str, typer.Argument(help="The trial's id.")],
-    component: Annotated[str | None, typer.Argument(help="Which component (needed when the "
-                                                    "template has several).")] = None,
-    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")]
-    = False,
+    component: Annotated[
+        str | None, typer.Argument(help="Which component (needed when the template has several).")
+    ] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines from the end.", min=0)] = 200,
-    server: Server = None, token: Token = None, context: ContextName = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
 ) -> None:
     """Print a trial component's logs, from whichever runtime runs it.
 
@@ -520,8 +582,9 @@ def logs(
     client = _client(server, token, context)
     component = component or _only_component(client, name)
     try:
-        for line in client.lines(f"/api/v1/trials/{name}/logs/{component}",
-                                 {"follow": str(follow).lower(), "tail": tail}):
+        for line in client.lines(
+            f"/api/v1/trials/{name}/logs/{component}", {"follow": str(follow).lower(), "tail": tail}
+        ):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
     except ApiError as exc:
@@ -543,7 +606,9 @@ def _only_component(client: Client, trial_id: str) -> str:
 @app.command()
 def events(
     name: Annotated[str, typer.Argument(help="The trial's id.")],
-    output: Output = "table", server: Server = None, token: Token = None,
+    output: Output = "table",
+    server: Server = None,
+    token: Token = None,
     context: ContextName = None,
 ) -> None:
     """A trial's timeline, oldest first.

@@ -14,9 +14,12 @@ import typer
 from cli import contexts, render
 from cli.client import EXIT_USAGE
 
-config_app = typer.Typer(help="Contexts: named servers and tokens in the config file "
-                              "(~/.config/denctl/config.yaml, or $DENCTL_CONFIG).",
-                         no_args_is_help=True, rich_markup_mode=None)
+config_app = typer.Typer(
+    help="Contexts: named servers and tokens in the config file "
+    "(~/.config/denctl/config.yaml, or $DENCTL_CONFIG).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 Output = Annotated[str, typer.Option("-o", "--output", help="table or name.")]
 
 
@@ -78,8 +81,12 @@ def get_contexts(output: Output = "table") -> None:
     if output == "name":
         sys.stdout.write("".join(f"{c.name}\n" for c in config.contexts))
         return
-    sys.stdout.write(render.table(["CURRENT", "NAME", "SERVER"], [
-        ["*" if c.name == config.current else "", c.name, c.server] for c in config.contexts]))
+    sys.stdout.write(
+        render.table(
+            ["CURRENT", "NAME", "SERVER"],
+            [["*" if c.name == config.current else "", c.name, c.server] for c in config.contexts],
+        )
+    )
 
 
 @config_app.command("current-context")

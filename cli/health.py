@@ -24,33 +24,41 @@ def health_status(last_turn: float, *, now: float, stale_after: float) -> tuple[
     """(status, body) of /healthz: pure, `now` and `last_turn` on the monotonic clock."""
     age = round(now - last_turn, 3)
     if age > stale_after:
-        return 503, {"reason": "ReconcilerStuck",
-                     "detail": f"the reconciler's last turn ended {age} s ago (limit {stale_after} s)"}
+        return 503, {
+            "reason": "ReconcilerStuck",
+            "detail": f"the reconciler's last turn ended {age} s ago (limit {stale_after} s)",
+        }
     return 200, {"status": "alive", "last_turn_age_seconds": age}
 
 
-def serve_health(host: str, port: int, *, last_turn: Callable[[], float],
-                 database_ok: Callable[[], str | None], stale_after: float) -> ThreadingHTTPServer:
+def serve_health(
+    host: str,
+    port: int,
+    *,
+    last_turn: Callable[[], float],
+    database_ok: Callable[[], str | None],
+    stale_after: float,
+) -> ThreadingHTTPServer:
     """Start the server in a daemon thread and return it (call shutdown() to stop it).
     `database_ok` returns None when the database answers, else what went wrong."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
-                status, body = health_status(last_turn(), now=time.monotonic(),
-                                             stale_after=stale_after)
+                status, body = health_status(last_turn(), now=time.monotonic(), stale_after=stale_after)
                 self._send(status, json.dumps(body).encode(), "application/json")
             elif self.path == "/readyz":
                 problem = database_ok()
-                body = ({"status": "ready"} if problem is None
-                        else {"reason": "DatabaseUnavailable", "detail": problem[:200]})
-                self._send(200 if problem is None else 503, json.dumps(body).encode(),
-                           "application/json")
+                body = (
+                    {"status": "ready"}
+                    if problem is None
+                    else {"reason": "DatabaseUnavailable", "detail": problem[:200]}
+                )
+                self._send(200 if problem is None else 503, json.dumps(body).encode(), "application/json")
             elif self.path == "/metrics":
                 self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
             else:
-                self._send(404, b'{"reason": "NotFound", "detail": "no such path"}',
-                           "application/json")
+                self._send(404, b'{"reason": "NotFound", "detail": "no such path"}', "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

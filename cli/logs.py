@@ -10,7 +10,8 @@ import structlog
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json"
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")

@@ -62,8 +62,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns three spaces apart, as kubectl prints them."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = [headers, *rows]
-    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-                     for line in lines) + "\n"
+    return (
+        "\n".join(
+            "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
+        )
+        + "\n"
+    )
 
 
 # --- one kind of object per table ---------------------------------------------------------
@@ -73,21 +77,29 @@ Row = Callable[[dict[str, Any], datetime], list[str]]
 
 def _trial(item: dict[str, Any], now: datetime) -> list[str]:
     ended = item["phase"] == "Stopped"
-    return [item["id"], item["template"], item["phase"], item["reason"],
-            age(item["created_at"], now), "<none>" if ended else until(item["expires_at"], now)]
+    return [
+        item["id"],
+        item["template"],
+        item["phase"],
+        item["reason"],
+        age(item["created_at"], now),
+        "<none>" if ended else until(item["expires_at"], now),
+    ]
 
 
 def _trial_wide(item: dict[str, Any], now: datetime) -> list[str]:
     pending = item.get("pending_extension_seconds")
-    return [*_trial(item, now), item["owner"], item["department"] or "<none>",
-            str(item["extension_count"]) + (f" (+{human_duration(pending)} pending)"
-                                             if pending else ""),
-            ", ".join(item["endpoints"].values()) or "<none>"]
+    return [
+        *_trial(item, now),
+        item["owner"],
+        item["department"] or "<none>",
+        str(item["extension_count"]) + (f" (+{human_duration(pending)} pending)" if pending else ""),
+        ", ".join(item["endpoints"].values()) or "<none>",
+    ]
 
 
 def _template(item: dict[str, Any], now: datetime) -> list[str]:
-    return [item["name"], item["version"], item["supplier"], item["status"],
-            age(item["published_at"], now)]
+    return [item["name"], item["version"], item["supplier"], item["status"], age(item["published_at"], now)]
 
 
 def _template_wide(item: dict[str, Any], now: datetime) -> list[str]:
@@ -108,18 +120,26 @@ def _event(item: dict[str, Any], now: datetime) -> list[str]:
 
 #: kind -> (headers, row, wide headers, wide row, the key that names an object)
 KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
-    "trials": (["NAME", "TEMPLATE", "PHASE", "REASON", "AGE", "EXPIRES IN"], _trial,
-               ["OWNER", "DEPARTMENT", "EXTENSIONS", "ENDPOINTS"], _trial_wide, "id"),
-    "templates": (["NAME", "VERSION", "SUPPLIER", "STATUS", "AGE"], _template,
-                  ["PROBLEM AREAS", "SUMMARY"], _template_wide, "name"),
-    "suppliers": (["NAME", "DISPLAY NAME", "SIZE"], _supplier, ["TEMPLATES"], _supplier_wide,
-                  "slug"),
+    "trials": (
+        ["NAME", "TEMPLATE", "PHASE", "REASON", "AGE", "EXPIRES IN"],
+        _trial,
+        ["OWNER", "DEPARTMENT", "EXTENSIONS", "ENDPOINTS"],
+        _trial_wide,
+        "id",
+    ),
+    "templates": (
+        ["NAME", "VERSION", "SUPPLIER", "STATUS", "AGE"],
+        _template,
+        ["PROBLEM AREAS", "SUMMARY"],
+        _template_wide,
+        "name",
+    ),
+    "suppliers": (["NAME", "DISPLAY NAME", "SIZE"], _supplier, ["TEMPLATES"], _supplier_wide, "slug"),
     "events": (["AGE", "KIND", "PHASE", "REASON", "MESSAGE"], _event, [], _event, "at"),
 }
 
 
-def rows(kind: str, items: Sequence[dict[str, Any]], *, wide: bool, now: datetime
-         ) -> list[list[str]]:
+def rows(kind: str, items: Sequence[dict[str, Any]], *, wide: bool, now: datetime) -> list[list[str]]:
     _headers, row, _wide_headers, wide_row, _key = KINDS[kind]
     return [(wide_row if wide else row)(item, now) for item in items]
 
@@ -129,13 +149,17 @@ def headers(kind: str, *, wide: bool) -> list[str]:
     return base + extra if wide else base
 
 
-def render(kind: str, items: Sequence[dict[str, Any]], output: str, *, now: datetime,
-           single: bool = False) -> str:
+def render(
+    kind: str, items: Sequence[dict[str, Any]], output: str, *, now: datetime, single: bool = False
+) -> str:
     """The text for `-o output`. `single` (a named `get`) prints the object, not a list."""
     if output in ("json", "yaml"):
         document: Any = items[0] if single and items else {"items": list(items)}
-        return (json.dumps(document, indent=2) + "\n" if output == "json"
-                else yaml.safe_dump(document, sort_keys=False))
+        return (
+            json.dumps(document, indent=2) + "\n"
+            if output == "json"
+            else yaml.safe_dump(document, sort_keys=False)
+        )
     if output == "name":
         key = KINDS[kind][4]
         return "".join(f"{kind}/{item[key]}\n" for item in items)
@@ -145,13 +169,26 @@ def render(kind: str, items: Sequence[dict[str, Any]], output: str, *, now: date
 
 #: Column widths while watching, where rows come one at a time: wide enough for most values,
 #: so that rows line up under the header (a longer value pushes its row along).
-WATCH_WIDTHS = {"NAME": 14, "TEMPLATE": 32, "PHASE": 16, "REASON": 20, "AGE": 8,
-                "EXPIRES IN": 11, "OWNER": 14, "DEPARTMENT": 12, "EXTENSIONS": 11}
+WATCH_WIDTHS = {
+    "NAME": 14,
+    "TEMPLATE": 32,
+    "PHASE": 16,
+    "REASON": 20,
+    "AGE": 8,
+    "EXPIRES IN": 11,
+    "OWNER": 14,
+    "DEPARTMENT": 12,
+    "EXTENSIONS": 11,
+}
 
 
 def _padded(cells: Sequence[str], names: Sequence[str]) -> str:
-    return "   ".join(cell.ljust(WATCH_WIDTHS.get(name, 0))
-                      for cell, name in zip(cells, names, strict=True)).rstrip() + "\n"
+    return (
+        "   ".join(
+            cell.ljust(WATCH_WIDTHS.get(name, 0)) for cell, name in zip(cells, names, strict=True)
+        ).rstrip()
+        + "\n"
+    )
 
 
 def watch_header(kind: str, output: str) -> str:

@@ -47,8 +47,12 @@ def is_owner(user: User, trial: Trial) -> bool:
 
 def shares_department(user: User, trial: Trial) -> bool:
     """A civil servant of the trial's department, when its owner shared it."""
-    return (user.role == Role.CIVIL_SERVANT and trial.shared_with_department
-            and bool(trial.department) and user.department == trial.department)
+    return (
+        user.role == Role.CIVIL_SERVANT
+        and trial.shared_with_department
+        and bool(trial.department)
+        and user.department == trial.department
+    )
 
 
 def may_see_trial(user: User, trial: Trial) -> bool:
@@ -73,31 +77,31 @@ def check_may_decide(user: User, *, requested_by: str) -> None:
     """Approvers and platform engineers decide, but never on their own request."""
     require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="approve or reject requests")
     if user.name == requested_by:
-        raise Forbidden("nobody approves or rejects their own request: ask another approver",
-                        reason="SelfApproval")
+        raise Forbidden(
+            "nobody approves or rejects their own request: ask another approver", reason="SelfApproval"
+        )
 
 
 def check_may_review(user: User, *, supplier_id: int | None) -> None:
     """A version's review: for platform engineers (who decide) and the template's supplier."""
     if user.role == Role.PLATFORM_ENGINEER:
         return
-    if user.role == Role.SUPPLIER and user.supplier_id is not None \
-            and user.supplier_id == supplier_id:
+    if user.role == Role.SUPPLIER and user.supplier_id is not None and user.supplier_id == supplier_id:
         return
     raise Forbidden("only platform engineers and the template's supplier see a version's review")
 
 
 def check_may_evaluate(user: User, trial: Trial) -> None:
     if not (is_owner(user, trial) or shares_department(user, trial)):
-        raise Forbidden("only the trial's owner (or their department, when the trial is "
-                        "shared) records its evaluation")
+        raise Forbidden(
+            "only the trial's owner (or their department, when the trial is shared) records its evaluation"
+        )
 
 
 def sees_private_notes(user: User, trial: Trial) -> bool:
     """Private notes stay with the owner, their department and platform engineers: never a
     supplier, nor an approver who is not one of those."""
-    return (is_owner(user, trial) or shares_department(user, trial)
-            or user.role == Role.PLATFORM_ENGINEER)
+    return is_owner(user, trial) or shares_department(user, trial) or user.role == Role.PLATFORM_ENGINEER
 
 
 def check_may_read_logs(user: User) -> None:
@@ -113,8 +117,9 @@ def check_may_see_outcomes(user: User, *, supplier_id: int) -> None:
     if user.role in SEES_ALL:
         return
     if user.role != Role.SUPPLIER or user.supplier_id != supplier_id:
-        raise Forbidden("only the template's supplier, approvers and platform engineers see "
-                        "how its trials went")
+        raise Forbidden(
+            "only the template's supplier, approvers and platform engineers see how its trials went"
+        )
 
 
 def check_may_manage_tokens(user: User, *, owner: str) -> None:
@@ -131,8 +136,7 @@ def may_open_sandbox(user: User, trial: Trial) -> bool:
     opens nothing. Holders of a share link are let in by the link (crud.sandbox_access)."""
     if getattr(user, "disabled_at", None) is not None or getattr(user, "disabled", False) is True:
         return False
-    return (is_owner(user, trial) or shares_department(user, trial)
-            or user.role == Role.PLATFORM_ENGINEER)
+    return is_owner(user, trial) or shares_department(user, trial) or user.role == Role.PLATFORM_ENGINEER
 
 
 def check_may_share(user: User, trial: Trial) -> None:

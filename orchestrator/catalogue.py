@@ -50,8 +50,18 @@ _PATTERN_HINTS = {
     "host": "a DNS name such as api.example.org (optionally *.example.org) or an IPv4 CIDR",
 }
 _SECURITY_FIELDS = {
-    "privileged", "hostPath", "hostNetwork", "hostPID", "hostIPC", "capabilities",
-    "securityContext", "volumes", "volumeMounts", "runAsUser", "user", "devices",
+    "privileged",
+    "hostPath",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "capabilities",
+    "securityContext",
+    "volumes",
+    "volumeMounts",
+    "runAsUser",
+    "user",
+    "devices",
 }
 
 
@@ -94,22 +104,36 @@ def load_yaml(text: str | bytes) -> Any:
     """Parse one YAML (or JSON) document safely; raise ValidationFailed on anything odd."""
     size = len(text.encode() if isinstance(text, str) else text)
     if size > MAX_MANIFEST_BYTES:
-        raise ValidationFailed([Problem(
-            "(document)", f"the manifest is {size} bytes, over {MAX_MANIFEST_BYTES}",
-            "keep template.yaml small: demo data belongs in the image, not the manifest",
-        )])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "(document)",
+                    f"the manifest is {size} bytes, over {MAX_MANIFEST_BYTES}",
+                    "keep template.yaml small: demo data belongs in the image, not the manifest",
+                )
+            ]
+        )
     try:
         documents = list(yaml.load_all(text, Loader=StrictSafeLoader))
     except yaml.YAMLError as exc:
-        hint = ("write the values out in full" if "alias" in str(exc)
-                else "check indentation and quoting near that line")
+        hint = (
+            "write the values out in full"
+            if "alias" in str(exc)
+            else "check indentation and quoting near that line"
+        )
         raise ValidationFailed(
             [Problem("(document)", f"not valid YAML: {_yaml_message(exc)}", hint)]
         ) from exc
     if len(documents) != 1:
-        raise ValidationFailed([Problem(
-            "(document)", f"expected exactly one YAML document, found {len(documents)}",
-            "put one template in each manifest")])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "(document)",
+                    f"expected exactly one YAML document, found {len(documents)}",
+                    "put one template in each manifest",
+                )
+            ]
+        )
     return _joined_surrogates(documents[0])
 
 
@@ -135,8 +159,15 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 
 def too_deep() -> ValidationFailed:
-    return ValidationFailed([Problem("(document)", f"nesting deeper than {MAX_DEPTH} levels",
-                                     "a manifest is a few levels deep: flatten the structure")])
+    return ValidationFailed(
+        [
+            Problem(
+                "(document)",
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "a manifest is a few levels deep: flatten the structure",
+            )
+        ]
+    )
 
 
 def check_nesting(data: Any) -> None:
@@ -168,7 +199,9 @@ def stored_manifest(manifest: dict[str, Any], digest: str) -> TemplateManifest:
             problems = "; ".join(f"{p.field}: {p.message}" for p in map(_problem, exc.errors()))
             raise PermanentError(
                 f"template version {digest[:12]} no longer passes validation ({problems}); "
-                "publish a corrected version", reason="TemplateVersionInvalid") from exc
+                "publish a corrected version",
+                reason="TemplateVersionInvalid",
+            ) from exc
         if len(_STORED) >= _STORED_MAX:
             _STORED.clear()
         _STORED[digest] = found
@@ -177,8 +210,15 @@ def stored_manifest(manifest: dict[str, Any], digest: str) -> TemplateManifest:
 
 def validate_manifest(data: Any) -> TemplateManifest:
     if not isinstance(data, dict):
-        raise ValidationFailed([Problem("(document)", "a manifest must be a mapping",
-                                        "start with 'apiVersion: innovation-den.io/v1'")])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "(document)",
+                    "a manifest must be a mapping",
+                    "start with 'apiVersion: innovation-den.io/v1'",
+                )
+            ]
+        )
     check_nesting(data)
     try:
         return TemplateManifest.model_validate(data)
@@ -231,8 +271,13 @@ def load_suppliers(templates_dir: Path) -> list[Supplier]:
         return []
     rows = load_yaml(path.read_bytes()) or []
     return [
-        Supplier(slug=r["slug"], name=r["name"], size=r.get("size", "sme"),
-                 contact=r.get("contact", ""), description=r.get("description", ""),
-                 problem_areas=tuple(r.get("problem_areas", [])))
+        Supplier(
+            slug=r["slug"],
+            name=r["name"],
+            size=r.get("size", "sme"),
+            contact=r.get("contact", ""),
+            description=r.get("description", ""),
+            problem_areas=tuple(r.get("problem_areas", [])),
+        )
         for r in rows
     ]

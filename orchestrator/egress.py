@@ -34,8 +34,9 @@ from orchestrator.settings import Settings
 Network = IPv4Network | IPv6Network
 
 #: Private ranges: allowed only where `DEN_EGRESS_ALLOWED_CIDRS` says so.
-PRIVATE: tuple[Network, ...] = tuple(ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+PRIVATE: tuple[Network, ...] = tuple(
+    ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 
 
 def parse_cidrs(text: str) -> tuple[Network, ...]:
@@ -54,12 +55,13 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EgressPolicy:
-        forbidden = [(n, "the cluster's pod range") for n in
-                     parse_cidrs(settings.kubernetes_pod_cidr)]
-        forbidden += [(n, "the cluster's Service range") for n in
-                      parse_cidrs(settings.kubernetes_service_cidr)]
-        forbidden += [(n, "the Docker engine's bridge networks") for n in
-                      parse_cidrs(settings.docker_bridge_cidrs)]
+        forbidden = [(n, "the cluster's pod range") for n in parse_cidrs(settings.kubernetes_pod_cidr)]
+        forbidden += [
+            (n, "the cluster's Service range") for n in parse_cidrs(settings.kubernetes_service_cidr)
+        ]
+        forbidden += [
+            (n, "the Docker engine's bridge networks") for n in parse_cidrs(settings.docker_bridge_cidrs)
+        ]
         den = (urlsplit(settings.public_url).hostname or "").lower()
         names = [settings.sandbox_domain]
         try:
@@ -67,8 +69,12 @@ class EgressPolicy:
             forbidden.append((ip_network(address), "the den's own address"))
         except ValueError:
             names += [den] if den else []
-        return cls(forbidden=tuple(forbidden), allowed=parse_cidrs(settings.egress_allowed_cidrs),
-                   forbidden_names=tuple(names), wildcards=settings.driver != "docker")
+        return cls(
+            forbidden=tuple(forbidden),
+            allowed=parse_cidrs(settings.egress_allowed_cidrs),
+            forbidden_names=tuple(names),
+            wildcards=settings.driver != "docker",
+        )
 
     def never(self) -> tuple[Network, ...]:
         """Every range no sandbox may reach whatever it declares (for the kernel's rules)."""
@@ -84,8 +90,9 @@ class EgressPolicy:
                 return f"it reaches {forbidden} ({why}), which no sandbox may ever reach"
         for private in PRIVATE:
             if _overlap(private, network) and not _within(network, self.allowed):
-                return (f"it reaches the private range {private}, which DEN_EGRESS_ALLOWED_CIDRS "
-                        "does not allow")
+                return (
+                    f"it reaches the private range {private}, which DEN_EGRESS_ALLOWED_CIDRS does not allow"
+                )
         return ""
 
     def name_refusal(self, name: str) -> str:
@@ -94,12 +101,17 @@ class EgressPolicy:
         if is_internal_name(name):
             return "it is an internal name"
         for own in self.forbidden_names:
-            if bare == own or bare.endswith("." + own) or (name.startswith("*.")
-                                                          and own.endswith("." + bare)):
+            if (
+                bare == own
+                or bare.endswith("." + own)
+                or (name.startswith("*.") and own.endswith("." + bare))
+            ):
                 return f"it names the den itself or its sandboxes ({own})"
         if name.startswith("*.") and not self.wildcards:
-            return ("the Docker runtime allows egress by address, and a wildcard stands for "
-                    "addresses nobody can list before the trial starts")
+            return (
+                "the Docker runtime allows egress by address, and a wildcard stands for "
+                "addresses nobody can list before the trial starts"
+            )
         return ""
 
 
@@ -108,8 +120,7 @@ def egress_problems(manifest: TemplateManifest, settings: Settings) -> list[Prob
     policy = EgressPolicy.from_settings(settings)
     problems = []
     for index, rule in enumerate(manifest.spec.egress):
-        why = (policy.refusal(ip_network(rule.host)) if "/" in rule.host
-               else policy.name_refusal(rule.host))
+        why = policy.refusal(ip_network(rule.host)) if "/" in rule.host else policy.name_refusal(rule.host)
         if why:
             problems.append(Problem(f"spec.egress.{index}.host", f"{rule.host}: {why}", _hint(why)))
     return problems
@@ -117,8 +128,10 @@ def egress_problems(manifest: TemplateManifest, settings: Settings) -> list[Prob
 
 def _hint(why: str) -> str:
     if "DEN_EGRESS_ALLOWED_CIDRS" in why:
-        return ("declare the public address of the service; a platform engineer may allow an "
-                "internal range with DEN_EGRESS_ALLOWED_CIDRS")
+        return (
+            "declare the public address of the service; a platform engineer may allow an "
+            "internal range with DEN_EGRESS_ALLOWED_CIDRS"
+        )
     if "wildcard" in why:
         return "declare each name the sandbox needs, e.g. api.example.org"
     return "declare only the outside services the sandbox needs"
@@ -129,5 +142,7 @@ def _overlap(one: Network, other: Network) -> bool:
 
 
 def _within(network: Network, ranges: Iterable[Network]) -> bool:
-    return any(network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
-               for r in ranges)
+    return any(
+        network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
+        for r in ranges
+    )

@@ -24,8 +24,16 @@ from orchestrator.lifecycle import Phase
 from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
 
 REPORT_SCHEMA = "innovation-den.io/trial-report/v2"
-DIMENSIONS = ("user_need", "accessibility", "security", "privacy", "interoperability",
-              "performance", "cost_value", "ease_of_adoption")
+DIMENSIONS = (
+    "user_need",
+    "accessibility",
+    "security",
+    "privacy",
+    "interoperability",
+    "performance",
+    "cost_value",
+    "ease_of_adoption",
+)
 
 
 class Decision(StrEnum):
@@ -57,12 +65,14 @@ def measure(trial: Trial, events: Sequence[TrialEvent], *, now: datetime) -> Mea
 
 
 def _time_to_ready(trial: Trial) -> float | None:
-    return seconds_to_ready(created_at=trial.created_at, approved_at=trial.approved_at,
-                            ready_at=trial.ready_at)
+    return seconds_to_ready(
+        created_at=trial.created_at, approved_at=trial.approved_at, ready_at=trial.ready_at
+    )
 
 
-def seconds_to_ready(*, created_at: datetime, approved_at: datetime | None,
-                     ready_at: datetime | None) -> float | None:
+def seconds_to_ready(
+    *, created_at: datetime, approved_at: datetime | None, ready_at: datetime | None
+) -> float | None:
     """From the request (or its approval: waiting for an approver is not the runtime's time)
     to Ready; None when it never became ready."""
     if ready_at is None:
@@ -71,8 +81,11 @@ def seconds_to_ready(*, created_at: datetime, approved_at: datetime | None,
 
 
 def _ready_seconds(transitions: list[tuple[datetime, Phase]], *, now: datetime) -> float | None:
-    spans = [((transitions[i + 1][0] if i + 1 < len(transitions) else now) - at).total_seconds()
-             for i, (at, phase) in enumerate(transitions) if phase is Phase.READY]
+    spans = [
+        ((transitions[i + 1][0] if i + 1 < len(transitions) else now) - at).total_seconds()
+        for i, (at, phase) in enumerate(transitions)
+        if phase is Phase.READY
+    ]
     return sum(spans) if spans else None
 
 
@@ -101,13 +114,35 @@ def _teardown_verified(transitions: list[tuple[datetime, Phase]]) -> bool | None
 
 #: The report's columns, in order; docs/report-schema.md documents each one.
 COLUMNS: tuple[str, ...] = (
-    "schema", "row", "title", "problem_statement", "hypothesis", "success_criteria",
-    "department", "template", "template_version", "supplier", "supplier_name", "supplier_size",
-    "problem_areas", "created_at", "ready_at", "ended_at", "duration_seconds",
-    "extension_count", "outcome_reason",
+    "schema",
+    "row",
+    "title",
+    "problem_statement",
+    "hypothesis",
+    "success_criteria",
+    "department",
+    "template",
+    "template_version",
+    "supplier",
+    "supplier_name",
+    "supplier_size",
+    "problem_areas",
+    "created_at",
+    "ready_at",
+    "ended_at",
+    "duration_seconds",
+    "extension_count",
+    "outcome_reason",
     *(f"{d}_{part}" for d in DIMENSIONS for part in ("score", "evidence")),
-    "decision", "lessons_learned", "evaluated_at", "time_to_ready_seconds", "ready_seconds",
-    "availability", "teardown_verified", "cpu_millicores", "memory_mib",
+    "decision",
+    "lessons_learned",
+    "evaluated_at",
+    "time_to_ready_seconds",
+    "ready_seconds",
+    "availability",
+    "teardown_verified",
+    "cpu_millicores",
+    "memory_mib",
 )
 
 
@@ -128,14 +163,23 @@ class ReportInput:
 def report_row(data: ReportInput) -> dict[str, Any]:
     trial, evaluation = data.trial, data.evaluation
     row: dict[str, Any] = {
-        "schema": REPORT_SCHEMA, "row": data.row, "title": trial.title,
-        "problem_statement": trial.problem_statement, "hypothesis": trial.hypothesis,
-        "success_criteria": list(trial.success_criteria), "department": trial.department,
-        "template": trial.template_name, "template_version": trial.template_version,
-        "supplier": data.supplier.slug, "supplier_name": data.supplier.name,
-        "supplier_size": data.supplier.size, "problem_areas": list(data.problem_areas),
-        "created_at": _iso(trial.created_at), "ready_at": _iso(trial.ready_at),
-        "ended_at": _iso(trial.ended_at), "duration_seconds": trial.duration_seconds,
+        "schema": REPORT_SCHEMA,
+        "row": data.row,
+        "title": trial.title,
+        "problem_statement": trial.problem_statement,
+        "hypothesis": trial.hypothesis,
+        "success_criteria": list(trial.success_criteria),
+        "department": trial.department,
+        "template": trial.template_name,
+        "template_version": trial.template_version,
+        "supplier": data.supplier.slug,
+        "supplier_name": data.supplier.name,
+        "supplier_size": data.supplier.size,
+        "problem_areas": list(data.problem_areas),
+        "created_at": _iso(trial.created_at),
+        "ready_at": _iso(trial.ready_at),
+        "ended_at": _iso(trial.ended_at),
+        "duration_seconds": trial.duration_seconds,
         "extension_count": trial.extension_count,
         "outcome_reason": trial.reason if trial.phase == Phase.STOPPED else "",
     }
@@ -143,18 +187,25 @@ def report_row(data: ReportInput) -> dict[str, Any]:
         score = evaluation.scores.get(dimension, {})
         row[f"{dimension}_score"] = score.get("score")
         row[f"{dimension}_evidence"] = score.get("evidence", "")
-    row.update({
-        "decision": evaluation.decision, "lessons_learned": evaluation.lessons_learned,
-        "evaluated_at": _iso(evaluation.recorded_at), **vars(data.measured),
-        "cpu_millicores": trial.cpu_millicores, "memory_mib": trial.memory_mib,
-    })
+    row.update(
+        {
+            "decision": evaluation.decision,
+            "lessons_learned": evaluation.lessons_learned,
+            "evaluated_at": _iso(evaluation.recorded_at),
+            **vars(data.measured),
+            "cpu_millicores": trial.cpu_millicores,
+            "memory_mib": trial.memory_mib,
+        }
+    )
     return {column: row[column] for column in COLUMNS}
 
 
 def for_supplier(row: dict[str, Any]) -> dict[str, Any]:
     """The row as a supplier sees it: the same columns, the civil servant's words emptied."""
-    return {column: ([] if isinstance(value, list) else "") if column in SUPPLIER_HIDDEN
-            else value for column, value in row.items()}
+    return {
+        column: ([] if isinstance(value, list) else "") if column in SUPPLIER_HIDDEN else value
+        for column, value in row.items()
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -210,17 +261,17 @@ def summarise(rows: Sequence[dict[str, Any]], *, by: str) -> list[Summary]:
         raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        for key in (row["problem_areas"] if by == "problem_area" else [row[by]]):
+        for key in row["problem_areas"] if by == "problem_area" else [row[by]]:
             groups.setdefault(key, []).append(row)
     return [_summary(key, groups[key]) for key in sorted(groups)]
 
 
 def _summary(key: str, rows: list[dict[str, Any]]) -> Summary:
     return Summary(
-        key=key, trials=len(rows),
+        key=key,
+        trials=len(rows),
         decisions={d.value: sum(1 for r in rows if r["decision"] == d.value) for d in Decision},
-        mean_scores={d: m for d in DIMENSIONS
-                     if (m := _mean([r[f"{d}_score"] for r in rows])) is not None},
+        mean_scores={d: m for d in DIMENSIONS if (m := _mean([r[f"{d}_score"] for r in rows])) is not None},
         mean_time_to_ready_seconds=_mean([r["time_to_ready_seconds"] for r in rows]),
         mean_availability=_mean([r["availability"] for r in rows], digits=4),
     )

@@ -63,10 +63,22 @@ PACKAGES = ("python3-minimal", "libpython3-stdlib", "ca-certificates")
 DEN_PASSWD = "den:x:10001:10001::/tmp:/usr/sbin/nologin"
 DEN_GROUP = "den:x:10001:"
 # Emptied in the rootfs: nothing a sandbox needs, and over half of debootstrap's output.
-PRUNED_DIRS = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-               "usr/share/info", "usr/share/locale", "var/log")
-IMPORT_CHANGES = ("ENV PYTHONDONTWRITEBYTECODE=1", "ENV PYTHONUNBUFFERED=1",
-                  "ENV LANG=C.UTF-8", "WORKDIR /", 'CMD ["python3"]')
+PRUNED_DIRS = (
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/log",
+)
+IMPORT_CHANGES = (
+    "ENV PYTHONDONTWRITEBYTECODE=1",
+    "ENV PYTHONUNBUFFERED=1",
+    "ENV LANG=C.UTF-8",
+    "WORKDIR /",
+    'CMD ["python3"]',
+)
 # Bump when the rootfs recipe changes in a way the arguments above do not show.
 RECIPE_VERSION = "1"
 HASH_IGNORED = ("__pycache__", ".pyc", ".pytest_cache")
@@ -137,15 +149,19 @@ def debian_mirror(sources: Mapping[str, str], suite: str = SUITE) -> str:
 
 
 def debootstrap_argv(mirror: str, target: Path) -> list[str]:
-    return ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-            SUITE, str(target), mirror]
+    return ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(target), mirror]
 
 
 def base_key(mirror: str) -> str:
     """The cache key of the base image: a hash of everything that shapes it."""
-    recipe = {"version": RECIPE_VERSION, "argv": debootstrap_argv(mirror, Path("ROOTFS")),
-              "passwd": DEN_PASSWD, "group": DEN_GROUP, "pruned": PRUNED_DIRS,
-              "changes": IMPORT_CHANGES}
+    recipe = {
+        "version": RECIPE_VERSION,
+        "argv": debootstrap_argv(mirror, Path("ROOTFS")),
+        "passwd": DEN_PASSWD,
+        "group": DEN_GROUP,
+        "pruned": PRUNED_DIRS,
+        "changes": IMPORT_CHANGES,
+    }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -165,7 +181,8 @@ def dockerfile_bases(text: str) -> list[str]:
 
 def _context_files(directory: Path) -> list[Path]:
     return sorted(
-        p for p in directory.rglob("*")
+        p
+        for p in directory.rglob("*")
         if p.is_file() and not any(part.endswith(HASH_IGNORED) for part in p.parts)
     )
 
@@ -207,7 +224,8 @@ def expected_image(manifest: TemplateManifest, component: str) -> str:
 def find_debian_mirror(etc_apt: Path = Path("/etc/apt")) -> str:
     files = [etc_apt / "sources.list", *sorted((etc_apt / "sources.list.d").glob("*"))]
     sources = {
-        str(f): f.read_text(errors="replace") for f in files
+        str(f): f.read_text(errors="replace")
+        for f in files
         if f.is_file() and f.name.endswith((".list", ".sources"))
     }
     return debian_mirror(sources)
@@ -245,11 +263,11 @@ def _labelled_image(client: Any, tag: str, label: str, value: str) -> str | None
 
 def _build_rootfs_tarball(mirror: str, tarball: Path) -> None:
     if shutil.which("debootstrap") is None:
-        raise PermanentError("debootstrap is not installed: run scripts/ensure-docker first.",
-                             reason="BaseImageBuildFailed")
+        raise PermanentError(
+            "debootstrap is not installed: run scripts/ensure-docker first.", reason="BaseImageBuildFailed"
+        )
     tarball.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="rootfs-",
-                                     ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="rootfs-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "root"
         _run(debootstrap_argv(mirror, root), "debootstrap")
         _finish_rootfs(root)
@@ -275,8 +293,11 @@ def _run(argv: list[str], what: str) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = (result.stdout + result.stderr)[-2000:]
-        raise PermanentError(f"{what} failed (exit {result.returncode}) while making the base "
-                             "image.", reason="BaseImageBuildFailed", log_message=tail)
+        raise PermanentError(
+            f"{what} failed (exit {result.returncode}) while making the base image.",
+            reason="BaseImageBuildFailed",
+            log_message=tail,
+        )
 
 
 # --- template images ----------------------------------------------------------------------
@@ -298,8 +319,9 @@ def _jobs(templates_dir: Path, names: list[str] | None) -> list[_Job]:
     templates = load_bundled_templates(templates_dir)
     unknown = sorted(set(names or ()) - set(templates))
     if unknown:
-        raise NotFound(f"No bundled template named {', '.join(unknown)}; known: "
-                       f"{', '.join(sorted(templates))}.")
+        raise NotFound(
+            f"No bundled template named {', '.join(unknown)}; known: {', '.join(sorted(templates))}."
+        )
     return [
         _Job(manifest, component, component_build_dir(directory, manifest, component.name))
         for name, (directory, manifest) in templates.items()
@@ -325,7 +347,8 @@ def _base_ids(client: Any, dockerfile: Path) -> list[str]:
             raise PermanentError(
                 f"{dockerfile} starts FROM {base}, which is not on this machine and cannot be "
                 "pulled: make the base image first (`den images build` does).",
-                reason="ImageBuildFailed") from exc
+                reason="ImageBuildFailed",
+            ) from exc
     return ids
 
 
@@ -346,14 +369,15 @@ def _build(client: Any, job: _Job, log: Log) -> BuiltImage:
 
 def _docker_build(client: Any, job: _Job, digest: str) -> str:
     labels = {TEMPLATE_LABEL: job.manifest.metadata.name, CONTEXT_HASH_LABEL: digest}
-    previous = _labelled_image(client, job.component.image, TEMPLATE_LABEL,
-                               job.manifest.metadata.name)
+    previous = _labelled_image(client, job.component.image, TEMPLATE_LABEL, job.manifest.metadata.name)
     try:
-        image, _ = client.images.build(path=str(job.directory), tag=job.component.image,
-                                       labels=labels, rm=True, forcerm=True, pull=False)
+        image, _ = client.images.build(
+            path=str(job.directory), tag=job.component.image, labels=labels, rm=True, forcerm=True, pull=False
+        )
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
-        raise PermanentError(f"Building {job.component.image} failed: {exc}",
-                             reason="ImageBuildFailed") from exc
+        raise PermanentError(
+            f"Building {job.component.image} failed: {exc}", reason="ImageBuildFailed"
+        ) from exc
     if previous and previous != image.id:
         _remove_quietly(client, previous)
     return str(image.id)
@@ -368,16 +392,26 @@ def _remove_quietly(client: Any, image_id: str) -> None:
 # --- the whole job, for `den images build` --------------------------------------------------
 
 
-def build_all(templates_dir: Path, names: list[str] | None, *, settings: Settings, log: Log,
-              cache_dir: Path = DEFAULT_CACHE_DIR) -> list[BuiltImage]:
+def build_all(
+    templates_dir: Path,
+    names: list[str] | None,
+    *,
+    settings: Settings,
+    log: Log,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+) -> list[BuiltImage]:
     """The base image, then the templates' images, on the engine `settings` name."""
     try:
-        client = (docker.DockerClient(base_url=settings.docker_host, version="auto")
-                  if settings.docker_host else docker.from_env(version="auto"))
+        client = (
+            docker.DockerClient(base_url=settings.docker_host, version="auto")
+            if settings.docker_host
+            else docker.from_env(version="auto")
+        )
         client.ping()
     except docker.errors.DockerException as exc:
-        raise RuntimeUnavailable("The Docker engine does not answer: run scripts/ensure-docker.",
-                                 log_message=str(exc)) from exc
+        raise RuntimeUnavailable(
+            "The Docker engine does not answer: run scripts/ensure-docker.", log_message=str(exc)
+        ) from exc
     try:
         ensure_base_image(client, cache_dir=cache_dir, log=log)
         return build_template_images(client, templates_dir, names, log=log)

@@ -47,9 +47,7 @@ class Reason(StrEnum):
 
 
 #: Phases in which a sandbox may exist (or is about to) and the reconciler has work to do.
-LIVE_PHASES = frozenset(
-    {Phase.REQUESTED, Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED}
-)
+LIVE_PHASES = frozenset({Phase.REQUESTED, Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
 #: Phases counted against caps and quotas.
 ACTIVE_PHASES = LIVE_PHASES | {Phase.PENDING_APPROVAL}
 TERMINAL_PHASES = frozenset({Phase.STOPPED})

@@ -54,23 +54,57 @@ _IMAGE = (
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
 _PARAM_NAME = re.compile(parameters.NAME_PATTERN)
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_MEMORY_UNITS = {
+    None: 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 #: Environment variables the workload's runtime or the driver owns: no parameter may set them.
-RESERVED_ENV = frozenset({
-    "PATH", "HOME", "HOSTNAME", "USER", "SHELL", "PWD", "ENV", "BASH_ENV", "IFS",
-    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-    "PYTHONUSERBASE", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "RUBYOPT",
-    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "http_proxy", "https_proxy", "HTTP_PROXY",
-    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-})
+RESERVED_ENV = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "HOSTNAME",
+        "USER",
+        "SHELL",
+        "PWD",
+        "ENV",
+        "BASH_ENV",
+        "IFS",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONUSERBASE",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERL5OPT",
+        "PERL5LIB",
+        "RUBYOPT",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    }
+)
 RESERVED_PREFIX = "DEN_"
 
 
 def is_reserved_env(name: str) -> bool:
-    return name in RESERVED_ENV or name.upper() in RESERVED_ENV or \
-        name.upper().startswith(RESERVED_PREFIX)
+    return name in RESERVED_ENV or name.upper() in RESERVED_ENV or name.upper().startswith(RESERVED_PREFIX)
 
 
 DnsLabel = Annotated[str, StringConstraints(pattern=_DNS_LABEL)]
@@ -113,17 +147,17 @@ Memory = Annotated[str, AfterValidator(_memory)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 def _service_name(value: str) -> str:
     """A container port's name on Kubernetes is an IANA service name: at most 15 characters,
     at least one letter, no '--'."""
     if len(value) > 15 or "--" in value or not re.search("[a-z]", value):
-        raise ValueError(f"port name {value!r} must be at most 15 characters, with a letter "
-                         "and no '--' (Kubernetes names container ports so)")
+        raise ValueError(
+            f"port name {value!r} must be at most 15 characters, with a letter "
+            "and no '--' (Kubernetes names container ports so)"
+        )
     return value
 
 
@@ -153,19 +187,18 @@ class Resources(_Model):
 class Component(_Model):
     name: DnsLabel
     image: Annotated[str, StringConstraints(pattern=_IMAGE, max_length=255)]
-    command: list[Annotated[str, StringConstraints(max_length=1000)]] | None = Field(
-        None, max_length=50
-    )
+    command: list[Annotated[str, StringConstraints(max_length=1000)]] | None = Field(None, max_length=50)
     ports: list[Port] = Field(default_factory=list, max_length=10)
-    env: dict[Annotated[str, StringConstraints(pattern=_ENV_NAME)],
-              Annotated[str, StringConstraints(max_length=4096)]] = Field(
-        default_factory=dict, max_length=100
-    )
+    env: dict[
+        Annotated[str, StringConstraints(pattern=_ENV_NAME)],
+        Annotated[str, StringConstraints(max_length=4096)],
+    ] = Field(default_factory=dict, max_length=100)
     resources: Resources = Field(default_factory=Resources)
     readiness_probe: ReadinessProbe | None = None
-    writable_paths: list[Annotated[str, StringConstraints(pattern=r"^/[a-z0-9._/-]{1,100}$")]] = (
-        Field(default_factory=lambda: ["/tmp"], max_length=5,
-              description="Small tmpfs mounts; the root filesystem is read-only.")
+    writable_paths: list[Annotated[str, StringConstraints(pattern=r"^/[a-z0-9._/-]{1,100}$")]] = Field(
+        default_factory=lambda: ["/tmp"],
+        max_length=5,
+        description="Small tmpfs mounts; the root filesystem is read-only.",
     )
 
     @field_validator("writable_paths")
@@ -175,8 +208,10 @@ class Component(_Model):
         (or the root), which both runtimes refuse when the sandbox starts."""
         for path in value:
             if posixpath.normpath(path) != path or path == "/":
-                raise ValueError(f"{path!r} must be a plain absolute path below '/', such as "
-                                 "/tmp (no '.', '..', '//' or trailing '/')")
+                raise ValueError(
+                    f"{path!r} must be a plain absolute path below '/', such as "
+                    "/tmp (no '.', '..', '//' or trailing '/')"
+                )
         if len(set(value)) != len(value):
             raise ValueError("writable paths must be unique")
         return value
@@ -201,8 +236,7 @@ class Component(_Model):
 NEVER_EGRESS: dict[IPv4Network | IPv6Network, str] = {
     ip_network("0.0.0.0/8"): "'this network': the machine the sandbox runs on",
     ip_network("127.0.0.0/8"): "loopback: the machine the sandbox runs on",
-    ip_network("169.254.0.0/16"): "link-local, where cloud metadata services answer "
-                                  "(169.254.169.254)",
+    ip_network("169.254.0.0/16"): "link-local, where cloud metadata services answer (169.254.169.254)",
     ip_network("224.0.0.0/4"): "multicast",
     ip_network("240.0.0.0/4"): "reserved (and broadcast)",
     ip_network("::/127"): "the unspecified and loopback IPv6 addresses",
@@ -210,10 +244,20 @@ NEVER_EGRESS: dict[IPv4Network | IPv6Network, str] = {
     ip_network("ff00::/8"): "IPv6 multicast",
 }
 #: DNS suffixes that only ever name something inside a machine, a site or a cluster.
-INTERNAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "svc", "cluster.local",
-                     "home.arpa", "lan")
-_EGRESS_HOST = (r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
-                r"|^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")
+INTERNAL_SUFFIXES = (
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "svc",
+    "cluster.local",
+    "home.arpa",
+    "lan",
+)
+_EGRESS_HOST = (
+    r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+    r"|^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
+)
 
 
 def never_reason(network: IPv4Network | IPv6Network) -> str:
@@ -243,11 +287,14 @@ def _egress_host(value: str) -> str:
         return value
     last = value.rsplit(".", 1)[-1]
     if last.isdigit() or last.startswith("0x") or _inet_aton(value):
-        raise ValueError(f"{value!r} is an address written as a name: write it as a CIDR "
-                         "such as 203.0.113.10/32")
+        raise ValueError(
+            f"{value!r} is an address written as a name: write it as a CIDR such as 203.0.113.10/32"
+        )
     if is_internal_name(value):
-        raise ValueError(f"{value!r} is an internal name (.localhost, .local, .internal, .svc, "
-                         "...): sandboxes reach only public destinations")
+        raise ValueError(
+            f"{value!r} is an internal name (.localhost, .local, .internal, .svc, "
+            "...): sandboxes reach only public destinations"
+        )
     return value
 
 
@@ -293,44 +340,58 @@ def _check_parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
     variables; every problem is reported at its own path below `spec.parameters`."""
     issues = _name_issues(value) + parameters.schema_problems(value)
     if issues:
-        raise ValidationError.from_exception_data("parameters", [
-            InitErrorDetails(type=PydanticCustomError(
-                "parameter_schema", "{message}", {"message": issue.message, "hint": issue.hint}),
-                loc=issue.path, input=None)
-            for issue in issues])
+        raise ValidationError.from_exception_data(
+            "parameters",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "parameter_schema", "{message}", {"message": issue.message, "hint": issue.hint}
+                    ),
+                    loc=issue.path,
+                    input=None,
+                )
+                for issue in issues
+            ],
+        )
     return value
 
 
 def _name_issues(schema: dict[str, Any]) -> list[parameters.Issue]:
     properties = schema.get("properties")
-    names = [name for name in properties if isinstance(name, str)] \
-        if isinstance(properties, dict) else []
+    names = [name for name in properties if isinstance(name, str)] if isinstance(properties, dict) else []
     issues = []
     for name in names:
         path = ("properties", name[:60])
         if not _PARAM_NAME.match(name):
-            issues.append(parameters.Issue(
-                path, f"parameter name {name[:60]!r} must be lower case letters, digits and '_' "
-                "(it becomes an environment variable)", "start with a letter; at most 40 characters"))
+            issues.append(
+                parameters.Issue(
+                    path,
+                    f"parameter name {name[:60]!r} must be lower case letters, digits and '_' "
+                    "(it becomes an environment variable)",
+                    "start with a letter; at most 40 characters",
+                )
+            )
         elif is_reserved_env(name.upper()):
-            issues.append(parameters.Issue(
-                path, f"parameter name {name!r} would set the reserved variable {name.upper()}",
-                "choose another name"))
+            issues.append(
+                parameters.Issue(
+                    path,
+                    f"parameter name {name!r} would set the reserved variable {name.upper()}",
+                    "choose another name",
+                )
+            )
     if isinstance(properties, dict) and len(names) != len(properties):
-        issues.append(parameters.Issue(("properties",), "parameter names must be text",
-                                       "quote the names"))
+        issues.append(parameters.Issue(("properties",), "parameter names must be text", "quote the names"))
     return issues
 
 
-ParametersSchema = Annotated[dict[str, Any], AfterValidator(_check_parameters_schema),
-                             WithJsonSchema(parameters.published_schema())]
+ParametersSchema = Annotated[
+    dict[str, Any], AfterValidator(_check_parameters_schema), WithJsonSchema(parameters.published_schema())
+]
 
 
 class Spec(_Model):
     components: list[Component] = Field(min_length=1, max_length=8)
-    parameters: ParametersSchema = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: ParametersSchema = Field(default_factory=lambda: {"type": "object", "properties": {}})
     limits: Limits = Field(default_factory=Limits)
     egress: list[Egress] = Field(default_factory=list, max_length=20)
     data_classification: Literal["synthetic", "open"]

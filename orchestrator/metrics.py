@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-TRANSITIONS = Counter(
-    "den_trial_transitions_total", "Trial phase transitions.", ["phase", "reason"]
-)
+TRANSITIONS = Counter("den_trial_transitions_total", "Trial phase transitions.", ["phase", "reason"])
 TIME_TO_READY = Histogram(
-    "den_trial_time_to_ready_seconds", "From request to Ready.",
+    "den_trial_time_to_ready_seconds",
+    "From request to Ready.",
     buckets=(0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300),
 )
 TEARDOWN_DELAY = Histogram(
-    "den_trial_expiry_teardown_delay_seconds", "From expires_at to teardown start.",
+    "den_trial_expiry_teardown_delay_seconds",
+    "From expires_at to teardown start.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 RECONCILE_SECONDS = Histogram("den_reconcile_pass_seconds", "Duration of one reconcile pass.")
@@ -23,11 +23,10 @@ TRIALS = Gauge("den_trials", "Trials by phase, counted when scraped.", ["phase"]
 TRIAL_REQUESTS = Counter(
     "den_trial_requests_total", "Trials asked for, by whether they need an approver.", ["outcome"]
 )
-EXTENSIONS = Counter(
-    "den_trial_extensions_total", "Extensions asked for and decided.", ["outcome"]
-)
+EXTENSIONS = Counter("den_trial_extensions_total", "Extensions asked for and decided.", ["outcome"])
 DECISIONS = Counter(
-    "den_approval_decisions_total", "Approvers' decisions on trials and extensions.",
+    "den_approval_decisions_total",
+    "Approvers' decisions on trials and extensions.",
     ["subject", "decision"],
 )
 EVALUATIONS = Counter("den_evaluations_total", "Evaluations recorded, by decision.", ["decision"])

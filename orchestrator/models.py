@@ -47,9 +47,7 @@ def _json(default: Any = None) -> Any:
 
 
 def _when(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index)
-    )
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
 def new_id() -> str:

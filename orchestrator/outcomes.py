@@ -59,28 +59,33 @@ class TemplateOutcomes:
     versions: list[Outcome]  # in the order given: every version, trialled or not
 
 
-def summarise(*, template: str, supplier: str, versions: Sequence[str],
-              rows: Sequence[TrialFacts]) -> TemplateOutcomes:
+def summarise(
+    *, template: str, supplier: str, versions: Sequence[str], rows: Sequence[TrialFacts]
+) -> TemplateOutcomes:
     """`versions` in the order to show them (newest first, say); a version that has trials but
     is not listed still counts in the total and is shown after the listed ones."""
     order = list(dict.fromkeys([*versions, *(row.version for row in rows)]))
     return TemplateOutcomes(
-        template=template, supplier=supplier, total=outcome(None, rows),
-        versions=[outcome(v, [row for row in rows if row.version == v]) for v in order])
+        template=template,
+        supplier=supplier,
+        total=outcome(None, rows),
+        versions=[outcome(v, [row for row in rows if row.version == v]) for v in order],
+    )
 
 
 def outcome(version: str | None, rows: Sequence[TrialFacts]) -> Outcome:
     evaluated = [row for row in rows if row.decision is not None]
     ready = [row.time_to_ready_seconds for row in rows if row.time_to_ready_seconds is not None]
     return Outcome(
-        version=version, trials=len(rows),
+        version=version,
+        trials=len(rows),
         phases={str(p): sum(1 for row in rows if row.phase == p) for p in Phase},
         evaluated=len(evaluated),
         decisions={str(d): sum(1 for row in evaluated if row.decision == d) for d in Decision},
-        mean_scores={d: _mean([(row.scores or {}).get(d) for row in evaluated])
-                     for d in DIMENSIONS},
-        time_to_ready=TimeToReady(samples=len(ready), median_seconds=quantile(ready, 0.5),
-                                  p90_seconds=quantile(ready, 0.9)),
+        mean_scores={d: _mean([(row.scores or {}).get(d) for row in evaluated]) for d in DIMENSIONS},
+        time_to_ready=TimeToReady(
+            samples=len(ready), median_seconds=quantile(ready, 0.5), p90_seconds=quantile(ready, 0.9)
+        ),
     )
 
 

@@ -51,26 +51,68 @@ _COMMON = frozenset({"type", "enum", "const", "default", "title", "description",
 _NUMERIC = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 _STRING = frozenset({"minLength", "maxLength", "pattern"})
 _ANY_TYPE = _COMMON | _NUMERIC | _STRING
-_BY_TYPE = {"string": _COMMON | _STRING, "integer": _COMMON | _NUMERIC,
-            "number": _COMMON | _NUMERIC, "boolean": _COMMON}
-_TOP_LEVEL = frozenset({"$schema", "type", "title", "description", "properties", "required",
-                        "additionalProperties"})
+_BY_TYPE = {
+    "string": _COMMON | _STRING,
+    "integer": _COMMON | _NUMERIC,
+    "number": _COMMON | _NUMERIC,
+    "boolean": _COMMON,
+}
+_TOP_LEVEL = frozenset(
+    {"$schema", "type", "title", "description", "properties", "required", "additionalProperties"}
+)
 
 _FLAT = "parameters are flat: declare each one under spec.parameters.properties"
-_SCALAR = ("a parameter is one value (string, integer, number or boolean): it becomes an "
-           "environment variable")
+_SCALAR = "a parameter is one value (string, integer, number or boolean): it becomes an environment variable"
 _REFUSED_HINTS = {
-    **dict.fromkeys(("$ref", "$defs", "definitions", "$dynamicRef", "$dynamicAnchor", "$anchor",
-                     "$id", "$vocabulary", "$recursiveRef"),
-                    "write each parameter out in full: references are never followed"),
-    **dict.fromkeys(("allOf", "anyOf", "oneOf", "not", "if", "then", "else"),
-                    "use enum for a choice between values, or one pattern"),
-    **dict.fromkeys(("properties", "patternProperties", "additionalProperties", "required",
-                     "dependentRequired", "dependentSchemas", "dependencies", "propertyNames",
-                     "unevaluatedProperties", "minProperties", "maxProperties"), _FLAT),
-    **dict.fromkeys(("items", "prefixItems", "additionalItems", "contains", "minContains",
-                     "maxContains", "uniqueItems", "minItems", "maxItems", "unevaluatedItems"),
-                    _SCALAR),
+    **dict.fromkeys(
+        (
+            "$ref",
+            "$defs",
+            "definitions",
+            "$dynamicRef",
+            "$dynamicAnchor",
+            "$anchor",
+            "$id",
+            "$vocabulary",
+            "$recursiveRef",
+        ),
+        "write each parameter out in full: references are never followed",
+    ),
+    **dict.fromkeys(
+        ("allOf", "anyOf", "oneOf", "not", "if", "then", "else"),
+        "use enum for a choice between values, or one pattern",
+    ),
+    **dict.fromkeys(
+        (
+            "properties",
+            "patternProperties",
+            "additionalProperties",
+            "required",
+            "dependentRequired",
+            "dependentSchemas",
+            "dependencies",
+            "propertyNames",
+            "unevaluatedProperties",
+            "minProperties",
+            "maxProperties",
+        ),
+        _FLAT,
+    ),
+    **dict.fromkeys(
+        (
+            "items",
+            "prefixItems",
+            "additionalItems",
+            "contains",
+            "minContains",
+            "maxContains",
+            "uniqueItems",
+            "minItems",
+            "maxItems",
+            "unevaluatedItems",
+        ),
+        _SCALAR,
+    ),
     "format": "use a pattern (RE2 syntax) for the form of the value",
 }
 
@@ -92,15 +134,31 @@ class Issue:
 def schema_problems(schema: Any) -> list[Issue]:
     """Every way `schema` leaves the subset (empty when it is inside it)."""
     if not isinstance(schema, dict):
-        return [Issue((), "parameters must be a mapping: a JSON Schema of type 'object'",
-                      "start with 'type: object' and 'properties:'")]
+        return [
+            Issue(
+                (),
+                "parameters must be a mapping: a JSON Schema of type 'object'",
+                "start with 'type: object' and 'properties:'",
+            )
+        ]
     size = _serialised_size(schema)
     if size is None:
-        return [Issue((), "parameters must be JSON data (strings, numbers, true/false, lists "
-                          "and mappings with text keys)", "quote dates and other special values")]
+        return [
+            Issue(
+                (),
+                "parameters must be JSON data (strings, numbers, true/false, lists "
+                "and mappings with text keys)",
+                "quote dates and other special values",
+            )
+        ]
     if size > MAX_SCHEMA_BYTES:
-        return [Issue((), f"the parameters schema is {size} bytes as JSON, over {MAX_SCHEMA_BYTES}",
-                      "shorten descriptions and enums, or use fewer parameters")]
+        return [
+            Issue(
+                (),
+                f"the parameters schema is {size} bytes as JSON, over {MAX_SCHEMA_BYTES}",
+                "shorten descriptions and enums, or use fewer parameters",
+            )
+        ]
     issues = _top_level_problems(schema)
     properties = schema.get("properties", {})
     if isinstance(properties, dict):
@@ -123,87 +181,127 @@ def _key(key: Any) -> str:
 def _top_level_problems(schema: dict[str, Any]) -> list[Issue]:
     issues = _unknown_keywords((), schema, _TOP_LEVEL, where="at the top of parameters")
     if schema.get("type", "object") != "object":
-        issues.append(Issue(("type",), "parameters must be a JSON Schema of type 'object'",
-                            "use 'type: object' and declare each parameter under properties"))
+        issues.append(
+            Issue(
+                ("type",),
+                "parameters must be a JSON Schema of type 'object'",
+                "use 'type: object' and declare each parameter under properties",
+            )
+        )
     if "$schema" in schema and schema["$schema"] != DRAFT:
-        issues.append(Issue(("$schema",), f"only {DRAFT} is understood",
-                            "remove $schema, or use the 2020-12 draft"))
+        issues.append(
+            Issue(("$schema",), f"only {DRAFT} is understood", "remove $schema, or use the 2020-12 draft")
+        )
     issues += _text_problems((), schema)
     properties = schema.get("properties", {})
     if not isinstance(properties, dict):
-        issues.append(Issue(("properties",), "properties must be a mapping of parameter names",
-                            "write 'properties: {tone: {type: string}}'"))
+        issues.append(
+            Issue(
+                ("properties",),
+                "properties must be a mapping of parameter names",
+                "write 'properties: {tone: {type: string}}'",
+            )
+        )
     elif len(properties) > MAX_PARAMETERS:
-        issues.append(Issue(("properties",), f"{len(properties)} parameters, over {MAX_PARAMETERS}",
-                            "use fewer parameters"))
+        issues.append(
+            Issue(
+                ("properties",),
+                f"{len(properties)} parameters, over {MAX_PARAMETERS}",
+                "use fewer parameters",
+            )
+        )
     issues += _required_problems(schema.get("required", []), properties)
     if schema.get("additionalProperties", False) is not False:
-        issues.append(Issue(("additionalProperties",), "additionalProperties may only be false",
-                            "remove it: parameters not declared are always refused"))
+        issues.append(
+            Issue(
+                ("additionalProperties",),
+                "additionalProperties may only be false",
+                "remove it: parameters not declared are always refused",
+            )
+        )
     return issues
 
 
 def _required_problems(required: Any, properties: Any) -> list[Issue]:
     names = properties if isinstance(properties, dict) else {}
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        return [Issue(("required",), "required must be a list of parameter names",
-                      "write 'required: [tone]'")]
+        return [
+            Issue(("required",), "required must be a list of parameter names", "write 'required: [tone]'")
+        ]
     if len(set(required)) != len(required):
         return [Issue(("required",), "required names a parameter twice", "name each once")]
-    return [Issue(("required", index), f"{name[:60]!r} is required but not declared",
-                  "declare it under properties, or remove it from required")
-            for index, name in enumerate(required) if name not in names][:MAX_ISSUES]
+    return [
+        Issue(
+            ("required", index),
+            f"{name[:60]!r} is required but not declared",
+            "declare it under properties, or remove it from required",
+        )
+        for index, name in enumerate(required)
+        if name not in names
+    ][:MAX_ISSUES]
 
 
-def _unknown_keywords(path: Path, node: dict[str, Any], allowed: frozenset[str], *,
-                      where: str) -> list[Issue]:
+def _unknown_keywords(
+    path: Path, node: dict[str, Any], allowed: frozenset[str], *, where: str
+) -> list[Issue]:
     return [_refused(path, key, allowed, where=where) for key in node if key not in allowed]
 
 
 def _refused(path: Path, key: Any, allowed: frozenset[str], *, where: str) -> Issue:
-    return Issue((*path, _key(key)), f"{_key(key)!r} is not allowed {where}: parameters use a "
-                 "small subset of JSON Schema",
-                 _REFUSED_HINTS.get(str(key)) or f"use only {', '.join(sorted(allowed))} ({DOCS})")
+    return Issue(
+        (*path, _key(key)),
+        f"{_key(key)!r} is not allowed {where}: parameters use a small subset of JSON Schema",
+        _REFUSED_HINTS.get(str(key)) or f"use only {', '.join(sorted(allowed))} ({DOCS})",
+    )
 
 
 def _text_problems(path: Path, node: dict[str, Any]) -> list[Issue]:
     issues = []
     for key, limit in (("title", MAX_TITLE), ("description", MAX_DESCRIPTION)):
         if key in node and not (isinstance(node[key], str) and len(node[key]) <= limit):
-            issues.append(Issue((*path, key), f"{key} must be text of at most {limit} characters",
-                                "shorten it"))
+            issues.append(
+                Issue((*path, key), f"{key} must be text of at most {limit} characters", "shorten it")
+            )
     return issues
 
 
 def parameter_problems(path: Path, spec: Any) -> list[Issue]:
     """What is wrong with one parameter's schema (`path` is where it is)."""
     if not isinstance(spec, dict):
-        return [Issue(path, "a parameter is a mapping such as {type: string}",
-                      "give the parameter a type")]
+        return [Issue(path, "a parameter is a mapping such as {type: string}", "give the parameter a type")]
     kind = spec.get("type")
     if not isinstance(kind, str) or kind not in SCALAR_TYPES:
         wrong = f"not {_shown(kind)}" if "type" in spec else "and is missing"
         issues = _unknown_keywords(path, spec, _ANY_TYPE, where="in a parameter")
-        issues.append(Issue((*path, "type"), f"type must be one of {', '.join(SCALAR_TYPES)}, "
-                            f"{wrong}", _SCALAR))
+        issues.append(
+            Issue((*path, "type"), f"type must be one of {', '.join(SCALAR_TYPES)}, {wrong}", _SCALAR)
+        )
         return issues
     allowed = _BY_TYPE[kind]
-    issues = [_wrong_type_keyword(path, key, kind) if key in _ANY_TYPE
-              else _refused(path, key, allowed, where="in a parameter")
-              for key in spec if key not in allowed]
+    issues = [
+        _wrong_type_keyword(path, key, kind)
+        if key in _ANY_TYPE
+        else _refused(path, key, allowed, where="in a parameter")
+        for key in spec
+        if key not in allowed
+    ]
     issues += _text_problems(path, spec)
     for key, check in _KEYWORD_CHECKS.items():
         if key in spec:
-            issues += [Issue((*path, key, *sub), message, hint)
-                       for sub, message, hint in check(spec[key], kind)]
+            issues += [
+                Issue((*path, key, *sub), message, hint) for sub, message, hint in check(spec[key], kind)
+            ]
     # Only a parameter whose keywords are each well formed can be checked as a whole.
     return issues or _bounds_problems(path, spec) or _sample_problems(path, spec)
 
 
 def _wrong_type_keyword(path: Path, key: str, kind: str) -> Issue:
     fits = "string" if key in _STRING else "integer and number"
-    return Issue((*path, key), f"{key!r} applies only to {fits} parameters, not {kind}",
-                 f"remove it, or change the type ({DOCS})")
+    return Issue(
+        (*path, key),
+        f"{key!r} applies only to {fits} parameters, not {kind}",
+        f"remove it, or change the type ({DOCS})",
+    )
 
 
 Found = list[tuple[Path, str, str]]  # (path below the keyword, message, hint)
@@ -212,9 +310,15 @@ Found = list[tuple[Path, str, str]]  # (path below the keyword, message, hint)
 def _check_enum(value: Any, kind: str) -> Found:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_ENUM:
         return [((), f"enum must be a list of 1 to {MAX_ENUM} values", "list the choices")]
-    found: Found = [((index,), f"{_shown(item)} is not a {kind} of at most {MAX_VALUE_LENGTH} "
-                     "characters", f"use {kind} values only")
-                    for index, item in enumerate(value) if _type_fault(kind, item)]
+    found: Found = [
+        (
+            (index,),
+            f"{_shown(item)} is not a {kind} of at most {MAX_VALUE_LENGTH} characters",
+            f"use {kind} values only",
+        )
+        for index, item in enumerate(value)
+        if _type_fault(kind, item)
+    ]
     seen = {_identity(item) for item in value}
     if not found and len(seen) != len(value):
         found.append(((), "enum lists a value twice", "list each choice once"))
@@ -228,14 +332,22 @@ def _check_const(value: Any, kind: str) -> Found:
 def _check_examples(value: Any, kind: str) -> Found:
     if not isinstance(value, list) or len(value) > MAX_EXAMPLES:
         return [((), f"examples must be a list of at most {MAX_EXAMPLES} values", "list fewer")]
-    return [((index,), f"example {_shown(item)} is not a {kind}", f"use {kind} values only")
-            for index, item in enumerate(value) if _type_fault(kind, item)]
+    return [
+        ((index,), f"example {_shown(item)} is not a {kind}", f"use {kind} values only")
+        for index, item in enumerate(value)
+        if _type_fault(kind, item)
+    ]
 
 
 def _check_number(value: Any, _kind: str) -> Found:
     if not _is_number(value):
-        return [((), f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}",
-                 "use a plain number such as 10")]
+        return [
+            (
+                (),
+                f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}",
+                "use a plain number such as 10",
+            )
+        ]
     return []
 
 
@@ -247,29 +359,45 @@ def _check_multiple_of(value: Any, kind: str) -> Found:
 
 def _check_length(value: Any, _kind: str) -> Found:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE_LENGTH:
-        return [((), f"must be a whole number from 0 to {MAX_VALUE_LENGTH}",
-                 f"values become environment variables: at most {MAX_VALUE_LENGTH} characters")]
+        return [
+            (
+                (),
+                f"must be a whole number from 0 to {MAX_VALUE_LENGTH}",
+                f"values become environment variables: at most {MAX_VALUE_LENGTH} characters",
+            )
+        ]
     return []
 
 
 def _check_pattern(value: Any, _kind: str) -> Found:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_PATTERN_LENGTH:
-        return [((), f"pattern must be text of 1 to {MAX_PATTERN_LENGTH} characters",
-                 "shorten the pattern")]
+        return [((), f"pattern must be text of 1 to {MAX_PATTERN_LENGTH} characters", "shorten the pattern")]
     fault = pattern_fault(value)
     if fault:
-        return [((), f"RE2 cannot compile this pattern: {fault}"[:300],
-                 "patterns use RE2 syntax, matched in linear time: no backreferences, "
-                 "look-ahead or look-behind; repetition counts of at most 1000 (nested ones "
-                 "multiplied); write \\z, not \\Z")]
+        return [
+            (
+                (),
+                f"RE2 cannot compile this pattern: {fault}"[:300],
+                "patterns use RE2 syntax, matched in linear time: no backreferences, "
+                "look-ahead or look-behind; repetition counts of at most 1000 (nested ones "
+                "multiplied); write \\z, not \\Z",
+            )
+        ]
     return []
 
 
 _KEYWORD_CHECKS: dict[str, Callable[[Any, str], Found]] = {
-    "enum": _check_enum, "const": _check_const, "examples": _check_examples,
-    "minimum": _check_number, "maximum": _check_number, "exclusiveMinimum": _check_number,
-    "exclusiveMaximum": _check_number, "multipleOf": _check_multiple_of,
-    "minLength": _check_length, "maxLength": _check_length, "pattern": _check_pattern,
+    "enum": _check_enum,
+    "const": _check_const,
+    "examples": _check_examples,
+    "minimum": _check_number,
+    "maximum": _check_number,
+    "exclusiveMinimum": _check_number,
+    "exclusiveMaximum": _check_number,
+    "multipleOf": _check_multiple_of,
+    "minLength": _check_length,
+    "maxLength": _check_length,
+    "pattern": _check_pattern,
 }
 
 
@@ -277,8 +405,9 @@ def _bounds_problems(path: Path, spec: dict[str, Any]) -> list[Issue]:
     issues = []
     for low, high in (("minLength", "maxLength"), ("minimum", "maximum")):
         if low in spec and high in spec and spec[low] > spec[high]:
-            issues.append(Issue((*path, low), f"{low} is more than {high}: no value fits",
-                                f"make {low} at most {high}"))
+            issues.append(
+                Issue((*path, low), f"{low} is more than {high}: no value fits", f"make {low} at most {high}")
+            )
     return issues
 
 
@@ -290,8 +419,13 @@ def _sample_problems(path: Path, spec: dict[str, Any]) -> list[Issue]:
     for sub, sample in samples:
         fault = value_fault(spec, sample)
         if fault:
-            issues.append(Issue((*path, *sub), f"{sub[0]} {_shown(sample)}: {fault[0]}",
-                                "make it a value the parameter accepts"))
+            issues.append(
+                Issue(
+                    (*path, *sub),
+                    f"{sub[0]} {_shown(sample)}: {fault[0]}",
+                    "make it a value the parameter accepts",
+                )
+            )
     return issues
 
 
@@ -338,12 +472,21 @@ def value_problems(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list
     declared = schema.get("properties", {})
     undeclared = sorted(str(name) for name in values if name not in declared)
     if undeclared:
-        return [Problem("parameters", f"{name[:60]!r} is not a parameter of this template",
-                        "see the template's parameters: " + (", ".join(sorted(declared)) or "none"))
-                for name in undeclared[:10]]
-    problems = [Problem(f"parameters.{name}", f"{name} is required",
-                        "give it a value (see the template's parameters)")
-                for name in schema.get("required", []) if name not in values]
+        return [
+            Problem(
+                "parameters",
+                f"{name[:60]!r} is not a parameter of this template",
+                "see the template's parameters: " + (", ".join(sorted(declared)) or "none"),
+            )
+            for name in undeclared[:10]
+        ]
+    problems = [
+        Problem(
+            f"parameters.{name}", f"{name} is required", "give it a value (see the template's parameters)"
+        )
+        for name in schema.get("required", [])
+        if name not in values
+    ]
     for name, value in values.items():
         fault = value_fault(declared[name], value)
         if fault:
@@ -358,15 +501,25 @@ def value_fault(spec: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
     fault = _type_fault(kind, value)
     if fault:
         too_long = isinstance(value, str) and len(value) > MAX_VALUE_LENGTH
-        return fault, ("shorten it" if too_long else f"give a {kind} of ordinary text"
-                       if kind == "string" else f"give a {kind}") + " (see the template's parameters)"
+        return fault, (
+            "shorten it"
+            if too_long
+            else f"give a {kind} of ordinary text"
+            if kind == "string"
+            else f"give a {kind}"
+        ) + " (see the template's parameters)"
     if "enum" in spec and _identity(value) not in {_identity(item) for item in spec["enum"]}:
-        return (f"{_shown(value)} is not one of the choices",
-                "use one of " + ", ".join(_shown(item) for item in spec["enum"][:20])
-                + " (see the template's parameters)")
+        return (
+            f"{_shown(value)} is not one of the choices",
+            "use one of "
+            + ", ".join(_shown(item) for item in spec["enum"][:20])
+            + " (see the template's parameters)",
+        )
     if "const" in spec and _identity(value) != _identity(spec["const"]):
-        return (f"{_shown(value)} is not {_shown(spec['const'])}",
-                f"use {_shown(spec['const'])} (see the template's parameters)")
+        return (
+            f"{_shown(value)} is not {_shown(spec['const'])}",
+            f"use {_shown(spec['const'])} (see the template's parameters)",
+        )
     if kind == "string":
         return _string_fault(spec, value)
     if kind in ("integer", "number"):
@@ -404,8 +557,11 @@ def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     # An int is compared exactly (one too large for a float must not raise).
-    return abs(value) <= MAX_NUMBER if isinstance(value, int) else \
-        math.isfinite(value) and abs(value) <= MAX_NUMBER
+    return (
+        abs(value) <= MAX_NUMBER
+        if isinstance(value, int)
+        else math.isfinite(value) and abs(value) <= MAX_NUMBER
+    )
 
 
 def _string_fault(spec: Mapping[str, Any], value: str) -> tuple[str, str] | None:
@@ -414,10 +570,11 @@ def _string_fault(spec: Mapping[str, Any], value: str) -> tuple[str, str] | None
         return f"is {len(value)} characters long, over {spec['maxLength']}", f"shorten it ({hint})"
     if len(value) < spec.get("minLength", 0):
         return f"is shorter than {spec['minLength']} characters", f"lengthen it ({hint})"
-    if "pattern" in spec and not (pattern_fault(spec["pattern"]) is None
-                                  and matches(spec["pattern"], value)):
-        return (f"{_shown(value)} does not have the form this parameter needs",
-                f"match the pattern {spec['pattern'][:100]!r} ({hint})")
+    if "pattern" in spec and not (pattern_fault(spec["pattern"]) is None and matches(spec["pattern"], value)):
+        return (
+            f"{_shown(value)} does not have the form this parameter needs",
+            f"match the pattern {spec['pattern'][:100]!r} ({hint})",
+        )
     return None
 
 
@@ -450,8 +607,7 @@ def _identity(value: Any) -> tuple[str, Any]:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) \
-        else repr(value)
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -465,34 +621,52 @@ def published_schema() -> dict[str, Any]:
     scalar = {"type": ["string", "number", "boolean"]}
     length = {"type": "integer", "minimum": 0, "maximum": MAX_VALUE_LENGTH}
     parameter = {
-        "type": "object", "additionalProperties": False, "required": ["type"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type"],
         "properties": {
             "type": {"enum": list(SCALAR_TYPES)},
             "title": {"type": "string", "maxLength": MAX_TITLE},
             "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
             "enum": {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_ENUM},
-            "const": scalar, "default": scalar,
+            "const": scalar,
+            "default": scalar,
             "examples": {"type": "array", "items": scalar, "maxItems": MAX_EXAMPLES},
             **{key: {"type": "number"} for key in sorted(_NUMERIC - {"multipleOf"})},
             "multipleOf": {"type": "number", "exclusiveMinimum": 0},
-            "minLength": length, "maxLength": length,
-            "pattern": {"type": "string", "minLength": 1, "maxLength": MAX_PATTERN_LENGTH,
-                        "description": "RE2 syntax; an unanchored search, as in JSON Schema"},
+            "minLength": length,
+            "maxLength": length,
+            "pattern": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_PATTERN_LENGTH,
+                "description": "RE2 syntax; an unanchored search, as in JSON Schema",
+            },
         },
     }
     return {
-        "title": "Parameters", "type": "object", "additionalProperties": False,
+        "title": "Parameters",
+        "type": "object",
+        "additionalProperties": False,
         "description": "A subset of JSON Schema (2020-12): flat scalar parameters whose values "
-                       f"reach the workload as environment variables ({DOCS}).",
+        f"reach the workload as environment variables ({DOCS}).",
         "properties": {
-            "$schema": {"const": DRAFT}, "type": {"const": "object"},
+            "$schema": {"const": DRAFT},
+            "type": {"const": "object"},
             "title": {"type": "string", "maxLength": MAX_TITLE},
             "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
-            "properties": {"type": "object", "maxProperties": MAX_PARAMETERS,
-                           "propertyNames": {"pattern": NAME_PATTERN},
-                           "additionalProperties": parameter},
-            "required": {"type": "array", "items": {"type": "string"},
-                         "maxItems": MAX_PARAMETERS, "uniqueItems": True},
+            "properties": {
+                "type": "object",
+                "maxProperties": MAX_PARAMETERS,
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": parameter,
+            },
+            "required": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": MAX_PARAMETERS,
+                "uniqueItems": True,
+            },
             "additionalProperties": {"const": False},
         },
     }

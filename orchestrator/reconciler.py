@@ -41,8 +41,12 @@ def build_spec(trial: Trial, manifest: TemplateManifest, *, instance: str = "def
     """Pure: the driver's view of a trial. Parameters reach the workload as upper-case env."""
     env = {name.upper(): _env_value(value) for name, value in trial.parameters.items()}
     return TrialSpec(
-        trial_id=trial.id, template=manifest.ref, components=tuple(manifest.spec.components),
-        parameters_env=env, egress=tuple(manifest.spec.egress), instance=instance,
+        trial_id=trial.id,
+        template=manifest.ref,
+        components=tuple(manifest.spec.components),
+        parameters_env=env,
+        egress=tuple(manifest.spec.egress),
+        instance=instance,
     )
 
 
@@ -52,8 +56,7 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
-def stop_reason(trial: Trial, *, now: datetime, quarantined: bool = False
-                ) -> tuple[Reason, str] | None:
+def stop_reason(trial: Trial, *, now: datetime, quarantined: bool = False) -> tuple[Reason, str] | None:
     """Pure: why a live trial should stop now, if it should."""
     if trial.end_requested_at is not None and quarantined:
         return Reason.TEMPLATE_QUARANTINED, "Ending: the template version was quarantined"
@@ -145,8 +148,9 @@ class Reconciler:
         if phase is Phase.PENDING_APPROVAL:
             return self._settle_approval(session, trial, now=now)
         if phase is Phase.FAILED:
-            return self._begin_teardown(session, trial, Reason(trial.reason),
-                                        "Removing whatever was made", now=now)
+            return self._begin_teardown(
+                session, trial, Reason(trial.reason), "Removing whatever was made", now=now
+            )
         if phase is Phase.STOPPING:
             return self._teardown(session, trial, now=now)
         ending = stop_reason(trial, now=now, quarantined=self._quarantined(session, trial))
@@ -155,8 +159,7 @@ class Reconciler:
                 metrics.TEARDOWN_DELAY.observe((now - trial.expires_at).total_seconds())
             return self._begin_teardown(session, trial, *ending, now=now)
         if phase is Phase.REQUESTED:
-            self._transition(session, trial, Phase.PROVISIONING, Reason.STARTING,
-                             "Creating the sandbox", now)
+            self._transition(session, trial, Phase.PROVISIONING, Reason.STARTING, "Creating the sandbox", now)
             session.commit()  # the phase is durable before the runtime is touched
             trial.runtime_handle = self.driver.start(self._spec(session, trial))
             session.add(trial)
@@ -169,21 +172,32 @@ class Reconciler:
         """Act on an approver's decision (or the owner withdrawing): people wrote the intent,
         the phase is written here. Nothing was made yet, so a refusal needs no teardown."""
         if trial.rejected_at is not None:
-            self._transition(session, trial, Phase.STOPPED, Reason.REJECTED,
-                             f"Rejected by {trial.rejected_by}: {trial.rejection_reason}", now,
-                             ended_at=now)
+            self._transition(
+                session,
+                trial,
+                Phase.STOPPED,
+                Reason.REJECTED,
+                f"Rejected by {trial.rejected_by}: {trial.rejection_reason}",
+                now,
+                ended_at=now,
+            )
             return False
         if trial.end_requested_at is not None:
             reason, message = (
-                (Reason.TEMPLATE_QUARANTINED, "The template version was quarantined before "
-                 "approval: nothing was made") if self._quarantined(session, trial)
-                else (Reason.USER_REQUESTED, "Withdrawn before approval: nothing was made"))
+                (
+                    Reason.TEMPLATE_QUARANTINED,
+                    "The template version was quarantined before approval: nothing was made",
+                )
+                if self._quarantined(session, trial)
+                else (Reason.USER_REQUESTED, "Withdrawn before approval: nothing was made")
+            )
             self._transition(session, trial, Phase.STOPPED, reason, message, now, ended_at=now)
             return False
         if trial.approved_at is None:
             return False
-        self._transition(session, trial, Phase.REQUESTED, Reason.APPROVED,
-                         f"Approved by {trial.approved_by}", now)
+        self._transition(
+            session, trial, Phase.REQUESTED, Reason.APPROVED, f"Approved by {trial.approved_by}", now
+        )
         session.commit()  # durable before the sandbox is asked for, in this same pass
         return self._advance(session, trial, now=now)
 
@@ -193,33 +207,47 @@ class Reconciler:
         self._record_progress(session, trial, observed, now=now)
         if observed.status is Status.READY:
             metrics.TIME_TO_READY.observe((now - trial.created_at).total_seconds())
-            self._transition(session, trial, Phase.READY, Reason.STARTED,
-                             "The sandbox is ready", now, ready_at=now,
-                             endpoints=dict(observed.endpoints))
+            self._transition(
+                session,
+                trial,
+                Phase.READY,
+                Reason.STARTED,
+                "The sandbox is ready",
+                now,
+                ready_at=now,
+                endpoints=dict(observed.endpoints),
+            )
             return False
         if observed.status is Status.FAILED:
-            return self._fail_then_clean(session, trial, Reason.RUNTIME_ERROR,
-                                         observed.message or "A component failed to start", now)
+            return self._fail_then_clean(
+                session, trial, Reason.RUNTIME_ERROR, observed.message or "A component failed to start", now
+            )
         waited = (now - trial.phase_changed_at).total_seconds()
         if waited > self.settings.start_timeout:
             detail = f": {observed.message}" if observed.message else ""
-            return self._fail_then_clean(session, trial, Reason.START_TIMEOUT,
-                                         f"Not ready after {self.settings.start_timeout} s{detail}",
-                                         now)
+            return self._fail_then_clean(
+                session,
+                trial,
+                Reason.START_TIMEOUT,
+                f"Not ready after {self.settings.start_timeout} s{detail}",
+                now,
+            )
         if observed.status is Status.MISSING:
             # Half made (e.g. a crash between runtime calls): starting again converges.
             trial.runtime_handle = self.driver.start(spec)
             session.add(trial)
         return True
 
-    def _fail_then_clean(self, session: Session, trial: Trial, reason: Reason, message: str,
-                         now: datetime) -> bool:
+    def _fail_then_clean(
+        self, session: Session, trial: Trial, reason: Reason, message: str, now: datetime
+    ) -> bool:
         self._transition(session, trial, Phase.FAILED, reason, message, now)
         session.commit()
         return self._begin_teardown(session, trial, reason, "Removing whatever was made", now=now)
 
-    def _begin_teardown(self, session: Session, trial: Trial, reason: Reason, message: str, *,
-                        now: datetime) -> bool:
+    def _begin_teardown(
+        self, session: Session, trial: Trial, reason: Reason, message: str, *, now: datetime
+    ) -> bool:
         self._transition(session, trial, Phase.STOPPING, reason, message, now)
         session.commit()  # durable before the runtime is touched
         return self._teardown(session, trial, now=now)
@@ -228,9 +256,12 @@ class Reconciler:
         self.driver.stop(trial.id)
         left = self.driver.remaining(trial.id)
         if left:
-            self._record_progress(session, trial, Observation(
-                Status.PENDING, progress=(f"Still removing: {', '.join(sorted(left)[:5])}",)),
-                now=now)
+            self._record_progress(
+                session,
+                trial,
+                Observation(Status.PENDING, progress=(f"Still removing: {', '.join(sorted(left)[:5])}",)),
+                now=now,
+            )
             return True
         reason = Reason(trial.reason)
         message = {
@@ -241,8 +272,7 @@ class Reconciler:
         }.get(reason, f"Stopped after a failure ({reason}); nothing remains")
         if reason in FAILURE_REASONS:
             message = f"{message}: {self._failure_message(session, trial)}"[:2000]
-        self._transition(session, trial, Phase.STOPPED, reason, message, now,
-                         ended_at=now, endpoints={})
+        self._transition(session, trial, Phase.STOPPED, reason, message, now, ended_at=now, endpoints={})
         return False
 
     # --- fleet-wide checks: one runtime call each, whatever the number of trials ---------
@@ -252,17 +282,28 @@ class Reconciler:
         running = self.driver.running_components()
         with Session(self.engine) as session:
             ready = session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
-            suspects = [(trial, self._spec(session, trial)) for trial in ready
-                        if not {c.name for c in self._manifest(session, trial).spec.components}
-                        <= running.get(trial.id, set())]
+            suspects = [
+                (trial, self._spec(session, trial))
+                for trial in ready
+                if not {c.name for c in self._manifest(session, trial).spec.components}
+                <= running.get(trial.id, set())
+            ]
         for trial, spec in suspects:
             observed = self.driver.poll(spec, trial.runtime_handle)
             if observed.status is Status.MISSING:
-                self._fail(trial.id, reason=Reason.RUNTIME_MISSING, now=now,
-                           message=observed.message or "The sandbox's resources disappeared")
+                self._fail(
+                    trial.id,
+                    reason=Reason.RUNTIME_MISSING,
+                    now=now,
+                    message=observed.message or "The sandbox's resources disappeared",
+                )
             elif observed.status is Status.FAILED:
-                self._fail(trial.id, reason=Reason.RUNTIME_ERROR, now=now,
-                           message=observed.message or "A component stopped")
+                self._fail(
+                    trial.id,
+                    reason=Reason.RUNTIME_ERROR,
+                    now=now,
+                    message=observed.message or "A component stopped",
+                )
 
     def sweep_orphans(self, *, now: datetime) -> list[str]:
         """Remove runtime resources that belong to no live trial (read runtime first)."""
@@ -275,8 +316,7 @@ class Reconciler:
             self.driver.stop(trial_id)
             metrics.ORPHANS_REMOVED.inc()
             with Session(self.engine) as session:
-                crud.audit(session, actor=None, action="orphan.remove",
-                           obj=("runtime", trial_id), now=now)
+                crud.audit(session, actor=None, action="orphan.remove", obj=("runtime", trial_id), now=now)
                 session.commit()
         return orphans
 
@@ -285,26 +325,40 @@ class Reconciler:
     def _fail(self, trial_id: str, *, reason: Reason, message: str, now: datetime) -> None:
         with Session(self.engine) as session:
             trial = session.get(Trial, trial_id)
-            if trial is None or trial.phase not in (Phase.REQUESTED, Phase.PROVISIONING,
-                                                    Phase.READY):
+            if trial is None or trial.phase not in (Phase.REQUESTED, Phase.PROVISIONING, Phase.READY):
                 return
             self._transition(session, trial, Phase.FAILED, reason, message, now)
             session.commit()
         self._reconcile_trial(trial_id, now=now)  # clean up at once, not on the next pass
 
-    def _transition(self, session: Session, trial: Trial, to: Phase, reason: Reason,
-                    message: str, now: datetime, **observed: object) -> None:
-        crud.record_transition(session, trial=trial, to=to, reason=reason, message=message,
-                               now=now, **observed)
+    def _transition(
+        self,
+        session: Session,
+        trial: Trial,
+        to: Phase,
+        reason: Reason,
+        message: str,
+        now: datetime,
+        **observed: object,
+    ) -> None:
+        crud.record_transition(
+            session, trial=trial, to=to, reason=reason, message=message, now=now, **observed
+        )
         metrics.TRANSITIONS.labels(phase=str(to), reason=str(reason)).inc()
         log.info("transition", trial_id=trial.id, phase=str(to), reason=str(reason))
 
-    def _record_progress(self, session: Session, trial: Trial, observed: Observation, *,
-                         now: datetime) -> None:
+    def _record_progress(
+        self, session: Session, trial: Trial, observed: Observation, *, now: datetime
+    ) -> None:
         if not observed.progress:
             return
-        seen = set(session.exec(select(TrialEvent.message).where(
-            TrialEvent.trial_id == trial.id, col(TrialEvent.kind) == "Progress")).all())
+        seen = set(
+            session.exec(
+                select(TrialEvent.message).where(
+                    TrialEvent.trial_id == trial.id, col(TrialEvent.kind) == "Progress"
+                )
+            ).all()
+        )
         for step in observed.progress:
             if step not in seen:
                 crud.record_progress(session, trial=trial, message=step, now=now)
@@ -319,11 +373,14 @@ class Reconciler:
 
     @staticmethod
     def _failure_message(session: Session, trial: Trial) -> str:
-        return session.exec(
-            select(TrialEvent.message).where(TrialEvent.trial_id == trial.id,
-                                             TrialEvent.phase == Phase.FAILED)
-            .order_by(col(TrialEvent.id).desc())
-        ).first() or trial.message
+        return (
+            session.exec(
+                select(TrialEvent.message)
+                .where(TrialEvent.trial_id == trial.id, TrialEvent.phase == Phase.FAILED)
+                .order_by(col(TrialEvent.id).desc())
+            ).first()
+            or trial.message
+        )
 
     def _manifest(self, session: Session, trial: Trial) -> TemplateManifest:
         """The manifest as it runs, its images pinned as published. Versions are immutable and
@@ -333,8 +390,8 @@ class Reconciler:
             version = session.get(TemplateVersion, trial.template_version_id)
             assert version is not None  # a foreign key guarantees it
             manifest = review.with_pins(
-                catalogue.stored_manifest(version.manifest, version.digest),
-                version.pinned_images)
+                catalogue.stored_manifest(version.manifest, version.digest), version.pinned_images
+            )
             self._manifests[trial.template_version_id] = manifest
         return manifest
 
@@ -357,8 +414,7 @@ class Reconciler:
                 metrics.RUNTIME_UP.set(0)
                 metrics.RECONCILE_ERRORS.labels(reason=exc.reason).inc()
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
-                log.warning("reconcile_retry", reason=exc.reason, error=exc.log_message,
-                            retry_in=backoff)
+                log.warning("reconcile_retry", reason=exc.reason, error=exc.log_message, retry_in=backoff)
                 wake_at = now + timedelta(seconds=backoff)
             except Exception:  # the loop must survive anything; the error is logged
                 metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()

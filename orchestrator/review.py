@@ -33,15 +33,20 @@ class Change:
 
 def changes(previous: TemplateManifest | None, new: TemplateManifest) -> list[Change]:
     """What a reviewer must see, area by area: for a first version everything is new."""
-    return [*_image_changes(previous, new), *_egress_changes(previous, new),
-            *_resource_changes(previous, new), *_parameter_changes(previous, new)]
+    return [
+        *_image_changes(previous, new),
+        *_egress_changes(previous, new),
+        *_resource_changes(previous, new),
+        *_parameter_changes(previous, new),
+    ]
 
 
-def _differences(area: str, before: Mapping[str, str], after: Mapping[str, str]
-                 ) -> list[Change]:
-    return [Change(area, key, before.get(key, ""), after.get(key, ""))
-            for key in sorted(before.keys() | after.keys())
-            if before.get(key, "") != after.get(key, "")]
+def _differences(area: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
+    return [
+        Change(area, key, before.get(key, ""), after.get(key, ""))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key, "") != after.get(key, "")
+    ]
 
 
 def _images(manifest: TemplateManifest | None) -> dict[str, str]:
@@ -83,16 +88,17 @@ def _parameters(manifest: TemplateManifest | None) -> dict[str, str]:
     if manifest is None:
         return {}
     schema = manifest.spec.parameters
-    found = {f"spec.parameters.properties.{name}": _json(value)
-             for name, value in schema.get("properties", {}).items()}
+    found = {
+        f"spec.parameters.properties.{name}": _json(value)
+        for name, value in schema.get("properties", {}).items()
+    }
     rest = {k: v for k, v in schema.items() if k != "properties"}
     if rest:
         found["spec.parameters"] = _json(rest)
     return found
 
 
-def _parameter_changes(previous: TemplateManifest | None, new: TemplateManifest
-                       ) -> list[Change]:
+def _parameter_changes(previous: TemplateManifest | None, new: TemplateManifest) -> list[Change]:
     return _differences("parameters", _parameters(previous), _parameters(new))
 
 
@@ -108,13 +114,17 @@ def _camel(name: str) -> str:
 # --- may it be published at once? ---------------------------------------------------------
 
 
-def review_reasons(previous: TemplateManifest | None, new: TemplateManifest, *,
-                   prefixes: tuple[str, ...]) -> list[str]:
+def review_reasons(
+    previous: TemplateManifest | None, new: TemplateManifest, *, prefixes: tuple[str, ...]
+) -> list[str]:
     """Why the version needs a platform engineer; empty when it changes nothing risky."""
     if not prefixes:
         return ["every new version is reviewed (DEN_ALLOWED_IMAGE_PREFIXES is empty)"]
-    reasons = [f"image {c.image} of {c.name} is not under DEN_ALLOWED_IMAGE_PREFIXES"
-               for c in new.spec.components if not c.image.startswith(prefixes)]
+    reasons = [
+        f"image {c.image} of {c.name} is not under DEN_ALLOWED_IMAGE_PREFIXES"
+        for c in new.spec.components
+        if not c.image.startswith(prefixes)
+    ]
     if new.spec.egress:
         reasons.append("it declares egress: " + ", ".join(e.host for e in new.spec.egress))
     reasons += _more_than(previous, new)
@@ -128,17 +138,23 @@ def _more_than(previous: TemplateManifest | None, new: TemplateManifest) -> list
     for component in new.spec.components:
         was = before.get(component.name, Resources())
         now = component.resources
-        if (parse_cpu(now.cpu) > parse_cpu(was.cpu) or now.pids > was.pids
-                or parse_memory(now.memory) > parse_memory(was.memory)):
-            found.append(f"component {component.name} asks for more resources than before "
-                         f"(cpu {was.cpu}, memory {was.memory}, pids {was.pids})")
+        if (
+            parse_cpu(now.cpu) > parse_cpu(was.cpu)
+            or now.pids > was.pids
+            or parse_memory(now.memory) > parse_memory(was.memory)
+        ):
+            found.append(
+                f"component {component.name} asks for more resources than before "
+                f"(cpu {was.cpu}, memory {was.memory}, pids {was.pids})"
+            )
     was_limits, limits = previous.spec.limits if previous else Limits(), new.spec.limits
-    if (parse_cpu(limits.cpu) > parse_cpu(was_limits.cpu)
-            or parse_memory(limits.memory) > parse_memory(was_limits.memory)
-            or limits.max_duration > was_limits.max_duration
-            or limits.max_extensions > was_limits.max_extensions):
-        found.append("its limits are higher than before (cpu, memory, maxDuration or "
-                     "maxExtensions)")
+    if (
+        parse_cpu(limits.cpu) > parse_cpu(was_limits.cpu)
+        or parse_memory(limits.memory) > parse_memory(was_limits.memory)
+        or limits.max_duration > was_limits.max_duration
+        or limits.max_extensions > was_limits.max_extensions
+    ):
+        found.append("its limits are higher than before (cpu, memory, maxDuration or maxExtensions)")
     return found
 
 

@@ -82,13 +82,17 @@ def _tightest(*values: int | None) -> int:
 
 def longest_duration(manifest: TemplateManifest, settings: Settings) -> int:
     """The longest a whole trial of this template may last, extensions included."""
-    return _tightest(manifest.spec.limits.max_duration, settings.max_trial_duration,
-                     caps_for(settings, manifest.metadata.name).max_duration)
+    return _tightest(
+        manifest.spec.limits.max_duration,
+        settings.max_trial_duration,
+        caps_for(settings, manifest.metadata.name).max_duration,
+    )
 
 
 def self_service_limit(settings: Settings, template: str) -> int:
-    return _tightest(settings.self_service_max_duration,
-                     caps_for(settings, template).self_service_max_duration)
+    return _tightest(
+        settings.self_service_max_duration, caps_for(settings, template).self_service_max_duration
+    )
 
 
 def needs_approval(total_seconds: int, *, settings: Settings, template: str) -> bool:
@@ -98,11 +102,21 @@ def needs_approval(total_seconds: int, *, settings: Settings, template: str) -> 
 def duration_problems(duration: int, manifest: TemplateManifest, settings: Settings) -> list[Problem]:
     longest = longest_duration(manifest, settings)
     if duration < settings.min_trial_duration:
-        return [Problem("duration_seconds", f"{duration} s is shorter than the minimum",
-                        f"ask for at least {settings.min_trial_duration} seconds")]
+        return [
+            Problem(
+                "duration_seconds",
+                f"{duration} s is shorter than the minimum",
+                f"ask for at least {settings.min_trial_duration} seconds",
+            )
+        ]
     if duration > longest:
-        return [Problem("duration_seconds", f"{duration} s is longer than this template allows",
-                        f"ask for at most {longest} seconds")]
+        return [
+            Problem(
+                "duration_seconds",
+                f"{duration} s is longer than this template allows",
+                f"ask for at most {longest} seconds",
+            )
+        ]
     return []
 
 
@@ -121,8 +135,10 @@ def check_caps(check: CapCheck) -> None:
     """Raise `RuleViolation(QuotaExceeded)` naming the first cap the request would break."""
     over = _over(check)
     if over:
-        raise RuleViolation(f"{over[0]} in {check.scope}; end a trial first or ask a platform "
-                            "engineer", reason=Rule.QUOTA_EXCEEDED)
+        raise RuleViolation(
+            f"{over[0]} in {check.scope}; end a trial first or ask a platform engineer",
+            reason=Rule.QUOTA_EXCEEDED,
+        )
 
 
 def _over(check: CapCheck) -> list[str]:
@@ -130,40 +146,55 @@ def _over(check: CapCheck) -> list[str]:
     counted = [
         (usage.trials, caps.max_active_trials, "trials are active"),
         (usage.of_user, caps.max_active_trials_per_user, "of your trials are active"),
-        (usage.of_department if check.has_department else None,
-         caps.max_active_trials_per_department, "of your department's trials are active"),
+        (
+            usage.of_department if check.has_department else None,
+            caps.max_active_trials_per_department,
+            "of your department's trials are active",
+        ),
     ]
-    found = [f"{held} {what} (the cap is {cap})" for held, cap, what in counted
-             if held is not None and cap is not None and held >= cap]
-    if caps.max_total_cpu is not None and \
-            usage.cpu_millicores + ask.cpu_millicores > caps.max_total_cpu * 1000:
+    found = [
+        f"{held} {what} (the cap is {cap})"
+        for held, cap, what in counted
+        if held is not None and cap is not None and held >= cap
+    ]
+    if (
+        caps.max_total_cpu is not None
+        and usage.cpu_millicores + ask.cpu_millicores > caps.max_total_cpu * 1000
+    ):
         found.append(f"the CPU reserved would pass the cap of {caps.max_total_cpu} cores")
-    if caps.max_total_memory_mib is not None and \
-            usage.memory_mib + ask.memory_mib > caps.max_total_memory_mib:
+    if (
+        caps.max_total_memory_mib is not None
+        and usage.memory_mib + ask.memory_mib > caps.max_total_memory_mib
+    ):
         found.append(f"the memory reserved would pass the cap of {caps.max_total_memory_mib} MiB")
     return found
 
 
-def check_extension(trial: Trial, *, seconds: int, manifest: TemplateManifest,
-                    settings: Settings) -> None:
+def check_extension(trial: Trial, *, seconds: int, manifest: TemplateManifest, settings: Settings) -> None:
     """Raise the refusal that names the rule, or return when the extension may go ahead
     (by itself or, past the self-service limit, once approved)."""
     if trial.phase not in EXTENDABLE_PHASES or trial.end_requested_at is not None:
-        raise Conflict(f"only a Provisioning or Ready trial can be extended; this one is "
-                       f"{trial.phase}{' and ending' if trial.end_requested_at else ''}",
-                       reason=Rule.NOT_RUNNING)
+        raise Conflict(
+            f"only a Provisioning or Ready trial can be extended; this one is "
+            f"{trial.phase}{' and ending' if trial.end_requested_at else ''}",
+            reason=Rule.NOT_RUNNING,
+        )
     if trial.extension_requested_seconds is not None:
-        raise Conflict("an extension of this trial is already waiting for an approver",
-                       reason=Rule.EXTENSION_PENDING)
+        raise Conflict(
+            "an extension of this trial is already waiting for an approver", reason=Rule.EXTENSION_PENDING
+        )
     allowed = manifest.spec.limits.max_extensions
     if trial.extension_count >= allowed:
-        raise Conflict(f"the template allows {allowed} extension{'s' if allowed != 1 else ''} "
-                       f"(maxExtensions) and this trial has had {trial.extension_count}",
-                       reason=Rule.MAX_EXTENSIONS_REACHED)
+        raise Conflict(
+            f"the template allows {allowed} extension{'s' if allowed != 1 else ''} "
+            f"(maxExtensions) and this trial has had {trial.extension_count}",
+            reason=Rule.MAX_EXTENSIONS_REACHED,
+        )
     longest = longest_duration(manifest, settings)
     if trial.duration_seconds + seconds > longest:
         raise RuleViolation(
             f"a trial of {manifest.metadata.name} may last {longest} s in all, extensions "
             f"included (maxDuration); it has {trial.duration_seconds} s, so it can be extended "
             f"by at most {max(longest - trial.duration_seconds, 0)} s",
-            reason=Rule.MAX_DURATION_EXCEEDED)
+            reason=Rule.MAX_DURATION_EXCEEDED,
+        )

@@ -43,8 +43,10 @@ class SandboxAddress:
 
     def enter_url(self, trial_id: str, component: str, *, grant: str, next_path: str) -> str:
         """The one-time hand-over address: the sandbox origin swaps the grant for its cookie."""
-        return (f"{self.origin(trial_id, component)}{ENTER_PATH}?grant={quote(grant, safe='')}"
-                f"&next={quote(next_path, safe='/')}")
+        return (
+            f"{self.origin(trial_id, component)}{ENTER_PATH}?grant={quote(grant, safe='')}"
+            f"&next={quote(next_path, safe='/')}"
+        )
 
 
 def address(base_url: str, domain: str) -> SandboxAddress:
@@ -84,8 +86,13 @@ def parse_host(host_header: str, domain: str) -> tuple[str, str] | None:
 def sandbox_path(value: str) -> str:
     """A path on the sandbox origin to go to after the hand-over: never another host
     (`//host`, a scheme) nor the den's reserved paths; anything else becomes `/`."""
-    if (value.startswith("/") and not value.startswith("//") and "\\" not in value
-            and not any(ch in value for ch in "\r\n\t\x00")
-            and not value.startswith(RESERVED_PREFIX) and len(value) <= 2000):
+    if (
+        value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(ch in value for ch in "\r\n\t\x00")
+        and not value.startswith(RESERVED_PREFIX)
+        and len(value) <= 2000
+    ):
         return value
     return "/"

@@ -67,8 +67,10 @@ class Settings(BaseSettings):
 
     # --- general
     environment: Literal["development", "production"] = _setting(
-        "development", "general", "`production` refuses unsafe defaults (no bootstrap token "
-        "shorter than 32 characters, no development sign-in)."
+        "development",
+        "general",
+        "`production` refuses unsafe defaults (no bootstrap token "
+        "shorter than 32 characters, no development sign-in).",
     )
     data_dir: Path = _setting(
         Path("data"), "general", "Directory for the embedded SQLite database and local state."
@@ -78,248 +80,320 @@ class Settings(BaseSettings):
         "console", "general", "`json` for one JSON object per log line."
     )
     instance: str = _setting(
-        "default", "general", "Name of this orchestrator, put on every runtime resource it makes: "
+        "default",
+        "general",
+        "Name of this orchestrator, put on every runtime resource it makes: "
         "orchestrators sharing a Docker engine or cluster need different names, so that each "
         "one's orphan sweep leaves the others' sandboxes alone.",
         pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$",
     )
     templates_dir: Path | None = _setting(
-        None, "general", "Template directory loaded (published) at start-up; defaults to the "
-        "bundled `sandbox_templates/` when it exists."
+        None,
+        "general",
+        "Template directory loaded (published) at start-up; defaults to the "
+        "bundled `sandbox_templates/` when it exists.",
     )
     # --- db
     database_url: str = _setting(
-        "", "db", "SQLAlchemy URL. Empty means SQLite in `DEN_DATA_DIR/den.db`. PostgreSQL: "
-        "`postgresql+psycopg://user:pass@host/db`."
+        "",
+        "db",
+        "SQLAlchemy URL. Empty means SQLite in `DEN_DATA_DIR/den.db`. PostgreSQL: "
+        "`postgresql+psycopg://user:pass@host/db`.",
     )
     # --- auth
     bootstrap_admin_token: str = _setting(
-        "", "auth", "If set, a platform-engineer user `admin` with this API token exists after "
-        "start-up (for scripts and first use)."
+        "",
+        "auth",
+        "If set, a platform-engineer user `admin` with this API token exists after "
+        "start-up (for scripts and first use).",
     )
     max_token_lifetime: int = _setting(
-        90 * 86400, "auth", "Longest lifetime of an API token, in seconds: a token asked for "
+        90 * 86400,
+        "auth",
+        "Longest lifetime of an API token, in seconds: a token asked for "
         "with no expiry gets this one, a longer one is refused, and a token made with another "
-        "token never outlives it. The bootstrap token is exempt.", ge=60
+        "token never outlives it. The bootstrap token is exempt.",
+        ge=60,
     )
     oidc_issuer: str = _setting(
-        "", "auth", "OpenID Connect issuer URL of the organisation's provider; its "
+        "",
+        "auth",
+        "OpenID Connect issuer URL of the organisation's provider; its "
         "`/.well-known/openid-configuration` gives the endpoints and signing keys. Set, the "
         "sign-in page signs people in through it (authorisation code flow with PKCE; the "
-        "provider must redirect to `DEN_PUBLIC_URL` + `/sign-in/callback`)."
+        "provider must redirect to `DEN_PUBLIC_URL` + `/sign-in/callback`).",
     )
     oidc_client_id: str = _setting("", "auth", "The den's client id at the provider.")
     oidc_client_secret: str = _setting(
-        "", "auth", "The den's client secret at the provider (empty for a public client, "
-        "which PKCE still protects)."
+        "",
+        "auth",
+        "The den's client secret at the provider (empty for a public client, which PKCE still protects).",
     )
     oidc_scopes: str = _setting(
-        "openid email profile", "auth", "Scopes asked for at sign-in, space-separated "
-        "(`openid` is always sent)."
+        "openid email profile",
+        "auth",
+        "Scopes asked for at sign-in, space-separated (`openid` is always sent).",
     )
     oidc_username_claim: str = _setting(
-        "preferred_username", "auth", "ID token claim whose value (lower-cased) is the den "
-        "user's name, e.g. `preferred_username` or `email`."
+        "preferred_username",
+        "auth",
+        "ID token claim whose value (lower-cased) is the den "
+        "user's name, e.g. `preferred_username` or `email`.",
     )
     oidc_roles_claim: str = _setting(
-        "groups", "auth", "ID token claim listing the person's groups; `DEN_OIDC_GROUPS` maps "
-        "them to a role and department. Empty: roles come only from users made beforehand."
+        "groups",
+        "auth",
+        "ID token claim listing the person's groups; `DEN_OIDC_GROUPS` maps "
+        "them to a role and department. Empty: roles come only from users made beforehand.",
     )
     oidc_groups: dict[str, GroupMapping] = _setting(
-        {}, "auth", "JSON map from a provider group to the den role and department it gives, "
-        "e.g. `{\"hmrc-staff\": {\"role\": \"civil_servant\", \"department\": \"HMRC\"}, "
-        "\"den-ops\": {\"role\": \"platform_engineer\"}}` (`supplier` as a key binds the "
+        {},
+        "auth",
+        "JSON map from a provider group to the den role and department it gives, "
+        'e.g. `{"hmrc-staff": {"role": "civil_servant", "department": "HMRC"}, '
+        '"den-ops": {"role": "platform_engineer"}}` (`supplier` as a key binds the '
         "supplier role to a supplier's slug). A group named like a role (`approver`) gives that "
         "role. With several groups the strongest role wins (platform engineer, approver, civil "
-        "servant, supplier); the role and department follow the groups at every sign-in."
+        "servant, supplier); the role and department follow the groups at every sign-in.",
     )
     oidc_create_users: bool = _setting(
-        True, "auth", "Make a user at their first sign-in from the role their groups give; "
+        True,
+        "auth",
+        "Make a user at their first sign-in from the role their groups give; "
         "`false` lets in only users a platform engineer made beforehand (the provider then "
-        "only identifies them, unless their groups map to a role)."
+        "only identifies them, unless their groups map to a role).",
     )
     oidc_timeout: float = _setting(
-        10.0, "auth", "Seconds to wait for the provider (discovery, keys, the token exchange) "
-        "before the sign-in page says it is unavailable.", gt=0
+        10.0,
+        "auth",
+        "Seconds to wait for the provider (discovery, keys, the token exchange) "
+        "before the sign-in page says it is unavailable.",
+        gt=0,
     )
     # --- rules
-    min_trial_duration: int = _setting(
-        300, "rules", "Shortest allowed trial, in seconds.", ge=1
-    )
+    min_trial_duration: int = _setting(300, "rules", "Shortest allowed trial, in seconds.", ge=1)
     max_trial_duration: int = _setting(
         14 * 24 * 3600, "rules", "Global cap on a trial's total duration, in seconds.", ge=1
     )
-    max_active_trials: int = _setting(
-        1000, "rules", "Global cap on trials that are not yet stopped.", ge=1
-    )
+    max_active_trials: int = _setting(1000, "rules", "Global cap on trials that are not yet stopped.", ge=1)
     max_active_trials_per_user: int = _setting(
         5, "rules", "Cap on one person's trials that are not yet stopped.", ge=1
     )
     max_active_trials_per_department: int = _setting(
-        20, "rules", "Cap on one department's trials that are not yet stopped (people with no "
-        "department are not counted together).", ge=1
+        20,
+        "rules",
+        "Cap on one department's trials that are not yet stopped (people with no "
+        "department are not counted together).",
+        ge=1,
     )
     max_total_cpu: float = _setting(
-        32.0, "rules", "Cap on the CPU cores that all trials not yet stopped may reserve "
-        "together (the sum of their components' CPU limits).", gt=0
+        32.0,
+        "rules",
+        "Cap on the CPU cores that all trials not yet stopped may reserve "
+        "together (the sum of their components' CPU limits).",
+        gt=0,
     )
     max_total_memory_mib: int = _setting(
-        65536, "rules", "Cap on the memory, in MiB, that all trials not yet stopped may "
-        "reserve together (the sum of their components' memory limits).", ge=1
+        65536,
+        "rules",
+        "Cap on the memory, in MiB, that all trials not yet stopped may "
+        "reserve together (the sum of their components' memory limits).",
+        ge=1,
     )
     self_service_max_duration: int = _setting(
-        86400, "rules", "Longest trial, in seconds and counting extensions, that needs nobody's "
-        "approval; a longer request or extension waits for an approver.", ge=1
+        86400,
+        "rules",
+        "Longest trial, in seconds and counting extensions, that needs nobody's "
+        "approval; a longer request or extension waits for an approver.",
+        ge=1,
     )
     template_caps: dict[str, TemplateCaps] = _setting(
-        {}, "rules", "Per-template caps as JSON, e.g. `{\"open-data-dashboard\": "
-        "{\"max_active_trials\": 10, \"self_service_max_duration\": 7200}}`; keys: "
+        {},
+        "rules",
+        'Per-template caps as JSON, e.g. `{"open-data-dashboard": '
+        '{"max_active_trials": 10, "self_service_max_duration": 7200}}`; keys: '
         "`max_active_trials`, `max_active_trials_per_user`, `max_active_trials_per_department`, "
         "`max_duration`, `self_service_max_duration`, `max_total_cpu`, `max_total_memory_mib`. "
-        "A template's cap counts that template's trials only."
+        "A template's cap counts that template's trials only.",
     )
     allowed_image_prefixes: str = _setting(
-        "", "rules", "Comma-separated image prefixes, e.g. `registry.example/approved/,"
+        "",
+        "rules",
+        "Comma-separated image prefixes, e.g. `registry.example/approved/,"
         "innovation-den/`: a new template version whose images all start with one of them, "
         "that declares no egress and asks for no more resources than the template's last "
         "published version (or, for a first version, than the manifest defaults) is published "
         "at once, its images pinned by digest. Empty: every version waits for a platform "
-        "engineer's review."
+        "engineer's review.",
     )
     egress_allowed_cidrs: CidrList = _setting(
-        "", "rules", "Comma-separated private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, "
+        "",
+        "rules",
+        "Comma-separated private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, "
         "fc00::/7) that templates may declare egress to, e.g. `10.20.0.0/16` for an internal "
         "test API; every other private range is refused when a template is published and when "
         "a trial starts. Loopback, link-local (cloud metadata), multicast, the cluster's pod and "
         "service ranges, the Docker bridges and the den's own address stay refused whatever "
-        "this says."
+        "this says.",
     )
     # --- reconciler
     driver: Literal["docker", "kubernetes"] = _setting(
         "docker", "reconciler", "Runtime for sandboxes: `docker` or `kubernetes`."
     )
     start_timeout: int = _setting(
-        180, "reconciler", "Seconds a sandbox may take to become ready before it fails with "
-        "`StartTimeout`.", ge=1
+        180,
+        "reconciler",
+        "Seconds a sandbox may take to become ready before it fails with `StartTimeout`.",
+        ge=1,
     )
     poll_interval: float = _setting(
-        0.25, "reconciler", "Seconds between observations of sandboxes that are starting or "
-        "stopping.", gt=0
+        0.25, "reconciler", "Seconds between observations of sandboxes that are starting or stopping.", gt=0
     )
     liveness_interval: float = _setting(
-        15.0, "reconciler", "Seconds between checks that running sandboxes still exist (one "
-        "runtime call per check, whatever the number of trials).", gt=0
+        15.0,
+        "reconciler",
+        "Seconds between checks that running sandboxes still exist (one "
+        "runtime call per check, whatever the number of trials).",
+        gt=0,
     )
     sweep_interval: float = _setting(
-        60.0, "reconciler", "Seconds between orphan sweeps (resources labelled for no live "
-        "trial).", gt=0
+        60.0, "reconciler", "Seconds between orphan sweeps (resources labelled for no live trial).", gt=0
     )
     idle_wakeup: float = _setting(
-        2.0, "reconciler", "Longest sleep of a reconciler that runs apart from the API (it "
-        "then looks for new requests).", gt=0
+        2.0,
+        "reconciler",
+        "Longest sleep of a reconciler that runs apart from the API (it then looks for new requests).",
+        gt=0,
     )
     # --- docker
     docker_host: str = _setting(
-        "", "docker", "Docker engine address; empty uses the environment (`DOCKER_HOST`) or "
-        "the local socket."
+        "", "docker", "Docker engine address; empty uses the environment (`DOCKER_HOST`) or the local socket."
     )
     docker_publish_host: str = _setting(
-        "127.0.0.1", "docker", "Host address that sandbox ports are published on (loopback "
-        "only by default)."
+        "127.0.0.1", "docker", "Host address that sandbox ports are published on (loopback only by default)."
     )
     docker_bridge_cidrs: CidrList = _setting(
-        "172.16.0.0/12,192.168.0.0/16", "docker", "Comma-separated ranges of the Docker "
+        "172.16.0.0/12,192.168.0.0/16",
+        "docker",
+        "Comma-separated ranges of the Docker "
         "engine's bridge networks (`docker0` and its `default-address-pools`; Docker's own "
-        "defaults here): no template may declare egress into them."
+        "defaults here): no template may declare egress into them.",
     )
     # --- kubernetes
     kubeconfig: str = _setting(
         "", "kubernetes", "Path of a kubeconfig; empty uses in-cluster config or `~/.kube/config`."
     )
     kubernetes_orchestrator_namespace: str = _setting(
-        "innovation-den", "kubernetes", "Namespace the orchestrator runs in: its pods may reach "
-        "the sandboxes' exposed ports (everything else is denied)."
+        "innovation-den",
+        "kubernetes",
+        "Namespace the orchestrator runs in: its pods may reach "
+        "the sandboxes' exposed ports (everything else is denied).",
     )
     kubernetes_pod_pids_limit: int = _setting(
-        1024, "kubernetes", "The `podPidsLimit` of the kubelets sandboxes run on (most processes "
+        1024,
+        "kubernetes",
+        "The `podPidsLimit` of the kubelets sandboxes run on (most processes "
         "and threads in one pod; each component is one pod). Kubernetes has no per-container "
-        "limit, so a component declaring more is refused; 0 means the nodes set none.", ge=0
+        "limit, so a component declaring more is refused; 0 means the nodes set none.",
+        ge=0,
     )
     kubernetes_pod_cidr: CidrList = _setting(
-        "10.244.0.0/16", "kubernetes", "The cluster's pod range(s), comma-separated (its "
-        "`--cluster-cidr`): no template may declare egress into them."
+        "10.244.0.0/16",
+        "kubernetes",
+        "The cluster's pod range(s), comma-separated (its "
+        "`--cluster-cidr`): no template may declare egress into them.",
     )
     kubernetes_service_cidr: CidrList = _setting(
-        "10.96.0.0/12", "kubernetes", "The cluster's Service range(s), comma-separated (its "
-        "`--service-cluster-ip-range`): no template may declare egress into them."
+        "10.96.0.0/12",
+        "kubernetes",
+        "The cluster's Service range(s), comma-separated (its "
+        "`--service-cluster-ip-range`): no template may declare egress into them.",
     )
     kubernetes_host_cidr: str = _setting(
-        "", "kubernetes", "When the orchestrator runs outside the cluster: the CIDRs its traffic "
+        "",
+        "kubernetes",
+        "When the orchestrator runs outside the cluster: the CIDRs its traffic "
         "to pods comes from (comma-separated, e.g. the node's address), allowed in like the "
-        "namespace above."
+        "namespace above.",
     )
     # --- web
     public_url: str = _setting(
         "", "web", "Public base URL of the service (for links); empty derives it from requests."
     )
     sandbox_domain: str = _setting(
-        "sandbox.localhost", "web", "Domain under which each sandbox gets an origin of its own, "
+        "sandbox.localhost",
+        "web",
+        "Domain under which each sandbox gets an origin of its own, "
         "`<trial>-<component>.<domain>`, with the scheme and port of the den's public URL. "
         "In production a wildcard DNS name and a wildcard TLS certificate on another site than "
         "the den's (README: Security); the default resolves to loopback in browsers.",
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     )
-    max_request_bytes: int = _setting(
-        1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024
-    )
+    max_request_bytes: int = _setting(1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024)
     sandbox_max_concurrent_requests: int = _setting(
-        32, "web", "Requests one trial's sandboxes (all its components together) may have in "
+        32,
+        "web",
+        "Requests one trial's sandboxes (all its components together) may have in "
         "flight through the den at once, until each answer has been relayed; as many more wait "
         "up to `DEN_SANDBOX_QUEUE_WAIT` seconds, the rest get 503 `SandboxBusy` with "
-        "`Retry-After`. So one flooded sandbox cannot starve the others.", ge=1
+        "`Retry-After`. So one flooded sandbox cannot starve the others.",
+        ge=1,
     )
     sandbox_queue_wait: float = _setting(
-        5.0, "web", "Seconds a request waits for a place among its trial's "
-        "`DEN_SANDBOX_MAX_CONCURRENT_REQUESTS` before it is answered 503 `SandboxBusy`.", ge=0
+        5.0,
+        "web",
+        "Seconds a request waits for a place among its trial's "
+        "`DEN_SANDBOX_MAX_CONCURRENT_REQUESTS` before it is answered 503 `SandboxBusy`.",
+        ge=0,
     )
     sandbox_request_timeout: float = _setting(
-        30.0, "web", "Seconds a sandbox has to start answering a request (connecting at most "
+        30.0,
+        "web",
+        "Seconds a sandbox has to start answering a request (connecting at most "
         "5 of them), else 504 `SandboxTimeout`; also the longest it may fall silent while its "
-        "answer streams (then the connection is cut).", gt=0
+        "answer streams (then the connection is cut).",
+        gt=0,
     )
     watch_poll_interval: float = _setting(
-        0.5, "web", "Seconds between the database reads that feed a watch (`GET "
+        0.5,
+        "web",
+        "Seconds between the database reads that feed a watch (`GET "
         "/api/v1/trials?watch=true`, `denctl get tr --watch`); one indexed query per watcher.",
-        gt=0
+        gt=0,
     )
     session_max_age: int = _setting(
-        8 * 3600, "web", "Seconds a web sign-in lasts (server-side session; signing out ends it "
-        "at once).", ge=60
+        8 * 3600,
+        "web",
+        "Seconds a web sign-in lasts (server-side session; signing out ends it at once).",
+        ge=60,
     )
     session_cookie_secure: bool = _setting(
-        True, "web", "Mark the session cookie `Secure` (and name it `__Host-den_session`). "
+        True,
+        "web",
+        "Mark the session cookie `Secure` (and name it `__Host-den_session`). "
         "Browsers accept it over plain http only on `localhost`/`127.0.0.1`: set `false` to "
-        "serve pages over plain http on another host name (never in production)."
+        "serve pages over plain http on another host name (never in production).",
     )
     dev_sign_in: bool | None = _setting(
-        None, "web", "Development sign-in: pick any existing user, no password. Empty means on "
-        "when `DEN_ENVIRONMENT=development`, off otherwise; `true` in production is refused."
+        None,
+        "web",
+        "Development sign-in: pick any existing user, no password. Empty means on "
+        "when `DEN_ENVIRONMENT=development`, off otherwise; `true` in production is refused.",
     )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and 0 < len(self.bootstrap_admin_token) < 32:
-            raise ValueError(
-                "DEN_BOOTSTRAP_ADMIN_TOKEN must be at least 32 characters in production"
-            )
+            raise ValueError("DEN_BOOTSTRAP_ADMIN_TOKEN must be at least 32 characters in production")
         if self.environment == "production" and self.dev_sign_in:
             raise ValueError("DEN_DEV_SIGN_IN cannot be enabled in production")
         if bool(self.oidc_issuer) != bool(self.oidc_client_id):
-            raise ValueError("DEN_OIDC_ISSUER and DEN_OIDC_CLIENT_ID go together: set both "
-                             "for single sign-on, or neither")
+            raise ValueError(
+                "DEN_OIDC_ISSUER and DEN_OIDC_CLIENT_ID go together: set both for single sign-on, or neither"
+            )
         if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
             raise ValueError("DEN_OIDC_ISSUER must be an http(s) URL")
-        if (self.environment == "production" and self.oidc_issuer.startswith("http://")):
+        if self.environment == "production" and self.oidc_issuer.startswith("http://"):
             raise ValueError("DEN_OIDC_ISSUER must use https in production")
         if self.environment == "production" and not self.session_cookie_secure:
             raise ValueError("DEN_SESSION_COOKIE_SECURE cannot be false in production")
@@ -333,11 +407,15 @@ class Settings(BaseSettings):
         den = (urlsplit(self.public_url).hostname or "").lower()
         domain = self.sandbox_domain
         if den and (den == domain or den.endswith("." + domain)):
-            raise ValueError("DEN_PUBLIC_URL's host is inside DEN_SANDBOX_DOMAIN: the den "
-                             "would be served as a sandbox; use another sandbox domain")
+            raise ValueError(
+                "DEN_PUBLIC_URL's host is inside DEN_SANDBOX_DOMAIN: the den "
+                "would be served as a sandbox; use another sandbox domain"
+            )
         if self.environment == "production" and den and domain.endswith("." + den):
-            raise ValueError("DEN_SANDBOX_DOMAIN is below the den's own host: in production "
-                             "give sandboxes a domain on another site (README: Security)")
+            raise ValueError(
+                "DEN_SANDBOX_DOMAIN is below the den's own host: in production "
+                "give sandboxes a domain on another site (README: Security)"
+            )
         return self
 
     @property

@@ -30,8 +30,9 @@ def prepare_database(settings: Settings) -> Engine:
     return engine
 
 
-def load_catalogue(engine: Engine, directory: Path, *, now: datetime,
-                   settings: Settings | None = None) -> list[str]:
+def load_catalogue(
+    engine: Engine, directory: Path, *, now: datetime, settings: Settings | None = None
+) -> list[str]:
     """Publish every template in `directory` (idempotent: same content, same version). The
     directory is the operator's own, so its versions need no review; their egress is still
     held to `DEN_EGRESS_ALLOWED_CIDRS` and the addresses no sandbox may reach."""
@@ -41,8 +42,9 @@ def load_catalogue(engine: Engine, directory: Path, *, now: datetime,
         for supplier in catalogue.load_suppliers(directory):
             crud.upsert_supplier(session, data=supplier, now=now)
         for path, manifest in catalogue.iter_bundled(directory):
-            _, created = crud.publish_template(session, manifest=manifest, now=now, actor=None,
-                                                 publishing=publishing)
+            _, created = crud.publish_template(
+                session, manifest=manifest, now=now, actor=None, publishing=publishing
+            )
             if created:
                 log.info("template_published", template=manifest.ref, path=str(path))
             published.append(manifest.ref)

@@ -74,6 +74,10 @@ def templates_dir(tmp_path: Path) -> Path:
 def settings(database_url: str, engine: Engine, templates_dir: Path, tmp_path: Path) -> Settings:
     """Settings on a migrated database (PostgreSQL is migrated by `den db upgrade`)."""
     return Settings(
-        database_url=database_url, templates_dir=templates_dir, data_dir=tmp_path / "data",
-        bootstrap_admin_token=ADMIN_TOKEN, min_trial_duration=1, poll_interval=0.05,
+        database_url=database_url,
+        templates_dir=templates_dir,
+        data_dir=tmp_path / "data",
+        bootstrap_admin_token=ADMIN_TOKEN,
+        min_trial_duration=1,
+        poll_interval=0.05,
     )

@@ -44,10 +44,10 @@ class FakeDriver:
         count = self.polls[spec.trial_id] = self.polls.get(spec.trial_id, 0) + 1
         if count < self.ready_after:
             return Observation(Status.PENDING, progress=("Containers created",))
-        endpoints = {c.name: f"http://127.0.0.1:1/{spec.trial_id}/{c.name}"
-                     for c in spec.components if c.ports}
-        return Observation(Status.READY, endpoints=endpoints,
-                           progress=("Containers created", "Ready"))
+        endpoints = {
+            c.name: f"http://127.0.0.1:1/{spec.trial_id}/{c.name}" for c in spec.components if c.ports
+        }
+        return Observation(Status.READY, endpoints=endpoints, progress=("Containers created", "Ready"))
 
     def stop(self, trial_id: str) -> None:
         self._check("stop")
@@ -63,11 +63,12 @@ class FakeDriver:
 
     def running_components(self) -> dict[str, set[str]]:
         self._check("running")
-        return {trial_id: {name.rsplit("-", 1)[-1] for name in names}
-                for trial_id, names in self.resources.items()}
+        return {
+            trial_id: {name.rsplit("-", 1)[-1] for name in names}
+            for trial_id, names in self.resources.items()
+        }
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False,
-             tail: int = 200) -> Iterator[str]:
+    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
         yield f"{trial_id}/{component}: hello"
 
     def ping(self) -> None:
@@ -77,7 +78,5 @@ class FakeDriver:
         """A stable fake digest; an image named `missing...` is not on the fake runtime."""
         self._check("pin")
         if image.rsplit("/", 1)[-1].startswith("missing"):
-            raise PermanentError(f"Image {image} is not on the fake runtime",
-                                 reason="ImageMissing")
-        return image.split("@")[0].split(":")[0] + "@sha256:" + \
-            hashlib.sha256(image.encode()).hexdigest()
+            raise PermanentError(f"Image {image} is not on the fake runtime", reason="ImageMissing")
+        return image.split("@")[0].split(":")[0] + "@sha256:" + hashlib.sha256(image.encode()).hexdigest()

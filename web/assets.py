@@ -40,8 +40,12 @@ def mount_assets(app: FastAPI) -> None:
     still answer, unstyled, and the API is unaffected."""
     version = installed_version()
     if version != GOVUK_FRONTEND_VERSION:
-        log.error("govuk_frontend_missing", installed=version, wanted=GOVUK_FRONTEND_VERSION,
-                  hint="run scripts/bootstrap: it installs web/node_modules from npm")
+        log.error(
+            "govuk_frontend_missing",
+            installed=version,
+            wanted=GOVUK_FRONTEND_VERSION,
+            hint="run scripts/bootstrap: it installs web/node_modules from npm",
+        )
     if version is not None:
         app.mount("/assets", StaticFiles(directory=GOVUK_DIST / "assets"), name="govuk-assets")
         app.mount("/static/govuk-frontend", StaticFiles(directory=GOVUK_DIST), name="govuk-frontend")

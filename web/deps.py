@@ -83,11 +83,20 @@ def get_visitor(request: Request, session: SessionDep, settings: SettingsDep, no
     found = crud.session_user(session, token=token, now=now) if token else None
     if found is not None:
         web_session, user = found
-        return _remember(request, Visitor(user=user, web_session=web_session, source=source,
-                                          csrf=web_session.csrf_token))
+        return _remember(
+            request, Visitor(user=user, web_session=web_session, source=source, csrf=web_session.csrf_token)
+        )
     csrf = request.cookies.get(cookie_name(settings, "den_sign_in"), "")
-    return _remember(request, Visitor(user=None, web_session=None, source=source,
-                                      csrf=csrf or secrets.token_urlsafe(32), new_csrf=not csrf))
+    return _remember(
+        request,
+        Visitor(
+            user=None,
+            web_session=None,
+            source=source,
+            csrf=csrf or secrets.token_urlsafe(32),
+            new_csrf=not csrf,
+        ),
+    )
 
 
 def _remember(request: Request, visitor: Visitor) -> Visitor:
@@ -116,8 +125,7 @@ SignedIn = Annotated[Visitor, Depends(signed_in)]
 def get_sandboxes(request: Request, settings: SettingsDep) -> SandboxAddress:
     """How this den's sandbox URLs look: each on its own origin under DEN_SANDBOX_DOMAIN, with
     the scheme and port of the den's public URL (or of this request)."""
-    return sandbox_hosts.address(settings.public_url or str(request.base_url),
-                                 settings.sandbox_domain)
+    return sandbox_hosts.address(settings.public_url or str(request.base_url), settings.sandbox_domain)
 
 
 Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]

@@ -55,19 +55,35 @@ def render_error(request: Request, error: DenError, status: int) -> Response | N
     if not is_page_request(request):
         return None
     visitor: Visitor = getattr(request.state, "den_visitor", None) or Visitor(
-        user=None, web_session=None, source="", csrf="")
-    if (isinstance(error, Unauthenticated) and not isinstance(error, SignInRefused)
-            and visitor.user is None):
+        user=None, web_session=None, source="", csrf=""
+    )
+    if isinstance(error, Unauthenticated) and not isinstance(error, SignInRefused) and visitor.user is None:
         return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
     form: FormPage | None = getattr(request.state, "den_form", None)
     if form is not None:
-        problems = (error.problems if isinstance(error, ValidationFailed)
-                    else [Problem("(form)", error.detail)])
-        return render(request, visitor, form.template, form.data, problems=problems,
-                      fields=form.fields, values=form.values, status=status)
+        problems = (
+            error.problems if isinstance(error, ValidationFailed) else [Problem("(form)", error.detail)]
+        )
+        return render(
+            request,
+            visitor,
+            form.template,
+            form.data,
+            problems=problems,
+            fields=form.fields,
+            values=form.values,
+            status=status,
+        )
     title = next((text for kind, text in TITLES if isinstance(error, kind)), "There is a problem")
-    return render(request, visitor, "error.html", {
-        "title": title, "reason": error.reason, "detail": error.detail,
-        "problems": [p.as_dict() for p in error.problems] if isinstance(error, ValidationFailed)
-        else [],
-    }, status=status)
+    return render(
+        request,
+        visitor,
+        "error.html",
+        {
+            "title": title,
+            "reason": error.reason,
+            "detail": error.detail,
+            "problems": [p.as_dict() for p in error.problems] if isinstance(error, ValidationFailed) else [],
+        },
+        status=status,
+    )

@@ -27,8 +27,10 @@ async def checked_form(request: Request, visitor: VisitorDep) -> FormData:
     form = await request.form(max_fields=MAX_FIELDS, max_files=1)
     sent = form.get("csrf_token")
     if not (visitor.csrf and isinstance(sent, str) and secrets.compare_digest(sent, visitor.csrf)):
-        raise Forbidden("the form had expired or did not come from this service: go back, "
-                        "reload the page and try again", reason="CsrfFailed")
+        raise Forbidden(
+            "the form had expired or did not come from this service: go back, reload the page and try again",
+            reason="CsrfFailed",
+        )
     return form
 
 
@@ -52,8 +54,7 @@ class Checks:
 
     problems: list[Problem] = field(default_factory=list)
 
-    def required(self, value: str, *, field_id: str, message: str, longest: int,
-                 what: str) -> str:
+    def required(self, value: str, *, field_id: str, message: str, longest: int, what: str) -> str:
         if not value:
             self.problems.append(Problem(field_id, message))
         elif "\x00" in value:
@@ -63,8 +64,9 @@ class Checks:
         return value
 
     def optional(self, value: str, *, field_id: str, longest: int, what: str) -> str:
-        return self.required(value, field_id=field_id, message="", longest=longest,
-                             what=what) if value else ""
+        return (
+            self.required(value, field_id=field_id, message="", longest=longest, what=what) if value else ""
+        )
 
     def add(self, field_id: str, message: str) -> None:
         self.problems.append(Problem(field_id, message))

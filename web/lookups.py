@@ -15,8 +15,7 @@ def owner_names(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
     ids = {t.owner_id for t in trials}
     if not ids:
         return {}
-    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids)))
-            if u.id is not None}
+    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
 
 
 def allowed(check: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:

@@ -36,8 +36,7 @@ from orchestrator.settings import Settings
 
 DISCOVERY_TTL = 3600.0
 KEYS_MIN_REFRESH = 10.0
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-              "EdDSA")
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 CLOCK_LEEWAY = 60
 
 
@@ -80,8 +79,9 @@ class Provider:
     def metadata(self) -> Metadata:
         with self._lock:
             if self._metadata is None or time.monotonic() - self._metadata_read > DISCOVERY_TTL:
-                self._metadata = _metadata(self._get(
-                    f"{self.issuer}/.well-known/openid-configuration"), issuer=self.issuer)
+                self._metadata = _metadata(
+                    self._get(f"{self.issuer}/.well-known/openid-configuration"), issuer=self.issuer
+                )
                 self._metadata_read = time.monotonic()
             return self._metadata
 
@@ -95,8 +95,9 @@ class Provider:
                 try:
                     self._keys = KeySet.import_key_set(self._get(self._metadata.jwks_uri))
                 except (ValueError, KeyError, TypeError, JoseError) as exc:
-                    raise SignInUnavailable("the sign-in provider's signing keys cannot be "
-                                            f"read ({type(exc).__name__})") from exc
+                    raise SignInUnavailable(
+                        f"the sign-in provider's signing keys cannot be read ({type(exc).__name__})"
+                    ) from exc
                 self._keys_read = time.monotonic()
             assert self._keys is not None
             return self._keys
@@ -107,35 +108,41 @@ class Provider:
             answer.raise_for_status()
             return answer.json()
         except (requests.RequestException, ValueError) as exc:
-            raise SignInUnavailable("the sign-in provider is not answering "
-                                    f"({type(exc).__name__})") from exc
+            raise SignInUnavailable(f"the sign-in provider is not answering ({type(exc).__name__})") from exc
 
     # --- the flow ------------------------------------------------------------------------
 
     def _session(self, redirect_uri: str) -> OAuth2Session:
         return OAuth2Session(
-            client_id=self.client_id, client_secret=self.client_secret or None,
+            client_id=self.client_id,
+            client_secret=self.client_secret or None,
             token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",
-            scope=self.scopes, redirect_uri=redirect_uri, code_challenge_method="S256",
-            default_timeout=self.timeout)
+            scope=self.scopes,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            default_timeout=self.timeout,
+        )
 
-    def authorization_url(self, *, redirect_uri: str, state: str, nonce: str,
-                          code_verifier: str) -> str:
+    def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:
         url, _state = self._session(redirect_uri).create_authorization_url(
-            self.metadata().authorization_endpoint, state=state, nonce=nonce,
-            code_verifier=code_verifier)
+            self.metadata().authorization_endpoint, state=state, nonce=nonce, code_verifier=code_verifier
+        )
         return str(url)
 
     def exchange(self, *, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
         """The tokens for an authorisation code; the ID token is not checked yet."""
         with self._session(redirect_uri) as client:
             try:
-                token = client.fetch_token(self.metadata().token_endpoint, code=code,
-                                           grant_type="authorization_code",
-                                           code_verifier=code_verifier)
+                token = client.fetch_token(
+                    self.metadata().token_endpoint,
+                    code=code,
+                    grant_type="authorization_code",
+                    code_verifier=code_verifier,
+                )
             except requests.RequestException as exc:
-                raise SignInUnavailable("the sign-in provider is not answering "
-                                        f"({type(exc).__name__})") from exc
+                raise SignInUnavailable(
+                    f"the sign-in provider is not answering ({type(exc).__name__})"
+                ) from exc
             except Exception as exc:  # Authlib's OAuthError: the provider refused the code
                 raise SignInRefused(f"the sign-in provider refused the code: {exc}"[:300]) from exc
         if not isinstance(token, dict) or not isinstance(token.get("id_token"), str):
@@ -149,15 +156,17 @@ class Provider:
             kid = extract_compact(id_token.encode()).headers().get("kid")
             decoded = jwt.decode(id_token, self._signing_keys(kid), algorithms=list(ALGORITHMS))
             jwt.JWTClaimsRegistry(
-                now=int(now), leeway=CLOCK_LEEWAY,
+                now=int(now),
+                leeway=CLOCK_LEEWAY,
                 iss={"essential": True, "value": self.metadata().issuer},
                 aud={"essential": True, "value": self.client_id},
-                sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
+                sub={"essential": True},
+                exp={"essential": True},
+                iat={"essential": True},
                 nonce={"essential": True, "value": nonce},
             ).validate(decoded.claims)
         except (JoseError, ValueError) as exc:
-            raise SignInRefused(f"the ID token is not valid ({type(exc).__name__}: {exc})"[:300]
-                                ) from exc
+            raise SignInRefused(f"the ID token is not valid ({type(exc).__name__}: {exc})"[:300]) from exc
         claims = dict(decoded.claims)
         audience = claims["aud"]
         if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
@@ -185,14 +194,18 @@ def _metadata(document: Any, *, issuer: str) -> Metadata:
     if not isinstance(document, dict):
         raise SignInUnavailable("the sign-in provider's discovery document is not an object")
     if str(document.get("issuer", "")).rstrip("/") != issuer:
-        raise SignInUnavailable("the sign-in provider names another issuer "
-                                f"({str(document.get('issuer'))[:200]!r}, not {issuer!r})")
+        raise SignInUnavailable(
+            "the sign-in provider names another issuer "
+            f"({str(document.get('issuer'))[:200]!r}, not {issuer!r})"
+        )
     try:
-        return Metadata(issuer=str(document["issuer"]),
-                        authorization_endpoint=str(document["authorization_endpoint"]),
-                        token_endpoint=str(document["token_endpoint"]),
-                        jwks_uri=str(document["jwks_uri"]),
-                        end_session_endpoint=str(document.get("end_session_endpoint") or ""))
+        return Metadata(
+            issuer=str(document["issuer"]),
+            authorization_endpoint=str(document["authorization_endpoint"]),
+            token_endpoint=str(document["token_endpoint"]),
+            jwks_uri=str(document["jwks_uri"]),
+            end_session_endpoint=str(document.get("end_session_endpoint") or ""),
+        )
     except KeyError as exc:
         raise SignInUnavailable(f"the sign-in provider's discovery document lacks {exc}") from exc
 

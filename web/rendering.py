@@ -36,18 +36,23 @@ LONDON = ZoneInfo("Europe/London")
 NO_STORE = {"cache-control": "no-store"}
 
 env = Environment(
-    loader=ChoiceLoader([
-        FileSystemLoader(HERE / "templates"),
-        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
-    ]),
-    autoescape=True, trim_blocks=True, lstrip_blocks=True,
+    loader=ChoiceLoader(
+        [
+            FileSystemLoader(HERE / "templates"),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]
+    ),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 
 
 def _inline_script_hash() -> str:
-    page = env.from_string('{% extends "govuk_frontend_jinja/template.html" %}'
-                           "{% block header %}{% endblock %}{% block footer %}{% endblock %}"
-                           ).render()
+    page = env.from_string(
+        '{% extends "govuk_frontend_jinja/template.html" %}'
+        "{% block header %}{% endblock %}{% block footer %}{% endblock %}"
+    ).render()
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
     assert len(scripts) == 1, "GOV.UK's page template has one inline script"
     return "sha256-" + base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
@@ -61,11 +66,13 @@ def content_security_policy(form_targets: Sequence[str] = ()) -> str:
     the origins a form legitimately ends on (the sign-in provider, after signing out; the
     sandboxes, after their interstitial) are named, and nothing else."""
     targets = " ".join(["'self'", *dict.fromkeys(form_targets)])
-    return ("default-src 'self'; "
-            f"script-src 'self' '{INLINE_SCRIPT_HASH}'; "
-            "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-            f"object-src 'none'; frame-ancestors 'none'; form-action {targets}; "
-            "base-uri 'self'")
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' '{INLINE_SCRIPT_HASH}'; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        f"object-src 'none'; frame-ancestors 'none'; form-action {targets}; "
+        "base-uri 'self'"
+    )
 
 
 def form_targets(settings: Settings) -> list[str]:
@@ -76,10 +83,12 @@ def form_targets(settings: Settings) -> list[str]:
         targets.append(f"{parts.scheme}://{parts.netloc}")
     domain = getattr(settings, "sandbox_domain", "")
     if domain:
-        targets.append(f"*.{domain}:*" if not settings.public_url
-                       else f"{urlsplit(settings.public_url).scheme}://*.{domain}"
-                       + (f":{urlsplit(settings.public_url).port}"
-                          if urlsplit(settings.public_url).port else ""))
+        targets.append(
+            f"*.{domain}:*"
+            if not settings.public_url
+            else f"{urlsplit(settings.public_url).scheme}://*.{domain}"
+            + (f":{urlsplit(settings.public_url).port}" if urlsplit(settings.public_url).port else "")
+        )
     return targets
 
 
@@ -102,8 +111,12 @@ def phase_tag(phase: str, extra: str = "") -> dict[str, str]:
     return {"text": label, "classes": f"{classes} {extra}".strip()}
 
 
-VERSION_TAGS = {"Published": "govuk-tag--green", "PendingReview": "govuk-tag--yellow",
-                "Rejected": "govuk-tag--red", "Quarantined": "govuk-tag--red"}
+VERSION_TAGS = {
+    "Published": "govuk-tag--green",
+    "PendingReview": "govuk-tag--yellow",
+    "Rejected": "govuk-tag--red",
+    "Quarantined": "govuk-tag--red",
+}
 
 
 def status_tag_class(status: str) -> str:
@@ -151,13 +164,18 @@ def _govuk_macros() -> dict[str, Any]:
     for name in loader.list_templates():
         if name.startswith("components/") and name.endswith("/macro.html"):
             module = env.get_template(f"govuk_frontend_jinja/{name}").module
-            macros.update({key: value for key, value in vars(module).items()
-                           if key.startswith("govuk")})
+            macros.update({key: value for key, value in vars(module).items() if key.startswith("govuk")})
     return macros
 
 
-env.filters.update(when=when, duration=duration, label=label, phase_tag=phase_tag, lines=lines,
-                   status_tag_class=status_tag_class)
+env.filters.update(
+    when=when,
+    duration=duration,
+    label=label,
+    phase_tag=phase_tag,
+    lines=lines,
+    status_tag_class=status_tag_class,
+)
 env.globals.update(_govuk_macros())
 
 
@@ -172,8 +190,10 @@ def navigation(visitor: Visitor, path: str) -> list[dict[str, Any]]:
         items.append(("Approvals", "/approvals"))
     if visitor.role == "platform_engineer":
         items.append(("Platform", "/platform"))
-    return [{"text": text, "href": href, "active": path == href or path.startswith(href + "/")}
-            for text, href in items]
+    return [
+        {"text": text, "href": href, "active": path == href or path.startswith(href + "/")}
+        for text, href in items
+    ]
 
 
 def wants_json(request: Request) -> bool:
@@ -184,6 +204,7 @@ def error_list(problems: Sequence[Problem], fields: dict[str, str]) -> list[dict
     """The error summary's items: each links to the input to fix (`fields` maps the core's
     field names to the page's input ids; "*" catches any other field; a value starting with
     "/" is another page, such as a question to answer again)."""
+
     def href(field: str) -> str:
         target = fields.get(field) or fields.get("*") or field
         return target if target.startswith("/") else "#" + target
@@ -191,19 +212,32 @@ def error_list(problems: Sequence[Problem], fields: dict[str, str]) -> list[dict
     return [{"text": p.message, "href": href(p.field), "hint": p.hint} for p in problems]
 
 
-def render(request: Request, visitor: Visitor, template: str, data: dict[str, Any], *,
-           problems: Sequence[Problem] = (), fields: dict[str, str] | None = None,
-           values: dict[str, Any] | None = None, status: int | None = None) -> Response:
+def render(
+    request: Request,
+    visitor: Visitor,
+    template: str,
+    data: dict[str, Any],
+    *,
+    problems: Sequence[Problem] = (),
+    fields: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int | None = None,
+) -> Response:
     """The page, or its data as JSON on the `.json` twin. `data` is all the page knows;
     the visitor, the navigation and form state are added for the HTML only."""
     if wants_json(request):
         return JSONResponse(to_jsonable_python(data), headers=NO_STORE)
     summary = error_list(problems, fields or {})
     html = env.get_template(template).render(
-        data, visitor=visitor, nav=navigation(visitor, request.url.path), path=request.url.path,
-        csrf_token=visitor.csrf, error_summary=summary,
-        field_errors={item["href"][1:]: item["text"] for item in reversed(summary)
-                      if item["href"].startswith("#")},
+        data,
+        visitor=visitor,
+        nav=navigation(visitor, request.url.path),
+        path=request.url.path,
+        csrf_token=visitor.csrf,
+        error_summary=summary,
+        field_errors={
+            item["href"][1:]: item["text"] for item in reversed(summary) if item["href"].startswith("#")
+        },
         values=values or {},
     )
     policy = content_security_policy(form_targets(request.app.state.settings))
@@ -211,17 +245,29 @@ def render(request: Request, visitor: Visitor, template: str, data: dict[str, An
     if status is not None:  # an error page: api/errors.py chose the status
         response.status_code = status
     if visitor.new_csrf:
-        set_cookie(response, request.app.state.settings, "den_sign_in", visitor.csrf,
-                   max_age=SIGN_IN_CSRF_MAX_AGE)
+        set_cookie(
+            response, request.app.state.settings, "den_sign_in", visitor.csrf, max_age=SIGN_IN_CSRF_MAX_AGE
+        )
     return response
 
 
-def set_cookie(response: Response, settings: Settings, base: str, value: str, *,
-               max_age: int) -> None:
-    response.set_cookie(cookie_name(settings, base), value, max_age=max_age, path="/",
-                        secure=settings.session_cookie_secure, httponly=True, samesite="lax")
+def set_cookie(response: Response, settings: Settings, base: str, value: str, *, max_age: int) -> None:
+    response.set_cookie(
+        cookie_name(settings, base),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=settings.session_cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def clear_cookie(response: Response, settings: Settings, base: str) -> None:
-    response.delete_cookie(cookie_name(settings, base), path="/",
-                           secure=settings.session_cookie_secure, httponly=True, samesite="lax")
+    response.delete_cookie(
+        cookie_name(settings, base),
+        path="/",
+        secure=settings.session_cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )

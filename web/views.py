@@ -37,78 +37,120 @@ DECISIONS = {
 WARN_BEFORE_SECONDS = 300
 
 
-def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress | None = None
-          ) -> dict[str, Any]:
+def trial(
+    row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress | None = None
+) -> dict[str, Any]:
     """`sandboxes` makes `endpoints` (each component's own origin, as the API's trial has
     them); pages that do not show them leave it out, and `endpoints` is then empty."""
     left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
     return {
-        "id": row.id, "title": row.title, "phase": row.phase, "reason": row.reason,
-        "message": row.message, "template": row.template_name,
-        "template_version": row.template_version, "owner": owner,
-        "department": row.department, "problem_statement": row.problem_statement,
-        "hypothesis": row.hypothesis, "success_criteria": list(row.success_criteria),
-        "parameters": dict(row.parameters), "shared_with_department": row.shared_with_department,
-        "duration_seconds": row.duration_seconds, "extension_count": row.extension_count,
-        "created_at": row.created_at, "ready_at": row.ready_at, "expires_at": row.expires_at,
-        "ended_at": row.ended_at, "end_requested_at": row.end_requested_at,
+        "id": row.id,
+        "title": row.title,
+        "phase": row.phase,
+        "reason": row.reason,
+        "message": row.message,
+        "template": row.template_name,
+        "template_version": row.template_version,
+        "owner": owner,
+        "department": row.department,
+        "problem_statement": row.problem_statement,
+        "hypothesis": row.hypothesis,
+        "success_criteria": list(row.success_criteria),
+        "parameters": dict(row.parameters),
+        "shared_with_department": row.shared_with_department,
+        "duration_seconds": row.duration_seconds,
+        "extension_count": row.extension_count,
+        "created_at": row.created_at,
+        "ready_at": row.ready_at,
+        "expires_at": row.expires_at,
+        "ended_at": row.ended_at,
+        "end_requested_at": row.end_requested_at,
         "time_left_seconds": int(left.total_seconds()) if left is not None else None,
         "warn_before_seconds": WARN_BEFORE_SECONDS,
         "endpoints": {name: sandboxes.url(row.id, name) for name in sorted(row.endpoints)}
-        if row.phase == Phase.READY and sandboxes is not None else {},
+        if row.phase == Phase.READY and sandboxes is not None
+        else {},
         "pending_extension_seconds": row.extension_requested_seconds,
         "extension_requested_by": row.extension_requested_by,
-        "approved_by": row.approved_by, "rejected_by": row.rejected_by,
+        "approved_by": row.approved_by,
+        "rejected_by": row.rejected_by,
         "rejection_reason": row.rejection_reason,
-        "cpu_millicores": row.cpu_millicores, "memory_mib": row.memory_mib,
+        "cpu_millicores": row.cpu_millicores,
+        "memory_mib": row.memory_mib,
     }
 
 
 def event(row: TrialEvent) -> dict[str, Any]:
-    return {"at": row.at, "kind": row.kind, "phase": row.phase, "reason": row.reason,
-            "message": row.message}
+    return {"at": row.at, "kind": row.kind, "phase": row.phase, "reason": row.reason, "message": row.message}
 
 
 def template(version: TemplateVersion, supplier: Supplier, settings: Settings) -> dict[str, Any]:
     manifest = catalogue.stored_manifest(version.manifest, version.digest)
     meta, spec = manifest.metadata, manifest.spec
     return {
-        "name": meta.name, "version": meta.version, "summary": meta.summary,
-        "description": meta.description, "problem_areas": list(meta.problem_areas),
-        "tags": list(meta.tags), "status": version.status, "status_reason": version.status_reason,
-        "published_at": version.published_at, "supplier": supplier_view(supplier),
+        "name": meta.name,
+        "version": meta.version,
+        "summary": meta.summary,
+        "description": meta.description,
+        "problem_areas": list(meta.problem_areas),
+        "tags": list(meta.tags),
+        "status": version.status,
+        "status_reason": version.status_reason,
+        "published_at": version.published_at,
+        "supplier": supplier_view(supplier),
         "data_classification": spec.data_classification,
-        "components": [{"name": c.name, "cpu": c.resources.cpu, "memory": c.resources.memory,
-                        "exposed": any(p.expose for p in c.ports)} for c in spec.components],
+        "components": [
+            {
+                "name": c.name,
+                "cpu": c.resources.cpu,
+                "memory": c.resources.memory,
+                "exposed": any(p.expose for p in c.ports),
+            }
+            for c in spec.components
+        ],
         "limits": {
             "default_duration": spec.limits.default_duration,
             "longest_duration": rules.longest_duration(manifest, settings),
             "self_service_duration": rules.self_service_limit(settings, meta.name),
             "max_extensions": spec.limits.max_extensions,
-            "cpu": spec.limits.cpu, "memory": spec.limits.memory,
+            "cpu": spec.limits.cpu,
+            "memory": spec.limits.memory,
         },
         "egress": [{"host": e.host, "ports": list(e.ports)} for e in spec.egress],
-        "parameters": spec.parameters, "success_criteria": list(spec.success_criteria),
+        "parameters": spec.parameters,
+        "success_criteria": list(spec.success_criteria),
     }
 
 
 def supplier_view(row: Supplier) -> dict[str, Any]:
-    return {"slug": row.slug, "name": row.name, "size": row.size, "contact": row.contact,
-            "description": row.description, "problem_areas": list(row.problem_areas)}
+    return {
+        "slug": row.slug,
+        "name": row.name,
+        "size": row.size,
+        "contact": row.contact,
+        "description": row.description,
+        "problem_areas": list(row.problem_areas),
+    }
 
 
-def evaluation(row: Evaluation, *, author: str, measured: Measured,
-               show_private: bool) -> dict[str, Any]:
+def evaluation(row: Evaluation, *, author: str, measured: Measured, show_private: bool) -> dict[str, Any]:
     return {
         "scores": {d: dict(row.scores.get(d, {})) for d in DIMENSIONS},
-        "decision": row.decision, "lessons_learned": row.lessons_learned,
+        "decision": row.decision,
+        "lessons_learned": row.lessons_learned,
         "private_notes": row.private_notes if show_private else None,
-        "recorded_by": author, "recorded_at": row.recorded_at, "measured": vars(measured),
+        "recorded_by": author,
+        "recorded_at": row.recorded_at,
+        "measured": vars(measured),
     }
 
 
 def summary(row: Summary) -> dict[str, Any]:
-    return {"key": row.key, "trials": row.trials, "decisions": row.decisions,
-            "mean_scores": row.mean_scores,
-            "mean_time_to_ready_seconds": row.mean_time_to_ready_seconds,
-            "mean_availability": row.mean_availability}
+    return {
+        "key": row.key,
+        "trials": row.trials,
+        "decisions": row.decisions,
+        "mean_scores": row.mean_scores,
+        "mean_time_to_ready_seconds": row.mean_time_to_ready_seconds,
+        "mean_availability": row.mean_availability,
+    }

@@ -18,8 +18,9 @@ from orchestrator.errors import Forbidden, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Supplier
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"], responses=errors.RESPONSES,
-                   dependencies=[StrictQuery])
+router = APIRouter(
+    prefix="/api/v1", tags=["catalogue"], responses=errors.RESPONSES, dependencies=[StrictQuery]
+)
 TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -28,24 +29,36 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 @router.get("/templates")
 def list_templates(session: SessionDep, _actor: ActorDep) -> schemas.TemplateList:
     """The newest published version of every template."""
-    return schemas.TemplateList(items=[
-        presenters.template(version, supplier)
-        for _template, version, supplier in crud.latest_versions(session)
-    ])
+    return schemas.TemplateList(
+        items=[
+            presenters.template(version, supplier)
+            for _template, version, supplier in crud.latest_versions(session)
+        ]
+    )
 
 
 @router.post(
-    "/templates", status_code=201,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}},
-        "application/yaml": {"schema": {"type": "string"}},
-    }}},
-    responses={200: {"model": schemas.TemplatePublic,
-                     "description": "Identical version already published"}},
+    "/templates",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+    responses={200: {"model": schemas.TemplatePublic, "description": "Identical version already published"}},
 )
 async def publish_template(
-    request: Request, response: Response, session: SessionDep, actor: ActorDep, now: Now,
-    settings: SettingsDep, content_type: Annotated[str, Header()] = "application/json",
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    settings: SettingsDep,
+    content_type: Annotated[str, Header()] = "application/json",
 ) -> schemas.TemplatePublic:
     """Send a manifest (JSON, or YAML with `Content-Type: application/yaml`) as a new,
     immutable version. It is stored `PendingReview` until a platform engineer publishes it,
@@ -56,8 +69,9 @@ async def publish_template(
     body = await request.body()
     manifest = _parse(body, content_type.split(";")[0].strip().lower())
     publishing = crud.Publishing(settings=settings, pin=image_pinner(request.app.state))
-    version, created = crud.publish_template(session, manifest=manifest, now=now, actor=actor,
-                                             publishing=publishing)
+    version, created = crud.publish_template(
+        session, manifest=manifest, now=now, actor=actor, publishing=publishing
+    )
     session.commit()
     if not created:
         response.status_code = 200
@@ -67,8 +81,9 @@ async def publish_template(
 
 def _parse(body: bytes, content_type: str) -> TemplateManifest:
     if b"\x00" in body or b"\\u0000" in body:
-        raise ValidationFailed([Problem("(body)", "NUL characters are not allowed",
-                                        "remove them from the manifest")])
+        raise ValidationFailed(
+            [Problem("(body)", "NUL characters are not allowed", "remove them from the manifest")]
+        )
     if content_type in YAML_TYPES:
         return catalogue.parse_manifest_text(body)
     if len(body) > catalogue.MAX_MANIFEST_BYTES:
@@ -78,42 +93,57 @@ def _parse(body: bytes, content_type: str) -> TemplateManifest:
     except RecursionError as exc:  # the decoder's own stack gives out before ours would
         raise catalogue.too_deep() from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed([Problem("(body)", f"not valid JSON: {exc}",
-                                        "send JSON, or YAML with Content-Type: application/yaml")]
-                               ) from exc
+        raise ValidationFailed(
+            [
+                Problem(
+                    "(body)",
+                    f"not valid JSON: {exc}",
+                    "send JSON, or YAML with Content-Type: application/yaml",
+                )
+            ]
+        ) from exc
     return catalogue.validate_manifest(data)
 
 
 @router.get("/suppliers")
 def list_suppliers(session: SessionDep, _actor: ActorDep) -> schemas.SupplierList:
     names = presenters.template_names_by_supplier(session)
-    return schemas.SupplierList(items=[
-        presenters.supplier(row, names.get(row.id or 0, [])) for row in crud.list_suppliers(session)
-    ])
+    return schemas.SupplierList(
+        items=[presenters.supplier(row, names.get(row.id or 0, [])) for row in crud.list_suppliers(session)]
+    )
 
 
 @router.post("/suppliers", status_code=201)
-def create_supplier(body: schemas.SupplierCreate, session: SessionDep, actor: ActorDep,
-                    now: Now) -> schemas.SupplierPublic:
+def create_supplier(
+    body: schemas.SupplierCreate, session: SessionDep, actor: ActorDep, now: Now
+) -> schemas.SupplierPublic:
     """Register a supplier (platform engineers). Supplier users are then bound to it."""
-    row = crud.create_supplier(session, actor=actor, now=now, data=catalogue.Supplier(
-        slug=body.slug, name=body.name, size=body.size, contact=body.contact,
-        description=body.description, problem_areas=tuple(body.problem_areas)))
+    row = crud.create_supplier(
+        session,
+        actor=actor,
+        now=now,
+        data=catalogue.Supplier(
+            slug=body.slug,
+            name=body.name,
+            size=body.size,
+            contact=body.contact,
+            description=body.description,
+            problem_areas=tuple(body.problem_areas),
+        ),
+    )
     session.commit()
     return presenters.supplier(row, [])
 
 
 @router.get("/templates/{name}")
-def get_template(name: TemplateName, session: SessionDep, _actor: ActorDep
-                 ) -> schemas.TemplateDetail:
+def get_template(name: TemplateName, session: SessionDep, _actor: ActorDep) -> schemas.TemplateDetail:
     """A template with every version, newest first, and each version's status."""
     _template, supplier, versions = crud.template_versions(session, name=name)
     return presenters.template_detail(name, supplier, versions)
 
 
 @router.get("/templates/{name}/outcomes")
-def template_outcomes(name: TemplateName, session: SessionDep, actor: ActorDep
-                      ) -> schemas.TemplateOutcomes:
+def template_outcomes(name: TemplateName, session: SessionDep, actor: ActorDep) -> schemas.TemplateOutcomes:
     """How the template's trials went, per version and in total: trials by phase, decisions,
     evaluated count, mean score per dimension, time to ready (median, 90th percentile). Only
     aggregates, never a trial. For the template's supplier, approvers and platform engineers
@@ -123,8 +153,9 @@ def template_outcomes(name: TemplateName, session: SessionDep, actor: ActorDep
 
 
 @router.get("/templates/{name}/versions/{version}")
-def get_version_review(name: TemplateName, version: Version, session: SessionDep,
-                       actor: ActorDep, settings: SettingsDep) -> schemas.VersionReview:
+def get_version_review(
+    name: TemplateName, version: Version, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> schemas.VersionReview:
     """A version with what changed since the template's last published version (images,
     egress, resources, parameters) and why it needs a review: what a platform engineer reads
     before publishing or rejecting it (platform engineers, and the template's supplier)."""
@@ -134,16 +165,29 @@ def get_version_review(name: TemplateName, version: Version, session: SessionDep
 
 
 @router.post("/templates/{name}/versions/{version}/status")
-def set_version_status(name: TemplateName, version: Version, body: schemas.VersionStatusChange,
-                       request: Request, session: SessionDep, actor: ActorDep, now: Now
-                       ) -> schemas.TemplatePublic:
+def set_version_status(
+    name: TemplateName,
+    version: Version,
+    body: schemas.VersionStatusChange,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+) -> schemas.TemplatePublic:
     """Review (publish or reject a version waiting for review), quarantine, deprecate or
     re-publish a version (platform engineers). Publishing pins each image to the runtime's
     immutable reference (an image the runtime lacks is refused, `ImageMissing`). Only
     Published versions can be trialled; running trials go on."""
-    row = crud.set_version_status(session, actor=actor, name=name, version=version,
-                                  status=body.status, reason=body.reason, now=now,
-                                  pin=image_pinner(request.app.state))
+    row = crud.set_version_status(
+        session,
+        actor=actor,
+        name=name,
+        version=version,
+        status=body.status,
+        reason=body.reason,
+        now=now,
+        pin=image_pinner(request.app.state),
+    )
     session.commit()
     _template, supplier, _versions = crud.template_versions(session, name=name)
     return presenters.template(row, supplier)

@@ -9,13 +9,15 @@ from api import errors, presenters, schemas
 from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId, wake_reconciler
 from orchestrator import crud
 
-router = APIRouter(prefix="/api/v1/trials", tags=["approvals"], responses=errors.RESPONSES,
-                   dependencies=[StrictQuery])
+router = APIRouter(
+    prefix="/api/v1/trials", tags=["approvals"], responses=errors.RESPONSES, dependencies=[StrictQuery]
+)
 
 
 @router.post("/{trial_id}/approve")
-def approve(trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep,
-            now: Now, sandboxes: Sandboxes) -> schemas.TrialPublic:
+def approve(
+    trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+) -> schemas.TrialPublic:
     """Approve what waits on the trial. A pending trial's clock starts now, and the reconciler
     moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
@@ -26,9 +28,15 @@ def approve(trial_id: TrialId, request: Request, session: SessionDep, actor: Act
 
 
 @router.post("/{trial_id}/reject")
-def reject(trial_id: TrialId, body: schemas.RejectRequest, request: Request,
-           session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
-           ) -> schemas.TrialPublic:
+def reject(
+    trial_id: TrialId,
+    body: schemas.RejectRequest,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> schemas.TrialPublic:
     """Reject what waits on the trial, saying why. A pending trial ends Stopped (reason
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)

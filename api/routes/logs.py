@@ -16,17 +16,28 @@ from orchestrator.access import check_may_read_logs
 from orchestrator.errors import Conflict, DenError, NotFound
 from orchestrator.lifecycle import Phase
 
-router = APIRouter(prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES,
-                   dependencies=[StrictQuery])
+router = APIRouter(
+    prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
+)
 WITH_SANDBOX = frozenset({Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
 Component = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
-@router.get("/{trial_id}/logs/{component}", response_class=StreamingResponse, responses={
-    200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-          "description": "Log lines, oldest first"}})
+@router.get(
+    "/{trial_id}/logs/{component}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Log lines, oldest first",
+        }
+    },
+)
 async def logs(
-    trial_id: TrialId, component: Component, request: Request, session: SessionDep,
+    trial_id: TrialId,
+    component: Component,
+    request: Request,
+    session: SessionDep,
     actor: ActorDep,
     follow: Annotated[bool, Query(description="Keep streaming new lines.")] = False,
     tail: Annotated[int, Query(ge=0, le=10000, description="Lines from the end.")] = 200,
@@ -37,11 +48,9 @@ async def logs(
     check_may_read_logs(actor.user)
     names = [c.name for c in crud.trial_manifest(session, trial).spec.components]
     if component not in names:
-        raise NotFound(f"trial {trial_id} has no component {component!r}; it has "
-                       f"{', '.join(names)}")
+        raise NotFound(f"trial {trial_id} has no component {component!r}; it has {', '.join(names)}")
     if trial.phase not in WITH_SANDBOX:
-        raise Conflict(f"the trial is {trial.phase}: it has no sandbox to read logs from",
-                       reason="NoSandbox")
+        raise Conflict(f"the trial is {trial.phase}: it has no sandbox to read logs from", reason="NoSandbox")
     driver = driver_for(request)
     lines = await run_in_threadpool(driver.logs, trial.id, component, follow=follow, tail=tail)
     return StreamingResponse(_text(lines), media_type="text/plain; charset=utf-8")

@@ -21,23 +21,36 @@ from api.deps import (
 )
 from orchestrator import crud
 
-router = APIRouter(prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES,
-                   dependencies=[StrictQuery])
+router = APIRouter(
+    prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
+)
 
 
 @router.post("", status_code=201)
 def create_trial(
-    body: schemas.TrialCreate, request: Request, session: SessionDep, actor: ActorDep,
-    settings: SettingsDep, now: Now, sandboxes: Sandboxes,
+    body: schemas.TrialCreate,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Ask for a sandbox from a template. The reconciler starts it; watch `phase`. A request
     longer than the self-service limit starts in `PendingApproval` until an approver decides."""
     trial = crud.create_trial(
-        session, actor=actor, settings=settings, now=now,
+        session,
+        actor=actor,
+        settings=settings,
+        now=now,
         request=crud.TrialRequest(
-            template=body.template, title=body.title, hypothesis=body.hypothesis,
-            duration_seconds=body.duration_seconds, problem_statement=body.problem_statement,
-            success_criteria=tuple(body.success_criteria), parameters=body.parameters,
+            template=body.template,
+            title=body.title,
+            hypothesis=body.hypothesis,
+            duration_seconds=body.duration_seconds,
+            problem_statement=body.problem_statement,
+            success_criteria=tuple(body.success_criteria),
+            parameters=body.parameters,
             shared_with_department=body.shared_with_department,
         ),
     )
@@ -46,24 +59,53 @@ def create_trial(
     return presenters.trial(trial, owner=actor.name, now=now, sandboxes=sandboxes)
 
 
-@router.get("", response_model=schemas.TrialList, responses={200: {"content": {
-    "application/x-ndjson": {"schema": {"type": "string"},
-                             "example": '{"type": "MODIFIED", "object": {"id": "t1a2b3c4d5e6"}}'},
-}}})
+@router.get(
+    "",
+    response_model=schemas.TrialList,
+    responses={
+        200: {
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {"type": "string"},
+                    "example": '{"type": "MODIFIED", "object": {"id": "t1a2b3c4d5e6"}}',
+                },
+            }
+        }
+    },
+)
 def list_trials(
-    request: Request, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes,
-    selectors: Selectors, settings: SettingsDep,
-    watch_: Annotated[bool, Query(alias="watch", description="Stream changes as JSON lines "
-                                  "(`{\"type\": \"ADDED\"|\"MODIFIED\", \"object\": trial}`), "
-                                  "starting with every matching trial.")] = False,
-    timeout_seconds: Annotated[int, Query(ge=0, le=3600, description="How long a watch lasts "
-                                          "(0: send the current state, then end).")] = 1800,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    selectors: Selectors,
+    settings: SettingsDep,
+    watch_: Annotated[
+        bool,
+        Query(
+            alias="watch",
+            description="Stream changes as JSON lines "
+            '(`{"type": "ADDED"|"MODIFIED", "object": trial}`), '
+            "starting with every matching trial.",
+        ),
+    ] = False,
+    timeout_seconds: Annotated[
+        int, Query(ge=0, le=3600, description="How long a watch lasts (0: send the current state, then end).")
+    ] = 1800,
 ) -> Response | schemas.TrialList:
     """Trials the caller may see, newest first, filtered by the selectors; or a watch."""
     if watch_:
-        stream = watch.trials(request.app.state.engine, watch.WatchSpec(
-            user=actor.user, selectors=selectors, sandboxes=sandboxes,
-            interval=settings.watch_poll_interval, timeout=timeout_seconds))
+        stream = watch.trials(
+            request.app.state.engine,
+            watch.WatchSpec(
+                user=actor.user,
+                selectors=selectors,
+                sandboxes=sandboxes,
+                interval=settings.watch_poll_interval,
+                timeout=timeout_seconds,
+            ),
+        )
         return StreamingResponse(stream, media_type="application/x-ndjson")
     rows = list(crud.list_trials(session, user=actor.user, selectors=selectors))
     return presenters.trials(session, rows, now=now, sandboxes=sandboxes)
@@ -77,18 +119,28 @@ def get_trial(
     return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
 
 
-@router.post("/{trial_id}/extend", responses={202: {"model": schemas.TrialPublic,
-                                                    "description": "Waits for an approver"}})
+@router.post(
+    "/{trial_id}/extend",
+    responses={202: {"model": schemas.TrialPublic, "description": "Waits for an approver"}},
+)
 def extend_trial(
-    trial_id: TrialId, body: schemas.ExtendRequest, request: Request, response: Response,
-    session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes,
+    trial_id: TrialId,
+    body: schemas.ExtendRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Add time: 200 with the new `expires_at`; 202 when the whole trial would pass the
     self-service limit, so the extension waits for an approver (`pending_extension_seconds`);
     409 or 422 with the rule that forbids it in `reason`."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    applied = crud.request_extension(session, actor=actor, trial=trial, settings=settings,
-                                     seconds=body.duration_seconds, now=now)
+    applied = crud.request_extension(
+        session, actor=actor, trial=trial, settings=settings, seconds=body.duration_seconds, now=now
+    )
     session.commit()
     wake_reconciler(request)
     if not applied:
@@ -98,7 +150,11 @@ def extend_trial(
 
 @router.post("/{trial_id}/end", status_code=202)
 def end_trial(
-    trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep, now: Now,
+    trial_id: TrialId,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
     sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Ask for the sandbox to be torn down now (the reconciler does it); a request still
@@ -115,4 +171,5 @@ def trial_events(trial_id: TrialId, session: SessionDep, actor: ActorDep) -> sch
     """The trial's timeline, oldest first."""
     crud.get_trial(session, user=actor.user, trial_id=trial_id)
     return schemas.TrialEventList(
-        items=[presenters.event(e) for e in crud.trial_events(session, trial_id=trial_id)])
+        items=[presenters.event(e) for e in crud.trial_events(session, trial_id=trial_id)]
+    )

@@ -13,18 +13,28 @@ from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import crud
 from orchestrator.access import Role, require_role
 
-router = APIRouter(prefix="/api/v1", tags=["users"], responses=errors.RESPONSES,
-                   dependencies=[StrictQuery])
+router = APIRouter(prefix="/api/v1", tags=["users"], responses=errors.RESPONSES, dependencies=[StrictQuery])
 UserName = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
 
 
 @router.post("/users", status_code=201)
-def create_user(body: schemas.UserCreate, session: SessionDep, actor: ActorDep, now: Now
-                ) -> schemas.UserPublic:
+def create_user(
+    body: schemas.UserCreate, session: SessionDep, actor: ActorDep, now: Now
+) -> schemas.UserPublic:
     """Create a user with a role; a supplier user is bound to one supplier (`supplier`)."""
-    user = crud.create_user(session, actor=actor, now=now, data=crud.NewUser(
-        name=body.name, role=body.role, department=body.department, supplier=body.supplier,
-        display_name=body.display_name, email=body.email))
+    user = crud.create_user(
+        session,
+        actor=actor,
+        now=now,
+        data=crud.NewUser(
+            name=body.name,
+            role=body.role,
+            department=body.department,
+            supplier=body.supplier,
+            display_name=body.display_name,
+            email=body.email,
+        ),
+    )
     session.commit()
     return presenters.user(user, supplier_slug=body.supplier or None)
 
@@ -36,28 +46,47 @@ def list_users(session: SessionDep, actor: ActorDep) -> schemas.UserList:
 
 
 @router.patch("/users/{name}")
-def update_user(name: UserName, body: schemas.UserUpdate, session: SessionDep,
-                actor: ActorDep, now: Now) -> schemas.UserPublic:
+def update_user(
+    name: UserName, body: schemas.UserUpdate, session: SessionDep, actor: ActorDep, now: Now
+) -> schemas.UserPublic:
     """Platform engineers change a person's role, department or supplier, or disable them
     (their sessions and tokens stop at once) and enable them again. Audited."""
-    user = crud.update_user(session, actor=actor, name=name, now=now, change=crud.UserChange(
-        role=body.role, department=body.department, supplier=body.supplier,
-        disabled=body.disabled))
+    user = crud.update_user(
+        session,
+        actor=actor,
+        name=name,
+        now=now,
+        change=crud.UserChange(
+            role=body.role, department=body.department, supplier=body.supplier, disabled=body.disabled
+        ),
+    )
     session.commit()
     return presenters.users(session, [user]).items[0]
 
 
 @router.post("/users/{name}/tokens", status_code=201)
-def create_token(name: UserName, body: schemas.TokenCreate, session: SessionDep,
-                 actor: ActorDep, now: Now, settings: SettingsDep) -> schemas.TokenCreated:
+def create_token(
+    name: UserName,
+    body: schemas.TokenCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    settings: SettingsDep,
+) -> schemas.TokenCreated:
     """Make an API token. The answer holds the token itself: it is never shown again. It
     lasts at most DEN_MAX_TOKEN_LIFETIME (the default when none is asked), and never longer
     than the token that asks for it."""
     owner = crud.get_user(session, name=name)
     ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
-    token, row = crud.issue_token(session, user=owner, now=now, name=body.name, ttl=ttl,
-                                  actor=actor,
-                                  max_lifetime=timedelta(seconds=settings.max_token_lifetime))
+    token, row = crud.issue_token(
+        session,
+        user=owner,
+        now=now,
+        name=body.name,
+        ttl=ttl,
+        actor=actor,
+        max_lifetime=timedelta(seconds=settings.max_token_lifetime),
+    )
     session.commit()
     return schemas.TokenCreated(token=token, **presenters.token(row, owner=name).model_dump())
 
@@ -70,8 +99,13 @@ def list_tokens(name: UserName, session: SessionDep, actor: ActorDep) -> schemas
 
 
 @router.delete("/users/{name}/tokens/{token_id}")
-def revoke_token(name: UserName, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-                 session: SessionDep, actor: ActorDep, now: Now) -> schemas.TokenPublic:
+def revoke_token(
+    name: UserName,
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+) -> schemas.TokenPublic:
     """Revoke a token at once (repeating it is harmless)."""
     row = crud.revoke_token(session, actor=actor, owner=name, token_id=token_id, now=now)
     session.commit()
@@ -80,7 +114,8 @@ def revoke_token(name: UserName, token_id: Annotated[int, Path(ge=1, le=2**31 - 
 
 @router.get("/audit")
 def audit_log(
-    session: SessionDep, actor: ActorDep,
+    session: SessionDep,
+    actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     object_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> schemas.AuditList:

@@ -41,20 +41,31 @@ class Actor:
 
 
 def audit(
-    session: Session, *, actor: Actor | None, action: str, obj: tuple[str, str], now: datetime,
-    detail: dict[str, Any] | None = None, source: str = "",
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    obj: tuple[str, str],
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+    source: str = "",
 ) -> None:
     """One audit record per write. Without an actor the writer is the system itself (start-up,
     the reconciler, `den` on the database); `source` then says which."""
-    session.add(AuditEvent(
-        at=now, actor=actor.name if actor else "system", action=action,
-        object_type=obj[0], object_id=obj[1], source=actor.source if actor else source,
-        detail=detail or {},
-    ))
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=actor.name if actor else "system",
+            action=action,
+            object_type=obj[0],
+            object_id=obj[1],
+            source=actor.source if actor else source,
+            detail=detail or {},
+        )
+    )
 
 
-def list_audit(session: Session, *, limit: int = 100, object_id: str | None = None
-               ) -> Sequence[AuditEvent]:
+def list_audit(session: Session, *, limit: int = 100, object_id: str | None = None) -> Sequence[AuditEvent]:
     """The newest audit records first."""
     query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
     if object_id:
@@ -67,5 +78,13 @@ def trial_event(session: Session, trial: Trial, *, now: datetime, kind: str, mes
     marks the trial changed for watchers."""
     trial.updated_at = now
     session.add(trial)
-    session.add(TrialEvent(trial_id=trial.id, at=now, kind=kind, phase=trial.phase,
-                           reason=trial.reason, message=message[:2000]))
+    session.add(
+        TrialEvent(
+            trial_id=trial.id,
+            at=now,
+            kind=kind,
+            phase=trial.phase,
+            reason=trial.reason,
+            message=message[:2000],
+        )
+    )

@@ -31,8 +31,9 @@ from orchestrator.models import TemplateVersion, Trial, User
 from orchestrator.settings import Settings
 
 
-def request_extension(session: Session, *, actor: Actor, trial: Trial, seconds: int,
-                      settings: Settings, now: datetime) -> bool:
+def request_extension(
+    session: Session, *, actor: Actor, trial: Trial, seconds: int, settings: Settings, now: datetime
+) -> bool:
     """Extend the trial by `seconds`; True if done now, False if it waits for an approver."""
     check_may_extend(actor.user, trial)
     lock_trial(session, trial)
@@ -42,17 +43,33 @@ def request_extension(session: Session, *, actor: Actor, trial: Trial, seconds: 
     if rules.needs_approval(total, settings=settings, template=trial.template_name):
         trial.extension_requested_seconds = seconds
         trial.extension_requested_at, trial.extension_requested_by = now, actor.name
-        trial_event(session, trial, now=now, kind="Intent",
-                    message=f"Extension by {seconds} s requested by {actor.name}: {total} s in "
-                    "all is over the self-service limit, so it waits for an approver")
-        audit(session, actor=actor, action="trial.extension.request", obj=("trial", trial.id),
-              now=now, detail={"seconds": seconds})
+        trial_event(
+            session,
+            trial,
+            now=now,
+            kind="Intent",
+            message=f"Extension by {seconds} s requested by {actor.name}: {total} s in "
+            "all is over the self-service limit, so it waits for an approver",
+        )
+        audit(
+            session,
+            actor=actor,
+            action="trial.extension.request",
+            obj=("trial", trial.id),
+            now=now,
+            detail={"seconds": seconds},
+        )
         metrics.EXTENSIONS.labels(outcome="pending").inc()
         return False
-    _extend(session, trial, seconds=seconds, now=now,
-            message=f"Extended by {seconds} s by {actor.name}")
-    audit(session, actor=actor, action="trial.extend", obj=("trial", trial.id), now=now,
-          detail={"seconds": seconds, "expires_at": _iso(trial.expires_at)})
+    _extend(session, trial, seconds=seconds, now=now, message=f"Extended by {seconds} s by {actor.name}")
+    audit(
+        session,
+        actor=actor,
+        action="trial.extend",
+        obj=("trial", trial.id),
+        now=now,
+        detail={"seconds": seconds, "expires_at": _iso(trial.expires_at)},
+    )
     metrics.EXTENSIONS.labels(outcome="applied").inc()
     return True
 
@@ -62,8 +79,13 @@ def _extend(session: Session, trial: Trial, *, seconds: int, now: datetime, mess
     trial.expires_at += timedelta(seconds=seconds)
     trial.duration_seconds += seconds
     trial.extension_count += 1
-    trial_event(session, trial, now=now, kind="Intent",
-                message=f"{message}; now expires at {trial.expires_at.isoformat()}")
+    trial_event(
+        session,
+        trial,
+        now=now,
+        kind="Intent",
+        message=f"{message}; now expires at {trial.expires_at.isoformat()}",
+    )
 
 
 def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> str:
@@ -93,13 +115,21 @@ def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: dat
     seconds = _pending_extension(trial)
     check_may_decide(actor.user, requested_by=trial.extension_requested_by)
     if trial.phase not in rules.EXTENDABLE_PHASES or trial.end_requested_at is not None:
-        raise Conflict(f"the trial is {trial.phase}; the extension can no longer apply",
-                       reason=rules.Rule.NOT_RUNNING)
-    _extend(session, trial, seconds=seconds, now=now,
-            message=f"Extension by {seconds} s approved by {actor.name}")
+        raise Conflict(
+            f"the trial is {trial.phase}; the extension can no longer apply", reason=rules.Rule.NOT_RUNNING
+        )
+    _extend(
+        session, trial, seconds=seconds, now=now, message=f"Extension by {seconds} s approved by {actor.name}"
+    )
     _clear_extension(trial)
-    audit(session, actor=actor, action="trial.extension.approve", obj=("trial", trial.id),
-          now=now, detail={"seconds": seconds})
+    audit(
+        session,
+        actor=actor,
+        action="trial.extension.approve",
+        obj=("trial", trial.id),
+        now=now,
+        detail={"seconds": seconds},
+    )
     metrics.DECISIONS.labels(subject="extension", decision="approved").inc()
 
 
@@ -110,19 +140,35 @@ def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: da
         check_may_decide(actor.user, requested_by=_owner_name(session, trial))
         _check_undecided(trial)
         trial.rejected_at, trial.rejected_by, trial.rejection_reason = now, actor.name, reason
-        trial_event(session, trial, now=now, kind="Intent",
-                    message=f"Rejected by {actor.name}: {reason}")
-        audit(session, actor=actor, action="trial.reject", obj=("trial", trial.id), now=now,
-              detail={"reason": reason})
+        trial_event(session, trial, now=now, kind="Intent", message=f"Rejected by {actor.name}: {reason}")
+        audit(
+            session,
+            actor=actor,
+            action="trial.reject",
+            obj=("trial", trial.id),
+            now=now,
+            detail={"reason": reason},
+        )
         metrics.DECISIONS.labels(subject="trial", decision="rejected").inc()
         return "trial"
     seconds = _pending_extension(trial)
     check_may_decide(actor.user, requested_by=trial.extension_requested_by)
     _clear_extension(trial)
-    trial_event(session, trial, now=now, kind="Intent",
-                message=f"Extension by {seconds} s rejected by {actor.name}: {reason}")
-    audit(session, actor=actor, action="trial.extension.reject", obj=("trial", trial.id),
-          now=now, detail={"seconds": seconds, "reason": reason})
+    trial_event(
+        session,
+        trial,
+        now=now,
+        kind="Intent",
+        message=f"Extension by {seconds} s rejected by {actor.name}: {reason}",
+    )
+    audit(
+        session,
+        actor=actor,
+        action="trial.extension.reject",
+        obj=("trial", trial.id),
+        now=now,
+        detail={"seconds": seconds, "reason": reason},
+    )
     metrics.DECISIONS.labels(subject="extension", decision="rejected").inc()
     return "extension"
 
@@ -131,18 +177,19 @@ def pending_decisions(session: Session, *, user: User) -> Sequence[Trial]:
     """What waits for an approver, oldest first: requests in PendingApproval nobody decided
     on or withdrew, and running trials with an extension waiting (the approver queue)."""
     require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="see what waits for approval")
-    undecided = ((col(Trial.phase) == Phase.PENDING_APPROVAL) & col(Trial.approved_at).is_(None)
-                 & col(Trial.rejected_at).is_(None) & col(Trial.end_requested_at).is_(None))
+    undecided = (
+        (col(Trial.phase) == Phase.PENDING_APPROVAL)
+        & col(Trial.approved_at).is_(None)
+        & col(Trial.rejected_at).is_(None)
+        & col(Trial.end_requested_at).is_(None)
+    )
     extension = col(Trial.extension_requested_seconds).is_not(None)
-    return session.exec(select(Trial).where(undecided | extension)
-                        .order_by(col(Trial.created_at))).all()
+    return session.exec(select(Trial).where(undecided | extension).order_by(col(Trial.created_at))).all()
 
 
 def _check_undecided(trial: Trial) -> None:
-    if trial.approved_at is not None or trial.rejected_at is not None or \
-            trial.end_requested_at is not None:
-        decided = ("approved" if trial.approved_at else "rejected" if trial.rejected_at
-                   else "withdrawn")
+    if trial.approved_at is not None or trial.rejected_at is not None or trial.end_requested_at is not None:
+        decided = "approved" if trial.approved_at else "rejected" if trial.rejected_at else "withdrawn"
         raise Conflict(f"the request was already {decided}", reason="AlreadyDecided")
 
 

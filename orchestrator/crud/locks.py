@@ -37,7 +37,8 @@ CAPS = "trials"
 def hold_caps(session: Session) -> None:
     """Hold the cap lock until the session's transaction ends (commit or rollback)."""
     found = session.connection().execute(
-        text("UPDATE cap_lock SET name = name WHERE name = :name"), {"name": CAPS})
+        text("UPDATE cap_lock SET name = name WHERE name = :name"), {"name": CAPS}
+    )
     # No row would lock nothing on PostgreSQL: refuse rather than count without the lock.
     if found.rowcount != 1:
         raise RuntimeError("the cap_lock row is missing: run `den db upgrade`")
@@ -46,7 +47,7 @@ def hold_caps(session: Session) -> None:
 def lock_trial(session: Session, trial: Trial) -> Trial:
     """Hold the trial's row until the transaction ends, and read it again as it is now."""
     session.connection().execute(
-        text("UPDATE trial SET extension_count = extension_count WHERE id = :id"),
-        {"id": trial.id})
+        text("UPDATE trial SET extension_count = extension_count WHERE id = :id"), {"id": trial.id}
+    )
     session.refresh(trial)
     return trial

@@ -15,7 +15,13 @@ from orchestrator.models import Trial
 
 
 def record_transition(
-    session: Session, *, trial: Trial, to: Phase, reason: str, message: str, now: datetime,
+    session: Session,
+    *,
+    trial: Trial,
+    to: Phase,
+    reason: str,
+    message: str,
+    now: datetime,
     **observed: Any,
 ) -> None:
     check_transition(Phase(trial.phase), to)
@@ -39,17 +45,15 @@ def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
         (col(Trial.expires_at) <= now) | col(Trial.end_requested_at).is_not(None)
     )
     decided = (col(Trial.phase) == Phase.PENDING_APPROVAL) & (
-        col(Trial.approved_at).is_not(None) | col(Trial.rejected_at).is_not(None)
+        col(Trial.approved_at).is_not(None)
+        | col(Trial.rejected_at).is_not(None)
         | col(Trial.end_requested_at).is_not(None)
     )
-    return session.exec(select(Trial).where(busy | ready_due | decided)
-                        .order_by(col(Trial.created_at))).all()
+    return session.exec(select(Trial).where(busy | ready_due | decided).order_by(col(Trial.created_at))).all()
 
 
 def next_expiry(session: Session) -> datetime | None:
-    return session.exec(
-        select(func.min(Trial.expires_at)).where(Trial.phase == Phase.READY)
-    ).one()
+    return session.exec(select(func.min(Trial.expires_at)).where(Trial.phase == Phase.READY)).one()
 
 
 def live_trial_ids(session: Session) -> set[str]:

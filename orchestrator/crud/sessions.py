@@ -20,24 +20,35 @@ from orchestrator.crud.users import hash_token
 from orchestrator.models import User, WebSession
 
 
-def start_session(session: Session, *, user: User, now: datetime, ttl: timedelta,
-                  source: str = "", method: str = "") -> tuple[str, WebSession]:
+def start_session(
+    session: Session, *, user: User, now: datetime, ttl: timedelta, source: str = "", method: str = ""
+) -> tuple[str, WebSession]:
     """A new session for `user`; returns the cookie value (shown this once) and the row.
     Expired sessions of anyone are removed on the way, so the table stays small."""
     session.connection().execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
     token = secrets.token_urlsafe(32)
-    row = WebSession(token_hash=hash_token(token), user_id=pk(user),
-                     csrf_token=secrets.token_urlsafe(32), source=source[:100],
-                     created_at=now, expires_at=now + ttl)
+    row = WebSession(
+        token_hash=hash_token(token),
+        user_id=pk(user),
+        csrf_token=secrets.token_urlsafe(32),
+        source=source[:100],
+        created_at=now,
+        expires_at=now + ttl,
+    )
     session.add(row)
     session.flush()
-    audit(session, actor=Actor(user=user, source=source), action="user.sign_in",
-          obj=("user", user.name), now=now, detail={"method": method})
+    audit(
+        session,
+        actor=Actor(user=user, source=source),
+        action="user.sign_in",
+        obj=("user", user.name),
+        now=now,
+        detail={"method": method},
+    )
     return token, row
 
 
-def session_user(session: Session, *, token: str, now: datetime
-                 ) -> tuple[WebSession, User] | None:
+def session_user(session: Session, *, token: str, now: datetime) -> tuple[WebSession, User] | None:
     """The live session of this cookie value and its person, or None (unknown or expired)."""
     row = session.exec(select(WebSession).where(WebSession.token_hash == hash_token(token))).first()
     if row is None or row.expires_at <= now:

@@ -63,28 +63,40 @@ class Identity:
 
 def begin(session: Session, *, browser: str, next_path: str, now: datetime) -> Attempt:
     """A new attempt for the browser holding the pre-sign-in cookie `browser`."""
-    session.connection().execute(delete(SignInAttempt)
-                                 .where(col(SignInAttempt.expires_at) <= now))
-    attempt = Attempt(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
-                      code_verifier=secrets.token_urlsafe(64))
-    session.add(SignInAttempt(state_hash=hash_token(attempt.state),
-                              browser_hash=hash_token(browser), nonce=attempt.nonce,
-                              code_verifier=attempt.code_verifier, next_path=next_path,
-                              created_at=now, expires_at=now + ATTEMPT_TTL))
+    session.connection().execute(delete(SignInAttempt).where(col(SignInAttempt.expires_at) <= now))
+    attempt = Attempt(
+        state=secrets.token_urlsafe(32),
+        nonce=secrets.token_urlsafe(32),
+        code_verifier=secrets.token_urlsafe(64),
+    )
+    session.add(
+        SignInAttempt(
+            state_hash=hash_token(attempt.state),
+            browser_hash=hash_token(browser),
+            nonce=attempt.nonce,
+            code_verifier=attempt.code_verifier,
+            next_path=next_path,
+            created_at=now,
+            expires_at=now + ATTEMPT_TTL,
+        )
+    )
     return attempt
 
 
 def take(session: Session, *, state: str, browser: str, now: datetime) -> SignInAttempt:
     """The attempt `state` names, removed so that it is used once. Unknown, expired, or
     started by another browser: `NotFound`."""
-    row = session.exec(select(SignInAttempt)
-                       .where(SignInAttempt.state_hash == hash_token(state))).first()
+    row = session.exec(select(SignInAttempt).where(SignInAttempt.state_hash == hash_token(state))).first()
     if row is None:
         raise NotFound("this sign-in link was already used or never started here")
-    removed = session.connection().execute(delete(SignInAttempt)
-                                           .where(col(SignInAttempt.id) == row.id)).rowcount
-    if removed != 1 or row.expires_at <= now or not secrets.compare_digest(
-            row.browser_hash, hash_token(browser)):
+    removed = (
+        session.connection().execute(delete(SignInAttempt).where(col(SignInAttempt.id) == row.id)).rowcount
+    )
+    if (
+        removed != 1
+        or row.expires_at <= now
+        or not secrets.compare_digest(row.browser_hash, hash_token(browser))
+    ):
         raise NotFound("this sign-in was started in another browser, or too long ago")
     return row
 
@@ -95,18 +107,22 @@ def identity(claims: Mapping[str, Any], *, username_claim: str, groups_claim: st
     raw = claims.get(username_claim)
     name = raw.strip().lower() if isinstance(raw, str) else ""
     if not USER_NAME.match(name):
-        raise NoRole(f"your account has no usable {username_claim!r} for this service "
-                     "(letters, digits, '.', '_', '-', '@'): ask your administrator")
+        raise NoRole(
+            f"your account has no usable {username_claim!r} for this service "
+            "(letters, digits, '.', '_', '-', '@'): ask your administrator"
+        )
     groups = claims.get(groups_claim) if groups_claim else None
     listed = groups if isinstance(groups, list) else [groups] if isinstance(groups, str) else []
-    return Identity(subject=f"{claims['iss']} {claims['sub']}", name=name,
-                    email=str(claims.get("email") or "")[:200],
-                    display_name=str(claims.get("name") or "")[:200],
-                    groups=tuple(str(g) for g in listed if isinstance(g, str))[:200])
+    return Identity(
+        subject=f"{claims['iss']} {claims['sub']}",
+        name=name,
+        email=str(claims.get("email") or "")[:200],
+        display_name=str(claims.get("name") or "")[:200],
+        groups=tuple(str(g) for g in listed if isinstance(g, str))[:200],
+    )
 
 
-def role_for_groups(groups: Sequence[str], mapping: Mapping[str, GroupMapping]
-                    ) -> GroupMapping | None:
+def role_for_groups(groups: Sequence[str], mapping: Mapping[str, GroupMapping]) -> GroupMapping | None:
     """What a person's groups give: the strongest role among them, with the first department
     (and supplier) that the groups of that role name. A group named like a role gives it.
     Group paths (`/a/b`) match on their full path or their last part."""
@@ -120,14 +136,23 @@ def role_for_groups(groups: Sequence[str], mapping: Mapping[str, GroupMapping]
     for role in ROLE_STRENGTH:
         of_role = [g for g in given if g.role == role]
         if of_role:
-            return GroupMapping(role=role,
-                                department=next((g.department for g in of_role if g.department), ""),
-                                supplier=next((g.supplier for g in of_role if g.supplier), ""))
+            return GroupMapping(
+                role=role,
+                department=next((g.department for g in of_role if g.department), ""),
+                supplier=next((g.supplier for g in of_role if g.supplier), ""),
+            )
     return None
 
 
-def sign_in_user(session: Session, *, person: Identity, mapping: Mapping[str, GroupMapping],
-                 create_users: bool, now: datetime, source: str) -> User:
+def sign_in_user(
+    session: Session,
+    *,
+    person: Identity,
+    mapping: Mapping[str, GroupMapping],
+    create_users: bool,
+    now: datetime,
+    source: str,
+) -> User:
     """The den user for this provider account: made at the first sign-in when allowed, its
     role and department following the groups when they give one. Audited when made or
     changed. Refused (`NoRole`) with a reason a person can act on."""
@@ -136,27 +161,28 @@ def sign_in_user(session: Session, *, person: Identity, mapping: Mapping[str, Gr
     if user is None:
         user = session.exec(select(User).where(User.name == person.name)).first()
         if user is not None and user.oidc_subject not in (None, person.subject):
-            raise NoRole(f"the name {person.name!r} belongs to another account here: ask a "
-                         "platform engineer")
+            raise NoRole(f"the name {person.name!r} belongs to another account here: ask a platform engineer")
     if user is None:
         if not create_users:
-            raise NoRole("you do not have an account on this service yet: ask a platform "
-                         "engineer to add you")
+            raise NoRole("you do not have an account on this service yet: ask a platform engineer to add you")
         if given is None:
-            raise NoRole("your account is in no group that gives a role on this service: ask "
-                         "your administrator to add you to one")
+            raise NoRole(
+                "your account is in no group that gives a role on this service: ask "
+                "your administrator to add you to one"
+            )
         user = User(name=person.name, role=given.role, created_at=now)
     if user.disabled_at is not None:
-        raise NoRole("your access to this service has been switched off: ask a platform "
-                     "engineer", reason="UserDisabled")
+        raise NoRole(
+            "your access to this service has been switched off: ask a platform engineer",
+            reason="UserDisabled",
+        )
     made = user.id is None
     before = (user.role, user.department, user.supplier_id)
     if given is not None:
         user.role, user.department = given.role, given.department
         user.supplier_id = pk(get_supplier(session, slug=given.supplier)) if given.supplier else None
     if user.role == Role.SUPPLIER and user.supplier_id is None:
-        raise NoRole("your group gives the supplier role but names no supplier: ask a platform "
-                     "engineer")
+        raise NoRole("your group gives the supplier role but names no supplier: ask a platform engineer")
     user.oidc_subject = person.subject
     user.email = person.email or user.email
     user.display_name = person.display_name or user.display_name
@@ -164,11 +190,25 @@ def sign_in_user(session: Session, *, person: Identity, mapping: Mapping[str, Gr
     session.flush()
     actor = Actor(user=user, source=source)
     if made:
-        audit(session, actor=actor, action="user.create", obj=("user", user.name), now=now,
-              detail={"role": user.role, "department": user.department, "method": "oidc"})
+        audit(
+            session,
+            actor=actor,
+            action="user.create",
+            obj=("user", user.name),
+            now=now,
+            detail={"role": user.role, "department": user.department, "method": "oidc"},
+        )
     elif before != (user.role, user.department, user.supplier_id):
-        audit(session, actor=actor, action="user.update", obj=("user", user.name), now=now,
-              detail={"role": {"from": before[0], "to": user.role},
-                      "department": {"from": before[1], "to": user.department},
-                      "method": "oidc groups"})
+        audit(
+            session,
+            actor=actor,
+            action="user.update",
+            obj=("user", user.name),
+            now=now,
+            detail={
+                "role": {"from": before[0], "to": user.role},
+                "department": {"from": before[1], "to": user.department},
+                "method": "oidc groups",
+            },
+        )
     return user

@@ -65,20 +65,31 @@ def upsert_supplier(session: Session, *, data: catalogue.Supplier, now: datetime
     row.description, row.problem_areas = data.description, list(data.problem_areas)
     if created or before != (row.name, row.size, row.contact, row.description, row.problem_areas):
         session.add(row)
-        audit(session, actor=None, action="supplier.load", obj=("supplier", data.slug), now=now,
-              source="template directory")
+        audit(
+            session,
+            actor=None,
+            action="supplier.load",
+            obj=("supplier", data.slug),
+            now=now,
+            source="template directory",
+        )
     session.flush()
     return row
 
 
-def create_supplier(session: Session, *, actor: Actor, data: catalogue.Supplier,
-                    now: datetime) -> Supplier:
+def create_supplier(session: Session, *, actor: Actor, data: catalogue.Supplier, now: datetime) -> Supplier:
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="register suppliers")
     if session.exec(select(Supplier).where(Supplier.slug == data.slug)).first() is not None:
         raise Conflict(f"a supplier {data.slug!r} is already registered")
-    row = Supplier(slug=data.slug, name=data.name, size=data.size, contact=data.contact,
-                   description=data.description, problem_areas=list(data.problem_areas),
-                   created_at=now)
+    row = Supplier(
+        slug=data.slug,
+        name=data.name,
+        size=data.size,
+        contact=data.contact,
+        description=data.description,
+        problem_areas=list(data.problem_areas),
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     audit(session, actor=actor, action="supplier.create", obj=("supplier", data.slug), now=now)
@@ -110,7 +121,11 @@ class Publishing:
 
 
 def publish_template(
-    session: Session, *, manifest: TemplateManifest, now: datetime, actor: Actor | None,
+    session: Session,
+    *,
+    manifest: TemplateManifest,
+    now: datetime,
+    actor: Actor | None,
     publishing: Publishing | None = None,
 ) -> tuple[TemplateVersion, bool]:
     """Store a new immutable version. Returns (version, created); the same content twice is
@@ -120,8 +135,15 @@ def publish_template(
     meta = manifest.metadata
     supplier = session.exec(select(Supplier).where(Supplier.slug == meta.supplier)).first()
     if supplier is None:
-        raise ValidationFailed([Problem("metadata.supplier", f"no supplier {meta.supplier!r}",
-                                        "register the supplier first, or fix the slug")])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "metadata.supplier",
+                    f"no supplier {meta.supplier!r}",
+                    "register the supplier first, or fix the slug",
+                )
+            ]
+        )
     if actor and actor.user.role == Role.SUPPLIER and actor.user.supplier_id != supplier.id:
         raise Forbidden("suppliers publish only their own templates")
     if publishing is not None:
@@ -133,35 +155,53 @@ def publish_template(
         raise Conflict(f"the template name {meta.name!r} belongs to another supplier")
     content = catalogue.digest(manifest)
     if template is not None:
-        existing = session.exec(select(TemplateVersion).where(
-            TemplateVersion.template_id == template.id,
-            TemplateVersion.version == meta.version)).first()
+        existing = session.exec(
+            select(TemplateVersion).where(
+                TemplateVersion.template_id == template.id, TemplateVersion.version == meta.version
+            )
+        ).first()
         if existing is not None:
             if existing.digest != content:
-                raise Conflict(f"{manifest.ref} is already published with different content; "
-                               "versions are immutable: publish a new version")
+                raise Conflict(
+                    f"{manifest.ref} is already published with different content; "
+                    "versions are immutable: publish a new version"
+                )
             return existing, False
     else:
         template = SandboxTemplate(name=meta.name, supplier_id=pk(supplier), created_at=now)
         session.add(template)
         session.flush()
     version = TemplateVersion(
-        template_id=pk(template), version=meta.version, digest=content,
-        manifest=manifest.model_dump(mode="json", by_alias=True), published_at=now,
+        template_id=pk(template),
+        version=meta.version,
+        digest=content,
+        manifest=manifest.model_dump(mode="json", by_alias=True),
+        published_at=now,
     )
-    _first_status(session, version, manifest=manifest, actor=actor, publishing=publishing,
-                  now=now)
+    _first_status(session, version, manifest=manifest, actor=actor, publishing=publishing, now=now)
     session.add(version)
     session.flush()
-    audit(session, actor=actor, action="template.publish", obj=("template", manifest.ref),
-          now=now, detail={"digest": content, "status": version.status,
-                           "pinned_images": version.pinned_images},
-          source="" if actor else "template directory")
+    audit(
+        session,
+        actor=actor,
+        action="template.publish",
+        obj=("template", manifest.ref),
+        now=now,
+        detail={"digest": content, "status": version.status, "pinned_images": version.pinned_images},
+        source="" if actor else "template directory",
+    )
     return version, True
 
 
-def _first_status(session: Session, version: TemplateVersion, *, manifest: TemplateManifest,
-                  actor: Actor | None, publishing: Publishing | None, now: datetime) -> None:
+def _first_status(
+    session: Session,
+    version: TemplateVersion,
+    *,
+    manifest: TemplateManifest,
+    actor: Actor | None,
+    publishing: Publishing | None,
+    now: datetime,
+) -> None:
     """Published at once (the template directory; or nothing risky and every image pinned),
     else PendingReview with the reasons a reviewer reads."""
     if actor is None:
@@ -169,8 +209,7 @@ def _first_status(session: Session, version: TemplateVersion, *, manifest: Templ
         return
     previous = last_published(session, template_id=version.template_id, other_than="")
     prefixes = publishing.settings.image_prefixes if publishing else ()
-    reasons = review.review_reasons(
-        _manifest_of(previous) if previous else None, manifest, prefixes=prefixes)
+    reasons = review.review_reasons(_manifest_of(previous) if previous else None, manifest, prefixes=prefixes)
     if not reasons and publishing is not None and publishing.pin is not None:
         try:
             version.pinned_images = review.pins(manifest, publishing.pin)
@@ -186,13 +225,15 @@ def _first_status(session: Session, version: TemplateVersion, *, manifest: Templ
     version.status_reason = "Published at once: it changes nothing that needs a review"
 
 
-def last_published(session: Session, *, template_id: int, other_than: str
-                   ) -> TemplateVersion | None:
+def last_published(session: Session, *, template_id: int, other_than: str) -> TemplateVersion | None:
     """The newest version of the template that was ever published (other than one version)."""
-    rows = session.exec(select(TemplateVersion).where(
-        TemplateVersion.template_id == template_id,
-        col(TemplateVersion.status).in_(HAS_BEEN_PUBLISHED),
-        TemplateVersion.version != other_than)).all()
+    rows = session.exec(
+        select(TemplateVersion).where(
+            TemplateVersion.template_id == template_id,
+            col(TemplateVersion.status).in_(HAS_BEEN_PUBLISHED),
+            TemplateVersion.version != other_than,
+        )
+    ).all()
     return max(rows, key=lambda row: version_key(row.version), default=None)
 
 
@@ -212,8 +253,7 @@ class VersionReview:
     reasons: list[str]
 
 
-def version_review(session: Session, *, name: str, version: str,
-                   settings: Settings) -> VersionReview:
+def version_review(session: Session, *, name: str, version: str, settings: Settings) -> VersionReview:
     template, supplier, versions = template_versions(session, name=name)
     row = next((v for v in versions if v.version == version), None)
     if row is None:
@@ -222,9 +262,12 @@ def version_review(session: Session, *, name: str, version: str,
     before = _manifest_of(previous) if previous else None
     manifest = _manifest_of(row)
     return VersionReview(
-        version=row, supplier=supplier, previous=previous,
+        version=row,
+        supplier=supplier,
+        previous=previous,
         changes=review.changes(before, manifest),
-        reasons=review.review_reasons(before, manifest, prefixes=settings.image_prefixes))
+        reasons=review.review_reasons(before, manifest, prefixes=settings.image_prefixes),
+    )
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -248,13 +291,16 @@ def latest_versions(session: Session) -> list[tuple[SandboxTemplate, TemplateVer
     return [newest[name] for name in sorted(newest)]
 
 
-def list_template_versions(session: Session, *, supplier_id: int | None = None
-                           ) -> list[tuple[SandboxTemplate, TemplateVersion, Supplier]]:
+def list_template_versions(
+    session: Session, *, supplier_id: int | None = None
+) -> list[tuple[SandboxTemplate, TemplateVersion, Supplier]]:
     """Every version of every template (of one supplier), whatever its status: by template
     name, newest version first."""
-    query = (select(SandboxTemplate, TemplateVersion, Supplier)
-             .join(TemplateVersion, col(TemplateVersion.template_id) == SandboxTemplate.id)
-             .join(Supplier, col(Supplier.id) == SandboxTemplate.supplier_id))
+    query = (
+        select(SandboxTemplate, TemplateVersion, Supplier)
+        .join(TemplateVersion, col(TemplateVersion.template_id) == SandboxTemplate.id)
+        .join(Supplier, col(Supplier.id) == SandboxTemplate.supplier_id)
+    )
     if supplier_id is not None:
         query = query.where(SandboxTemplate.supplier_id == supplier_id)
     rows = list(session.exec(query).all())
@@ -263,17 +309,19 @@ def list_template_versions(session: Session, *, supplier_id: int | None = None
     return rows
 
 
-def template_versions(session: Session, *, name: str
-                      ) -> tuple[SandboxTemplate, Supplier, list[TemplateVersion]]:
+def template_versions(
+    session: Session, *, name: str
+) -> tuple[SandboxTemplate, Supplier, list[TemplateVersion]]:
     """A template with every version, newest first, whatever its status."""
-    row = session.exec(select(SandboxTemplate, Supplier).join(
-        Supplier, col(Supplier.id) == SandboxTemplate.supplier_id)
-        .where(SandboxTemplate.name == name)).first()
+    row = session.exec(
+        select(SandboxTemplate, Supplier)
+        .join(Supplier, col(Supplier.id) == SandboxTemplate.supplier_id)
+        .where(SandboxTemplate.name == name)
+    ).first()
     if row is None:
         raise NotFound(f"no template {name!r}")
     template, supplier = row
-    versions = session.exec(select(TemplateVersion)
-                            .where(TemplateVersion.template_id == template.id)).all()
+    versions = session.exec(select(TemplateVersion).where(TemplateVersion.template_id == template.id)).all()
     return template, supplier, sorted(versions, key=lambda v: version_key(v.version), reverse=True)
 
 
@@ -282,7 +330,8 @@ def resolve_template(session: Session, *, ref: str) -> TemplateVersion:
     name, _, version = ref.partition("@")
     if version:
         row = session.exec(
-            select(TemplateVersion).join(SandboxTemplate)
+            select(TemplateVersion)
+            .join(SandboxTemplate)
             .where(SandboxTemplate.name == name, TemplateVersion.version == version)
         ).first()
         if row is None:
@@ -297,16 +346,26 @@ def resolve_template(session: Session, *, ref: str) -> TemplateVersion:
 
 def check_trialable(version: TemplateVersion, *, ref: str) -> None:
     if version.status == "PendingReview":
-        raise RuleViolation(f"{ref} is waiting for a platform engineer's review and cannot be "
-                            "trialled yet", reason="TemplateNotPublished")
+        raise RuleViolation(
+            f"{ref} is waiting for a platform engineer's review and cannot be trialled yet",
+            reason="TemplateNotPublished",
+        )
     if version.status != "Published":
-        raise RuleViolation(f"{ref} is {version.status.lower()} and cannot be trialled",
-                            reason="TemplateNotPublished")
+        raise RuleViolation(
+            f"{ref} is {version.status.lower()} and cannot be trialled", reason="TemplateNotPublished"
+        )
 
 
 def set_version_status(
-    session: Session, *, actor: Actor, name: str, version: str, status: str, reason: str,
-    now: datetime, pin: Pinner | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    version: str,
+    status: str,
+    reason: str,
+    now: datetime,
+    pin: Pinner | None = None,
 ) -> TemplateVersion:
     """Review, quarantine, deprecate or re-publish a version (`STATUS_CHANGES`). Publishing a
     version pins its images first (`pin`; an image the runtime cannot find refuses the change,
@@ -316,8 +375,9 @@ def set_version_status(
     the reason `TemplateQuarantined`); a deprecated version's trials run to their end."""
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
     if status not in VERSION_STATUSES:
-        raise ValidationFailed([Problem("status", f"unknown status {status!r}",
-                                        f"use one of {', '.join(VERSION_STATUSES)}")])
+        raise ValidationFailed(
+            [Problem("status", f"unknown status {status!r}", f"use one of {', '.join(VERSION_STATUSES)}")]
+        )
     _template, _supplier, versions = template_versions(session, name=name)
     row = next((v for v in versions if v.version == version), None)
     if row is None:
@@ -330,42 +390,69 @@ def set_version_status(
         row.reviewed_by, row.reviewed_at = actor.name, now
     row.status, row.status_reason = status, reason
     session.add(row)
-    ended = _end_live_trials(session, version=row, actor=actor, now=now) \
-        if status == "Quarantined" and previous != "Quarantined" else []
-    audit(session, actor=actor, action="template.status", obj=("template", f"{name}@{version}"),
-          now=now, detail={"from": previous, "to": status, "reason": reason,
-                           "trials_ended": ended, "pinned_images": row.pinned_images})
+    ended = (
+        _end_live_trials(session, version=row, actor=actor, now=now)
+        if status == "Quarantined" and previous != "Quarantined"
+        else []
+    )
+    audit(
+        session,
+        actor=actor,
+        action="template.status",
+        obj=("template", f"{name}@{version}"),
+        now=now,
+        detail={
+            "from": previous,
+            "to": status,
+            "reason": reason,
+            "trials_ended": ended,
+            "pinned_images": row.pinned_images,
+        },
+    )
     return row
 
 
 def _check_status_change(previous: str, status: str, *, reason: str, ref: str) -> None:
     if status != previous and status not in STATUS_CHANGES[previous]:
         allowed = ", ".join(sorted(STATUS_CHANGES[previous])) or "nothing: send a new version"
-        raise Conflict(f"{ref} is {previous}: it can become {allowed}, not {status}",
-                       reason="StatusChangeNotAllowed")
+        raise Conflict(
+            f"{ref} is {previous}: it can become {allowed}, not {status}", reason="StatusChangeNotAllowed"
+        )
     if status == "Rejected" and not reason.strip():
-        raise ValidationFailed([Problem("reason", "a rejection needs a reason",
-                                        "say what the supplier must change")])
+        raise ValidationFailed(
+            [Problem("reason", "a rejection needs a reason", "say what the supplier must change")]
+        )
 
 
 def _pins_or_refusal(manifest: TemplateManifest, pin: Pinner | None) -> dict[str, str]:
     if pin is None:
-        raise RuleViolation("no runtime is at hand to pin the version's images; publish it "
-                            "through the API or the platform pages", reason="ImagesNotPinned")
+        raise RuleViolation(
+            "no runtime is at hand to pin the version's images; publish it "
+            "through the API or the platform pages",
+            reason="ImagesNotPinned",
+        )
     try:
         return review.pins(manifest, pin)
     except PermanentError as exc:  # the runtime lacks an image, or refuses to name it
         raise RuleViolation(exc.detail, reason=exc.reason) from exc
 
 
-def _end_live_trials(session: Session, *, version: TemplateVersion, actor: Actor,
-                     now: datetime) -> list[str]:
-    live = session.exec(select(Trial).where(
-        Trial.template_version_id == pk(version), col(Trial.phase).in_(list(ACTIVE_PHASES)),
-        col(Trial.end_requested_at).is_(None))).all()
+def _end_live_trials(session: Session, *, version: TemplateVersion, actor: Actor, now: datetime) -> list[str]:
+    live = session.exec(
+        select(Trial).where(
+            Trial.template_version_id == pk(version),
+            col(Trial.phase).in_(list(ACTIVE_PHASES)),
+            col(Trial.end_requested_at).is_(None),
+        )
+    ).all()
     for trial in live:
         trial.end_requested_at = now
         session.add(trial)
-        trial_event(session, trial, now=now, kind="Intent",
-                    message=f"Ending: the template version was quarantined by {actor.name}")
+        trial_event(
+            session,
+            trial,
+            now=now,
+            kind="Intent",
+            message=f"Ending: the template version was quarantined by {actor.name}",
+        )
     return [trial.id for trial in live]

@@ -62,33 +62,48 @@ def create_trial(
     if problems:
         raise ValidationFailed(problems)
     reserved = rules.reservation(manifest)
-    check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved,
-               settings=settings)
+    check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved, settings=settings)
     pending = rules.needs_approval(duration, settings=settings, template=manifest.metadata.name)
     trial = Trial(
-        owner_id=pk(actor.user), department=actor.user.department,
-        template_version_id=pk(version), template_name=manifest.metadata.name,
-        template_version=manifest.metadata.version, title=request.title,
-        problem_statement=request.problem_statement, hypothesis=request.hypothesis,
+        owner_id=pk(actor.user),
+        department=actor.user.department,
+        template_version_id=pk(version),
+        template_name=manifest.metadata.name,
+        template_version=manifest.metadata.version,
+        title=request.title,
+        problem_statement=request.problem_statement,
+        hypothesis=request.hypothesis,
         success_criteria=list(request.success_criteria or manifest.spec.success_criteria),
-        parameters=request.parameters, duration_seconds=duration,
+        parameters=request.parameters,
+        duration_seconds=duration,
         shared_with_department=request.shared_with_department,
-        cpu_millicores=reserved.cpu_millicores, memory_mib=reserved.memory_mib,
+        cpu_millicores=reserved.cpu_millicores,
+        memory_mib=reserved.memory_mib,
         # A trial waiting for approval starts its clock when approved.
         expires_at=None if pending else now + timedelta(seconds=duration),
         phase=Phase.PENDING_APPROVAL if pending else Phase.REQUESTED,
         reason=Reason.AWAITING_APPROVAL if pending else Reason.CREATED,
-        message=(f"Waiting for an approver: {duration} s is over the self-service limit of "
-                 f"{rules.self_service_limit(settings, manifest.metadata.name)} s") if pending
+        message=(
+            f"Waiting for an approver: {duration} s is over the self-service limit of "
+            f"{rules.self_service_limit(settings, manifest.metadata.name)} s"
+        )
+        if pending
         else "Waiting for the reconciler",
-        phase_changed_at=now, driver=settings.driver, created_at=now,
+        phase_changed_at=now,
+        driver=settings.driver,
+        created_at=now,
     )
     session.add(trial)
     session.flush()
     trial_event(session, trial, now=now, kind="Transition", message=f"Requested by {actor.name}")
-    audit(session, actor=actor, action="trial.create", obj=("trial", trial.id), now=now,
-          detail={"template": manifest.ref, "duration_seconds": duration,
-                  "pending_approval": pending})
+    audit(
+        session,
+        actor=actor,
+        action="trial.create",
+        obj=("trial", trial.id),
+        now=now,
+        detail={"template": manifest.ref, "duration_seconds": duration, "pending_approval": pending},
+    )
     metrics.TRIAL_REQUESTS.labels(outcome="pending_approval" if pending else "self_service").inc()
     return trial
 
@@ -99,38 +114,58 @@ def parameter_problems(manifest: TemplateManifest, parameters: dict[str, Any]) -
     return parameter_subset.value_problems(manifest.spec.parameters, parameters)
 
 
-def check_caps(session: Session, *, user: User, template: str, ask: rules.Reservation,
-               settings: Settings) -> None:
+def check_caps(
+    session: Session, *, user: User, template: str, ask: rules.Reservation, settings: Settings
+) -> None:
     """Global caps over every trial not yet stopped, then the template's over its own.
 
     Counted under the cap lock, held until the caller's transaction ends: the trial it then
     inserts is counted by the next request, never missed by one counting at the same time."""
     hold_caps(session)
-    scopes = [("the den", rules.global_caps(settings), None),
-              (f"template {template}", rules.caps_for(settings, template), template)]
+    scopes = [
+        ("the den", rules.global_caps(settings), None),
+        (f"template {template}", rules.caps_for(settings, template), template),
+    ]
     for scope, caps, name in scopes:
-        rules.check_caps(rules.CapCheck(
-            scope=scope, usage=usage(session, user=user, template=name), caps=caps, ask=ask,
-            has_department=bool(user.department)))
+        rules.check_caps(
+            rules.CapCheck(
+                scope=scope,
+                usage=usage(session, user=user, template=name),
+                caps=caps,
+                ask=ask,
+                has_department=bool(user.department),
+            )
+        )
 
 
 def usage(session: Session, *, user: User, template: str | None) -> rules.Usage:
     """One aggregate query: what the active trials (of `template`, or all) hold."""
+
     def count_if(condition: ColumnElement[bool]) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    query = sql_select(
-        func.count(), count_if(col(Trial.owner_id) == user.id),
-        count_if(col(Trial.department) == user.department),
-        func.coalesce(func.sum(Trial.cpu_millicores), 0),
-        func.coalesce(func.sum(Trial.memory_mib), 0),
-    ).select_from(Trial).where(col(Trial.phase).in_([str(p) for p in ACTIVE_PHASES]))
+    query = (
+        sql_select(
+            func.count(),
+            count_if(col(Trial.owner_id) == user.id),
+            count_if(col(Trial.department) == user.department),
+            func.coalesce(func.sum(Trial.cpu_millicores), 0),
+            func.coalesce(func.sum(Trial.memory_mib), 0),
+        )
+        .select_from(Trial)
+        .where(col(Trial.phase).in_([str(p) for p in ACTIVE_PHASES]))
+    )
     if template is not None:
         query = query.where(col(Trial.template_name) == template)
     # A five-column aggregate: SQLModel's typed `exec` has no overload for it.
     trials, mine, department, cpu, memory = session.connection().execute(query).one()
-    return rules.Usage(trials=trials, of_user=int(mine), of_department=int(department),
-                       cpu_millicores=int(cpu), memory_mib=int(memory))
+    return rules.Usage(
+        trials=trials,
+        of_user=int(mine),
+        of_department=int(department),
+        cpu_millicores=int(cpu),
+        memory_mib=int(memory),
+    )
 
 
 def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
@@ -140,8 +175,11 @@ def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
         return query
     if user.role == Role.SUPPLIER:
         return query.where(false())
-    shared = (col(Trial.shared_with_department).is_(True)
-              & (col(Trial.department) == user.department) & (col(Trial.department) != ""))
+    shared = (
+        col(Trial.shared_with_department).is_(True)
+        & (col(Trial.department) == user.department)
+        & (col(Trial.department) != "")
+    )
     return query.where((col(Trial.owner_id) == user.id) | shared)
 
 
@@ -161,14 +199,16 @@ def filtered(query: SelectOfScalar[Trial], selectors: TrialFilter) -> SelectOfSc
     return query
 
 
-def list_trials(session: Session, *, user: User, selectors: TrialFilter | None = None,
-                limit: int = 500) -> Sequence[Trial]:
+def list_trials(
+    session: Session, *, user: User, selectors: TrialFilter | None = None, limit: int = 500
+) -> Sequence[Trial]:
     query = filtered(visible_trials_query(user), selectors or TrialFilter())
     return session.exec(query.order_by(col(Trial.created_at).desc()).limit(limit)).all()
 
 
-def changed_trials(session: Session, *, user: User, selectors: TrialFilter,
-                   since: datetime | None) -> Sequence[Trial]:
+def changed_trials(
+    session: Session, *, user: User, selectors: TrialFilter, since: datetime | None
+) -> Sequence[Trial]:
     """Visible trials written at or after `since` (all of them when None), for a watch: one
     indexed query on `updated_at`."""
     query = filtered(visible_trials_query(user), selectors)
@@ -207,17 +247,18 @@ def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) 
 
 
 def trial_events(session: Session, *, trial_id: str) -> Sequence[TrialEvent]:
-    return session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id)
-                        .order_by(col(TrialEvent.id))).all()
+    return session.exec(
+        select(TrialEvent).where(TrialEvent.trial_id == trial_id).order_by(col(TrialEvent.id))
+    ).all()
 
 
 def events_of(session: Session, trial_ids: Sequence[str]) -> dict[str, list[TrialEvent]]:
     """The timelines of many trials in one query, each oldest first."""
     found: dict[str, list[TrialEvent]] = {trial_id: [] for trial_id in trial_ids}
     if trial_ids:
-        rows = session.exec(select(TrialEvent).where(col(TrialEvent.trial_id).in_(trial_ids))
-                            .order_by(col(TrialEvent.id))).all()
+        rows = session.exec(
+            select(TrialEvent).where(col(TrialEvent.trial_id).in_(trial_ids)).order_by(col(TrialEvent.id))
+        ).all()
         for row in rows:
             found[row.trial_id].append(row)
     return found
-

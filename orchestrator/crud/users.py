@@ -35,50 +35,79 @@ def hash_token(token: str) -> str:
 
 
 def ensure_user(
-    session: Session, *, name: str, role: str, now: datetime, department: str = "",
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    department: str = "",
     supplier_id: int | None = None,
 ) -> User:
     """The user `name`, made if missing (start-up's bootstrap administrator)."""
     _check_role(role)
     user = session.exec(select(User).where(User.name == name)).first()
     if user is None:
-        user = User(name=name, role=role, department=department, supplier_id=supplier_id,
-                    created_at=now)
+        user = User(name=name, role=role, department=department, supplier_id=supplier_id, created_at=now)
         session.add(user)
         session.flush()
-        audit(session, actor=None, action="user.create", obj=("user", name), now=now,
-              detail={"role": role}, source="start-up")
+        audit(
+            session,
+            actor=None,
+            action="user.create",
+            obj=("user", name),
+            now=now,
+            detail={"role": role},
+            source="start-up",
+        )
     return user
 
 
-def create_user(session: Session, *, actor: Actor | None, data: NewUser, now: datetime,
-                source: str = "") -> User:
+def create_user(
+    session: Session, *, actor: Actor | None, data: NewUser, now: datetime, source: str = ""
+) -> User:
     """`actor` None is `den users create` working on the database (first set-up)."""
     if actor is not None:
         require_role(actor.user, Role.PLATFORM_ENGINEER, to="create users")
     _check_role(data.role)
     if (data.role == Role.SUPPLIER) != bool(data.supplier):
-        raise ValidationFailed([Problem("supplier", "a supplier user is bound to exactly one "
-                                        "supplier, and only supplier users are",
-                                        "give --supplier (the slug) with role supplier only")])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "supplier",
+                    "a supplier user is bound to exactly one supplier, and only supplier users are",
+                    "give --supplier (the slug) with role supplier only",
+                )
+            ]
+        )
     if session.exec(select(User).where(User.name == data.name)).first() is not None:
         raise Conflict(f"a user {data.name!r} already exists")
     supplier_id = pk(get_supplier(session, slug=data.supplier)) if data.supplier else None
-    user = User(name=data.name, role=data.role, department=data.department,
-                supplier_id=supplier_id, display_name=data.display_name, email=data.email,
-                created_at=now)
+    user = User(
+        name=data.name,
+        role=data.role,
+        department=data.department,
+        supplier_id=supplier_id,
+        display_name=data.display_name,
+        email=data.email,
+        created_at=now,
+    )
     session.add(user)
     session.flush()
-    audit(session, actor=actor, action="user.create", obj=("user", data.name), now=now,
-          detail={"role": data.role, "department": data.department,
-                  "supplier": data.supplier}, source=source)
+    audit(
+        session,
+        actor=actor,
+        action="user.create",
+        obj=("user", data.name),
+        now=now,
+        detail={"role": data.role, "department": data.department, "supplier": data.supplier},
+        source=source,
+    )
     return user
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise ValidationFailed([Problem("role", f"unknown role {role!r}",
-                                        f"use one of {', '.join(ROLES)}")])
+        raise ValidationFailed([Problem("role", f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")])
 
 
 def list_users(session: Session) -> Sequence[User]:
@@ -95,28 +124,52 @@ def get_user(session: Session, *, name: str) -> User:
 # --- tokens ------------------------------------------------------------------------------
 
 
-def token_expiry(*, now: datetime, ttl: timedelta | None, max_lifetime: timedelta | None,
-                 parent_expires_at: datetime | None) -> datetime | None:
+def token_expiry(
+    *,
+    now: datetime,
+    ttl: timedelta | None,
+    max_lifetime: timedelta | None,
+    parent_expires_at: datetime | None,
+) -> datetime | None:
     """When a new token expires: as asked, else at the longest lifetime allowed; never after
     the token that asked for it. Refused, naming the field, when asked for longer."""
     if max_lifetime is not None and ttl is not None and ttl > max_lifetime:
-        raise ValidationFailed([Problem(
-            "expires_in_seconds", f"a token lasts at most {int(max_lifetime.total_seconds())} "
-            "seconds on this service", "ask for a shorter lifetime")])
+        raise ValidationFailed(
+            [
+                Problem(
+                    "expires_in_seconds",
+                    f"a token lasts at most {int(max_lifetime.total_seconds())} seconds on this service",
+                    "ask for a shorter lifetime",
+                )
+            ]
+        )
     expires = now + ttl if ttl else (now + max_lifetime if max_lifetime else None)
     if parent_expires_at is not None and (expires is None or expires > parent_expires_at):
         if ttl is not None:
-            raise ValidationFailed([Problem(
-                "expires_in_seconds", "a token cannot outlive the token that makes it "
-                f"(yours expires at {parent_expires_at.isoformat()})",
-                "ask for a shorter lifetime, or sign in again for a longer-lived token")])
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "expires_in_seconds",
+                        "a token cannot outlive the token that makes it "
+                        f"(yours expires at {parent_expires_at.isoformat()})",
+                        "ask for a shorter lifetime, or sign in again for a longer-lived token",
+                    )
+                ]
+            )
         expires = parent_expires_at
     return expires
 
 
 def issue_token(
-    session: Session, *, user: User, now: datetime, name: str = "", token: str | None = None,
-    ttl: timedelta | None = None, actor: Actor | None = None, source: str = "",
+    session: Session,
+    *,
+    user: User,
+    now: datetime,
+    name: str = "",
+    token: str | None = None,
+    ttl: timedelta | None = None,
+    actor: Actor | None = None,
+    source: str = "",
     max_lifetime: timedelta | None = None,
 ) -> tuple[str, ApiToken]:
     """Create a token for `user` and return it: the only time it is ever visible. A given
@@ -126,36 +179,53 @@ def issue_token(
     if actor is not None:
         check_may_manage_tokens(actor.user, owner=user.name)
     if user.disabled_at is not None:
-        raise Conflict(f"{user.name} is disabled: enable them before making a token",
-                       reason="UserDisabled")
+        raise Conflict(f"{user.name} is disabled: enable them before making a token", reason="UserDisabled")
     if token is None:
-        ttl_expiry = token_expiry(now=now, ttl=ttl, max_lifetime=max_lifetime,
-                                  parent_expires_at=actor.token_expires_at if actor else None)
+        ttl_expiry = token_expiry(
+            now=now,
+            ttl=ttl,
+            max_lifetime=max_lifetime,
+            parent_expires_at=actor.token_expires_at if actor else None,
+        )
         ttl = ttl_expiry - now if ttl_expiry is not None else None
     token = token or "den_" + secrets.token_urlsafe(32)
     digest = hash_token(token)
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if row is None:
-        row = ApiToken(user_id=pk(user), name=name, token_hash=digest, prefix=token[:8],
-                       created_at=now, expires_at=now + ttl if ttl else None)
+        row = ApiToken(
+            user_id=pk(user),
+            name=name,
+            token_hash=digest,
+            prefix=token[:8],
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
+        )
         session.add(row)
         session.flush()
-        audit(session, actor=actor, action="token.create", obj=("token", str(row.id)), now=now,
-              detail={"user": user.name, "name": name, "prefix": row.prefix,
-                      "expires_at": row.expires_at.isoformat() if row.expires_at else None},
-              source=source)
+        audit(
+            session,
+            actor=actor,
+            action="token.create",
+            obj=("token", str(row.id)),
+            now=now,
+            detail={
+                "user": user.name,
+                "name": name,
+                "prefix": row.prefix,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            },
+            source=source,
+        )
     return token, row
 
 
 def list_tokens(session: Session, *, actor: Actor, owner: str) -> Sequence[ApiToken]:
     check_may_manage_tokens(actor.user, owner=owner)
     user = get_user(session, name=owner)
-    return session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
-                        .order_by(col(ApiToken.id))).all()
+    return session.exec(select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.id))).all()
 
 
-def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int,
-                 now: datetime) -> ApiToken:
+def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int, now: datetime) -> ApiToken:
     """Idempotent: revoking a revoked token changes nothing."""
     check_may_manage_tokens(actor.user, owner=owner)
     user = get_user(session, name=owner)
@@ -165,8 +235,14 @@ def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int,
     if row.revoked_at is None:
         row.revoked_at = now
         session.add(row)
-        audit(session, actor=actor, action="token.revoke", obj=("token", str(token_id)),
-              now=now, detail={"user": owner, "prefix": row.prefix})
+        audit(
+            session,
+            actor=actor,
+            action="token.revoke",
+            obj=("token", str(token_id)),
+            now=now,
+            detail={"user": owner, "prefix": row.prefix},
+        )
     return row
 
 
@@ -175,8 +251,7 @@ def authenticate(session: Session, *, token: str, now: datetime) -> User | None:
     return found[0] if found else None
 
 
-def authenticate_token(session: Session, *, token: str, now: datetime
-                       ) -> tuple[User, ApiToken] | None:
+def authenticate_token(session: Session, *, token: str, now: datetime) -> tuple[User, ApiToken] | None:
     """The live token of this value and its person; None when unknown, revoked, expired or
     when the person is disabled."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
@@ -200,16 +275,14 @@ class UserChange:
     disabled: bool | None = None
 
 
-def update_user(session: Session, *, actor: Actor, name: str, change: UserChange,
-                now: datetime) -> User:
+def update_user(session: Session, *, actor: Actor, name: str, change: UserChange, now: datetime) -> User:
     """Change a person's role or department, or disable them: a disabled person's web
     sessions end and their tokens stop working at once (their rows stay, for the audit
     trail). Audited with what changed."""
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="change people's roles or disable them")
     user = get_user(session, name=name)
     if change.disabled and user.id == actor.user.id:
-        raise Conflict("you cannot disable yourself: ask another platform engineer",
-                       reason="SelfDisable")
+        raise Conflict("you cannot disable yourself: ask another platform engineer", reason="SelfDisable")
     before = _user_fields(session, user)
     if change.role is not None:
         _check_role(change.role)
@@ -220,9 +293,15 @@ def update_user(session: Session, *, actor: Actor, name: str, change: UserChange
         kept = before["supplier"] if user.role == Role.SUPPLIER else ""  # leaving the role
         slug = change.supplier if change.supplier is not None else kept
         if (user.role == Role.SUPPLIER) != bool(slug):
-            raise ValidationFailed([Problem("supplier", "a supplier user is bound to exactly "
-                                            "one supplier, and only supplier users are",
-                                            "give the supplier's slug with role supplier only")])
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "supplier",
+                        "a supplier user is bound to exactly one supplier, and only supplier users are",
+                        "give the supplier's slug with role supplier only",
+                    )
+                ]
+            )
         user.supplier_id = pk(get_supplier(session, slug=slug)) if slug else None
     if change.disabled is not None:
         user.disabled_at = (user.disabled_at or now) if change.disabled else None
@@ -233,12 +312,15 @@ def update_user(session: Session, *, actor: Actor, name: str, change: UserChange
     session.add(user)
     if user.disabled_at is not None:
         session.connection().execute(delete(WebSession).where(col(WebSession.user_id) == user.id))
-    audit(session, actor=actor, action="user.update", obj=("user", name), now=now,
-          detail=changed)
+    audit(session, actor=actor, action="user.update", obj=("user", name), now=now, detail=changed)
     return user
 
 
 def _user_fields(session: Session, user: User) -> dict[str, Any]:
     supplier = session.get(Supplier, user.supplier_id) if user.supplier_id else None
-    return {"role": user.role, "department": user.department,
-            "supplier": supplier.slug if supplier else "", "disabled": user.disabled_at is not None}
+    return {
+        "role": user.role,
+        "department": user.department,
+        "supplier": supplier.slug if supplier else "",
+        "disabled": user.disabled_at is not None,
+    }

@@ -41,8 +41,9 @@ def shared_driver(state: Any) -> Driver:
             except DenError:
                 raise
             except Exception as exc:  # a runtime client that cannot even be configured
-                raise RuntimeUnavailable(f"the {state.settings.driver} runtime cannot be "
-                                         "reached from the API") from exc
+                raise RuntimeUnavailable(
+                    f"the {state.settings.driver} runtime cannot be reached from the API"
+                ) from exc
         driver: Driver = state.driver
         return driver
 

@@ -25,21 +25,36 @@ FALLBACK = "I could not match that to a topic. I can help with: "
 
 # A synthetic FAQ for the fictional Eastmoor Borough Council.
 FAQ = [
-    {"id": "bins", "keywords": {"bin", "bins", "rubbish", "recycling", "collection", "waste"},
-     "answer": "Bins are collected weekly; recycling goes out on alternate weeks. "
-               "Enter your postcode on the Eastmoor waste page to see your day."},
-    {"id": "council-tax", "keywords": {"council", "tax", "bill", "band", "discount"},
-     "answer": "Council tax is billed in ten monthly instalments from April. "
-               "A single person discount of 25% is available on request."},
-    {"id": "parking", "keywords": {"parking", "permit", "car", "resident", "visitor"},
-     "answer": "Resident parking permits cost £60 a year and are issued within five working days. "
-               "Visitor permits are sold in books of ten."},
-    {"id": "potholes", "keywords": {"pothole", "potholes", "road", "pavement", "report"},
-     "answer": "Report a pothole with its location and a photo; dangerous defects are made safe "
-               "within 24 hours, others within 28 days."},
-    {"id": "libraries", "keywords": {"library", "libraries", "book", "books", "opening"},
-     "answer": "Libraries open 9am to 7pm on weekdays and 10am to 4pm on Saturdays. "
-               "Membership is free for residents."},
+    {
+        "id": "bins",
+        "keywords": {"bin", "bins", "rubbish", "recycling", "collection", "waste"},
+        "answer": "Bins are collected weekly; recycling goes out on alternate weeks. "
+        "Enter your postcode on the Eastmoor waste page to see your day.",
+    },
+    {
+        "id": "council-tax",
+        "keywords": {"council", "tax", "bill", "band", "discount"},
+        "answer": "Council tax is billed in ten monthly instalments from April. "
+        "A single person discount of 25% is available on request.",
+    },
+    {
+        "id": "parking",
+        "keywords": {"parking", "permit", "car", "resident", "visitor"},
+        "answer": "Resident parking permits cost £60 a year and are issued within five working days. "
+        "Visitor permits are sold in books of ten.",
+    },
+    {
+        "id": "potholes",
+        "keywords": {"pothole", "potholes", "road", "pavement", "report"},
+        "answer": "Report a pothole with its location and a photo; dangerous defects are made safe "
+        "within 24 hours, others within 28 days.",
+    },
+    {
+        "id": "libraries",
+        "keywords": {"library", "libraries", "book", "books", "opening"},
+        "answer": "Libraries open 9am to 7pm on weekdays and 10am to 4pm on Saturdays. "
+        "Membership is free for residents.",
+    },
 ]
 
 
@@ -51,10 +66,20 @@ def answer(question: str) -> dict:
     opener = OPENERS[TONE]
     if score == 0:
         topics = ", ".join(entry["id"] for entry in FAQ)
-        return {"question": question, "answer": FALLBACK + topics + ".", "matched": None,
-                "score": 0, "tone": TONE}
-    return {"question": question, "answer": opener + best["answer"], "matched": best["id"],
-            "score": score, "tone": TONE}
+        return {
+            "question": question,
+            "answer": FALLBACK + topics + ".",
+            "matched": None,
+            "score": 0,
+            "tone": TONE,
+        }
+    return {
+        "question": question,
+        "answer": opener + best["answer"],
+        "matched": best["id"],
+        "score": score,
+        "tone": TONE,
+    }
 
 
 def check_question(value: object) -> str:
@@ -71,8 +96,9 @@ def render_page(reply: dict | None = None, error: str = "", question: str = "") 
     if error:
         parts.append(f"<p class='error' role='alert'><strong>{html.escape(error)}</strong></p>")
     if reply:
-        parts.append(f"<section aria-live='polite'><h2>Answer</h2>"
-                     f"<p>{html.escape(reply['answer'])}</p></section>")
+        parts.append(
+            f"<section aria-live='polite'><h2>Answer</h2><p>{html.escape(reply['answer'])}</p></section>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ask Eastmoor Council (demo)</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

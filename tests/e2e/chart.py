@@ -36,9 +36,12 @@ def helm_binary() -> str:
 
 def kubectl_binary() -> str:
     """The test cluster's own kubectl (scripts/testbed caches it beside the other binaries)."""
-    found = (os.environ.get("DEN_TEST_KUBECTL")
-             or next(iter(sorted(glob.glob("/var/cache/innovation-den/k8s/v*/bin/kubectl"))), "")
-             or shutil.which("kubectl") or "")
+    found = (
+        os.environ.get("DEN_TEST_KUBECTL")
+        or next(iter(sorted(glob.glob("/var/cache/innovation-den/k8s/v*/bin/kubectl"))), "")
+        or shutil.which("kubectl")
+        or ""
+    )
     require(bool(found), "kubectl (scripts/testbed up)")
     return found
 
@@ -51,10 +54,17 @@ def orchestrator_image() -> tuple[str, str]:
     return repository, tag
 
 
-def run(argv: list[str], *, check: bool = True, stdin: str | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=timeout,
-                          env={**os.environ, "KUBECONFIG": kubeconfig()})
+def run(
+    argv: list[str], *, check: bool = True, stdin: str | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+        env={**os.environ, "KUBECONFIG": kubeconfig()},
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}\n{done.stdout}")
     return done
@@ -64,8 +74,7 @@ def helm(*args: str, check: bool = True, timeout: float = 600) -> subprocess.Com
     return run([helm_binary(), *args], check=check, timeout=timeout)
 
 
-def kubectl(*args: str, check: bool = True, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
+def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return run([kubectl_binary(), *args], check=check, stdin=stdin)
 
 
@@ -78,11 +87,13 @@ def value_args(values: list[str], sets: dict[str, str] | None = None) -> list[st
     return args
 
 
-def render(*values: str, sets: dict[str, str] | None = None, namespace: str = "den-system"
-           ) -> list[dict[str, Any]]:
+def render(
+    *values: str, sets: dict[str, str] | None = None, namespace: str = "den-system"
+) -> list[dict[str, Any]]:
     """`helm template` as a list of objects."""
-    out = helm("template", "den", str(CHART), "--namespace", namespace,
-               *value_args(list(values), sets)).stdout
+    out = helm(
+        "template", "den", str(CHART), "--namespace", namespace, *value_args(list(values), sets)
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -102,8 +113,13 @@ def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, An
 def restricted_namespace(name: str) -> None:
     """The release's namespace, enforcing Pod Security `restricted` like a careful cluster."""
     kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted",
-            "pod-security.kubernetes.io/warn=restricted")
+    kubectl(
+        "label",
+        "namespace",
+        name,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+    )
 
 
 @dataclass
@@ -118,18 +134,35 @@ class Release:
     def install(self) -> Release:
         restricted_namespace(self.namespace)
         repository, tag = orchestrator_image()
-        helm("install", self.name, str(CHART), "--namespace", self.namespace, "--wait",
-             "--timeout", "180s", *value_args(self.values, {
-                 "image.repository": repository, "image.tag": tag, **self.sets}))
+        helm(
+            "install",
+            self.name,
+            str(CHART),
+            "--namespace",
+            self.namespace,
+            "--wait",
+            "--timeout",
+            "180s",
+            *value_args(self.values, {"image.repository": repository, "image.tag": tag, **self.sets}),
+        )
         return self
 
     def upgrade(self, sets: dict[str, str]) -> None:
         """`helm upgrade --reuse-values` with more values, waiting for every pod to roll."""
         self.sets.update(sets)
-        helm("upgrade", self.name, str(CHART), "--namespace", self.namespace, "--reuse-values",
-             "--wait", "--timeout", "180s", *value_args([], sets))
-        for deployment in kubectl("get", "deployments", "-n", self.namespace, "-o",
-                                  "name").stdout.split():
+        helm(
+            "upgrade",
+            self.name,
+            str(CHART),
+            "--namespace",
+            self.namespace,
+            "--reuse-values",
+            "--wait",
+            "--timeout",
+            "180s",
+            *value_args([], sets),
+        )
+        for deployment in kubectl("get", "deployments", "-n", self.namespace, "-o", "name").stdout.split():
             kubectl("rollout", "status", deployment, "-n", self.namespace, "--timeout=180s")
 
     @property
@@ -142,27 +175,30 @@ class Release:
 
     @property
     def url(self) -> str:
-        service = json.loads(kubectl("get", "service", self.fullname, "-n", self.namespace,
-                                     "-o", "json").stdout)
+        service = json.loads(
+            kubectl("get", "service", self.fullname, "-n", self.namespace, "-o", "json").stdout
+        )
         return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
 
     @property
     def token(self) -> str:
-        secret = json.loads(kubectl("get", "secret", f"{self.fullname}-settings", "-n",
-                                    self.namespace, "-o", "json").stdout)
+        secret = json.loads(
+            kubectl("get", "secret", f"{self.fullname}-settings", "-n", self.namespace, "-o", "json").stdout
+        )
         return base64.b64decode(secret["data"]["bootstrap-admin-token"]).decode()
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=15,
-                            headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.Client(base_url=self.url, timeout=15, headers={"Authorization": f"Bearer {self.token}"})
 
     def uninstall(self) -> None:
-        helm("uninstall", self.name, "--namespace", self.namespace, "--wait", "--timeout",
-             "300s", check=False)
+        helm(
+            "uninstall", self.name, "--namespace", self.namespace, "--wait", "--timeout", "300s", check=False
+        )
 
     def trial_namespaces(self) -> list[str]:
-        out = kubectl("get", "namespaces", "-l", f"innovation-den.io/instance={self.instance}",
-                      "-o", "name").stdout
+        out = kubectl(
+            "get", "namespaces", "-l", f"innovation-den.io/instance={self.instance}", "-o", "name"
+        ).stdout
         return [line.removeprefix("namespace/") for line in out.split()]
 
     def remove(self) -> None:
@@ -171,12 +207,18 @@ class Release:
             self.uninstall()
         for namespace in self.trial_namespaces():
             kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        kubectl("delete", "namespace", self.namespace, "--ignore-not-found", "--wait=true",
-                "--timeout=120s", check=False)
+        kubectl(
+            "delete",
+            "namespace",
+            self.namespace,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=120s",
+            check=False,
+        )
 
 
-def wait_for_phase(api: httpx.Client, trial_id: str, *phases: str, timeout: float = 120
-                   ) -> dict[str, Any]:
+def wait_for_phase(api: httpx.Client, trial_id: str, *phases: str, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     trial: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -196,4 +238,3 @@ def wait_until(what: str, check: Any, timeout: float = 120) -> None:
             return
         time.sleep(1)
     raise AssertionError(f"{what}: not after {timeout} s")
-

@@ -26,7 +26,8 @@ def host_cidr() -> str:
     """Where the host's traffic to pods comes from, so the orchestrator running on the host may
     reach the sandboxes' exposed ports: the pod bridge's address (direct to a pod) and the
     address the host uses towards Services (a ClusterIP is routed like any outside address)."""
-    route = subprocess.run(["ip", "-4", "route", "get", SERVICE_IP], capture_output=True,
-                           text=True, check=True).stdout.split()
+    route = subprocess.run(
+        ["ip", "-4", "route", "get", SERVICE_IP], capture_output=True, text=True, check=True
+    ).stdout.split()
     source = route[route.index("src") + 1] if "src" in route else POD_GATEWAY
     return os.environ.get("DEN_TEST_KUBERNETES_HOST_CIDR", f"{POD_GATEWAY}/32,{source}/32")

@@ -19,16 +19,21 @@ def leftovers(client: Any, trial_id: str) -> list[str]:
     the host firewall if that is still there."""
     selector = {"label": f"{TRIAL_LABEL}={trial_id}"}
     bridge = firewall.bridge_name(trial_id)
-    return ([c.name for c in client.containers.list(all=True, ignore_removed=True,
-                                                    filters=selector)]
-            + [n.name for n in client.networks.list(filters=selector)]
-            + [v.name for v in client.volumes.list(filters=selector)]
-            + ([f"nftables/{bridge}"] if f'"{bridge}"' in _firewall_map() else []))
+    return (
+        [c.name for c in client.containers.list(all=True, ignore_removed=True, filters=selector)]
+        + [n.name for n in client.networks.list(filters=selector)]
+        + [v.name for v in client.volumes.list(filters=selector)]
+        + ([f"nftables/{bridge}"] if f'"{bridge}"' in _firewall_map() else [])
+    )
 
 
 def _firewall_map() -> str:
-    return subprocess.run(["nft", "-j", "list", "map", *firewall.TABLE.split(), firewall.MAP],
-                          capture_output=True, text=True, check=False).stdout
+    return subprocess.run(
+        ["nft", "-j", "list", "map", *firewall.TABLE.split(), firewall.MAP],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
 
 
 def remove_instance(client: Any, instance: str) -> None:

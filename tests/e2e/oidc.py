@@ -55,15 +55,23 @@ class Provider:
 
     def den_settings(self) -> dict[str, str]:
         """The den's settings for signing in through this provider (groups mapped apart)."""
-        return {"DEN_OIDC_ISSUER": self.issuer, "DEN_OIDC_CLIENT_ID": self.client_id,
-                "DEN_OIDC_CLIENT_SECRET": self.client_secret}
+        return {
+            "DEN_OIDC_ISSUER": self.issuer,
+            "DEN_OIDC_CLIENT_ID": self.client_id,
+            "DEN_OIDC_CLIENT_SECRET": self.client_secret,
+        }
 
 
 def _users(realm: dict[str, Any]) -> dict[str, User]:
-    return {person["username"]: User(
-        username=person["username"], password=person["credentials"][0]["value"],
-        email=person["email"], groups=tuple(group.lstrip("/") for group in person["groups"]))
-        for person in realm["users"]}
+    return {
+        person["username"]: User(
+            username=person["username"],
+            password=person["credentials"][0]["value"],
+            email=person["email"],
+            groups=tuple(group.lstrip("/") for group in person["groups"]),
+        )
+        for person in realm["users"]
+    }
 
 
 def ensure_provider(settings: dict[str, str] | None = None) -> str:
@@ -72,14 +80,23 @@ def ensure_provider(settings: dict[str, str] | None = None) -> str:
     directory: a second provider)."""
     script = ROOT / "scripts" / "ensure-oidc-provider"
     try:
-        done = subprocess.run([str(script)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=900, env={**os.environ, **(settings or {})})
+        done = subprocess.run(
+            [str(script)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, **(settings or {})},
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         require(False, f"the OpenID provider ({script.name}: {error})")
         raise  # not reached: require fails or skips
     last = done.stdout.strip().splitlines()[-1:]
-    require(done.returncode == 0 and bool(last), f"the OpenID provider ({script.name} exited "
-            f"{done.returncode}: {done.stderr.strip().splitlines()[-3:]})")
+    require(
+        done.returncode == 0 and bool(last),
+        f"the OpenID provider ({script.name} exited "
+        f"{done.returncode}: {done.stderr.strip().splitlines()[-3:]})",
+    )
     return last[0]
 
 
@@ -89,19 +106,21 @@ def provider() -> Provider:
     issuer = os.environ.get("DEN_TEST_OIDC_ISSUER", "") or ensure_provider()
     realm = json.loads(REALM.read_text())
     client = next(c for c in realm["clients"] if c["clientId"] == CLIENT_ID)
-    found = Provider(issuer=issuer.rstrip("/"), client_id=CLIENT_ID,
-                     client_secret=client["secret"], users=_users(realm))
+    found = Provider(
+        issuer=issuer.rstrip("/"), client_id=CLIENT_ID, client_secret=client["secret"], users=_users(realm)
+    )
     try:
         answered = found.metadata().get("issuer")
     except httpx.HTTPError as error:
         answered = f"no answer ({error})"
-    require(answered == found.issuer,
-            f"the OpenID provider at {found.discovery_url} (answered issuer: {answered})")
+    require(
+        answered == found.issuer,
+        f"the OpenID provider at {found.discovery_url} (answered issuer: {answered})",
+    )
     return found
 
 
-def sign_in_through_provider(page: Any, username: str, password: str, *,
-                             timeout_ms: float = 30_000) -> None:
+def sign_in_through_provider(page: Any, username: str, password: str, *, timeout_ms: float = 30_000) -> None:
     """Sign in on Keycloak's login form, where the relying party has just sent `page`
     (Playwright, sync API); returns once the browser has left the form for the redirect.
     A refused sign-in raises with the form's own message."""

@@ -49,8 +49,21 @@ def outside_host() -> Iterator[tuple[str, int]]:
         _ip("-n", NAMESPACE, "addr", "add", f"{OUTSIDE_ADDRESS}/30", "dev", NS_SIDE)
         _ip("-n", NAMESPACE, "link", "set", NS_SIDE, "up")
         server = subprocess.Popen(
-            ["ip", "netns", "exec", NAMESPACE, "python3", "-m", "http.server", str(PORT),
-             "--bind", OUTSIDE_ADDRESS], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "ip",
+                "netns",
+                "exec",
+                NAMESPACE,
+                "python3",
+                "-m",
+                "http.server",
+                str(PORT),
+                "--bind",
+                OUTSIDE_ADDRESS,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_listening(OUTSIDE_ADDRESS, PORT)
         yield OUTSIDE_ADDRESS, PORT
     finally:
@@ -70,8 +83,9 @@ class EgressHosts:
 
 
 @contextmanager
-def _namespace(name: str, sides: tuple[str, str], addresses: tuple[str, str],
-               ports: tuple[int, ...]) -> Iterator[None]:
+def _namespace(
+    name: str, sides: tuple[str, str], addresses: tuple[str, str], ports: tuple[int, ...]
+) -> Iterator[None]:
     """A namespace joined to the host by a veth pair (host side first), with an HTTP listener
     on each of `ports` at its address."""
     host_side, ns_side = sides
@@ -88,9 +102,24 @@ def _namespace(name: str, sides: tuple[str, str], addresses: tuple[str, str],
         _ip("-n", name, "addr", "add", f"{ns_address}/30", "dev", ns_side)
         _ip("-n", name, "link", "set", ns_side, "up")
         for port in ports:
-            servers.append(subprocess.Popen(
-                ["ip", "netns", "exec", name, "python3", "-m", "http.server", str(port),
-                 "--bind", ns_address], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            servers.append(
+                subprocess.Popen(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        name,
+                        "python3",
+                        "-m",
+                        "http.server",
+                        str(port),
+                        "--bind",
+                        ns_address,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             _wait_listening(ns_address, port)
         yield
     finally:
@@ -105,8 +134,11 @@ def _host_listener() -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("0.0.0.0", 0))
         port = int(probe.getsockname()[1])
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                               "0.0.0.0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_listening("127.0.0.1", port)
         yield port
@@ -116,21 +148,28 @@ def _host_listener() -> Iterator[int]:
 
 @contextmanager
 def egress_hosts() -> Iterator[EgressHosts]:
-    hosts = EgressHosts(a="198.51.100.6", b="203.0.113.2", port=8080, other_port=8081,
-                      host_port=0)
+    hosts = EgressHosts(a="198.51.100.6", b="203.0.113.2", port=8080, other_port=8081, host_port=0)
     with ExitStack() as stack:
-        stack.enter_context(_namespace("den-egress-a", ("den-ega0", "den-ega1"),
-                                       ("198.51.100.5", hosts.a), (hosts.port, hosts.other_port)))
-        stack.enter_context(_namespace("den-egress-b", ("den-egb0", "den-egb1"),
-                                       ("203.0.113.1", hosts.b), (hosts.port,)))
+        stack.enter_context(
+            _namespace(
+                "den-egress-a",
+                ("den-ega0", "den-ega1"),
+                ("198.51.100.5", hosts.a),
+                (hosts.port, hosts.other_port),
+            )
+        )
+        stack.enter_context(
+            _namespace("den-egress-b", ("den-egb0", "den-egb1"), ("203.0.113.1", hosts.b), (hosts.port,))
+        )
         port = stack.enter_context(_host_listener())
         yield EgressHosts(hosts.a, hosts.b, hosts.port, hosts.other_port, port)
 
 
 def host_addresses() -> list[str]:
     """Every IPv4 address of this machine but loopback (where a sandbox might find the host)."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show"], check=True, capture_output=True, text=True
+    ).stdout
     found = [line.split()[3].split("/")[0] for line in out.splitlines()]
     return [address for address in found if not address.startswith("127.")]
 

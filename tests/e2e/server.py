@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-admin-token-" + "z" * 24
 
 
-def sandbox_get(url: str, *, den: str, token: str | None, timeout: float = 5,
-                method: str = "GET", **kwargs: Any) -> httpx.Response:
+def sandbox_get(
+    url: str, *, den: str, token: str | None, timeout: float = 5, method: str = "GET", **kwargs: Any
+) -> httpx.Response:
     """Fetch `url`, on a sandbox's own origin (`http://<trial>-<component>.sandbox.localhost:
     <port>/...`, as the API's `endpoints` give it), as a script does: with an API token as
     `X-Den-Token` (None: without, as a browser bringing its cookie does). Python does not
@@ -28,12 +29,9 @@ def sandbox_get(url: str, *, den: str, token: str | None, timeout: float = 5,
     the same process answers the sandbox origins) with the sandbox's name as its Host header.
     Redirects are answered, not followed."""
     parts, via = urlsplit(url), urlsplit(den)
-    target = f"{via.scheme}://{via.netloc}{parts.path or '/'}" + (
-        f"?{parts.query}" if parts.query else "")
-    headers = {"host": parts.netloc, **({"x-den-token": token} if token else {}),
-               **kwargs.pop("headers", {})}
-    return httpx.request(method, target, headers=headers, timeout=timeout,
-                         follow_redirects=False, **kwargs)
+    target = f"{via.scheme}://{via.netloc}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+    headers = {"host": parts.netloc, **({"x-den-token": token} if token else {}), **kwargs.pop("headers", {})}
+    return httpx.request(method, target, headers=headers, timeout=timeout, follow_redirects=False, **kwargs)
 
 
 def free_port() -> int:
@@ -62,20 +60,31 @@ class Server:
 
     def environment(self) -> dict[str, str]:
         """The server's settings: also those of any other `den` process working beside it."""
-        return {**os.environ, "DEN_DATA_DIR": str(self.data_dir),
-                "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN, "DEN_MIN_TRIAL_DURATION": "1",
-                "DEN_POLL_INTERVAL": "0.1", "DEN_DRIVER": "docker", "DEN_LOG_FORMAT": "json",
-                "DEN_INSTANCE": self.instance, **self.env}
+        return {
+            **os.environ,
+            "DEN_DATA_DIR": str(self.data_dir),
+            "DEN_BOOTSTRAP_ADMIN_TOKEN": TOKEN,
+            "DEN_MIN_TRIAL_DURATION": "1",
+            "DEN_POLL_INTERVAL": "0.1",
+            "DEN_DRIVER": "docker",
+            "DEN_LOG_FORMAT": "json",
+            "DEN_INSTANCE": self.instance,
+            **self.env,
+        }
 
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
         """Another `den` command with the server's settings, its output in `log_name`."""
         log = (self.data_dir / log_name).open("ab")
-        return subprocess.Popen([sys.executable, "-m", "cli.den", *args], cwd=ROOT,
-                                env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.den", *args],
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def start(self, timeout: float = 30) -> Server:
-        self.process = self.spawn("serve", "--port", str(self.port), *self.serve_args,
-                                  log_name="server.log")
+        self.process = self.spawn("serve", "--port", str(self.port), *self.serve_args, log_name="server.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log_tail()
@@ -108,19 +117,29 @@ class Server:
     # --- API ---------------------------------------------------------------------------
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, timeout=30,
-                             headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
+        return httpx.request(
+            method, self.url + path, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs
+        )
 
-    def sandbox_get(self, url: str, *, token: str | None = TOKEN, timeout: float = 5,
-                    **kwargs: Any) -> httpx.Response:
+    def sandbox_get(
+        self, url: str, *, token: str | None = TOKEN, timeout: float = 5, **kwargs: Any
+    ) -> httpx.Response:
         """A sandbox URL of this server's trials, fetched with the admin's token unless told
         otherwise (see `sandbox_get` above)."""
         return sandbox_get(url, den=self.url, token=token, timeout=timeout, **kwargs)
 
     def launch(self, template: str, *, duration: int = 600, **extra: Any) -> dict[str, Any]:
-        answer = self.call("POST", "/api/v1/trials", json={
-            "template": template, "title": f"e2e {template}", "hypothesis": "It works",
-            "duration_seconds": duration, **extra})
+        answer = self.call(
+            "POST",
+            "/api/v1/trials",
+            json={
+                "template": template,
+                "title": f"e2e {template}",
+                "hypothesis": "It works",
+                "duration_seconds": duration,
+                **extra,
+            },
+        )
         assert answer.status_code == 201, answer.text
         body: dict[str, Any] = answer.json()
         self.launched.append(body["id"])
@@ -141,8 +160,10 @@ class Server:
         trial = self.trial(trial_id)
         while trial["phase"] not in phases:
             if time.monotonic() > deadline:
-                raise AssertionError(f"trial {trial_id} is {trial['phase']} ({trial['message']}), "
-                                     f"not {phases}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"trial {trial_id} is {trial['phase']} ({trial['message']}), "
+                    f"not {phases}:\n{self.log_tail()}"
+                )
             time.sleep(0.05)
             trial = self.trial(trial_id)
         return trial

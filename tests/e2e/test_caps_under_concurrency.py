@@ -31,12 +31,20 @@ from tests.fakes import FakeDriver
 
 BURST = 30  # simultaneous requests, released together by a barrier
 #: name -> (role, department)
-PEOPLE = {"alice": ("civil_servant", "dwp"), "bob": ("civil_servant", "dwp"),
-          "dora": ("civil_servant", "dwp"), "carol": ("civil_servant", "hmrc"),
-          "erin": ("civil_servant", "hmrc"), "fred": ("civil_servant", "dvla"),
-          **{f"ann{i}": ("approver", "") for i in range(5)}}
-ROOMY = {"DEN_MAX_ACTIVE_TRIALS": "1000", "DEN_MAX_ACTIVE_TRIALS_PER_USER": "100",
-         "DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "100"}
+PEOPLE = {
+    "alice": ("civil_servant", "dwp"),
+    "bob": ("civil_servant", "dwp"),
+    "dora": ("civil_servant", "dwp"),
+    "carol": ("civil_servant", "hmrc"),
+    "erin": ("civil_servant", "hmrc"),
+    "fred": ("civil_servant", "dvla"),
+    **{f"ann{i}": ("approver", "") for i in range(5)},
+}
+ROOMY = {
+    "DEN_MAX_ACTIVE_TRIALS": "1000",
+    "DEN_MAX_ACTIVE_TRIALS_PER_USER": "100",
+    "DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "100",
+}
 #: A template that allows many extensions, so that maxDuration is the rule that binds.
 LONG = """apiVersion: innovation-den.io/v1
 kind: SandboxTemplate
@@ -56,13 +64,19 @@ class Den:
     tokens: dict[str, str]
 
     def post(self, person: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(self.server.url + path, json=body or {}, timeout=60,
-                          headers={"Authorization": f"Bearer {self.tokens[person]}"})
+        return httpx.post(
+            self.server.url + path,
+            json=body or {},
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.tokens[person]}"},
+        )
 
     def ask(self, person: str, template: str = "demo", duration: int = 600) -> httpx.Response:
-        return self.post(person, "/api/v1/trials", {
-            "template": template, "title": "Burst", "hypothesis": "It holds",
-            "duration_seconds": duration})
+        return self.post(
+            person,
+            "/api/v1/trials",
+            {"template": template, "title": "Burst", "hypothesis": "It holds", "duration_seconds": duration},
+        )
 
     def launch(self, person: str, template: str = "demo", duration: int = 600) -> str:
         answer = self.ask(person, template, duration)
@@ -86,8 +100,7 @@ class Den:
 
 
 @pytest.fixture
-def den(tmp_path: Path, database_url: str, templates_dir: Path
-        ) -> Iterator[Callable[[dict[str, str]], Den]]:
+def den(tmp_path: Path, database_url: str, templates_dir: Path) -> Iterator[Callable[[dict[str, str]], Den]]:
     """Start a den with these settings (on top of roomy caps), its people made over the API."""
     (templates_dir / "long").mkdir()
     (templates_dir / "long" / "template.yaml").write_text(LONG)
@@ -96,14 +109,21 @@ def den(tmp_path: Path, database_url: str, templates_dir: Path
     servers: list[Server] = []
 
     def start(env: dict[str, str]) -> Den:
-        settings = {**ROOMY, **env, "DEN_DATABASE_URL": database_url,
-                    "DEN_TEMPLATES_DIR": str(templates_dir)}
+        settings = {**ROOMY, **env, "DEN_DATABASE_URL": database_url, "DEN_TEMPLATES_DIR": str(templates_dir)}
         server = Server(data_dir=tmp_path, env=settings, serve_args=("--no-reconciler",))
         servers.append(server)  # stopped at the end even if it never became ready
         server.start(timeout=120)  # these tests start many servers, on a busy machine in CI
-        return Den(server=server, engine=engine, tokens=_people(server), settings=Settings(
-            database_url=database_url, templates_dir=templates_dir, data_dir=tmp_path,
-            min_trial_duration=1))
+        return Den(
+            server=server,
+            engine=engine,
+            tokens=_people(server),
+            settings=Settings(
+                database_url=database_url,
+                templates_dir=templates_dir,
+                data_dir=tmp_path,
+                min_trial_duration=1,
+            ),
+        )
 
     yield start
     for server in servers:
@@ -114,8 +134,9 @@ def den(tmp_path: Path, database_url: str, templates_dir: Path
 def _people(server: Server) -> dict[str, str]:
     tokens = {}
     for name, (role, department) in PEOPLE.items():
-        made = server.call("POST", "/api/v1/users",
-                           json={"name": name, "role": role, "department": department})
+        made = server.call(
+            "POST", "/api/v1/users", json={"name": name, "role": role, "department": department}
+        )
         assert made.status_code == 201, made.text
         token = server.call("POST", f"/api/v1/users/{name}/tokens", json={})
         assert token.status_code == 201, token.text
@@ -148,47 +169,53 @@ def burst(den: Den, calls: Sequence[Callable[[], httpx.Response]]) -> list[httpx
 
 def outcomes(answers: list[httpx.Response]) -> Counter[tuple[int, str]]:
     """(status, reason) of each answer; a success has no reason."""
-    return Counter((a.status_code, a.json().get("reason", "") if a.status_code >= 400 else "")
-                   for a in answers)
+    return Counter(
+        (a.status_code, a.json().get("reason", "") if a.status_code >= 400 else "") for a in answers
+    )
 
 
 CAPS = {
     # scope: (settings, who asks (cycled over the burst), template, how many fit)
     "per-person": ({"DEN_MAX_ACTIVE_TRIALS_PER_USER": "3"}, ["alice"], "demo", 3),
-    "per-department": ({"DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "4"},
-                       ["alice", "bob", "dora"], "demo", 4),
+    "per-department": ({"DEN_MAX_ACTIVE_TRIALS_PER_DEPARTMENT": "4"}, ["alice", "bob", "dora"], "demo", 4),
     "total": ({"DEN_MAX_ACTIVE_TRIALS": "5"}, ["alice", "carol", "erin", "fred"], "demo", 5),
     # `demo` reserves 0.5 CPU and 256 MiB
     "cpu": ({"DEN_MAX_TOTAL_CPU": "1.5"}, ["alice", "carol", "fred"], "demo", 3),
     "memory": ({"DEN_MAX_TOTAL_MEMORY_MIB": "1280"}, ["alice", "carol", "fred"], "demo", 5),
-    "template": ({"DEN_TEMPLATE_CAPS": '{"demo": {"max_active_trials": 2}}'},
-                 ["alice", "carol", "fred"], "demo", 2),
+    "template": (
+        {"DEN_TEMPLATE_CAPS": '{"demo": {"max_active_trials": 2}}'},
+        ["alice", "carol", "fred"],
+        "demo",
+        2,
+    ),
 }
 
 
 @pytest.mark.parametrize("scope", list(CAPS))
 def test_simultaneous_requests_stop_exactly_at_the_cap(
-        den: Callable[[dict[str, str]], Den], scope: str) -> None:
+    den: Callable[[dict[str, str]], Den], scope: str
+) -> None:
     env, askers, template, fits = CAPS[scope]
     on = den(env)
-    answers = burst(on, [partial(on.ask, askers[i % len(askers)], template)
-                         for i in range(BURST)])
+    answers = burst(on, [partial(on.ask, askers[i % len(askers)], template) for i in range(BURST)])
     assert outcomes(answers) == {(201, ""): fits, (422, "QuotaExceeded"): BURST - fits}
     assert on.count("SELECT count(*) FROM trial") == fits
     assert on.count("SELECT count(*) FROM audit_event WHERE action = 'trial.create'") == fits
 
 
 def test_simultaneous_extensions_of_one_trial_stop_at_its_template_rules(
-        den: Callable[[dict[str, str]], Den]) -> None:
+    den: Callable[[dict[str, str]], Den],
+) -> None:
     """`pair` allows one extension; `long` allows ten but 1200 s in all (600 s + 2 x 300 s)."""
     on = den({})
     pair, long = on.launch("alice", "pair"), on.launch("alice", "long")
     on.run_until_ready()
     half = BURST // 2
-    answers = burst(on, [partial(on.post, "alice", f"/api/v1/trials/{pair}/extend",
-                                 {"duration_seconds": 60})] * half
-                    + [partial(on.post, "alice", f"/api/v1/trials/{long}/extend",
-                               {"duration_seconds": 300})] * half)
+    answers = burst(
+        on,
+        [partial(on.post, "alice", f"/api/v1/trials/{pair}/extend", {"duration_seconds": 60})] * half
+        + [partial(on.post, "alice", f"/api/v1/trials/{long}/extend", {"duration_seconds": 300})] * half,
+    )
     assert outcomes(answers[:half]) == {(200, ""): 1, (409, "MaxExtensionsReached"): half - 1}
     assert outcomes(answers[half:]) == {(200, ""): 2, (422, "MaxDurationExceeded"): half - 2}
     assert (on.trial(pair)["duration_seconds"], on.trial(pair)["extension_count"]) == (660, 1)
@@ -196,8 +223,7 @@ def test_simultaneous_extensions_of_one_trial_stop_at_its_template_rules(
     assert on.count("SELECT count(*) FROM audit_event WHERE action = 'trial.extend'") == 3
 
 
-def test_simultaneous_decisions_on_one_request_apply_once(
-        den: Callable[[dict[str, str]], Den]) -> None:
+def test_simultaneous_decisions_on_one_request_apply_once(den: Callable[[dict[str, str]], Den]) -> None:
     """Many approvers approve one waiting extension; others approve or reject one waiting
     trial: one decision each applies, the rest are told it was already made."""
     on = den({"DEN_SELF_SERVICE_MAX_DURATION": "900"})
@@ -208,36 +234,43 @@ def test_simultaneous_decisions_on_one_request_apply_once(
     waiting = on.launch("bob", duration=1000)
     third = BURST // 3
     approvers = [f"ann{i % 5}" for i in range(BURST)]
-    answers = burst(on, [partial(on.post, approvers[i], f"/api/v1/trials/{running}/approve")
-                         for i in range(third)]
-                    + [partial(on.post, approvers[i], f"/api/v1/trials/{waiting}/approve")
-                       for i in range(third)]
-                    + [partial(on.post, approvers[i], f"/api/v1/trials/{waiting}/reject",
-                               {"reason": "No"})
-                       for i in range(third)])
+    answers = burst(
+        on,
+        [partial(on.post, approvers[i], f"/api/v1/trials/{running}/approve") for i in range(third)]
+        + [partial(on.post, approvers[i], f"/api/v1/trials/{waiting}/approve") for i in range(third)]
+        + [
+            partial(on.post, approvers[i], f"/api/v1/trials/{waiting}/reject", {"reason": "No"})
+            for i in range(third)
+        ],
+    )
     assert outcomes(answers[:third]) == {(200, ""): 1, (409, "NothingToDecide"): third - 1}
-    assert (on.trial(running)["duration_seconds"], on.trial(running)["extension_count"]) == (
-        1100, 1)
+    assert (on.trial(running)["duration_seconds"], on.trial(running)["extension_count"]) == (1100, 1)
     assert outcomes(answers[third:]) == {(200, ""): 1, (409, "AlreadyDecided"): 2 * third - 1}
     decided = on.trial(waiting)
     assert (decided["approved_at"] is None) != (decided["rejected_at"] is None)
-    assert on.count("SELECT count(*) FROM audit_event WHERE action IN ('trial.approve', "
-                    "'trial.reject', 'trial.extension.approve')") == 2
+    assert (
+        on.count(
+            "SELECT count(*) FROM audit_event WHERE action IN ('trial.approve', "
+            "'trial.reject', 'trial.extension.approve')"
+        )
+        == 2
+    )
 
 
 def test_approvals_with_new_requests_at_once_stay_within_the_cap(
-        den: Callable[[dict[str, str]], Den]) -> None:
+    den: Callable[[dict[str, str]], Den],
+) -> None:
     """A trial waiting for approval holds its place under the caps from its request on, so
     approving it never needs room that a request made meanwhile could take."""
     on = den({"DEN_SELF_SERVICE_MAX_DURATION": "900", "DEN_MAX_ACTIVE_TRIALS": "3"})
     waiting = [on.launch(who, duration=1000) for who in ("alice", "carol", "fred")]
-    approvals = [partial(on.post, f"ann{i}", f"/api/v1/trials/{trial}/approve")
-                 for trial in waiting for i in range(3)]
-    asks = [partial(on.ask, ("alice", "carol", "fred")[i % 3])
-            for i in range(BURST - len(approvals))]
+    approvals = [
+        partial(on.post, f"ann{i}", f"/api/v1/trials/{trial}/approve") for trial in waiting for i in range(3)
+    ]
+    asks = [partial(on.ask, ("alice", "carol", "fred")[i % 3]) for i in range(BURST - len(approvals))]
     answers = burst(on, approvals + asks)
     for i in range(len(waiting)):
-        assert outcomes(answers[3 * i:3 * i + 3]) == {(200, ""): 1, (409, "AlreadyDecided"): 2}
-    assert outcomes(answers[len(approvals):]) == {(422, "QuotaExceeded"): len(asks)}
+        assert outcomes(answers[3 * i : 3 * i + 3]) == {(200, ""): 1, (409, "AlreadyDecided"): 2}
+    assert outcomes(answers[len(approvals) :]) == {(422, "QuotaExceeded"): len(asks)}
     assert on.count("SELECT count(*) FROM trial") == 3
     assert on.count("SELECT count(*) FROM trial WHERE approved_at IS NOT NULL") == 3

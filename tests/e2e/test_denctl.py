@@ -36,8 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     client = docker.from_env()
     client.ping()  # a missing engine fails loudly, never skips
     build_all(ROOT / "sandbox_templates", [TEMPLATE], settings=Settings(), log=lambda _l: None)
-    running = Server(data_dir=tmp_path_factory.mktemp("denctl"),
-                     env={"DEN_SELF_SERVICE_MAX_DURATION": "1800"}).start()
+    running = Server(
+        data_dir=tmp_path_factory.mktemp("denctl"), env={"DEN_SELF_SERVICE_MAX_DURATION": "1800"}
+    ).start()
     yield running
     running.stop()
     remove_instance(client, running.instance)
@@ -49,17 +50,28 @@ def config(tmp_path: Path) -> Path:
     return tmp_path / "denctl" / "config.yaml"
 
 
-def denctl(server: Server, config: Path, *args: str, token: str | None = TOKEN,
-           stdin: str | None = None, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
+def denctl(
+    server: Server,
+    config: Path,
+    *args: str,
+    token: str | None = TOKEN,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run denctl as a user would: a process with its own environment and exit code."""
     base = {k: v for k, v in os.environ.items() if k not in ("DEN_SERVER", "DEN_TOKEN")}
     base["DENCTL_CONFIG"] = str(config)
     if token is not None:
         base.update({"DEN_SERVER": server.url, "DEN_TOKEN": token})
-    return subprocess.run([sys.executable, "-m", "cli.denctl", *args],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, input=stdin,
-                          env={**base, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "cli.denctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        input=stdin,
+        env={**base, **(env or {})},
+    )
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -74,14 +86,25 @@ def person(server: Server, name: str, role: str) -> str:
     return str(answer.json()["token"])
 
 
-def apply_trial(server: Server, config: Path, tmp_path: Path, *, duration: int = 900,
-                token: str = TOKEN) -> str:
+def apply_trial(
+    server: Server, config: Path, tmp_path: Path, *, duration: int = 900, token: str = TOKEN
+) -> str:
     path = tmp_path / f"trial-{duration}.yaml"
-    path.write_text(yaml.safe_dump({"kind": "Trial", "template": TEMPLATE, "title": "e2e",
-                                    "hypothesis": "It helps", "duration_seconds": duration}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "Trial",
+                "template": TEMPLATE,
+                "title": "e2e",
+                "hypothesis": "It helps",
+                "duration_seconds": duration,
+            }
+        )
+    )
     line = ok(denctl(server, config, "apply", "-f", str(path), token=token)).strip()
-    assert line.startswith("trials/t") and line.endswith("created (" + (
-        "PendingApproval)" if duration > 1800 else "Requested)")), line
+    assert line.startswith("trials/t") and line.endswith(
+        "created (" + ("PendingApproval)" if duration > 1800 else "Requested)")
+    ), line
     trial_id = line.split()[0].removeprefix("trials/")
     server.launched.append(trial_id)
     return trial_id
@@ -92,7 +115,8 @@ def apply_trial(server: Server, config: Path, tmp_path: Path, *, duration: int =
 
 @pytest.mark.parametrize("resource", ["tmpl", "tr", "suppliers"])
 def test_get_lists_each_resource_in_every_output_format(
-        server: Server, config: Path, tmp_path: Path, resource: str) -> None:
+    server: Server, config: Path, tmp_path: Path, resource: str
+) -> None:
     trial_id = apply_trial(server, config, tmp_path)
     kind = {"tmpl": "templates", "tr": "trials", "suppliers": "suppliers"}[resource]
     expected = {"tmpl": TEMPLATE, "tr": trial_id, "suppliers": "civic-insight"}[resource]
@@ -114,8 +138,7 @@ def test_get_one_object(server: Server, config: Path, tmp_path: Path) -> None:
     assert json.loads(ok(denctl(server, config, "get", "tr", trial_id, "-o", "json")))["id"] == trial_id
     versions = ok(denctl(server, config, "get", "tmpl", TEMPLATE)).splitlines()
     assert versions[1].split()[:4] == [TEMPLATE, "1.0.0", "civic-insight", "Published"]
-    supplier = yaml.safe_load(ok(denctl(server, config, "get", "supplier", "civic-insight",
-                                        "-o", "yaml")))
+    supplier = yaml.safe_load(ok(denctl(server, config, "get", "supplier", "civic-insight", "-o", "yaml")))
     assert supplier["templates"] == [TEMPLATE]
     described = ok(denctl(server, config, "describe", "tmpl", TEMPLATE))
     assert "Supplier:           civic-insight" in described and "Versions:" in described
@@ -144,8 +167,7 @@ def test_apply_describe_events_logs_delete(server: Server, config: Path, tmp_pat
     assert f"web  http://{trial_id}-web.sandbox.localhost:{server.port}/" in described
     assert "Events:" in described and "Started" in described
     events = json.loads(ok(denctl(server, config, "events", trial_id, "-o", "json")))["items"]
-    assert [e["phase"] for e in events if e["kind"] == "Transition"] == [
-        "Requested", "Provisioning", "Ready"]
+    assert [e["phase"] for e in events if e["kind"] == "Transition"] == ["Requested", "Provisioning", "Ready"]
     assert "Ready" in ok(denctl(server, config, "events", trial_id))
     assert yaml.safe_load(ok(denctl(server, config, "events", trial_id, "-o", "yaml")))["items"]
     logs = ok(denctl(server, config, "logs", trial_id))  # one component: no need to name it
@@ -158,7 +180,8 @@ def test_apply_describe_events_logs_delete(server: Server, config: Path, tmp_pat
 
 
 def test_open_prints_a_one_time_address_on_the_sandboxs_own_origin(
-        server: Server, config: Path, tmp_path: Path) -> None:
+    server: Server, config: Path, tmp_path: Path
+) -> None:
     trial_id = apply_trial(server, config, tmp_path)
     server.wait_for(trial_id, "Ready")
     address = ok(denctl(server, config, "open", "tr", trial_id)).strip()
@@ -190,11 +213,14 @@ def test_open_prints_a_one_time_address_on_the_sandboxs_own_origin(
 def test_logs_follow_streams_new_lines(server: Server, config: Path, tmp_path: Path) -> None:
     trial_id = apply_trial(server, config, tmp_path)
     ready = server.wait_for(trial_id, "Ready")
-    env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
-           "DENCTL_CONFIG": str(config)}
-    with subprocess.Popen([sys.executable, "-m", "cli.denctl", "logs", trial_id,
-                           "-f", "--tail", "0"], stdout=subprocess.PIPE, text=True,
-                          cwd=ROOT, env=env) as follower:
+    env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN, "DENCTL_CONFIG": str(config)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "cli.denctl", "logs", trial_id, "-f", "--tail", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    ) as follower:
         try:
             time.sleep(1.5)  # the follower is connected and waiting
             server.sandbox_get(ready["endpoints"]["web"] + "healthz?from=follow-test")
@@ -207,19 +233,23 @@ def test_logs_follow_streams_new_lines(server: Server, config: Path, tmp_path: P
 
 
 def test_apply_publishes_templates_and_registers_suppliers(
-        server: Server, config: Path, tmp_path: Path) -> None:
+    server: Server, config: Path, tmp_path: Path
+) -> None:
     manifest = yaml.safe_load((ROOT / "sandbox_templates" / TEMPLATE / "template.yaml").read_text())
     manifest["metadata"]["version"] = "1.0.1"
     path = tmp_path / "template.yaml"
     path.write_text(yaml.safe_dump(manifest))
     assert ok(denctl(server, config, "apply", "-f", str(path))) == (
-        f"templates/{TEMPLATE}@1.0.1 sent for review\n")
-    assert ok(denctl(server, config, "apply", "-f", str(path))) == (
-        f"templates/{TEMPLATE}@1.0.1 unchanged\n")
-    supplier = "kind: Supplier\nslug: northwind\nname: Northwind\nsize: sme\n---\n" \
-               "kind: Supplier\nslug: contoso\nname: Contoso\nsize: large\n"
+        f"templates/{TEMPLATE}@1.0.1 sent for review\n"
+    )
+    assert ok(denctl(server, config, "apply", "-f", str(path))) == (f"templates/{TEMPLATE}@1.0.1 unchanged\n")
+    supplier = (
+        "kind: Supplier\nslug: northwind\nname: Northwind\nsize: sme\n---\n"
+        "kind: Supplier\nslug: contoso\nname: Contoso\nsize: large\n"
+    )
     assert ok(denctl(server, config, "apply", "-f", "-", stdin=supplier)) == (
-        "suppliers/northwind created\nsuppliers/contoso created\n")
+        "suppliers/northwind created\nsuppliers/contoso created\n"
+    )
     manifest["spec"]["dataClassification"] = "personal"
     manifest["metadata"]["version"] = "1.0.2"
     path.write_text(yaml.safe_dump(manifest))
@@ -229,7 +259,8 @@ def test_apply_publishes_templates_and_registers_suppliers(
 
 
 def test_a_version_is_reviewed_then_runs_the_image_that_was_reviewed(
-        server: Server, config: Path, tmp_path: Path) -> None:
+    server: Server, config: Path, tmp_path: Path
+) -> None:
     """Publishing pins each image to the engine's image id: moving the tag afterwards changes
     nothing for the version's trials."""
     engine = docker.from_env()
@@ -237,15 +268,13 @@ def test_a_version_is_reviewed_then_runs_the_image_that_was_reviewed(
     tag = "innovation-den/review-pin:1"
     reviewed.tag("innovation-den/review-pin", "1")
     try:
-        manifest = yaml.safe_load(
-            (ROOT / "sandbox_templates" / TEMPLATE / "template.yaml").read_text())
+        manifest = yaml.safe_load((ROOT / "sandbox_templates" / TEMPLATE / "template.yaml").read_text())
         manifest["metadata"]["version"] = "3.0.0"
         manifest["spec"]["components"][0]["image"] = tag
         path = tmp_path / "template.yaml"
         path.write_text(yaml.safe_dump(manifest))
         ref = f"{TEMPLATE}@3.0.0"
-        assert ok(denctl(server, config, "apply", "-f", str(path))) == (
-            f"templates/{ref} sent for review\n")
+        assert ok(denctl(server, config, "apply", "-f", str(path))) == (f"templates/{ref} sent for review\n")
         review = ok(denctl(server, config, "describe", "tmpl", ref))
         assert "PendingReview" in review and "Compared with:      1.0.0" in review
         assert f"innovation-den/{TEMPLATE}:1.0.0" in review and tag in review
@@ -258,8 +287,7 @@ def test_a_version_is_reviewed_then_runs_the_image_that_was_reviewed(
         engine.images.get(BASE_IMAGE).tag("innovation-den/review-pin", "1")
         trial = server.launch(ref)
         server.wait_for(trial["id"], "Ready")
-        containers = engine.containers.list(filters={
-            "label": f"innovation-den.io/trial-id={trial['id']}"})
+        containers = engine.containers.list(filters={"label": f"innovation-den.io/trial-id={trial['id']}"})
         assert [c.attrs["Image"] for c in containers] == [reviewed.id]
         server.call("POST", f"/api/v1/trials/{trial['id']}/end")
         rejected = denctl(server, config, "reject", "tmpl", ref, "--reason", "late")
@@ -270,7 +298,8 @@ def test_a_version_is_reviewed_then_runs_the_image_that_was_reviewed(
 
 
 def test_extend_then_past_self_service_an_approver_decides(
-        server: Server, config: Path, tmp_path: Path) -> None:
+    server: Server, config: Path, tmp_path: Path
+) -> None:
     ann = person(server, "ann", "approver")
     trial_id = apply_trial(server, config, tmp_path, duration=900)
     server.wait_for(trial_id, "Ready")
@@ -281,29 +310,34 @@ def test_extend_then_past_self_service_an_approver_decides(
     own = denctl(server, config, "approve", "tr", trial_id)  # admin asked: admin cannot decide
     assert own.returncode == 5 and "SelfApproval" in own.stderr
     assert ok(denctl(server, config, "approve", "tr", trial_id, token=ann)) == (
-        f"trials/{trial_id} approved\n")
+        f"trials/{trial_id} approved\n"
+    )
     assert server.trial(trial_id)["duration_seconds"] == 900 + 300 + 3600
     refused = denctl(server, config, "extend", "tr", trial_id, "--by", "1m")
     assert refused.returncode == 1 and "MaxExtensionsReached" in refused.stderr
     server.call("POST", f"/api/v1/trials/{trial_id}/end")
 
 
-def test_a_long_request_is_rejected_with_a_reason(server: Server, config: Path,
-                                                  tmp_path: Path) -> None:
+def test_a_long_request_is_rejected_with_a_reason(server: Server, config: Path, tmp_path: Path) -> None:
     pat = person(server, "pat", "approver")
     trial_id = apply_trial(server, config, tmp_path, duration=3600)
-    assert ok(denctl(server, config, "reject", "tr", trial_id, "--reason", "Pilot first",
-                     token=pat)) == f"trials/{trial_id} rejected\n"
+    assert (
+        ok(denctl(server, config, "reject", "tr", trial_id, "--reason", "Pilot first", token=pat))
+        == f"trials/{trial_id} rejected\n"
+    )
     stopped = server.wait_for(trial_id, "Stopped", timeout=30)
     assert (stopped["reason"], stopped["message"]) == ("Rejected", "Rejected by pat: Pilot first")
 
 
 def test_watch_streams_changes_until_stopped(server: Server, config: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
-           "DENCTL_CONFIG": str(config)}
-    with subprocess.Popen([sys.executable, "-m", "cli.denctl", "get", "tr", "-w",
-                           "-o", "json", "-l", f"template={TEMPLATE}"], stdout=subprocess.PIPE,
-                          text=True, cwd=ROOT, env=env) as watcher:
+    env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN, "DENCTL_CONFIG": str(config)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "cli.denctl", "get", "tr", "-w", "-o", "json", "-l", f"template={TEMPLATE}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    ) as watcher:
         try:
             trial_id = apply_trial(server, config, tmp_path)
             phases: list[str] = []
@@ -322,10 +356,25 @@ def test_watch_streams_changes_until_stopped(server: Server, config: Path, tmp_p
 
 
 def test_contexts_live_in_a_private_config_file(server: Server, config: Path) -> None:
-    ok(denctl(server, config, "config", "set-context", "local", "--server", server.url,
-              "--token", TOKEN, token=None))
-    ok(denctl(server, config, "config", "set-context", "elsewhere", "--server",
-              "http://127.0.0.1:9", token=None))
+    ok(
+        denctl(
+            server,
+            config,
+            "config",
+            "set-context",
+            "local",
+            "--server",
+            server.url,
+            "--token",
+            TOKEN,
+            token=None,
+        )
+    )
+    ok(
+        denctl(
+            server, config, "config", "set-context", "elsewhere", "--server", "http://127.0.0.1:9", token=None
+        )
+    )
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert ok(denctl(server, config, "config", "current-context", token=None)) == "local\n"
     listing = ok(denctl(server, config, "config", "get-contexts", token=None)).splitlines()
@@ -349,9 +398,21 @@ def test_exit_codes_tell_what_went_wrong(server: Server, config: Path) -> None:
     assert refused.returncode == 4
 
 
-VERBS = [["get"], ["describe"], ["apply"], ["delete"], ["extend"], ["approve"], ["reject"],
-         ["logs"], ["events"], ["config", "set-context"], ["config", "use-context"],
-         ["config", "get-contexts"], ["config", "current-context"]]
+VERBS = [
+    ["get"],
+    ["describe"],
+    ["apply"],
+    ["delete"],
+    ["extend"],
+    ["approve"],
+    ["reject"],
+    ["logs"],
+    ["events"],
+    ["config", "set-context"],
+    ["config", "use-context"],
+    ["config", "get-contexts"],
+    ["config", "current-context"],
+]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=" ".join)
@@ -363,6 +424,11 @@ def test_every_verb_has_help_with_an_example(server: Server, config: Path, verb:
 def test_shell_completion(server: Server, config: Path) -> None:
     script = ok(denctl(server, config, "--show-completion", "bash"))
     assert "_DENCTL_COMPLETE" in script
-    words = ok(denctl(server, config, env={"_DENCTL_COMPLETE": "complete_bash",
-                                           "COMP_WORDS": "denctl get t", "COMP_CWORD": "2"}))
+    words = ok(
+        denctl(
+            server,
+            config,
+            env={"_DENCTL_COMPLETE": "complete_bash", "COMP_WORDS": "denctl get t", "COMP_CWORD": "2"},
+        )
+    )
     assert {"templates", "tmpl", "trials", "tr"} <= set(words.split())

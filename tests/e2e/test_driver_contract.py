@@ -74,8 +74,7 @@ def _docker_runtime() -> Iterator[Runtime]:
     log = _BuildLog()
     images.ensure_base_image(client, log=log)
     images.build_template_images(client, TEMPLATES, [SINGLE, MULTI], log=log)
-    templates = {name: manifest
-                 for name, (_, manifest) in images.load_bundled_templates(TEMPLATES).items()}
+    templates = {name: manifest for name, (_, manifest) in images.load_bundled_templates(TEMPLATES).items()}
 
     def container(trial_id: str, component: str) -> Any:
         return client.containers.get(specs.container_name(trial_id, component))
@@ -88,8 +87,9 @@ def _docker_runtime() -> Iterator[Runtime]:
         """The network made and the first container created, never started: then a crash."""
         network = client.networks.create(**specs.network_kwargs(spec))
         first = spec.components[0]
-        client.containers.create(**specs.container_kwargs(
-            spec, first, network=network.id, publish_host="127.0.0.1"))
+        client.containers.create(
+            **specs.container_kwargs(spec, first, network=network.id, publish_host="127.0.0.1")
+        )
 
     def check_hardening(spec: TrialSpec) -> None:
         for component in spec.components:
@@ -170,8 +170,7 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
     from orchestrator.settings import Settings
     from tests.e2e.cluster import host_cidr, kubeconfig
 
-    settings = Settings(driver="kubernetes", kubeconfig=kubeconfig(),
-                        kubernetes_host_cidr=host_cidr())
+    settings = Settings(driver="kubernetes", kubeconfig=kubeconfig(), kubernetes_host_cidr=host_cidr())
     driver = KubernetesDriver.from_settings(settings)
     core = k8s.CoreV1Api(driver.api)
     apps = k8s.AppsV1Api(driver.api)
@@ -186,9 +185,18 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
 
     def run(trial_id: str, component: str, argv: list[str]) -> tuple[int, str]:
         found = pod(trial_id, component)
-        answer = stream(core.connect_get_namespaced_pod_exec, found.metadata.name,
-                        found.metadata.namespace, container=component, command=argv,
-                        stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False)
+        answer = stream(
+            core.connect_get_namespaced_pod_exec,
+            found.metadata.name,
+            found.metadata.namespace,
+            container=component,
+            command=argv,
+            stderr=True,
+            stdout=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+        )
         answer.run_forever(timeout=30)
         output = answer.read_stdout() + answer.read_stderr()
         code = answer.returncode
@@ -199,8 +207,9 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
         apps.delete_namespaced_deployment(component, manifests.namespace_name(trial_id))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if component not in {d["name"] for d in driver._in(
-                    "deployments", manifests.namespace_name(trial_id))}:
+            if component not in {
+                d["name"] for d in driver._in("deployments", manifests.namespace_name(trial_id))
+            }:
                 return
             time.sleep(0.1)
 
@@ -237,11 +246,20 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
         return KubernetesDriver(k8s.ApiClient(configuration), ingress_from=[])
 
     runtime = Runtime(
-        name="kubernetes", driver=driver, exec=run, remove_component=remove,
-        crash_during_start=crash_during_start, check_hardening=check_hardening,
-        unreachable=unreachable, count_calls=count_calls, templates=templates,
-        resources=lambda spec: 1, first_progress="Namespace ", image_checked_at_start=False,
-        tmp_noexec=False, loopback_endpoints_with_egress=False,
+        name="kubernetes",
+        driver=driver,
+        exec=run,
+        remove_component=remove,
+        crash_during_start=crash_during_start,
+        check_hardening=check_hardening,
+        unreachable=unreachable,
+        count_calls=count_calls,
+        templates=templates,
+        resources=lambda spec: 1,
+        first_progress="Namespace ",
+        image_checked_at_start=False,
+        tmp_noexec=False,
+        loopback_endpoints_with_egress=False,
     )
     yield runtime
     _sweep(runtime.driver)
@@ -265,8 +283,7 @@ def _assert_pod_hardening(pod: Any, component: Component) -> None:
     assert context.run_as_non_root and context.run_as_user == 10001
     assert context.capabilities.drop == ["ALL"] and not context.capabilities.add
     assert not context.privileged
-    assert (context.seccomp_profile or spec.security_context.seccomp_profile).type == \
-        "RuntimeDefault"
+    assert (context.seccomp_profile or spec.security_context.seccomp_profile).type == "RuntimeDefault"
     assert container.resources.limits == container.resources.requests
 
 
@@ -292,15 +309,19 @@ def trial(runtime: Runtime) -> Iterator[Callable[..., TrialSpec]]:
     """Make a TrialSpec from a bundled template; every trial made is torn down afterwards."""
     made: list[str] = []
 
-    def make(template: str = SINGLE, *, egress: tuple[Egress, ...] = (),
-             command: list[str] | None = None) -> TrialSpec:
+    def make(
+        template: str = SINGLE, *, egress: tuple[Egress, ...] = (), command: list[str] | None = None
+    ) -> TrialSpec:
         manifest = runtime.templates[template]
         components = tuple(manifest.spec.components)
         if command is not None:
-            components = (components[0].model_copy(update={"command": command}),
-                          *components[1:])
-        spec = TrialSpec(trial_id=f"{TEST_PREFIX}-{uuid.uuid4().hex[:10]}",
-                         template=manifest.ref, components=components, egress=egress)
+            components = (components[0].model_copy(update={"command": command}), *components[1:])
+        spec = TrialSpec(
+            trial_id=f"{TEST_PREFIX}-{uuid.uuid4().hex[:10]}",
+            template=manifest.ref,
+            components=components,
+            egress=egress,
+        )
         made.append(spec.trial_id)
         return spec
 
@@ -319,8 +340,7 @@ def gone(runtime: Runtime, trial_id: str, within: float = 90.0) -> None:
     assert runtime.driver.remaining(trial_id) == []
 
 
-def wait_for(runtime: Runtime, spec: TrialSpec, status: Status,
-             within: float = READY_WITHIN) -> Observation:
+def wait_for(runtime: Runtime, spec: TrialSpec, status: Status, within: float = READY_WITHIN) -> Observation:
     """Start (again: start is idempotent) and poll until `status`."""
     handle = runtime.driver.start(spec)
     deadline = time.monotonic() + within
@@ -377,14 +397,22 @@ print(json.dumps(result))
 """
 
 
-def reaches(runtime: Runtime, spec: TrialSpec, component: str,
-            targets: list[tuple[str, int]], names: Sequence[str] = ()) -> dict[str, bool]:
+def reaches(
+    runtime: Runtime,
+    spec: TrialSpec,
+    component: str,
+    targets: list[tuple[str, int]],
+    names: Sequence[str] = (),
+) -> dict[str, bool]:
     """What `component` reaches: bounded TCP connection attempts and name lookups, at once.
 
     A lookup that has not answered within 4 s counts as not resolved.
     """
-    code, output = runtime.exec(spec.trial_id, component, [
-        "python3", "-c", REACH_SCRIPT, json.dumps(targets), json.dumps(list(names))])
+    code, output = runtime.exec(
+        spec.trial_id,
+        component,
+        ["python3", "-c", REACH_SCRIPT, json.dumps(targets), json.dumps(list(names))],
+    )
     assert code == 0, output
     answered = json.loads(output.strip().splitlines()[-1])
     keys = [f"{host}:{port}" for host, port in targets] + list(names)
@@ -419,7 +447,8 @@ def test_start_is_idempotent(runtime: Runtime, trial: Callable[..., TrialSpec]) 
 
 
 def test_poll_reaches_ready_and_every_endpoint_answers(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
     spec = trial()
     observation = wait_for(runtime, spec, Status.READY)
     assert set(observation.endpoints) == {"web"}
@@ -430,8 +459,7 @@ def test_poll_reaches_ready_and_every_endpoint_answers(
     assert again.progress == observation.progress, "progress is stable across polls"
 
 
-def test_stop_is_idempotent_and_leaves_nothing(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_stop_is_idempotent_and_leaves_nothing(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial()
     handle = runtime.driver.start(spec)
     assert spec.trial_id in runtime.driver.list_trial_ids()
@@ -446,8 +474,7 @@ def test_stop_of_a_trial_that_never_existed_is_success(runtime: Runtime) -> None
     runtime.driver.stop(f"{TEST_PREFIX}-never-{uuid.uuid4().hex[:6]}")
 
 
-def test_start_after_a_crash_midway_converges(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_start_after_a_crash_midway_converges(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial(MULTI)
     runtime.crash_during_start(spec)
     assert runtime.driver.poll(spec, {}).status is Status.MISSING  # second container never made
@@ -455,8 +482,7 @@ def test_start_after_a_crash_midway_converges(
     assert len(runtime.driver.remaining(spec.trial_id)) == runtime.resources(spec)
 
 
-def test_a_removed_component_is_missing(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_a_removed_component_is_missing(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial()
     wait_for(runtime, spec, Status.READY)
     runtime.remove_component(spec.trial_id, "web")
@@ -466,7 +492,8 @@ def test_a_removed_component_is_missing(
 
 
 def test_a_component_that_exits_fails_with_its_code_and_last_logs(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
     spec = trial(command=["python3", "-c", "import sys; print('cannot load cases'); sys.exit(3)"])
     observation = wait_for(runtime, spec, Status.FAILED)
     assert "3" in observation.message and "cannot load cases" in observation.message
@@ -474,7 +501,8 @@ def test_a_component_that_exits_fails_with_its_code_and_last_logs(
 
 
 def test_a_missing_image_is_a_permanent_error_naming_it(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
     spec = trial()
     missing = spec.components[0].model_copy(update={"image": "innovation-den/no-such:0.0.1"})
     spec = replace(spec, components=(missing,))
@@ -488,7 +516,8 @@ def test_a_missing_image_is_a_permanent_error_naming_it(
 
 
 def test_list_trial_ids_sees_every_trial_at_a_cost_independent_of_their_number(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
     first = trial()
     runtime.driver.start(first)
     cost_with_one = runtime.count_calls(runtime.driver.list_trial_ids)
@@ -500,8 +529,7 @@ def test_list_trial_ids_sees_every_trial_at_a_cost_independent_of_their_number(
     assert cost_with_one <= 3, "at most one list call per kind of resource (0: a watch cache)"
 
 
-def test_polling_a_ready_trial_is_cheap(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_polling_a_ready_trial_is_cheap(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial(MULTI)
     wait_for(runtime, spec, Status.READY)
     assert runtime.count_calls(lambda: runtime.driver.poll(spec, {})) <= 2
@@ -535,8 +563,7 @@ def test_components_are_hardened(runtime: Runtime, trial: Callable[..., TrialSpe
         assert code == 0, f"{component.name}: {output}"
 
 
-def test_components_reach_each_other_by_name(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_components_reach_each_other_by_name(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial(MULTI)
     observation = wait_for(runtime, spec, Status.READY)
     assert set(observation.endpoints) == {"web"}, "api exposes no port"
@@ -545,8 +572,7 @@ def test_components_reach_each_other_by_name(
     assert http_get(observation.endpoints["web"]) == 200  # web's /  reads cases from api
 
 
-def test_two_trials_cannot_reach_each_other(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_two_trials_cannot_reach_each_other(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     one, other = trial(), trial()
     endpoints = [wait_for(runtime, s, Status.READY).endpoints["web"] for s in (one, other)]
     assert all(http_get(url) == 200 for url in endpoints), "the host reaches both"
@@ -556,15 +582,17 @@ def test_two_trials_cannot_reach_each_other(
 
 
 def test_without_declared_egress_nothing_outside_is_reachable(
-        runtime: Runtime, trial: Callable[..., TrialSpec], outside: tuple[str, int]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec], outside: tuple[str, int]
+) -> None:
     assert host_reaches(*outside), "the host itself reaches the outside test host"
     closed = trial()
     wait_for(runtime, closed, Status.READY)
     reached = reaches(runtime, closed, "web", [outside], ["example.org"])
     assert not any(reached.values()), reached
     if runtime.name == "kubernetes":
-        assert not connects(runtime, closed, "web", "kubernetes.default.svc", 443), \
+        assert not connects(runtime, closed, "web", "kubernetes.default.svc", 443), (
             "the API server is not reachable from a sandbox"
+        )
     # The probe itself works: a trial that declares egress reaches the same listener.
     open_ = trial(egress=(Egress(host=f"{outside[0]}/32", ports=[outside[1]]),))
     wait_for(runtime, open_, Status.READY)
@@ -572,7 +600,8 @@ def test_without_declared_egress_nothing_outside_is_reachable(
 
 
 def test_declared_egress_still_publishes_on_loopback_only(
-        runtime: Runtime, trial: Callable[..., TrialSpec], outside: tuple[str, int]) -> None:
+    runtime: Runtime, trial: Callable[..., TrialSpec], outside: tuple[str, int]
+) -> None:
     spec = trial(egress=(Egress(host=f"{outside[0]}/32", ports=[outside[1]]),))
     observation = wait_for(runtime, spec, Status.READY)
     host, _ = endpoint_address(observation.endpoints["web"])
@@ -581,8 +610,7 @@ def test_declared_egress_still_publishes_on_loopback_only(
     runtime.check_hardening(spec)
 
 
-def test_logs_of_an_unknown_component_is_an_error(
-        runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+def test_logs_of_an_unknown_component_is_an_error(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial()
     runtime.driver.start(spec)
     with pytest.raises(DenError):

@@ -33,8 +33,7 @@ from tests.e2e.server import ROOT, Server
 pytestmark = pytest.mark.docker
 
 TEMPLATE = "open-data-dashboard"
-UNPRIVILEGED_NFT = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                    "--inh-caps=-all", "nft")
+UNPRIVILEGED_NFT = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "nft")
 PROBE = """
 import json, socket, sys, threading
 result = {}
@@ -56,8 +55,7 @@ def client() -> Iterator[Any]:
     engine = docker.from_env(version="auto")
     engine.ping()  # a missing engine fails loudly, never skips
     images.ensure_base_image(engine, log=lambda *_a, **_k: None)
-    images.build_template_images(engine, ROOT / "sandbox_templates", [TEMPLATE],
-                                 log=lambda *_a, **_k: None)
+    images.build_template_images(engine, ROOT / "sandbox_templates", [TEMPLATE], log=lambda *_a, **_k: None)
     yield engine
     engine.close()
 
@@ -87,13 +85,16 @@ def driver(client: Any, instance: str) -> DockerDriver:
 def trial(instance: str) -> Callable[..., TrialSpec]:
     from orchestrator.catalogue import iter_bundled
 
-    manifest = next(m for _, m in iter_bundled(ROOT / "sandbox_templates")
-                    if m.metadata.name == TEMPLATE)
+    manifest = next(m for _, m in iter_bundled(ROOT / "sandbox_templates") if m.metadata.name == TEMPLATE)
 
     def make(*egress: Egress) -> TrialSpec:
-        return TrialSpec(trial_id=f"{instance}-{uuid.uuid4().hex[:8]}", template=manifest.ref,
-                         components=tuple(manifest.spec.components), egress=egress,
-                         instance=instance)
+        return TrialSpec(
+            trial_id=f"{instance}-{uuid.uuid4().hex[:8]}",
+            template=manifest.ref,
+            components=tuple(manifest.spec.components),
+            egress=egress,
+            instance=instance,
+        )
 
     return make
 
@@ -139,37 +140,52 @@ def host_reaches(host: str, port: int) -> bool:
 
 def test_the_probe_works_from_the_host(client: Any, hosts: EgressHosts) -> None:
     """Without this, every 'not reached' below could be a broken test host."""
-    for target in [(hosts.a, hosts.port), (hosts.a, hosts.other_port), (hosts.b, hosts.port),
-                   *[(address, hosts.host_port) for address in host_addresses()]]:
+    for target in [
+        (hosts.a, hosts.port),
+        (hosts.a, hosts.other_port),
+        (hosts.b, hosts.port),
+        *[(address, hosts.host_port) for address in host_addresses()],
+    ]:
         assert host_reaches(*target), target
 
 
 def test_declared_egress_reaches_the_declared_port_of_the_declared_host_only(
-        client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec],
-        hosts: EgressHosts) -> None:
+    client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec], hosts: EgressHosts
+) -> None:
     spec = trial(Egress(host=f"{hosts.a}/32", ports=[hosts.port]))
     endpoints = ready(driver, spec)
     declared = f"{hosts.a}:{hosts.port}"
-    result = reached(client, spec.trial_id, [
-        (hosts.a, hosts.port), (hosts.a, hosts.other_port), (hosts.b, hosts.port),
-        *the_host(client, spec.trial_id, hosts)])
+    result = reached(
+        client,
+        spec.trial_id,
+        [
+            (hosts.a, hosts.port),
+            (hosts.a, hosts.other_port),
+            (hosts.b, hosts.port),
+            *the_host(client, spec.trial_id, hosts),
+        ],
+    )
     assert result.pop(declared), "the declared destination is reachable"
     assert not any(result.values()), result
     assert driver.poll(spec, {}).status is Status.READY and endpoints, "the den still reaches it"
 
 
 def test_without_egress_neither_outside_nor_the_host_is_reached(
-        client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec],
-        hosts: EgressHosts) -> None:
+    client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec], hosts: EgressHosts
+) -> None:
     spec = trial()
     ready(driver, spec)
-    result = reached(client, spec.trial_id, [(hosts.a, hosts.port), (hosts.b, hosts.port),
-                                             *the_host(client, spec.trial_id, hosts)])
+    result = reached(
+        client,
+        spec.trial_id,
+        [(hosts.a, hosts.port), (hosts.b, hosts.port), *the_host(client, spec.trial_id, hosts)],
+    )
     assert not any(result.values()), result
 
 
 def test_a_declared_name_is_resolved_at_start_and_written_into_the_sandbox(
-        client: Any, instance: str, trial: Callable[..., TrialSpec], hosts: EgressHosts) -> None:
+    client: Any, instance: str, trial: Callable[..., TrialSpec], hosts: EgressHosts
+) -> None:
     """The name resolves inside the sandbox (its DNS cannot look outside) to the address the
     den resolved it to, which is all it opens; a restarted den keeps the same addresses."""
     asked: list[str] = []
@@ -181,23 +197,27 @@ def test_a_declared_name_is_resolved_at_start_and_written_into_the_sandbox(
     driver = DockerDriver(client=client, instance=instance, resolve=resolve)
     spec = trial(Egress(host="data.example.org", ports=[hosts.port]))
     ready(driver, spec)
-    assert reached(client, spec.trial_id, [("data.example.org", hosts.port),
-                                           ("data.example.org", hosts.other_port),
-                                           (hosts.b, hosts.port)]) == {
-        f"data.example.org:{hosts.port}": True, f"data.example.org:{hosts.other_port}": False,
-        f"{hosts.b}:{hosts.port}": False}
-    restarted = DockerDriver(client=client, instance=instance,
-                             resolve=lambda name: pytest.fail("resolved again"))
+    assert reached(
+        client,
+        spec.trial_id,
+        [("data.example.org", hosts.port), ("data.example.org", hosts.other_port), (hosts.b, hosts.port)],
+    ) == {
+        f"data.example.org:{hosts.port}": True,
+        f"data.example.org:{hosts.other_port}": False,
+        f"{hosts.b}:{hosts.port}": False,
+    }
+    restarted = DockerDriver(
+        client=client, instance=instance, resolve=lambda name: pytest.fail("resolved again")
+    )
     restarted.start(spec)
     assert asked == ["data.example.org"]
-    assert reached(client, spec.trial_id, [(hosts.a, hosts.port)]) == {
-        f"{hosts.a}:{hosts.port}": True}
+    assert reached(client, spec.trial_id, [(hosts.a, hosts.port)]) == {f"{hosts.a}:{hosts.port}": True}
 
 
 def test_a_name_resolving_to_a_forbidden_address_never_starts(
-        client: Any, instance: str, trial: Callable[..., TrialSpec]) -> None:
-    driver = DockerDriver(client=client, instance=instance,
-                          resolve=lambda name: ["169.254.169.254/32"])
+    client: Any, instance: str, trial: Callable[..., TrialSpec]
+) -> None:
+    driver = DockerDriver(client=client, instance=instance, resolve=lambda name: ["169.254.169.254/32"])
     spec = trial(Egress(host="metadata.example.org", ports=[80]))
     with pytest.raises(PermanentError) as raised:
         driver.start(spec)
@@ -206,7 +226,8 @@ def test_a_name_resolving_to_a_forbidden_address_never_starts(
 
 
 def test_a_wildcard_name_is_refused_on_docker_and_nothing_is_made(
-        client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec]) -> None:
+    client: Any, driver: DockerDriver, trial: Callable[..., TrialSpec]
+) -> None:
     spec = trial(Egress(host="*.example.org", ports=[443]))
     with pytest.raises(PermanentError) as raised:
         driver.start(spec)
@@ -214,10 +235,10 @@ def test_a_wildcard_name_is_refused_on_docker_and_nothing_is_made(
     assert driver.remaining(spec.trial_id) == []
 
 
-@pytest.mark.parametrize("nft", [UNPRIVILEGED_NFT, ("/nonexistent/nft",)],
-                         ids=["not-root", "no-nft"])
+@pytest.mark.parametrize("nft", [UNPRIVILEGED_NFT, ("/nonexistent/nft",)], ids=["not-root", "no-nft"])
 def test_a_den_that_cannot_install_the_rules_starts_no_sandbox(
-        client: Any, instance: str, trial: Callable[..., TrialSpec], nft: tuple[str, ...]) -> None:
+    client: Any, instance: str, trial: Callable[..., TrialSpec], nft: tuple[str, ...]
+) -> None:
     driver = DockerDriver(client=client, instance=instance, nft=nft)
     spec = trial()
     with pytest.raises(PermanentError) as raised:
@@ -229,8 +250,8 @@ def test_a_den_that_cannot_install_the_rules_starts_no_sandbox(
 
 
 def test_rules_outlast_the_den_and_the_sweep_removes_those_of_trials_that_are_gone(
-        client: Any, driver: DockerDriver, instance: str, trial: Callable[..., TrialSpec],
-        hosts: EgressHosts) -> None:
+    client: Any, driver: DockerDriver, instance: str, trial: Callable[..., TrialSpec], hosts: EgressHosts
+) -> None:
     spec = trial()
     ready(driver, spec)
     restarted = DockerDriver(client=client, instance=instance)
@@ -248,8 +269,9 @@ def test_rules_outlast_the_den_and_the_sweep_removes_those_of_trials_that_are_go
 
 
 def _ruleset() -> str:
-    return subprocess.run(["nft", "list", "table", *firewall.TABLE.split()], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["nft", "list", "table", *firewall.TABLE.split()], check=True, capture_output=True, text=True
+    ).stdout
 
 
 # --- through the den --------------------------------------------------------------------
@@ -259,8 +281,9 @@ def _ruleset() -> str:
 def den(tmp_path: Path, client: Any) -> Iterator[Server]:
     """A den listening on every address of the host (so a sandbox could find it if the host
     were open), with its real reconciler."""
-    running = Server(data_dir=tmp_path, env={"DEN_DEV_SIGN_IN": "false"},
-                     serve_args=("--host", "0.0.0.0")).start()
+    running = Server(
+        data_dir=tmp_path, env={"DEN_DEV_SIGN_IN": "false"}, serve_args=("--host", "0.0.0.0")
+    ).start()
     yield running
     running.stop()
     leftover = DockerDriver(client=client, instance=running.instance)
@@ -270,7 +293,8 @@ def den(tmp_path: Path, client: Any) -> Iterator[Server]:
 
 
 def test_a_sandbox_never_reaches_the_den_which_keeps_serving_it(
-        den: Server, client: Any, hosts: EgressHosts) -> None:
+    den: Server, client: Any, hosts: EgressHosts
+) -> None:
     trial = den.launch(TEMPLATE)
     endpoints = den.wait_for(trial["id"], "Ready")["endpoints"]
     targets = [(address, den.port) for address, _ in the_host(client, trial["id"], hosts)]

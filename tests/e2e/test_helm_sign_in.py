@@ -30,24 +30,35 @@ CHART_OIDC_PORT = "18081"
 @pytest.fixture(scope="module")
 def chart_issuer() -> str:
     """A provider for the cluster's pods: its issuer is on the bridge's address."""
-    return ensure_provider({
-        "DEN_TEST_OIDC_HOST": f"127.0.0.1,{POD_GATEWAY}", "DEN_TEST_OIDC_PORT": CHART_OIDC_PORT,
-        "DEN_TEST_OIDC_HOSTNAME": f"http://{POD_GATEWAY}:{CHART_OIDC_PORT}",
-        "DEN_TEST_OIDC_DIR": "/var/lib/innovation-den/keycloak-chart"})
+    return ensure_provider(
+        {
+            "DEN_TEST_OIDC_HOST": f"127.0.0.1,{POD_GATEWAY}",
+            "DEN_TEST_OIDC_PORT": CHART_OIDC_PORT,
+            "DEN_TEST_OIDC_HOSTNAME": f"http://{POD_GATEWAY}:{CHART_OIDC_PORT}",
+            "DEN_TEST_OIDC_DIR": "/var/lib/innovation-den/keycloak-chart",
+        }
+    )
 
 
 def test_install_with_single_sign_on_and_sign_in_through_the_provider(
-        chart_issuer: str, chromium: Any) -> None:
+    chart_issuer: str, chromium: Any
+) -> None:
     idp = provider()
-    release = Release(name="chart-sso", namespace="den-chart-" + uuid.uuid4().hex[:6],
-                      values=["sqlite-try.yaml"], sets={
-                          "environment": "development",
-                          "settings.DEN_DEV_SIGN_IN": "false",
-                          "settings.DEN_SESSION_COOKIE_SECURE": "false",
-                          "oidc.issuer": chart_issuer, "oidc.clientId": idp.client_id,
-                          "oidc.clientSecret": idp.client_secret,
-                          "oidc.groups.den-civil-servants-hmrc.role": "civil_servant",
-                          "oidc.groups.den-civil-servants-hmrc.department": "HMRC"})
+    release = Release(
+        name="chart-sso",
+        namespace="den-chart-" + uuid.uuid4().hex[:6],
+        values=["sqlite-try.yaml"],
+        sets={
+            "environment": "development",
+            "settings.DEN_DEV_SIGN_IN": "false",
+            "settings.DEN_SESSION_COOKIE_SECURE": "false",
+            "oidc.issuer": chart_issuer,
+            "oidc.clientId": idp.client_id,
+            "oidc.clientSecret": idp.client_secret,
+            "oidc.groups.den-civil-servants-hmrc.role": "civil_servant",
+            "oidc.groups.den-civil-servants-hmrc.department": "HMRC",
+        },
+    )
     try:
         release.install()
         secret_ref = _client_secret_ref(release)
@@ -78,8 +89,9 @@ def test_install_with_single_sign_on_and_sign_in_through_the_provider(
 
 def _client_secret_ref(release: Release) -> dict[str, str]:
     """Where the API pod's DEN_OIDC_CLIENT_SECRET comes from (never the ConfigMap)."""
-    deployment = json.loads(kubectl("get", "deployment", f"{release.fullname}-api", "-n",
-                                    release.namespace, "-o", "json").stdout)
+    deployment = json.loads(
+        kubectl("get", "deployment", f"{release.fullname}-api", "-n", release.namespace, "-o", "json").stdout
+    )
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     found = next(e for e in env if e["name"] == "DEN_OIDC_CLIENT_SECRET")
     ref: dict[str, str] = found["valueFrom"]["secretKeyRef"]

@@ -39,8 +39,11 @@ TEMPLATES = load_bundled_templates(TEMPLATES_DIR)
 SINGLE = sorted(n for n, (_, m) in TEMPLATES.items() if len(m.spec.components) == 1)
 RUN_LABEL = {"innovation-den.io/test-run": uuid.uuid4().hex[:12]}
 RESTRICTIONS: dict[str, Any] = {
-    "read_only": True, "tmpfs": {"/tmp": "rw,size=16m"}, "user": "10001",
-    "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+    "read_only": True,
+    "tmpfs": {"/tmp": "rw,size=16m"},
+    "user": "10001",
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
 }
 
 Run = Callable[..., Any]
@@ -68,22 +71,29 @@ def run(client: Any, built: list[BuiltImage]) -> Iterator[Run]:
     """Start a component's image as a sandbox would; everything started is removed after."""
     started: list[Any] = []
 
-    def start(component: Component, *, env: dict[str, str] | None = None,
-              network: Any = None, aliases: tuple[str, ...] = ()) -> Any:
+    def start(
+        component: Component,
+        *,
+        env: dict[str, str] | None = None,
+        network: Any = None,
+        aliases: tuple[str, ...] = (),
+    ) -> Any:
         resources = component.resources
         options: dict[str, Any] = {
-            **RESTRICTIONS, "detach": True, "labels": RUN_LABEL,
+            **RESTRICTIONS,
+            "detach": True,
+            "labels": RUN_LABEL,
             "environment": {**component.env, **(env or {})},
             "mem_limit": parse_memory(resources.memory),
             "nano_cpus": parse_cpu(resources.cpu) * 1_000_000,
             "pids_limit": resources.pids,
-            "ports": {f"{p.container_port}/tcp": ("127.0.0.1", None)
-                      for p in component.ports if p.expose},
+            "ports": {f"{p.container_port}/tcp": ("127.0.0.1", None) for p in component.ports if p.expose},
         }
         if network is not None:
             options["network"] = network.name
             options["networking_config"] = {
-                network.name: client.api.create_endpoint_config(aliases=list(aliases))}
+                network.name: client.api.create_endpoint_config(aliases=list(aliases))
+            }
         container = client.containers.run(component.image, **options)
         started.append(container)
         container.reload()
@@ -106,8 +116,7 @@ def _url(container: Any, port: int, path: str) -> str:
 
 
 def _fetch(url: str, data: bytes | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=3) as response:
             return response.status, response.read().decode()
@@ -139,8 +148,9 @@ def test_base_image_runs_python_as_the_den_user(client: Any, built: list[BuiltIm
     image = client.images.get(BASE_IMAGE)
     assert image.labels.get(BASE_KEY_LABEL)
     script = "import html, http.server, json, os, pwd; print(pwd.getpwuid(os.getuid()).pw_name)"
-    output = client.containers.run(BASE_IMAGE, ["python3", "-c", script], remove=True,
-                                   labels=RUN_LABEL, **RESTRICTIONS)
+    output = client.containers.run(
+        BASE_IMAGE, ["python3", "-c", script], remove=True, labels=RUN_LABEL, **RESTRICTIONS
+    )
     assert output.decode().strip() == "den"
 
 
@@ -150,9 +160,7 @@ def test_every_bundled_component_image_is_built(built: list[BuiltImage]) -> None
 
 
 @pytest.mark.parametrize("template", SINGLE)
-def test_single_component_image_serves_under_sandbox_restrictions(
-    run: Run, template: str
-) -> None:
+def test_single_component_image_serves_under_sandbox_restrictions(run: Run, template: str) -> None:
     component = _component(template)
     container = run(component)
     port = component.ports[0].container_port
@@ -179,21 +187,21 @@ def test_dashboard_data_is_also_served_as_json(run: Run) -> None:
 
 def test_enquiry_assistant_uses_its_parameters_and_answers_json(run: Run) -> None:
     component = _component("citizen-enquiry-assistant")
-    container = run(component, env={"GREETING": "Welcome to the <Eastmoor> trial",
-                                     "TONE": "formal"})
+    container = run(component, env={"GREETING": "Welcome to the <Eastmoor> trial", "TONE": "formal"})
     _wait(_url(container, 8080, "/healthz"))
     page = _wait(_url(container, 8080, "/"))
     assert "Welcome to the &lt;Eastmoor&gt; trial" in page
-    status, body = _fetch(_url(container, 8080, "/api/ask"),
-                          json.dumps({"question": "When is my recycling collected?"}).encode())
+    status, body = _fetch(
+        _url(container, 8080, "/api/ask"),
+        json.dumps({"question": "When is my recycling collected?"}).encode(),
+    )
     reply = json.loads(body)
     assert status == 200 and reply["matched"] == "bins"
     assert reply["answer"].startswith("Thank you for your enquiry.")
 
 
 def test_case_management_web_reaches_api_by_component_name(client: Any, run: Run) -> None:
-    network = client.networks.create(f"den-test-{uuid.uuid4().hex[:8]}", driver="bridge",
-                                     labels=RUN_LABEL)
+    network = client.networks.create(f"den-test-{uuid.uuid4().hex[:8]}", driver="bridge", labels=RUN_LABEL)
     web = run(_component("case-management-prototype", "web"), network=network)
     # Readiness of web must prove it reaches api: not ready while api is missing.
     _wait(_url(web, 8080, "/healthz"), status=503)

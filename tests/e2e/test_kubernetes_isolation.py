@@ -41,24 +41,32 @@ NODE_PORT = 18089  # a listener on the node itself, on every address
 @pytest.fixture(scope="module")
 def driver() -> Iterator[KubernetesDriver]:
     api = k8s_config.new_client_from_config(config_file=kubeconfig())
-    running = KubernetesDriver(api, ingress_from=[], instance=PREFIX,
-                               pod_pids_limit=NODE_PIDS_LIMIT)
+    running = KubernetesDriver(api, ingress_from=[], instance=PREFIX, pod_pids_limit=NODE_PIDS_LIMIT)
     yield running
     for trial_id in running.list_trial_ids():
         running.stop(trial_id)
     running.close()
 
 
-def spec(name: str, script: str, *, pids: int = 256, memory: str = "256Mi",
-         egress: tuple[Egress, ...] = ()) -> TrialSpec:
-    component = Component(name="probe", image=IMAGE, command=["python3", "-c", script],
-                          resources=Resources(cpu="0.5", memory=memory, pids=pids))
-    return TrialSpec(trial_id=f"{PREFIX}-{name}-{uuid.uuid4().hex[:6]}", template="isolation@1",
-                     components=(component,), egress=egress, instance=PREFIX)
+def spec(
+    name: str, script: str, *, pids: int = 256, memory: str = "256Mi", egress: tuple[Egress, ...] = ()
+) -> TrialSpec:
+    component = Component(
+        name="probe",
+        image=IMAGE,
+        command=["python3", "-c", script],
+        resources=Resources(cpu="0.5", memory=memory, pids=pids),
+    )
+    return TrialSpec(
+        trial_id=f"{PREFIX}-{name}-{uuid.uuid4().hex[:6]}",
+        template="isolation@1",
+        components=(component,),
+        egress=egress,
+        instance=PREFIX,
+    )
 
 
-def wait(driver: KubernetesDriver, trial: TrialSpec, *statuses: Status,
-         timeout: float = 120) -> Observation:
+def wait(driver: KubernetesDriver, trial: TrialSpec, *statuses: Status, timeout: float = 120) -> Observation:
     deadline = time.monotonic() + timeout
     seen = Observation(Status.PENDING)
     while time.monotonic() < deadline:
@@ -172,13 +180,18 @@ def node_listener() -> Iterator[None]:
 def more_outside_listeners() -> Iterator[None]:
     """In the outside host's namespace: A on a second port, and a second host B."""
     netns = ["ip", "netns", "exec", outside.NAMESPACE]
-    subprocess.run(["ip", "-n", outside.NAMESPACE, "addr", "add", f"{OTHER_HOST}/32", "dev",
-                    outside.NS_SIDE], check=True)
-    subprocess.run(["ip", "route", "replace", f"{OTHER_HOST}/32", "dev", outside.HOST_SIDE],
-                   check=True)
-    servers = [subprocess.Popen([*netns, "python3", "-m", "http.server", port, "--bind", host],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for host, port in ((outside.OUTSIDE_ADDRESS, "8081"), (OTHER_HOST, "8080"))]
+    subprocess.run(
+        ["ip", "-n", outside.NAMESPACE, "addr", "add", f"{OTHER_HOST}/32", "dev", outside.NS_SIDE], check=True
+    )
+    subprocess.run(["ip", "route", "replace", f"{OTHER_HOST}/32", "dev", outside.HOST_SIDE], check=True)
+    servers = [
+        subprocess.Popen(
+            [*netns, "python3", "-m", "http.server", port, "--bind", host],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for host, port in ((outside.OUTSIDE_ADDRESS, "8081"), (OTHER_HOST, "8080"))
+    ]
     try:
         outside._wait_listening(outside.OUTSIDE_ADDRESS, 8081)
         outside._wait_listening(OTHER_HOST, 8080)
@@ -190,8 +203,9 @@ def more_outside_listeners() -> Iterator[None]:
 
 
 def _node_ip() -> str:
-    route = subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True,
-                           text=True, check=True).stdout.split()
+    route = subprocess.run(
+        ["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True, text=True, check=True
+    ).stdout.split()
     return route[route.index("src") + 1]
 
 
@@ -200,25 +214,33 @@ def test_declared_egress_reaches_only_that_address_and_port_and_never_the_node(
 ) -> None:
     with outside.outside_host() as (address, port), more_outside_listeners(), node_listener():
         allowed = f"{address}:{port}"
-        targets = [allowed, f"{address}:8081", f"{OTHER_HOST}:8080",
-                   f"{_node_ip()}:{NODE_PORT}", f"{POD_GATEWAY}:{NODE_PORT}",
-                   f"{outside.HOST_ADDRESS}:{NODE_PORT}", "10.96.0.1:443"]
+        targets = [
+            allowed,
+            f"{address}:8081",
+            f"{OTHER_HOST}:8080",
+            f"{_node_ip()}:{NODE_PORT}",
+            f"{POD_GATEWAY}:{NODE_PORT}",
+            f"{outside.HOST_ADDRESS}:{NODE_PORT}",
+            "10.96.0.1:443",
+        ]
         for target in targets[1:4]:  # the listeners answer from the host: the test is fair
             host, number = target.rsplit(":", 1)
             outside._wait_listening(host, int(number))
-        declared = spec("egress", PROBE.format(targets=targets),
-                        egress=(Egress(host=f"{address}/32", ports=[port]),))
+        declared = spec(
+            "egress", PROBE.format(targets=targets), egress=(Egress(host=f"{address}/32", ports=[port]),)
+        )
         silent = spec("none", PROBE.format(targets=targets))
         for trial in (declared, silent):
             driver.start(trial)
         results = {}
         for trial in (declared, silent):
             text = output(driver, trial, "done")
-            results[trial.trial_id] = {line.split()[0]: line.split()[1]
-                                       for line in text.splitlines() if ":" in line}
+            results[trial.trial_id] = {
+                line.split()[0]: line.split()[1] for line in text.splitlines() if ":" in line
+            }
         assert results[declared.trial_id] == {
-            target: ("open" if target == allowed else "closed") for target in targets}
+            target: ("open" if target == allowed else "closed") for target in targets
+        }
         assert results[silent.trial_id] == dict.fromkeys(targets, "closed")
         for trial in (declared, silent):
             driver.stop(trial.trial_id)
-

@@ -29,8 +29,15 @@ from tests.e2e.oidc import Provider, provider, sign_in_through_provider
 from tests.e2e.test_web_journeys import chromium
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 __all__ = ["chromium"]  # the journeys' browser fixture
@@ -99,9 +106,17 @@ def test_discovery_names_the_fixed_issuer_on_every_address(oidc: Provider) -> No
 
 def test_an_authorisation_request_without_pkce_is_refused(oidc: Provider, callback: Any) -> None:
     redirect_uri, _ = callback
-    answer = httpx.get(oidc.metadata()["authorization_endpoint"], timeout=10, params={
-        "client_id": oidc.client_id, "response_type": "code", "scope": "openid",
-        "redirect_uri": redirect_uri, "state": "no-pkce"})
+    answer = httpx.get(
+        oidc.metadata()["authorization_endpoint"],
+        timeout=10,
+        params={
+            "client_id": oidc.client_id,
+            "response_type": "code",
+            "scope": "openid",
+            "redirect_uri": redirect_uri,
+            "state": "no-pkce",
+        },
+    )
     assert answer.status_code == 302
     refused = parse_qs(urlsplit(answer.headers["location"]).query)
     assert refused["error"] == ["invalid_request"], refused
@@ -110,27 +125,47 @@ def test_an_authorisation_request_without_pkce_is_refused(oidc: Provider, callba
 
 @pytest.mark.parametrize("username", ["alice", "nobody"])
 def test_sign_in_on_the_login_form_gives_an_id_token_with_name_and_groups(
-        oidc: Provider, chromium: Any, callback: Any, username: str) -> None:
+    oidc: Provider, chromium: Any, callback: Any, username: str
+) -> None:
     redirect_uri, received = callback
     person = oidc.users[username]
     metadata = oidc.metadata()
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     page = chromium.new_context().new_page()
-    page.goto(metadata["authorization_endpoint"] + "?" + urlencode({
-        "client_id": oidc.client_id, "response_type": "code", "scope": "openid email profile",
-        "redirect_uri": redirect_uri, "state": state, "nonce": nonce,
-        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    page.goto(
+        metadata["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "client_id": oidc.client_id,
+                "response_type": "code",
+                "scope": "openid email profile",
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
     sign_in_through_provider(page, person.username, person.password)
     assert page.url.startswith(redirect_uri)
     page.context.close()
     (query,) = received
     assert query["state"] == [state] and query["iss"] == [oidc.issuer]
 
-    tokens = httpx.post(metadata["token_endpoint"], timeout=10, auth=(
-        oidc.client_id, oidc.client_secret), data={
-        "grant_type": "authorization_code", "code": query["code"][0],
-        "redirect_uri": redirect_uri, "code_verifier": verifier})
+    tokens = httpx.post(
+        metadata["token_endpoint"],
+        timeout=10,
+        auth=(oidc.client_id, oidc.client_secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        },
+    )
     assert tokens.status_code == 200, tokens.text
     keys = KeySet.import_key_set(httpx.get(metadata["jwks_uri"], timeout=10).json())
     claims = jwt.decode(tokens.json()["id_token"], keys).claims
@@ -142,13 +177,24 @@ def test_sign_in_on_the_login_form_gives_an_id_token_with_name_and_groups(
 
 
 def test_a_wrong_password_stays_on_the_form_with_its_message(
-        oidc: Provider, chromium: Any, callback: Any) -> None:
+    oidc: Provider, chromium: Any, callback: Any
+) -> None:
     redirect_uri, received = callback
     page = chromium.new_context().new_page()
-    page.goto(oidc.metadata()["authorization_endpoint"] + "?" + urlencode({
-        "client_id": oidc.client_id, "response_type": "code", "scope": "openid",
-        "redirect_uri": redirect_uri, "code_challenge": pkce_pair()[1],
-        "code_challenge_method": "S256"}))
+    page.goto(
+        oidc.metadata()["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "client_id": oidc.client_id,
+                "response_type": "code",
+                "scope": "openid",
+                "redirect_uri": redirect_uri,
+                "code_challenge": pkce_pair()[1],
+                "code_challenge_method": "S256",
+            }
+        )
+    )
     with pytest.raises(AssertionError, match="Invalid username or password"):
         sign_in_through_provider(page, "alice", "not-her-password")
     page.context.close()

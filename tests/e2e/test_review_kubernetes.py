@@ -35,8 +35,11 @@ def test_publishing_pins_the_nodes_digest_and_pods_run_it(server: Server, core: 
     image = manifest["spec"]["components"][0]["image"]
     sent = server.call("POST", "/api/v1/templates", json=manifest)
     assert sent.status_code == 201 and sent.json()["status"] == "PendingReview", sent.text
-    published = server.call("POST", f"/api/v1/templates/{TEMPLATE}/versions/5.0.0/status",
-                            json={"status": "Published", "reason": "reviewed"})
+    published = server.call(
+        "POST",
+        f"/api/v1/templates/{TEMPLATE}/versions/5.0.0/status",
+        json={"status": "Published", "reason": "reviewed"},
+    )
     assert published.status_code == 200, published.text
     pinned = published.json()["pinned_images"]["web"]
     repository, _, digest = pinned.partition("@")
@@ -54,8 +57,11 @@ def test_an_image_no_node_holds_cannot_be_published(server: Server) -> None:
     manifest["metadata"]["version"] = "5.0.1"
     manifest["spec"]["components"][0]["image"] = "innovation-den/nowhere:1.0.0"
     assert server.call("POST", "/api/v1/templates", json=manifest).status_code == 201
-    refused = server.call("POST", f"/api/v1/templates/{TEMPLATE}/versions/5.0.1/status",
-                          json={"status": "Published", "reason": "reviewed"})
+    refused = server.call(
+        "POST",
+        f"/api/v1/templates/{TEMPLATE}/versions/5.0.1/status",
+        json={"status": "Published", "reason": "reviewed"},
+    )
     assert refused.status_code == 422 and refused.json()["reason"] == "ImageMissing"
     assert "innovation-den/nowhere:1.0.0" in refused.json()["detail"]
     detail = server.call("GET", f"/api/v1/templates/{TEMPLATE}").json()

@@ -21,9 +21,11 @@ from tests.e2e.test_web_journeys import Person, chromium, continue_with, engine_
 __all__ = ["chromium", "engine_client"]  # the browser and engine fixtures of the journeys
 pytestmark = pytest.mark.docker
 
-GROUPS = ('{"den-civil-servants-hmrc": {"role": "civil_servant", "department": "HMRC"},'
-          ' "den-platform-engineers": {"role": "platform_engineer"},'
-          ' "den-approvers": {"role": "approver"}}')
+GROUPS = (
+    '{"den-civil-servants-hmrc": {"role": "civil_servant", "department": "HMRC"},'
+    ' "den-platform-engineers": {"role": "platform_engineer"},'
+    ' "den-approvers": {"role": "approver"}}'
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +34,15 @@ def idp() -> Provider:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any,
-           idp: Provider) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any, idp: Provider) -> Iterator[Server]:
     running = Server(data_dir=tmp_path_factory.mktemp("sso"))
-    running.env = {**idp.den_settings(), "DEN_OIDC_GROUPS": GROUPS, "DEN_DEV_SIGN_IN": "false",
-                   "DEN_PUBLIC_URL": running.url, "DEN_SELF_SERVICE_MAX_DURATION": "3600"}
+    running.env = {
+        **idp.den_settings(),
+        "DEN_OIDC_GROUPS": GROUPS,
+        "DEN_DEV_SIGN_IN": "false",
+        "DEN_PUBLIC_URL": running.url,
+        "DEN_SELF_SERVICE_MAX_DURATION": "3600",
+    }
     running.start()
     yield running
     running.stop()
@@ -68,7 +74,8 @@ def who(person: Person, server: Server) -> dict[str, Any]:
 
 
 def test_a_civil_servant_signs_in_launches_a_trial_and_signs_out(
-        chromium: Any, server: Server, idp: Provider) -> None:
+    chromium: Any, server: Server, idp: Provider
+) -> None:
     alice = browser(chromium, server)
     sign_in(alice, idp, "alice")
     assert alice.page.url == server.url + "/", alice.page.url
@@ -77,7 +84,11 @@ def test_a_civil_servant_signs_in_launches_a_trial_and_signs_out(
     assert who(alice, server)["role"] == "civil_servant"
     made = {u["name"]: u for u in server.call("GET", "/api/v1/users").json()["items"]}["alice"]
     assert (made["role"], made["department"], made["email"], made["single_sign_on"]) == (
-        "civil_servant", "HMRC", idp.users["alice"].email, True)
+        "civil_servant",
+        "HMRC",
+        idp.users["alice"].email,
+        True,
+    )
 
     alice.go("/techmap")
     alice.click("text=Open data dashboard >> nth=0")
@@ -115,7 +126,8 @@ def test_a_civil_servant_signs_in_launches_a_trial_and_signs_out(
 
 
 def test_groups_give_roles_and_a_person_with_none_is_told_why(
-        chromium: Any, server: Server, idp: Provider) -> None:
+    chromium: Any, server: Server, idp: Provider
+) -> None:
     petra = browser(chromium, server)
     sign_in(petra, idp, "petra")
     petra.check()
@@ -127,12 +139,12 @@ def test_groups_give_roles_and_a_person_with_none_is_told_why(
     nobody.check()
     assert "You cannot use this service yet" in nobody.text()
     assert "NoRole" in nobody.text()
-    assert all(u["name"] != "nobody"
-               for u in server.call("GET", "/api/v1/users").json()["items"])
+    assert all(u["name"] != "nobody" for u in server.call("GET", "/api/v1/users").json()["items"])
 
 
 def test_a_disabled_person_cannot_sign_in_and_loses_their_session(
-        chromium: Any, server: Server, idp: Provider) -> None:
+    chromium: Any, server: Server, idp: Provider
+) -> None:
     arun = browser(chromium, server)
     sign_in(arun, idp, "arun")
     assert who(arun, server)["role"] == "approver"

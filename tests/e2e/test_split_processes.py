@@ -33,13 +33,22 @@ def split(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     client = docker.from_env()
     client.ping()
     build_all(ROOT / "sandbox_templates", [TEMPLATE], settings=Settings(), log=lambda _l: None)
-    server = Server(data_dir=tmp_path, serve_args=("--no-reconciler",), env={
-        "DEN_DATABASE_URL": _fresh_postgres(postgres_url()), "DEN_IDLE_WAKEUP": "0.5"})
+    server = Server(
+        data_dir=tmp_path,
+        serve_args=("--no-reconciler",),
+        env={"DEN_DATABASE_URL": _fresh_postgres(postgres_url()), "DEN_IDLE_WAKEUP": "0.5"},
+    )
     upgrade = server.spawn("db", "upgrade", log_name="upgrade.log")
     assert upgrade.wait(timeout=60) == 0, (tmp_path / "upgrade.log").read_text()
     health_port = free_port()
-    reconciler = server.spawn("reconcile", "--health-port", str(health_port),
-                              "--health-host", "127.0.0.1", log_name="reconciler.log")
+    reconciler = server.spawn(
+        "reconcile",
+        "--health-port",
+        str(health_port),
+        "--health-host",
+        "127.0.0.1",
+        log_name="reconciler.log",
+    )
     server.start()
     try:
         yield server, f"http://127.0.0.1:{health_port}"
@@ -62,8 +71,7 @@ def _get(url: str, timeout: float = 30) -> httpx.Response:
             time.sleep(0.1)
 
 
-def test_the_reconciler_apart_runs_trials_and_reports_its_health(
-        split: tuple[Server, str]) -> None:
+def test_the_reconciler_apart_runs_trials_and_reports_its_health(split: tuple[Server, str]) -> None:
     server, health = split
     alive = _get(f"{health}/healthz")
     assert alive.status_code == 200 and alive.json()["status"] == "alive"
@@ -78,10 +86,18 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(
     assert "den_reconcile_pass_seconds_count" in _get(f"{health}/metrics").text
 
     done = subprocess.run(
-        [sys.executable, "-m", "cli.denctl", "delete", "tr", "--all", "--wait",
-         "--timeout", "60"], capture_output=True, text=True, timeout=90, cwd=ROOT,
-        env={"DEN_SERVER": server.url, "DEN_TOKEN": TOKEN, "PATH": "/usr/bin:/bin",
-             "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml")})
+        [sys.executable, "-m", "cli.denctl", "delete", "tr", "--all", "--wait", "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
+        env={
+            "DEN_SERVER": server.url,
+            "DEN_TOKEN": TOKEN,
+            "PATH": "/usr/bin:/bin",
+            "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml"),
+        },
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     for trial in (first, second):
@@ -97,11 +113,24 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(
 
 def test_delete_all_needs_names_or_all_not_both(split: tuple[Server, str]) -> None:
     server, _ = split
-    env = {"DEN_SERVER": server.url, "DEN_TOKEN": TOKEN, "PATH": "/usr/bin:/bin",
-           "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml")}
-    for argv in (["delete", "tr"], ["delete", "tr", "t123456789ab", "--all"],
-                 ["delete", "tr", "t123456789ab", "-l", "phase=Ready"]):
-        done = subprocess.run([sys.executable, "-m", "cli.denctl", *argv],
-                              capture_output=True, text=True, timeout=30, cwd=ROOT, env=env)
+    env = {
+        "DEN_SERVER": server.url,
+        "DEN_TOKEN": TOKEN,
+        "PATH": "/usr/bin:/bin",
+        "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml"),
+    }
+    for argv in (
+        ["delete", "tr"],
+        ["delete", "tr", "t123456789ab", "--all"],
+        ["delete", "tr", "t123456789ab", "-l", "phase=Ready"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.denctl", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+            env=env,
+        )
         assert done.returncode == 2, (argv, done.stderr)
         assert "--all" in done.stderr

@@ -54,8 +54,9 @@ def answers_200(server: Server, url: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("template", ["open-data-dashboard", "citizen-enquiry-assistant",
-                                      "case-management-prototype"])
+@pytest.mark.parametrize(
+    "template", ["open-data-dashboard", "citizen-enquiry-assistant", "case-management-prototype"]
+)
 def test_launch_reach_ready_endpoints_answer_then_end_early_leaves_nothing(
     server: Server, engine_client: Any, template: str
 ) -> None:
@@ -133,7 +134,8 @@ def test_resources_removed_behind_our_back_end_the_trial_as_runtime_missing(
     server.wait_for(trial["id"], "Ready")
     server.stop()
     for container in engine_client.containers.list(
-            all=True, filters={"label": f"{TRIAL_LABEL}={trial['id']}"}):
+        all=True, filters={"label": f"{TRIAL_LABEL}={trial['id']}"}
+    ):
         container.remove(force=True)
     server.start()
     stopped = server.wait_for(trial["id"], "Stopped")
@@ -144,8 +146,11 @@ def test_resources_removed_behind_our_back_end_the_trial_as_runtime_missing(
 def test_orphans_of_no_live_trial_are_swept_at_start(server: Server, engine_client: Any) -> None:
     server.stop()
     orphan = engine_client.containers.create(
-        "innovation-den/base:bookworm", ["sleep", "600"], name="den-torphan00000-web",
-        labels={TRIAL_LABEL: "torphan00000", INSTANCE_LABEL: server.instance})
+        "innovation-den/base:bookworm",
+        ["sleep", "600"],
+        name="den-torphan00000-web",
+        labels={TRIAL_LABEL: "torphan00000", INSTANCE_LABEL: server.instance},
+    )
     try:
         server.start()
         deadline = time.monotonic() + 30

@@ -24,8 +24,10 @@ from tests.e2e.server import Server
 from tests.unit.test_catalogue import GOOD
 
 pytestmark = pytest.mark.kubernetes
-IMAGES = {m.metadata.name: {c.image for c in m.spec.components}
-          for _, m in iter_bundled(Path(__file__).resolve().parents[2] / "sandbox_templates")}
+IMAGES = {
+    m.metadata.name: {c.image for c in m.spec.components}
+    for _, m in iter_bundled(Path(__file__).resolve().parents[2] / "sandbox_templates")
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +39,14 @@ def core() -> Iterator[Any]:
 
 @pytest.fixture
 def server(tmp_path: Path, core: Any) -> Iterator[Server]:
-    running = Server(data_dir=tmp_path, env={
-        "DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
-        "DEN_KUBERNETES_HOST_CIDR": host_cidr()}).start()
+    running = Server(
+        data_dir=tmp_path,
+        env={
+            "DEN_DRIVER": "kubernetes",
+            "DEN_KUBECONFIG": kubeconfig(),
+            "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
+        },
+    ).start()
     yield running
     running.stop()
     for trial_id in running.launched:
@@ -86,8 +93,9 @@ def test_expiry_removes_the_namespace_on_time(server: Server, core: Any) -> None
     stopped = server.wait_for(trial["id"], "Stopped", timeout=120)
     assert stopped["reason"] == "Expired"
     stopping = next(e for e in server.events(trial["id"]) if e["phase"] == "Stopping")
-    delay = (datetime.fromisoformat(stopping["at"]) -
-             datetime.fromisoformat(stopped["expires_at"])).total_seconds()
+    delay = (
+        datetime.fromisoformat(stopping["at"]) - datetime.fromisoformat(stopped["expires_at"])
+    ).total_seconds()
     assert 0 <= delay <= 2, f"teardown started {delay:.2f} s after expires_at"
     assert namespace_gone(core, trial["id"], within=1)
 
@@ -97,33 +105,44 @@ def test_a_privileged_template_is_refused_before_anything_reaches_the_cluster(
 ) -> None:
     before = {n.metadata.name for n in core.list_namespace().items}
     bad = {**GOOD, "metadata": {**GOOD["metadata"], "name": "evil", "supplier": "civic-insight"}}
-    bad["spec"] = {**GOOD["spec"], "components": [{**GOOD["spec"]["components"][0],
-                                                   "privileged": True, "hostNetwork": True}]}
+    bad["spec"] = {
+        **GOOD["spec"],
+        "components": [{**GOOD["spec"]["components"][0], "privileged": True, "hostNetwork": True}],
+    }
     answer = server.call("POST", "/api/v1/templates", json=bad)
     assert answer.status_code == 422
     assert {p["field"] for p in answer.json()["problems"]} == {
-        "spec.components.0.privileged", "spec.components.0.hostNetwork"}
+        "spec.components.0.privileged",
+        "spec.components.0.hostNetwork",
+    }
     assert {n.metadata.name for n in core.list_namespace().items} == before
 
 
-@pytest.mark.parametrize("breach", [
-    {"securityContext": {"privileged": True}},
-    {"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}},
-])
+@pytest.mark.parametrize(
+    "breach",
+    [
+        {"securityContext": {"privileged": True}},
+        {"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}},
+    ],
+)
 def test_pod_security_admission_refuses_a_bad_pod_applied_directly(
     server: Server, core: Any, breach: dict[str, Any]
 ) -> None:
     trial = server.launch("open-data-dashboard")
     server.wait_for(trial["id"], "Ready", timeout=60)
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "intruder"},
-           "spec": {"containers": [{"name": "x", "image": "innovation-den/open-data-dashboard:1.0.0",
-                                    **breach}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "intruder"},
+        "spec": {
+            "containers": [{"name": "x", "image": "innovation-den/open-data-dashboard:1.0.0", **breach}]
+        },
+    }
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod(f"den-{trial['id']}", pod)
     assert refused.value.status == 403
     assert "PodSecurity" in refused.value.body
-    host_path = {**pod, "spec": {**pod["spec"], "volumes": [
-        {"name": "root", "hostPath": {"path": "/"}}]}}
+    host_path = {**pod, "spec": {**pod["spec"], "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}}
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod(f"den-{trial['id']}", host_path)
     assert refused.value.status == 403

@@ -33,14 +33,25 @@ from web.routes import MODULES
 pytestmark = pytest.mark.docker
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-PEOPLE = {"alice": ("civil_servant", "dwp", ""), "sam": ("supplier", "", "civic-insight"),
-          "ann": ("approver", "", ""), "pat": ("platform_engineer", "", ""),
-          "carol": ("civil_servant", "hmrc", "")}
+PEOPLE = {
+    "alice": ("civil_servant", "dwp", ""),
+    "sam": ("supplier", "", "civic-insight"),
+    "ann": ("approver", "", ""),
+    "pat": ("platform_engineer", "", ""),
+    "carol": ("civil_servant", "hmrc", ""),
+}
 #: Every page route checked by axe in this module (test_every_page_was_checked_by_axe).
 CHECKED: set[str] = set()
 
@@ -58,13 +69,15 @@ def engine_client() -> Iterator[Any]:
 def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iterator[Server]:
     """One server for the module; requests over an hour wait for an approver. Its public URL
     is set, so a sandbox origin sends visitors back to this den (not to `localhost`)."""
-    running = Server(data_dir=tmp_path_factory.mktemp("web"),
-                     env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"})
+    running = Server(data_dir=tmp_path_factory.mktemp("web"), env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"})
     running.env["DEN_PUBLIC_URL"] = running.url
     running.start()
     for name, (role, department, supplier) in PEOPLE.items():
-        made = running.call("POST", "/api/v1/users", json={
-            "name": name, "role": role, "department": department, "supplier": supplier})
+        made = running.call(
+            "POST",
+            "/api/v1/users",
+            json={"name": name, "role": role, "department": department, "supplier": supplier},
+        )
         assert made.status_code == 201, made.text
     yield running
     running.stop()
@@ -120,8 +133,9 @@ class Person:
         page = self.page
         page.wait_for_load_state("load")
         if self.javascript:
-            assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')"), \
+            assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')"), (
                 "GOV.UK's inline script did not run: is its hash in the CSP?"
+            )
         found = axe(page) if self.javascript else self._axe_without_scripts()
         assert found == [], f"axe on {page.url}: {found}"
         assert self.problems == [], self.problems
@@ -137,8 +151,10 @@ class Person:
         checker = self.page.context.browser.new_context(viewport={"width": 1024, "height": 768})
         try:
             page = checker.new_page()
-            page.route(self.page.url, lambda route: route.fulfill(
-                status=200, content_type="text/html; charset=utf-8", body=html))
+            page.route(
+                self.page.url,
+                lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html),
+            )
             page.goto(self.page.url)
             return axe(page)
         finally:
@@ -148,8 +164,11 @@ class Person:
         """The page from its top, at most 1,400 pixels of it (documentation, kept small)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         height = min(int(self.page.evaluate("document.documentElement.scrollHeight")), 1400)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True,
-                             clip={"x": 0, "y": 0, "width": 1024, "height": height})
+        self.page.screenshot(
+            path=str(SCREENSHOTS / f"{name}.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 1024, "height": height},
+        )
 
     def text(self, selector: str = "main") -> str:
         return str(self.page.inner_text(selector))
@@ -162,14 +181,15 @@ def axe(page: Any) -> list[Any]:
     found: list[Any] = page.evaluate(
         "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
         ".then(r => r.violations.map(v => ({id: v.id, help: v.help, "
-        "nodes: v.nodes.map(n => n.target.join(' '))})))", WCAG)
+        "nodes: v.nodes.map(n => n.target.join(' '))})))",
+        WCAG,
+    )
     return found
 
 
 def person(chromium: Any, server: Server, name: str | None, *, javascript: bool = True) -> Person:
     """A fresh browser (its own cookies); signed in through the development sign-in."""
-    context = chromium.new_context(viewport={"width": 1024, "height": 768},
-                                   java_script_enabled=javascript)
+    context = chromium.new_context(viewport={"width": 1024, "height": 768}, java_script_enabled=javascript)
     visitor = Person(server=server, page=context.new_page(), javascript=javascript)
     if name is not None:
         visitor.go("/sign-in")
@@ -179,9 +199,12 @@ def person(chromium: Any, server: Server, name: str | None, *, javascript: bool 
 
 
 def page_routes() -> list[APIRoute]:
-    return [route for module in MODULES for route in module.router.routes
-            if isinstance(route, APIRoute) and "GET" in (route.methods or ())
-            and not route.path.endswith(".json")]
+    return [
+        route
+        for module in MODULES
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ()) and not route.path.endswith(".json")
+    ]
 
 
 def continue_to_sandbox(page: Any, origin_url: str) -> None:
@@ -217,7 +240,8 @@ def test_the_public_pages(chromium: Any, server: Server) -> None:
 
 
 def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
-        chromium: Any, server: Server, engine_client: Any) -> None:
+    chromium: Any, server: Server, engine_client: Any
+) -> None:
     alice = person(chromium, server, "alice")
     assert "You have no trials running" in alice.text()
     alice.go("/techmap")
@@ -290,9 +314,18 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     alice.shot("evaluation")
     alice.click("button:has-text('Save the evaluation')")
     assert alice.page.locator(".govuk-error-summary li").count() == 17
-    for index, dimension in enumerate(("user_need", "accessibility", "security", "privacy",
-                                       "interoperability", "performance", "cost_value",
-                                       "ease_of_adoption")):
+    for index, dimension in enumerate(
+        (
+            "user_need",
+            "accessibility",
+            "security",
+            "privacy",
+            "interoperability",
+            "performance",
+            "cost_value",
+            "ease_of_adoption",
+        )
+    ):
         alice.page.check(f"input[name='score-{dimension}'][value='{3 + index % 3}']")
         alice.page.fill(f"#evidence-{dimension}", f"What we saw about {dimension}")
     alice.page.check("input[name='decision'][value='iterate']")
@@ -317,9 +350,17 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
 
 def test_the_countdown_warns_before_the_sandbox_is_deleted(chromium: Any, server: Server) -> None:
     auth = token_for(server, "alice")
-    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
-        "template": "open-data-dashboard", "title": "Warned in time", "hypothesis": "It warns",
-        "duration_seconds": 315})
+    made = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "open-data-dashboard",
+            "title": "Warned in time",
+            "hypothesis": "It warns",
+            "duration_seconds": 315,
+        },
+    )
     assert made.status_code == 201, made.text
     trial_id = made.json()["id"]
     server.wait_for(trial_id, "Ready")
@@ -332,8 +373,7 @@ def test_the_countdown_warns_before_the_sandbox_is_deleted(chromium: Any, server
     server.call("POST", f"/api/v1/trials/{trial_id}/end")
 
 
-def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
-                                                               server: Server) -> None:
+def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any, server: Server) -> None:
     """The sandbox is `http://<trial>-web.sandbox.localhost:<port>/` (Chromium resolves
     `*.localhost` to loopback itself). Its page works as on any site of its own (relative
     links, a form, fetch to itself); from it, no den cookie can be read, and the den's API and
@@ -341,9 +381,17 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
     scripts, so the script checks run in a browser that ignores Content-Security-Policy: a
     workload that runs any script it likes, the worst case."""
     auth = token_for(server, "alice")
-    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
-        "template": "case-management-prototype", "title": "A sandbox of its own",
-        "hypothesis": "Its origin keeps it apart", "duration_seconds": 900})
+    made = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "case-management-prototype",
+            "title": "A sandbox of its own",
+            "hypothesis": "Its origin keeps it apart",
+            "duration_seconds": 900,
+        },
+    )
     assert made.status_code == 201, made.text
     trial_id = made.json()["id"]
     origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
@@ -384,7 +432,8 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
         # Alice already has a live sandbox session: the den's page goes straight through.
         tab.goto(f"{server.url}/trials/{trial_id}/open/web")
         tab.wait_for_url(origin + "/")
-        seen = tab.evaluate("""async ([den, trialId]) => {
+        seen = tab.evaluate(
+            """async ([den, trialId]) => {
             const own = await fetch('/cases/' + encodeURIComponent('CASE-0001'));
             const out = {own: own.status, cookie: document.cookie};
             for (const path of ['/api/v1/trials', '/trials.json', '/trials/' + trialId + '.json',
@@ -395,7 +444,9 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
               } catch (error) { out[path] = 'refused'; }
             }
             return out;
-        }""", [server.url, trial_id])
+        }""",
+            [server.url, trial_id],
+        )
     finally:
         scripted.close()
     assert seen.pop("own") == 200 and "den_" not in seen.pop("cookie")
@@ -416,24 +467,38 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any,
 
 
 def test_a_share_link_opens_the_sandbox_without_signing_in_until_revoked(
-        chromium: Any, server: Server) -> None:
+    chromium: Any, server: Server
+) -> None:
     auth = token_for(server, "alice")
-    made = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
-        "template": "open-data-dashboard", "title": "Shared with a participant",
-        "hypothesis": "They find the worst borough", "duration_seconds": 900})
+    made = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "open-data-dashboard",
+            "title": "Shared with a participant",
+            "hypothesis": "They find the worst borough",
+            "duration_seconds": 900,
+        },
+    )
     trial_id = made.json()["id"]
     origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
     server.wait_for(trial_id, "Ready")
-    link = httpx.post(f"{server.url}/api/v1/trials/{trial_id}/share-links", headers=auth,
-                      timeout=30, json={"expires_in_seconds": 3600, "note": "participant 7"})
+    link = httpx.post(
+        f"{server.url}/api/v1/trials/{trial_id}/share-links",
+        headers=auth,
+        timeout=30,
+        json={"expires_in_seconds": 3600, "note": "participant 7"},
+    )
     assert link.status_code == 201, link.text
     participant = person(chromium, server, None)  # nobody signed in
     participant.go(link.json()["url"].removeprefix(server.url))
     assert "Do not enter real personal data" in participant.text()
     continue_to_sandbox(participant.page, origin + "/")
     assert "Air quality by borough" in participant.page.content()
-    revoked = httpx.delete(f"{server.url}/api/v1/trials/{trial_id}/share-links/"
-                           f"{link.json()['id']}", headers=auth, timeout=30)
+    revoked = httpx.delete(
+        f"{server.url}/api/v1/trials/{trial_id}/share-links/{link.json()['id']}", headers=auth, timeout=30
+    )
     assert revoked.status_code == 200
     participant.page.reload()  # revoked: at once
     assert "Air quality" not in participant.page.content()
@@ -463,8 +528,10 @@ def test_pages_work_without_javascript(chromium: Any, server: Server, engine_cli
     alice.click("text=Follow your trial")
     trial_id = alice.page.url.rsplit("/", 1)[1]
     ready = server.wait_for(trial_id, "Ready")
-    assert ready["parameters"] == {"greeting": "Hello! Ask me about bins, council tax or parking.",
-                                   "tone": "formal"}
+    assert ready["parameters"] == {
+        "greeting": "Hello! Ask me about bins, council tax or parking.",
+        "tone": "formal",
+    }
     alice.click("text=Refresh this page")  # no live progress: the link reloads the page
     assert "Open web" in alice.text()
     alice.click("text=End the trial now")
@@ -473,17 +540,20 @@ def test_pages_work_without_javascript(chromium: Any, server: Server, engine_cli
     assert leftovers(engine_client, trial_id) == []
 
 
-def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any,
-                                                                 server: Server) -> None:
+def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any, server: Server) -> None:
     sam = person(chromium, server, "sam")
     sam.go("/supplier")
     assert "open-data-dashboard" in sam.text()
     sam.shot("supplier")
     sam.click("text=Publish a new version")
-    manifest = yaml.safe_load((ROOT / "sandbox_templates" / "open-data-dashboard" /
-                               "template.yaml").read_text())
-    broken = {**manifest, "metadata": {**manifest["metadata"], "version": "two"},
-              "spec": {**manifest["spec"], "hostNetwork": True}}
+    manifest = yaml.safe_load(
+        (ROOT / "sandbox_templates" / "open-data-dashboard" / "template.yaml").read_text()
+    )
+    broken = {
+        **manifest,
+        "metadata": {**manifest["metadata"], "version": "two"},
+        "spec": {**manifest["spec"], "hostNetwork": True},
+    }
     upload = {"name": "template.yaml", "mimeType": "application/yaml"}
     sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(broken).encode()})
     sam.click("button:has-text('Publish')")
@@ -496,8 +566,7 @@ def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any,
     fixed = {**manifest, "metadata": {**manifest["metadata"], "version": "1.1.0"}}
     sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(fixed).encode()})
     sam.click("button:has-text('Publish')")
-    assert "open-data-dashboard@1.1.0 has been sent. A platform engineer reviews it" in \
-        sam.text()
+    assert "open-data-dashboard@1.1.0 has been sent. A platform engineer reviews it" in sam.text()
     sam.go("/templates/open-data-dashboard")
     assert "Start a trial" not in sam.text()  # suppliers do not launch trials
 
@@ -517,12 +586,19 @@ def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any,
     assert "Only the version number changed." in sam.text()
 
 
-def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any,
-                                                                 server: Server) -> None:
+def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any, server: Server) -> None:
     auth = token_for(server, "alice")
-    asked = httpx.post(server.url + "/api/v1/trials", headers=auth, timeout=30, json={
-        "template": "citizen-enquiry-assistant", "title": "Two hours with the assistant",
-        "hypothesis": "Residents get answers", "duration_seconds": 7200})
+    asked = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "citizen-enquiry-assistant",
+            "title": "Two hours with the assistant",
+            "hypothesis": "Residents get answers",
+            "duration_seconds": 7200,
+        },
+    )
     assert asked.json()["phase"] == "PendingApproval", asked.text
     ann = person(chromium, server, "ann")
     ann.go("/approvals")
@@ -553,16 +629,21 @@ def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any,
 
 def test_every_page_was_checked_by_axe() -> None:
     """Runs last (file order): each page route was reached, and passed, in a test above."""
-    missing = {route.path for route in page_routes()} - CHECKED - {
-        "/reports/trial-report.{extension}",  # a download, not a page
-        # Redirects through the sign-in provider, never a page of their own; their journey,
-        # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.
-        "/sign-in/start", "/sign-in/callback"}
+    missing = (
+        {route.path for route in page_routes()}
+        - CHECKED
+        - {
+            "/reports/trial-report.{extension}",  # a download, not a page
+            # Redirects through the sign-in provider, never a page of their own; their journey,
+            # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.
+            "/sign-in/start",
+            "/sign-in/callback",
+        }
+    )
     assert not missing, f"pages no journey reached: {sorted(missing)}"
 
 
 def test_the_screenshots_are_small_enough_to_commit() -> None:
     shots = sorted(SCREENSHOTS.glob("*.png"))
     assert len(shots) >= 12
-    assert all(shot.stat().st_size < 400_000 for shot in shots), [
-        (s.name, s.stat().st_size) for s in shots]
+    assert all(shot.stat().st_size < 400_000 for shot in shots), [(s.name, s.stat().st_size) for s in shots]

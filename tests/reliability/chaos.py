@@ -88,17 +88,26 @@ class Chaos:
             time.sleep(0.5)
         assert not orphans, self.explain(f"after kill {number}: orphans {orphans}")
         now = datetime.now(UTC)
-        overdue = [t for t in self.trials() if t["phase"] != "Stopped" and t["expires_at"]
-                   and (now - datetime.fromisoformat(t["expires_at"])).total_seconds() > self.settle]
-        assert not overdue, self.explain(f"after kill {number}: expired but not stopped: "
-                                         f"{[(t['id'], t['phase']) for t in overdue]}")
+        overdue = [
+            t
+            for t in self.trials()
+            if t["phase"] != "Stopped"
+            and t["expires_at"]
+            and (now - datetime.fromisoformat(t["expires_at"])).total_seconds() > self.settle
+        ]
+        assert not overdue, self.explain(
+            f"after kill {number}: expired but not stopped: {[(t['id'], t['phase']) for t in overdue]}"
+        )
 
     def orphans(self) -> dict[str, list[str]]:
         """Runtime resources of no trial, or of a Stopped one. Phases are read first: a trial
         Stopped then can have nothing left by the time the runtime is read."""
         phases = {t["id"]: t["phase"] for t in self.trials()}
-        return {trial_id: names for trial_id, names in self.inventory().items()
-                if phases.get(trial_id, "Stopped") == "Stopped"}
+        return {
+            trial_id: names
+            for trial_id, names in self.inventory().items()
+            if phases.get(trial_id, "Stopped") == "Stopped"
+        }
 
     def finish(self, timeout: float = 120) -> None:
         """Let the short trials expire, end the others; each reaches Stopped for the right
@@ -110,20 +119,27 @@ class Chaos:
                 self.ended.add(trial["id"])
         self.stopped(set(self.server.launched), timeout)
         for trial in self.trials():
-            expected = {"Expired"} if trial["id"] not in self.ended else \
-                {"UserRequested", "Expired"} if trial["id"] in self.short else {"UserRequested"}
+            expected = (
+                {"Expired"}
+                if trial["id"] not in self.ended
+                else {"UserRequested", "Expired"}
+                if trial["id"] in self.short
+                else {"UserRequested"}
+            )
             assert trial["reason"] in expected, self.explain(
-                f"{trial['id']} stopped for {trial['reason']} ({trial['message']}), "
-                f"not {sorted(expected)}")
+                f"{trial['id']} stopped for {trial['reason']} ({trial['message']}), not {sorted(expected)}"
+            )
         assert self.inventory() == {}, self.explain(f"left behind: {self.inventory()}")
 
     def stopped(self, trial_ids: set[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while waiting := [(t["id"], t["phase"]) for t in self.trials()
-                          if t["id"] in trial_ids and t["phase"] != "Stopped"]:
+        while waiting := [
+            (t["id"], t["phase"]) for t in self.trials() if t["id"] in trial_ids and t["phase"] != "Stopped"
+        ]:
             assert time.monotonic() < deadline, self.explain(f"not stopped: {waiting}")
             time.sleep(0.5)
 
     def explain(self, problem: str) -> str:
-        return "\n".join([problem, "what was done:", *self.history[-30:],
-                          "server log:", self.server.log_tail(30)])
+        return "\n".join(
+            [problem, "what was done:", *self.history[-30:], "server log:", self.server.log_tail(30)]
+        )

@@ -67,8 +67,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report = outcome.get_result()
     seed = item.stash.get(SEED, None)
     if seed is not None and report.failed:
-        report.sections.append(("replay", f"DEN_RELIABILITY_SEED={seed} "
-                                f"DEN_RELIABILITY_SCALE={SCALE} pytest '{item.nodeid}'"))
+        report.sections.append(
+            ("replay", f"DEN_RELIABILITY_SEED={seed} DEN_RELIABILITY_SCALE={SCALE} pytest '{item.nodeid}'")
+        )
 
 
 # --- real runtimes and real servers ------------------------------------------------------------
@@ -87,15 +88,13 @@ def docker_engine() -> Iterator[Any]:
 
     client = docker.from_env()
     client.ping()  # a missing engine fails loudly, never skips
-    build_all(ROOT / "sandbox_templates", list(TEMPLATES), settings=Settings(),
-              log=lambda _line: None)
+    build_all(ROOT / "sandbox_templates", list(TEMPLATES), settings=Settings(), log=lambda _line: None)
     yield client
     client.close()
 
 
 @pytest.fixture
-def docker_server(tmp_path: Path, docker_engine: Any, request: pytest.FixtureRequest
-                  ) -> Iterator[Server]:
+def docker_server(tmp_path: Path, docker_engine: Any, request: pytest.FixtureRequest) -> Iterator[Server]:
     """A real `den serve` on the Docker engine; whatever its instance made is removed after."""
     from tests.e2e.engine import remove_instance
 
@@ -126,9 +125,14 @@ def kube_server(tmp_path: Path, kube_core: Any) -> Iterator[Server]:
     from tests.e2e.cluster import host_cidr, kubeconfig
     from tests.reliability.runtimes import remove_kubernetes_instance
 
-    running = Server(data_dir=tmp_path, env={
-        "DEN_DRIVER": "kubernetes", "DEN_KUBECONFIG": kubeconfig(),
-        "DEN_KUBERNETES_HOST_CIDR": host_cidr()}).start()
+    running = Server(
+        data_dir=tmp_path,
+        env={
+            "DEN_DRIVER": "kubernetes",
+            "DEN_KUBECONFIG": kubeconfig(),
+            "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
+        },
+    ).start()
     try:
         yield running
     finally:

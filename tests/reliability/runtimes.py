@@ -35,9 +35,11 @@ def docker_inventory(client: Any, instance: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     # Sparse: the list call's own summaries, so a container removed meanwhile is no error.
     containers = client.containers.list(all=True, sparse=True, filters=selector)
-    for kind, items in (("container", containers),
-                        ("network", client.networks.list(filters=selector)),
-                        ("volume", client.volumes.list(filters=selector))):
+    for kind, items in (
+        ("container", containers),
+        ("network", client.networks.list(filters=selector)),
+        ("volume", client.volumes.list(filters=selector)),
+    ):
         for item in items:
             labels = item.attrs.get("Labels") or {}
             name = (item.attrs.get("Names") or ["?"])[0] if kind == "container" else item.name
@@ -118,8 +120,11 @@ def engine_down() -> Iterator[None]:
 def restart_apiserver(*, down_for: float = 0) -> subprocess.Popen[bytes]:
     """Stop kube-apiserver, keep it down `down_for` seconds, start it as `scripts/testbed up`
     does and wait for /readyz: in the background, so the caller can watch meanwhile."""
-    return subprocess.Popen([str(ROOT / "scripts" / "testbed"), "restart-apiserver",
-                             str(down_for)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [str(ROOT / "scripts" / "testbed"), "restart-apiserver", str(down_for)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finished(process: subprocess.Popen[bytes], timeout: float = 180) -> None:

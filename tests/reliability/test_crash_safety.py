@@ -22,8 +22,12 @@ pytestmark = pytest.mark.slow
 def test_kill_9_at_random_points_on_docker_loses_nothing_and_leaves_nothing(
     docker_server: Server, docker_engine: Any, seeded: Seeded
 ) -> None:
-    chaos = Chaos(docker_server, lambda: docker_inventory(docker_engine, docker_server.instance),
-                  seeded.random, TEMPLATES)
+    chaos = Chaos(
+        docker_server,
+        lambda: docker_inventory(docker_engine, docker_server.instance),
+        seeded.random,
+        TEMPLATES,
+    )
     for number in range(sized(10, 50)):
         chaos.cycle(number)
     chaos.finish()
@@ -33,9 +37,16 @@ def test_kill_9_at_random_points_on_docker_loses_nothing_and_leaves_nothing(
 def test_kill_9_at_random_points_on_kubernetes_loses_nothing_and_leaves_nothing(
     kube_server: Server, kube_core: Any, seeded: Seeded
 ) -> None:
-    chaos = Chaos(kube_server, lambda: kubernetes_inventory(kube_core, kube_server.instance),
-                  seeded.random, ("open-data-dashboard",), expiring=(5, 15), max_live=2,
-                  kill_within=4.0, settle=60.0)
+    chaos = Chaos(
+        kube_server,
+        lambda: kubernetes_inventory(kube_core, kube_server.instance),
+        seeded.random,
+        ("open-data-dashboard",),
+        expiring=(5, 15),
+        max_live=2,
+        kill_within=4.0,
+        settle=60.0,
+    )
     for number in range(sized(3, 10)):
         chaos.cycle(number)
     chaos.finish(timeout=180)

@@ -22,21 +22,38 @@ from tests.reliability.runtimes import docker_inventory
 pytestmark = pytest.mark.docker
 #: At the CI size, one file of each kind of attack (a process each: a second apiece); the API
 #: tests send every file in process.
-CI_CASES = {"alias-bomb", "alias-bomb-trial", "privileged", "host-path", "name-traversal",
-            "parameter-traversal", "image-shell", "remote-ref", "deep-nesting"}
+CI_CASES = {
+    "alias-bomb",
+    "alias-bomb-trial",
+    "privileged",
+    "host-path",
+    "name-traversal",
+    "parameter-traversal",
+    "image-shell",
+    "remote-ref",
+    "deep-nesting",
+}
 
 
 def apply(server: Server, path: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEN_SERVER": server.url, "DEN_TOKEN": TOKEN,
-           "DENCTL_CONFIG": str(home / "config.yaml")}
-    return subprocess.run([sys.executable, "-m", "cli.denctl", "apply", "-f",
-                           str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env=env)
+    env = {
+        **os.environ,
+        "DEN_SERVER": server.url,
+        "DEN_TOKEN": TOKEN,
+        "DENCTL_CONFIG": str(home / "config.yaml"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cli.denctl", "apply", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def stored(server: Server) -> tuple[Any, Any]:
-    return (server.call("GET", "/api/v1/templates").json(),
-            server.call("GET", "/api/v1/trials").json())
+    return (server.call("GET", "/api/v1/templates").json(), server.call("GET", "/api/v1/trials").json())
 
 
 def test_denctl_apply_refuses_every_hostile_file_and_nothing_is_made(

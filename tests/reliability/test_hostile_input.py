@@ -45,8 +45,10 @@ TEMPLATES = corpus()
 
 def row_counts(client: TestClient) -> dict[str, int]:
     with client.app.state.engine.connect() as connection:  # type: ignore[attr-defined]
-        return {table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in SQLModel.metadata.sorted_tables}
+        return {
+            table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in SQLModel.metadata.sorted_tables
+        }
 
 
 @contextmanager
@@ -76,11 +78,9 @@ def test_a_hostile_manifest_is_refused_by_the_api_in_yaml_and_json(
     client: TestClient, fake_driver: FakeDriver, hostile: Hostile
 ) -> None:
     with nothing_stored(client, fake_driver):
-        refused(client.post("/api/v1/templates", headers=YAML, content=hostile.text),
-                hostile.field)
+        refused(client.post("/api/v1/templates", headers=YAML, content=hostile.text), hostile.field)
         if not hostile.has_aliases:  # JSON has no aliases to send
-            refused(client.post("/api/v1/templates", headers=AUTH, json=hostile.data),
-                    hostile.field)
+            refused(client.post("/api/v1/templates", headers=AUTH, json=hostile.data), hostile.field)
 
 
 def test_hostile_manifests_uploaded_on_the_publish_page_are_refused_with_the_field(
@@ -89,8 +89,9 @@ def test_hostile_manifests_uploaded_on_the_publish_page_are_refused_with_the_fie
     sam = browser(client, "sam")  # supplies acme, the supplier of every hostile manifest
     for hostile in TEMPLATES:
         with nothing_stored(client, fake_driver):
-            page = post_form(sam, "/supplier/publish", {},
-                             files={"manifest": ("template.yaml", hostile.text.encode())})
+            page = post_form(
+                sam, "/supplier/publish", {}, files={"manifest": ("template.yaml", hostile.text.encode())}
+            )
         assert page.status_code == 422, hostile.name
         assert error_links(page.text) == ["#manifest"] * len(error_links(page.text)) != []
         assert hostile.field in page.text, (hostile.name, page.text[-2000:])
@@ -99,8 +100,7 @@ def test_hostile_manifests_uploaded_on_the_publish_page_are_refused_with_the_fie
 def _generated() -> list[tuple[str, bytes, str]]:
     """(case, body, field): hostile manifests too big or too deep to keep as files."""
     many = copy.deepcopy(GOOD)
-    many["spec"]["components"] = [{**GOOD["spec"]["components"][0], "name": f"c{i}"}
-                                  for i in range(9)]
+    many["spec"]["components"] = [{**GOOD["spec"]["components"][0], "name": f"c{i}"} for i in range(9)]
     long_summary = copy.deepcopy(GOOD)
     long_summary["metadata"]["summary"] = "x" * 10_000
     padded = yaml.safe_dump(GOOD) + "# " + "x" * (300 * 1024) + "\n"
@@ -111,11 +111,18 @@ def _generated() -> list[tuple[str, bytes, str]]:
         ("JSON 100000 deep", b"[" * 100_000 + b"]" * 100_000, "(document)"),
         ("JSON 500 deep", b'{"a":' * 500 + b"1" + b"}" * 500, "(document)"),
         ("deep parameters", json.dumps(_deep_parameters(30)).encode(), "(document)"),
-        ("parameters over 64 KiB", json.dumps(_parameters(
-            {f"p{i}": {"type": "string", "description": "d" * 4000} for i in range(20)})).encode(),
-         "spec.parameters"),
-        ("51 parameters", json.dumps(_parameters(
-            {f"p{i}": {"type": "string"} for i in range(51)})).encode(), "spec.parameters.properties"),
+        (
+            "parameters over 64 KiB",
+            json.dumps(
+                _parameters({f"p{i}": {"type": "string", "description": "d" * 4000} for i in range(20)})
+            ).encode(),
+            "spec.parameters",
+        ),
+        (
+            "51 parameters",
+            json.dumps(_parameters({f"p{i}": {"type": "string"} for i in range(51)})).encode(),
+            "spec.parameters.properties",
+        ),
         ("not a mapping", b'["apiVersion"]', "(document)"),
         ("NUL", json.dumps({**GOOD, "kind": "Sandbox\u0000Template"}).encode(), "(body)"),
     ]
@@ -149,24 +156,25 @@ UNREADABLE = [  # (path, content type, body, the field named)
     ("/api/v1/templates", "application/json", b"\xff\xfe not UTF-8", "(body)"),
     ("/api/v1/templates", "application/yaml", b"\xff\xfe not UTF-8", "(document)"),
     ("/api/v1/templates", "application/yaml", b"a: 1\n---\nb: 2\n", "(document)"),
-    ("/api/v1/trials", "text/plain", b'{"template": "demo", "title": "t", "hypothesis": "h"}',
-     "(body)"),
+    ("/api/v1/trials", "text/plain", b'{"template": "demo", "title": "t", "hypothesis": "h"}', "(body)"),
     ("/api/v1/trials", "application/xml", b"<trial><template>demo</template></trial>", "(body)"),
     ("/api/v1/trials", "application/x-www-form-urlencoded", b"template=demo&title=t", "(body)"),
     ("/api/v1/trials", "application/json", b'{"template": "demo", "title": "t"', "(body)"),
-    ("/api/v1/trials", "application/json",
-     b'{"template": "demo", "parameters": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "(body)"),
+    (
+        "/api/v1/trials",
+        "application/json",
+        b'{"template": "demo", "parameters": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        "(body)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("path, content_type, body, field", UNREADABLE)
 def test_bodies_in_the_wrong_content_type_or_encoding_are_refused(
-    client: TestClient, fake_driver: FakeDriver, path: str, content_type: str, body: bytes,
-    field: str
+    client: TestClient, fake_driver: FakeDriver, path: str, content_type: str, body: bytes, field: str
 ) -> None:
     with nothing_stored(client, fake_driver):
-        refused(client.post(path, content=body, headers={**AUTH, "Content-Type": content_type}),
-                field)
+        refused(client.post(path, content=body, headers={**AUTH, "Content-Type": content_type}), field)
 
 
 def test_oversized_bodies_are_refused_before_they_are_read(
@@ -174,8 +182,7 @@ def test_oversized_bodies_are_refused_before_they_are_read(
 ) -> None:
     with nothing_stored(client, fake_driver):
         for path in ("/api/v1/templates", "/api/v1/trials", "/api/v1/suppliers"):
-            body = refused(client.post(path, headers=AUTH, content=b"{" + b" " * 2_000_000),
-                           "", status=413)
+            body = refused(client.post(path, headers=AUTH, content=b"{" + b" " * 2_000_000), "", status=413)
             assert body["reason"] == "TooLarge"
 
 
@@ -187,8 +194,14 @@ def _publish_with_greeting(client: TestClient) -> str:
     manifest = copy.deepcopy(GOOD)
     manifest["metadata"]["version"] = "1.1.0"
     assert client.post("/api/v1/templates", headers=AUTH, json=manifest).status_code == 201
-    assert client.post("/api/v1/templates/demo/versions/1.1.0/status", headers=AUTH, json={
-        "status": "Published", "reason": ""}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/templates/demo/versions/1.1.0/status",
+            headers=AUTH,
+            json={"status": "Published", "reason": ""},
+        ).status_code
+        == 200
+    )
     return "demo@1.1.0"
 
 
@@ -200,8 +213,7 @@ TRIAL_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("undeclared parameter", {"parameters": {"../x": "1"}}, "parameters"),
     ("reserved parameter", {"parameters": {"PATH": "/tmp/evil"}}, "parameters"),
     ("preload parameter", {"parameters": {"LD_PRELOAD": "/tmp/evil.so"}}, "parameters"),
-    ("parameter of the wrong type", {"parameters": {"greeting": {"$(id)": [1]}}},
-     "parameters.greeting"),
+    ("parameter of the wrong type", {"parameters": {"greeting": {"$(id)": [1]}}}, "parameters.greeting"),
     ("NUL in a parameter", {"parameters": {"greeting": "a\u0000b"}}, "parameters"),
     ("empty title", {"title": ""}, "title"),
     ("long title", {"title": "x" * 201}, "title"),
@@ -236,9 +248,17 @@ def test_a_hostile_title_on_the_start_form_is_refused_naming_the_field(
 # --- paths ---------------------------------------------------------------------------------
 
 
-TRAVERSALS = ["..%2f..%2fetc%2fpasswd", "%2e%2e", "%2e%2e%2f%2e%2e%2fadmin", "..%5c..%5cwin.ini",
-              "%252e%252e%252f", "%2fetc%2fpasswd", "t1234567890ab%00", "T1234567890AB",
-              "x" * 300]
+TRAVERSALS = [
+    "..%2f..%2fetc%2fpasswd",
+    "%2e%2e",
+    "%2e%2e%2f%2e%2e%2fadmin",
+    "..%5c..%5cwin.ini",
+    "%252e%252e%252f",
+    "%2fetc%2fpasswd",
+    "t1234567890ab%00",
+    "T1234567890AB",
+    "x" * 300,
+]
 
 
 def answered(visitor: TestClient, method: str, path: str, **kwargs: Any) -> Any:
@@ -256,10 +276,14 @@ def test_paths_with_traversal_answer_not_found_or_invalid_and_no_data(
     client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver, segment: str
 ) -> None:
     alice = browser(client, "alice")
-    api = [("GET", f"/api/v1/trials/{segment}"), ("GET", f"/api/v1/trials/{segment}/events"),
-           ("POST", f"/api/v1/trials/{segment}/end"), ("GET", f"/api/v1/templates/{segment}"),
-           ("POST", f"/api/v1/templates/demo/versions/{segment}/status"),
-           ("GET", f"/api/v1/trials/{segment}/evaluation")]
+    api = [
+        ("GET", f"/api/v1/trials/{segment}"),
+        ("GET", f"/api/v1/trials/{segment}/events"),
+        ("POST", f"/api/v1/trials/{segment}/end"),
+        ("GET", f"/api/v1/templates/{segment}"),
+        ("POST", f"/api/v1/templates/demo/versions/{segment}/status"),
+        ("GET", f"/api/v1/trials/{segment}/evaluation"),
+    ]
     with nothing_stored(client, fake_driver):
         for method, path in api:
             answer = answered(client, method, path, headers=AUTH)
@@ -267,8 +291,12 @@ def test_paths_with_traversal_answer_not_found_or_invalid_and_no_data(
                 continue
             assert answer.status_code in (404, 405, 422), (path, answer.text)
             assert set(answer.json()) <= {"reason", "detail", "problems"}, path
-        for path in (f"/trials/{segment}", f"/templates/{segment}", f"/templates/demo/start/{segment}",
-                     f"/static/{segment}"):
+        for path in (
+            f"/trials/{segment}",
+            f"/templates/{segment}",
+            f"/templates/demo/start/{segment}",
+            f"/static/{segment}",
+        ):
             page = answered(alice, "GET", path)
             if page is None:
                 continue
@@ -280,16 +308,22 @@ def test_another_persons_trial_is_not_found_and_shows_nothing(
     client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
 ) -> None:
     secret = "Only alice's team may read this hypothesis"
-    trial = client.post("/api/v1/trials", headers=people["alice"], json={
-        "template": "demo", "title": "Private title", "hypothesis": secret}).json()
+    trial = client.post(
+        "/api/v1/trials",
+        headers=people["alice"],
+        json={"template": "demo", "title": "Private title", "hypothesis": secret},
+    ).json()
     base = f"/api/v1/trials/{trial['id']}"
     browsers = {person: browser(client, person) for person in ("bob", "carol", "gus")}
     with nothing_stored(client, fake_driver):
         for person in ("bob", "carol", "gus"):  # sam supplies demo: he may see it
-            for method, path, body in [("GET", base, None), ("GET", f"{base}/events", None),
-                                       ("GET", f"{base}/evaluation", None),
-                                       ("POST", f"{base}/extend", {"duration_seconds": 60}),
-                                       ("POST", f"{base}/end", None)]:
+            for method, path, body in [
+                ("GET", base, None),
+                ("GET", f"{base}/events", None),
+                ("GET", f"{base}/evaluation", None),
+                ("POST", f"{base}/extend", {"duration_seconds": 60}),
+                ("POST", f"{base}/end", None),
+            ]:
                 answer = client.request(method, path, headers=people[person], json=body)
                 assert answer.status_code == 404, (person, path, answer.text)
                 assert secret not in answer.text and "Private title" not in answer.text
@@ -305,20 +339,30 @@ def test_template_injection_in_a_trial_is_stored_and_shown_literally(
     client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
 ) -> None:
     template = _publish_with_greeting(client)
-    asked = {"template": template, "title": PAYLOAD[:200], "hypothesis": PAYLOAD,
-             "problem_statement": PAYLOAD, "success_criteria": list(INJECTIONS),
-             "parameters": {"greeting": PAYLOAD}}
+    asked = {
+        "template": template,
+        "title": PAYLOAD[:200],
+        "hypothesis": PAYLOAD,
+        "problem_statement": PAYLOAD,
+        "success_criteria": list(INJECTIONS),
+        "parameters": {"greeting": PAYLOAD},
+    }
     created = client.post("/api/v1/trials", headers=people["alice"], json=asked)
     assert created.status_code == 201, created.text
     trial = client.get(f"/api/v1/trials/{created.json()['id']}", headers=people["alice"]).json()
     assert {key: trial[key] for key in asked if key != "template"} == {
-        key: value for key, value in asked.items() if key != "template"}
+        key: value for key, value in asked.items() if key != "template"
+    }
     page = browser(client, "alice").get(f"/trials/{trial['id']}")
     assert page.status_code == 200
     for payload in INJECTIONS:
         assert payload.replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;") in page.text
-    for text in (created.text, json.dumps(trial), page.text,
-                 client.get(f"/api/v1/trials/{trial['id']}/events", headers=AUTH).text):
+    for text in (
+        created.text,
+        json.dumps(trial),
+        page.text,
+        client.get(f"/api/v1/trials/{trial['id']}/events", headers=AUTH).text,
+    ):
         never_evaluated(text)
     _reaches_the_workload_verbatim(client, trial["id"])
 
@@ -352,14 +396,21 @@ def test_template_injection_in_a_manifest_is_published_and_shown_literally(
     assert published.json()["description"] == PAYLOAD
     review = client.get("/api/v1/templates/demo/versions/1.2.0", headers=AUTH)
     assert review.status_code == 200 and PAYLOAD in review.json()["version"]["description"]
-    assert client.post("/api/v1/templates/demo/versions/1.2.0/status", headers=AUTH, json={
-        "status": "Published", "reason": PAYLOAD[:400]}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/templates/demo/versions/1.2.0/status",
+            headers=AUTH,
+            json={"status": "Published", "reason": PAYLOAD[:400]},
+        ).status_code
+        == 200
+    )
     alice = browser(client, "alice")
     for path in ("/templates/demo", "/techmap", "/api/v1/templates/demo"):
         answer = alice.get(path, headers=AUTH if path.startswith("/api") else None)
         assert answer.status_code == 200, path
-        assert "{{ &#39;jinja&#39; ~ &#39;ran&#39; }}" in answer.text or \
-            "{{ 'jinja' ~ 'ran' }}" in answer.text, path
+        assert (
+            "{{ &#39;jinja&#39; ~ &#39;ran&#39; }}" in answer.text or "{{ 'jinja' ~ 'ran' }}" in answer.text
+        ), path
         never_evaluated(answer.text)
     review = browser(client, "pat").get("/platform/templates/demo/1.2.0")
     assert review.status_code == 200 and "Images its trials run" in review.text

@@ -74,9 +74,7 @@ def end_all(server: Server, timeout: float = 120) -> None:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("docker_server", [{"DEN_LIVENESS_INTERVAL": "2"}], indirect=True)
-def test_the_docker_engine_restarting_mid_run_is_survived(
-    docker_server: Server, docker_engine: Any
-) -> None:
+def test_the_docker_engine_restarting_mid_run_is_survived(docker_server: Server, docker_engine: Any) -> None:
     server = docker_server
     for _ in range(sized(1, 3)):
         running = server.launch("case-management-prototype", duration=600)

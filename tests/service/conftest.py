@@ -45,17 +45,30 @@ def people(client: TestClient) -> dict[str, dict[str, str]]:
     now = datetime.now(UTC)
     with db.session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
         for name, (role, department, supplier) in PEOPLE.items():
-            user = crud.create_user(session, actor=None, now=now, data=crud.NewUser(
-                name=name, role=role, department=department, supplier=supplier))
+            user = crud.create_user(
+                session,
+                actor=None,
+                now=now,
+                data=crud.NewUser(name=name, role=role, department=department, supplier=supplier),
+            )
             crud.issue_token(session, user=user, now=now, token=f"token-{name}-" + "x" * 20)
     return {name: {"Authorization": f"Bearer token-{name}-" + "x" * 20} for name in PEOPLE}
 
 
-def launch(client: TestClient, headers: dict[str, str], *, template: str = "demo",
-           duration: int = 600, **extra: Any) -> dict[str, Any]:
-    answer = client.post("/api/v1/trials", headers=headers, json={
-        "template": template, "title": "A trial", "hypothesis": "It helps",
-        "duration_seconds": duration, **extra})
+def launch(
+    client: TestClient, headers: dict[str, str], *, template: str = "demo", duration: int = 600, **extra: Any
+) -> dict[str, Any]:
+    answer = client.post(
+        "/api/v1/trials",
+        headers=headers,
+        json={
+            "template": template,
+            "title": "A trial",
+            "hypothesis": "It helps",
+            "duration_seconds": duration,
+            **extra,
+        },
+    )
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -63,8 +76,11 @@ def launch(client: TestClient, headers: dict[str, str], *, template: str = "demo
 
 def reconciler(client: TestClient, driver: FakeDriver) -> Reconciler:
     app = client.app
-    return Reconciler(engine=app.state.engine, driver=driver,  # type: ignore[attr-defined]
-                      settings=app.state.settings)  # type: ignore[attr-defined]
+    return Reconciler(
+        engine=app.state.engine,
+        driver=driver,  # type: ignore[attr-defined]
+        settings=app.state.settings,
+    )  # type: ignore[attr-defined]
 
 
 def run_until_ready(client: TestClient, driver: FakeDriver, trial_id: str) -> dict[str, Any]:
@@ -77,6 +93,16 @@ def run_until_ready(client: TestClient, driver: FakeDriver, trial_id: str) -> di
     return body
 
 
-SCORES = {dimension: {"score": 4, "evidence": f"Evidence for {dimension}"} for dimension in (
-    "user_need", "accessibility", "security", "privacy", "interoperability", "performance",
-    "cost_value", "ease_of_adoption")}
+SCORES = {
+    dimension: {"score": 4, "evidence": f"Evidence for {dimension}"}
+    for dimension in (
+        "user_need",
+        "accessibility",
+        "security",
+        "privacy",
+        "interoperability",
+        "performance",
+        "cost_value",
+        "ease_of_adoption",
+    )
+}

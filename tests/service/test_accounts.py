@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_disabling_a_person_stops_their_tokens_and_sessions_at_once(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     alice = people["alice"]
     assert client.get("/api/v1/trials", headers=alice).status_code == 200
     page = browser(client, "alice")
@@ -36,8 +37,10 @@ def test_disabling_a_person_stops_their_tokens_and_sessions_at_once(
     made = client.post("/api/v1/users/alice/tokens", headers=AUTH, json={"name": "x"})
     assert made.status_code == 409 and made.json()["reason"] == "UserDisabled"
 
-    assert client.patch("/api/v1/users/alice", headers=people["pat"],
-                        json={"disabled": False}).status_code == 200
+    assert (
+        client.patch("/api/v1/users/alice", headers=people["pat"], json={"disabled": False}).status_code
+        == 200
+    )
     assert client.get("/api/v1/trials", headers=alice).status_code == 200
     audit = client.get("/api/v1/audit", headers=AUTH, params={"object_id": "alice"}).json()
     changes = [e["detail"] for e in audit["items"] if e["action"] == "user.update"]
@@ -46,7 +49,8 @@ def test_disabling_a_person_stops_their_tokens_and_sessions_at_once(
 
 
 def test_only_platform_engineers_change_people_and_never_disable_themselves(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     for who in ("alice", "sam", "ann"):
         answer = client.patch("/api/v1/users/bob", headers=people[who], json={"disabled": True})
         assert answer.status_code == 403, (who, answer.text)
@@ -56,10 +60,12 @@ def test_only_platform_engineers_change_people_and_never_disable_themselves(
 
 
 def test_a_role_change_is_audited_and_takes_effect_at_once(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     assert client.get("/api/v1/audit", headers=people["carol"]).status_code == 403
-    done = client.patch("/api/v1/users/carol", headers=people["pat"],
-                        json={"role": "platform_engineer", "department": ""})
+    done = client.patch(
+        "/api/v1/users/carol", headers=people["pat"], json={"role": "platform_engineer", "department": ""}
+    )
     assert done.status_code == 200 and done.json()["role"] == "platform_engineer"
     assert client.get("/api/v1/audit", headers=people["carol"]).status_code == 200
     entry = client.get("/api/v1/audit", headers=AUTH, params={"object_id": "carol"}).json()
@@ -68,8 +74,7 @@ def test_a_role_change_is_audited_and_takes_effect_at_once(
     assert detail["department"] == {"from": "hmrc", "to": ""}
 
 
-def test_a_supplier_role_needs_a_supplier(client: TestClient,
-                                          people: dict[str, dict[str, str]]) -> None:
+def test_a_supplier_role_needs_a_supplier(client: TestClient, people: dict[str, dict[str, str]]) -> None:
     answer = client.patch("/api/v1/users/carol", headers=people["pat"], json={"role": "supplier"})
     assert answer.status_code == 422
     assert answer.json()["problems"][0]["field"] == "supplier"
@@ -78,31 +83,35 @@ def test_a_supplier_role_needs_a_supplier(client: TestClient,
     # Leaving the supplier role unbinds the supplier; taking it binds one.
     left = client.patch("/api/v1/users/sam", headers=people["pat"], json={"role": "approver"})
     assert left.status_code == 200 and left.json()["supplier"] is None, left.text
-    back = client.patch("/api/v1/users/sam", headers=people["pat"],
-                        json={"role": "supplier", "supplier": "acme"})
+    back = client.patch(
+        "/api/v1/users/sam", headers=people["pat"], json={"role": "supplier", "supplier": "acme"}
+    )
     assert back.status_code == 200 and back.json()["supplier"] == "acme", back.text
 
 
-def test_tokens_have_a_longest_lifetime(client: TestClient,
-                                        people: dict[str, dict[str, str]]) -> None:
+def test_tokens_have_a_longest_lifetime(client: TestClient, people: dict[str, dict[str, str]]) -> None:
     limit = client.app.state.settings.max_token_lifetime  # type: ignore[attr-defined]
     default = client.post("/api/v1/users/alice/tokens", headers=people["alice"], json={})
     assert default.status_code == 201, default.text
     expires = datetime.fromisoformat(default.json()["expires_at"])
     assert abs(expires - (datetime.now(UTC) + timedelta(seconds=limit))) < timedelta(minutes=1)
-    longer = client.post("/api/v1/users/alice/tokens", headers=people["alice"],
-                         json={"expires_in_seconds": limit + 60})
+    longer = client.post(
+        "/api/v1/users/alice/tokens", headers=people["alice"], json={"expires_in_seconds": limit + 60}
+    )
     assert longer.status_code == 422
     assert longer.json()["problems"][0]["field"] == "expires_in_seconds"
 
 
 def test_a_token_cannot_make_a_token_that_outlives_it(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
-    short = client.post("/api/v1/users/alice/tokens", headers=people["alice"],
-                        json={"name": "short", "expires_in_seconds": 600}).json()
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    short = client.post(
+        "/api/v1/users/alice/tokens",
+        headers=people["alice"],
+        json={"name": "short", "expires_in_seconds": 600},
+    ).json()
     with_short = {"Authorization": f"Bearer {short['token']}"}
-    refused = client.post("/api/v1/users/alice/tokens", headers=with_short,
-                          json={"expires_in_seconds": 3600})
+    refused = client.post("/api/v1/users/alice/tokens", headers=with_short, json={"expires_in_seconds": 3600})
     assert refused.status_code == 422 and "outlive" in refused.text
     capped = client.post("/api/v1/users/alice/tokens", headers=with_short, json={})
     assert capped.status_code == 201
@@ -111,9 +120,14 @@ def test_a_token_cannot_make_a_token_that_outlives_it(
 
 def test_development_sign_in_is_refused_on_an_address_other_than_loopback(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DEN_DATA_DIR": str(tmp_path), "DEN_ENVIRONMENT": "development"}
-    done = subprocess.run([sys.executable, "-m", "cli.den", "serve", "--host",
-                           "0.0.0.0", "--port", "9"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.den", "serve", "--host", "0.0.0.0", "--port", "9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
     assert done.returncode == 2, done.stderr
     assert "loopback" in done.stderr and "DEN_DEV_SIGN_IN=false" in done.stderr
     assert not (tmp_path / "den.db").exists()  # refused before anything was made

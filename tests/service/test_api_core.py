@@ -19,11 +19,12 @@ def test_health_and_readiness(client: TestClient) -> None:
 def test_templates_and_suppliers_list_the_loaded_catalogue(client: TestClient) -> None:
     items = client.get("/api/v1/templates", headers=AUTH).json()["items"]
     assert [(t["name"], t["version"], t["supplier"]) for t in items] == [
-        ("demo", "1.0.0", "acme"), ("pair", "2.1.0", "globex")]
+        ("demo", "1.0.0", "acme"),
+        ("pair", "2.1.0", "globex"),
+    ]
     assert items[0]["summary"] == "A demo"
     suppliers = client.get("/api/v1/suppliers", headers=AUTH).json()["items"]
-    assert {s["slug"]: s["templates"] for s in suppliers} == {"acme": ["demo"],
-                                                               "globex": ["pair"]}
+    assert {s["slug"]: s["templates"] for s in suppliers} == {"acme": ["demo"], "globex": ["pair"]}
 
 
 def test_every_api_route_needs_a_valid_token(client: TestClient) -> None:
@@ -46,36 +47,47 @@ def test_publishing_yaml_stores_an_immutable_version(client: TestClient) -> None
     assert conflict.status_code == 409
     assert "immutable" in conflict.json()["detail"]
     assert first.json()["status"] == "PendingReview"
-    newest = {t["name"]: t["version"] for t in
-              client.get("/api/v1/templates", headers=AUTH).json()["items"]}
+    newest = {t["name"]: t["version"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]}
     assert newest["demo"] == "1.0.0"  # the catalogue lists a version once it is published
-    assert client.post("/api/v1/templates/demo/versions/1.1.0/status", headers=AUTH, json={
-        "status": "Published", "reason": ""}).status_code == 200
-    newest = {t["name"]: t["version"] for t in
-              client.get("/api/v1/templates", headers=AUTH).json()["items"]}
+    assert (
+        client.post(
+            "/api/v1/templates/demo/versions/1.1.0/status",
+            headers=AUTH,
+            json={"status": "Published", "reason": ""},
+        ).status_code
+        == 200
+    )
+    newest = {t["name"]: t["version"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]}
     assert newest["demo"] == "1.1.0"
 
 
 def test_a_manifest_with_several_mistakes_lists_each_and_stores_nothing(
     client: TestClient, settings: object
 ) -> None:
-    bad = {**GOOD, "metadata": {**GOOD["metadata"], "name": "Bad Name", "version": "x"},
-           "spec": {**GOOD["spec"], "dataClassification": "personal"}}
+    bad = {
+        **GOOD,
+        "metadata": {**GOOD["metadata"], "name": "Bad Name", "version": "x"},
+        "spec": {**GOOD["spec"], "dataClassification": "personal"},
+    }
     bad["spec"]["components"] = [{**GOOD["spec"]["components"][0], "privileged": True}]
     answer = client.post("/api/v1/templates", headers=AUTH, json=bad)
     assert answer.status_code == 422
     body = answer.json()
     assert body["reason"] == "ValidationFailed"
     assert {p["field"] for p in body["problems"]} == {
-        "metadata.name", "metadata.version", "spec.dataClassification",
-        "spec.components.0.privileged"}
+        "metadata.name",
+        "metadata.version",
+        "spec.dataClassification",
+        "spec.components.0.privileged",
+    }
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         assert session.exec(select(func.count()).select_from(TemplateVersion)).one() == 2
 
 
 def test_malformed_bodies_get_the_error_shape(client: TestClient) -> None:
-    answer = client.post("/api/v1/templates", headers={**AUTH, "Content-Type": "application/json"},
-                         content=b"{not json")
+    answer = client.post(
+        "/api/v1/templates", headers={**AUTH, "Content-Type": "application/json"}, content=b"{not json"
+    )
     assert answer.status_code == 422 and answer.json()["reason"] == "ValidationFailed"
     answer = client.post("/api/v1/trials", headers=AUTH, json={"template": "demo"})
     assert answer.status_code == 422
@@ -85,9 +97,17 @@ def test_malformed_bodies_get_the_error_shape(client: TestClient) -> None:
 
 
 def test_a_trial_is_created_listed_read_ended_and_has_a_timeline(client: TestClient) -> None:
-    created = client.post("/api/v1/trials", headers=AUTH, json={
-        "template": "pair@2.1.0", "title": "Try casework", "hypothesis": "It saves time",
-        "duration_seconds": 600, "parameters": {"tone": "formal"}})
+    created = client.post(
+        "/api/v1/trials",
+        headers=AUTH,
+        json={
+            "template": "pair@2.1.0",
+            "title": "Try casework",
+            "hypothesis": "It saves time",
+            "duration_seconds": 600,
+            "parameters": {"tone": "formal"},
+        },
+    )
     assert created.status_code == 201, created.text
     trial = created.json()
     assert trial["phase"] == "Requested" and trial["template"] == "pair@2.1.0"
@@ -117,8 +137,9 @@ def test_trial_rules_name_the_field_and_store_nothing(client: TestClient) -> Non
         assert answer.status_code == 422, answer.text
         (problem,) = answer.json()["problems"]
         assert problem["field"] == field and hint in problem["hint"]
-    missing = client.post("/api/v1/trials", headers=AUTH,
-                          json={"template": "nope", "title": "t", "hypothesis": "h"})
+    missing = client.post(
+        "/api/v1/trials", headers=AUTH, json={"template": "nope", "title": "t", "hypothesis": "h"}
+    )
     assert missing.status_code == 404
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         assert session.exec(select(func.count()).select_from(Trial)).one() == 0

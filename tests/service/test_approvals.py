@@ -25,10 +25,14 @@ def transitions(client: TestClient, headers: dict[str, str], trial_id: str) -> l
 
 
 def test_a_long_request_waits_then_runs_once_approved_with_its_clock_from_approval(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
     assert (trial["phase"], trial["reason"], trial["expires_at"]) == (
-        "PendingApproval", "AwaitingApproval", None)
+        "PendingApproval",
+        "AwaitingApproval",
+        None,
+    )
     assert "self-service limit of 900 s" in trial["message"]
     den = reconciler(client, fake_driver)
     den.reconcile_once(now=datetime.now(UTC))
@@ -43,15 +47,22 @@ def test_a_long_request_waits_then_runs_once_approved_with_its_clock_from_approv
     den.reconcile_once(now=datetime.now(UTC))
     den.reconcile_once(now=datetime.now(UTC))
     assert transitions(client, people["alice"], trial["id"]) == [
-        ("PendingApproval", "AwaitingApproval"), ("Requested", "Approved"),
-        ("Provisioning", "Starting"), ("Ready", "Started")]
+        ("PendingApproval", "AwaitingApproval"),
+        ("Requested", "Approved"),
+        ("Provisioning", "Starting"),
+        ("Ready", "Started"),
+    ]
 
 
 def test_a_rejected_request_ends_stopped_with_the_reason_and_nothing_made(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
-    answer = client.post(f"/api/v1/trials/{trial['id']}/reject", headers=people["pat"],
-                         json={"reason": "Try the shorter pilot first"})
+    answer = client.post(
+        f"/api/v1/trials/{trial['id']}/reject",
+        headers=people["pat"],
+        json={"reason": "Try the shorter pilot first"},
+    )
     assert answer.status_code == 200 and answer.json()["rejected_by"] == "pat"
     reconciler(client, fake_driver).reconcile_once(now=datetime.now(UTC))
     final = client.get(f"/api/v1/trials/{trial['id']}", headers=people["alice"]).json()
@@ -62,17 +73,16 @@ def test_a_rejected_request_ends_stopped_with_the_reason_and_nothing_made(
     assert again.status_code == 409
 
 
-def test_nobody_approves_their_own_request(client: TestClient,
-                                           people: dict[str, dict[str, str]]) -> None:
+def test_nobody_approves_their_own_request(client: TestClient, people: dict[str, dict[str, str]]) -> None:
     trial = launch(client, people["ann"], duration=1000)
     own = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     assert own.status_code == 403 and own.json()["reason"] == "SelfApproval"
-    assert client.post(f"/api/v1/trials/{trial['id']}/approve",
-                       headers=people["pat"]).status_code == 200
+    assert client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["pat"]).status_code == 200
 
 
 def test_the_owner_can_withdraw_a_waiting_request(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
     assert client.post(f"/api/v1/trials/{trial['id']}/end", headers=people["alice"]).status_code == 202
     reconciler(client, fake_driver).reconcile_once(now=datetime.now(UTC))
@@ -83,36 +93,48 @@ def test_the_owner_can_withdraw_a_waiting_request(
 
 
 def test_a_request_for_a_version_quarantined_meanwhile_cannot_be_approved(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
-    client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
-                json={"status": "Quarantined", "reason": "security review"})
+    client.post(
+        "/api/v1/templates/demo/versions/1.0.0/status",
+        headers=people["pat"],
+        json={"status": "Quarantined", "reason": "security review"},
+    )
     # Quarantine withdraws the request (it will end as TemplateQuarantined): nothing to approve.
     answer = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     assert answer.status_code == 409, answer.text
 
 
 def test_a_request_for_a_version_deprecated_meanwhile_cannot_be_approved(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
-    client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
-                json={"status": "Deprecated", "reason": "superseded"})
+    client.post(
+        "/api/v1/templates/demo/versions/1.0.0/status",
+        headers=people["pat"],
+        json={"status": "Deprecated", "reason": "superseded"},
+    )
     answer = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     assert answer.status_code == 422 and answer.json()["reason"] == "TemplateNotPublished"
 
 
 def test_nothing_to_approve_on_a_trial_that_waits_for_nothing(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     trial = launch(client, people["alice"], duration=600)
     answer = client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     assert answer.status_code == 409 and answer.json()["reason"] == "NothingToDecide"
 
 
 def test_decisions_are_audited_with_actor_and_source(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     trial = launch(client, people["alice"], duration=1000)
     client.post(f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"])
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         rows = session.exec(select(AuditEvent).where(AuditEvent.object_id == trial["id"])).all()
     assert [(r.action, r.actor, r.source) for r in rows] == [
-        ("trial.create", "alice", "testclient"), ("trial.approve", "ann", "testclient")]
+        ("trial.create", "alice", "testclient"),
+        ("trial.approve", "ann", "testclient"),
+    ]

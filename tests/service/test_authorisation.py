@@ -69,9 +69,13 @@ _names = itertools.count(1)
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Room for the many trials the matrix makes; requests over 3000 s wait for an approver.
-    return settings.model_copy(update={"max_active_trials_per_user": 10_000,
-                                       "max_active_trials_per_department": 10_000,
-                                       "self_service_max_duration": 3000})
+    return settings.model_copy(
+        update={
+            "max_active_trials_per_user": 10_000,
+            "max_active_trials_per_department": 10_000,
+            "self_service_max_duration": 3000,
+        }
+    )
 
 
 @pytest.fixture
@@ -93,18 +97,24 @@ class World:
     browsers: dict[str, TestClient] = field(default_factory=dict)
     kept: dict[tuple[tuple[str, bool], ...], str] = field(default_factory=dict)
 
-    def trial(self, *, shared: bool = False, ready: bool = False, pending: bool = False,
-              evaluated: bool = False) -> str:
+    def trial(
+        self, *, shared: bool = False, ready: bool = False, pending: bool = False, evaluated: bool = False
+    ) -> str:
         """A new trial of alice's (`demo`, acme's template) in the state asked for."""
-        body = launch(self.client, self.people["alice"], duration=3600 if pending else 600,
-                      shared_with_department=shared)
+        body = launch(
+            self.client,
+            self.people["alice"],
+            duration=3600 if pending else 600,
+            shared_with_department=shared,
+        )
         if ready or evaluated:
             run_until_ready(self.client, self.driver, body["id"])
         if evaluated:
-            answer = self.client.put(f"/api/v1/trials/{body['id']}/evaluation",
-                                     headers=self.people["alice"],
-                                     json={"scores": SCORES, "decision": "iterate",
-                                           "private_notes": "only for us"})
+            answer = self.client.put(
+                f"/api/v1/trials/{body['id']}/evaluation",
+                headers=self.people["alice"],
+                json={"scores": SCORES, "decision": "iterate", "private_notes": "only for us"},
+            )
             assert answer.status_code == 200, answer.text
         return str(body["id"])
 
@@ -147,15 +157,23 @@ def get(path: str) -> Case:
     return lambda _world: ("GET", path, {})
 
 
-def on_trial(method: str, suffix: str = "", body: dict[str, Any] | None = None, *,
-             form: dict[str, str] | None = None, prefix: str = "/api/v1/trials",
-             **state: bool) -> Case:
+def on_trial(
+    method: str,
+    suffix: str = "",
+    body: dict[str, Any] | None = None,
+    *,
+    form: dict[str, str] | None = None,
+    prefix: str = "/api/v1/trials",
+    **state: bool,
+) -> Case:
     """A request about a trial of alice's, a new one unless it is a GET; `body` is JSON,
     `form` form fields."""
+
     def case(world: World) -> Request:
         kwargs = {"json": body} if body is not None else {"data": form} if form else {}
         trial = world.same_trial(**state) if method == "GET" else world.trial(**state)
         return method, f"{prefix}/{trial}{suffix}", kwargs
+
     return case
 
 
@@ -163,8 +181,9 @@ def everyone(status: int, *, anonymous: int = 401) -> dict[str, int]:
     return {**dict.fromkeys(PEOPLE, status), "anonymous": anonymous}
 
 
-def only(status: int, *allowed: str, others: int = 403, hidden: int | None = None,
-         anonymous: int = 401) -> dict[str, int]:
+def only(
+    status: int, *allowed: str, others: int = 403, hidden: int | None = None, anonymous: int = 401
+) -> dict[str, int]:
     """`allowed` get `status`, the others `others`; with `hidden`, people who cannot see the
     (unshared) trial get `hidden` instead, whatever their role."""
     found = {person: status if person in allowed else others for person in PEOPLE}
@@ -176,13 +195,17 @@ def only(status: int, *allowed: str, others: int = 403, hidden: int | None = Non
 def page(path: str, make: Case, expected: dict[str, int]) -> dict[tuple[str, str], Row]:
     """A page in a browser and its JSON twin with a token: `expected` is the twin's; on the
     page, a 401 is a 303 to the sign-in page instead."""
+
     def twin(world: World) -> Request:
         method, url, kwargs = make(world)
         base, sep, query = url.partition("?")
         return method, twin_path(base) + sep + query, kwargs
+
     html = {person: 303 if status == 401 else status for person, status in expected.items()}
-    return {("GET", path): Row(make, html, via="browser"),
-            ("GET", twin_path(path)): Row(twin, expected, via="token")}
+    return {
+        ("GET", path): Row(make, html, via="browser"),
+        ("GET", twin_path(path)): Row(twin, expected, via="token"),
+    }
 
 
 def _manifest(supplier: str = "acme") -> dict[str, Any]:
@@ -191,8 +214,11 @@ def _manifest(supplier: str = "acme") -> dict[str, Any]:
 
 
 def _publish(_world: World) -> Request:
-    return "POST", "/api/v1/templates", {"content": yaml.safe_dump(_manifest()),
-                                         "headers": {"Content-Type": "application/yaml"}}
+    return (
+        "POST",
+        "/api/v1/templates",
+        {"content": yaml.safe_dump(_manifest()), "headers": {"Content-Type": "application/yaml"}},
+    )
 
 
 def _upload(_world: World) -> Request:
@@ -201,8 +227,7 @@ def _upload(_world: World) -> Request:
 
 
 def _user(_world: World) -> Request:
-    return "POST", "/api/v1/users", {"json": {"name": f"new{next(_names)}",
-                                              "role": "civil_servant"}}
+    return "POST", "/api/v1/users", {"json": {"name": f"new{next(_names)}", "role": "civil_servant"}}
 
 
 def _change_user(world: World) -> Request:
@@ -231,8 +256,11 @@ def _sign_in(world: World) -> Request:
 def _share_link(world: World) -> dict[str, Any]:
     """A share link (made by alice) to a new Ready trial of hers, and the trial's id."""
     trial_id = world.trial(ready=True)
-    made = world.client.post(f"/api/v1/trials/{trial_id}/share-links",
-                             headers=world.people["alice"], json={"expires_in_seconds": 600})
+    made = world.client.post(
+        f"/api/v1/trials/{trial_id}/share-links",
+        headers=world.people["alice"],
+        json={"expires_in_seconds": 600},
+    )
     assert made.status_code == 201, made.text
     return {**made.json(), "trial": trial_id, "path": urlsplit(made.json()["url"]).path}
 
@@ -250,16 +278,19 @@ OLD_SANDBOX = "/sandboxes/t0123456789ab/web"
 def on_sandbox(method: str, path: str = "/", *, enter: bool = False) -> Case:
     """A request on the origin of a new Ready trial's `web` sandbox; with `enter`, the
     hand-over with a new grant (made by alice with `POST .../open`)."""
+
     def case(world: World) -> Request:
         trial_id = world.trial(ready=True)
         url = path
         if enter:
-            made = world.client.post(f"/api/v1/trials/{trial_id}/open",
-                                     headers=world.people["alice"], json={})
+            made = world.client.post(
+                f"/api/v1/trials/{trial_id}/open", headers=world.people["alice"], json={}
+            )
             assert made.status_code == 201, made.text
             parts = urlsplit(made.json()["url"])
             url = f"{parts.path}?{parts.query}"
         return method, url, {"headers": {"host": f"{trial_id}-web.sandbox.localhost"}}
+
     return case
 
 
@@ -272,77 +303,104 @@ API: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row(get("/healthz"), everyone(200, anonymous=200), via="public"),
     ("GET", "/readyz"): Row(get("/readyz"), everyone(200, anonymous=200), via="public"),
     ("GET", "/metrics"): Row(get("/metrics"), everyone(200, anonymous=200), via="public"),
-    ("GET", "/openapi.json"): Row(get("/openapi.json"), everyone(200, anonymous=200),
-                                  via="public"),
+    ("GET", "/openapi.json"): Row(get("/openapi.json"), everyone(200, anonymous=200), via="public"),
     ("GET", "/docs"): Row(get("/docs"), everyone(200, anonymous=200), via="public"),
-    ("GET", "/docs/oauth2-redirect"): Row(get("/docs/oauth2-redirect"),
-                                          everyone(200, anonymous=200), via="public"),
+    ("GET", "/docs/oauth2-redirect"): Row(
+        get("/docs/oauth2-redirect"), everyone(200, anonymous=200), via="public"
+    ),
     ("GET", "/redoc"): Row(get("/redoc"), everyone(200, anonymous=200), via="public"),
     ("GET", "/api/v1/templates"): Row(get("/api/v1/templates"), everyone(200)),
     ("POST", "/api/v1/templates"): Row(_publish, only(201, "sam", "pat")),
     ("GET", "/api/v1/templates/{name}"): Row(get("/api/v1/templates/demo"), everyone(200)),
     ("GET", "/api/v1/templates/{name}/outcomes"): Row(
-        get("/api/v1/templates/demo/outcomes"), only(200, "sam", "pat", "ann")),
+        get("/api/v1/templates/demo/outcomes"), only(200, "sam", "pat", "ann")
+    ),
     ("GET", "/api/v1/templates/{name}/versions/{version}"): Row(
-        get("/api/v1/templates/demo/versions/1.0.0"), only(200, "sam", "pat")),
+        get("/api/v1/templates/demo/versions/1.0.0"), only(200, "sam", "pat")
+    ),
     ("POST", "/api/v1/templates/{name}/versions/{version}/status"): Row(
-        lambda w: ("POST", "/api/v1/templates/demo/versions/1.0.0/status",
-                   {"json": {"status": "Published", "reason": "reviewed"}}), only(200, "pat")),
+        lambda w: (
+            "POST",
+            "/api/v1/templates/demo/versions/1.0.0/status",
+            {"json": {"status": "Published", "reason": "reviewed"}},
+        ),
+        only(200, "pat"),
+    ),
     ("GET", "/api/v1/suppliers"): Row(get("/api/v1/suppliers"), everyone(200)),
     ("POST", "/api/v1/suppliers"): Row(_supplier, only(201, "pat")),
     ("POST", "/api/v1/trials"): Row(
-        lambda w: ("POST", "/api/v1/trials", {"json": {
-            "template": "demo", "title": "t", "hypothesis": "h", "duration_seconds": 600}}),
-        only(201, "alice", "bob", "carol", "pat", "ann")),
+        lambda w: (
+            "POST",
+            "/api/v1/trials",
+            {"json": {"template": "demo", "title": "t", "hypothesis": "h", "duration_seconds": 600}},
+        ),
+        only(201, "alice", "bob", "carol", "pat", "ann"),
+    ),
     ("GET", "/api/v1/trials"): Row(get("/api/v1/trials"), everyone(200)),
     ("GET", "/api/v1/trials/{trial_id}"): Row(on_trial("GET"), only(200, *SEES_TRIAL, hidden=404)),
     ("POST", "/api/v1/trials/{trial_id}/extend"): Row(
         on_trial("POST", "/extend", {"duration_seconds": 60}, ready=True),
-        only(200, "alice", "pat", hidden=404)),
+        only(200, "alice", "pat", hidden=404),
+    ),
     ("POST", "/api/v1/trials/{trial_id}/end"): Row(
-        on_trial("POST", "/end"), only(202, *SEES_TRIAL, hidden=404)),
+        on_trial("POST", "/end"), only(202, *SEES_TRIAL, hidden=404)
+    ),
     ("GET", "/api/v1/trials/{trial_id}/events"): Row(
-        on_trial("GET", "/events"), only(200, *SEES_TRIAL, hidden=404)),
+        on_trial("GET", "/events"), only(200, *SEES_TRIAL, hidden=404)
+    ),
     ("POST", "/api/v1/trials/{trial_id}/approve"): Row(
-        on_trial("POST", "/approve", pending=True), only(200, "pat", "ann", hidden=404)),
+        on_trial("POST", "/approve", pending=True), only(200, "pat", "ann", hidden=404)
+    ),
     ("POST", "/api/v1/trials/{trial_id}/reject"): Row(
-        on_trial("POST", "/reject", {"reason": "not now"}, pending=True),
-        only(200, "pat", "ann", hidden=404)),
+        on_trial("POST", "/reject", {"reason": "not now"}, pending=True), only(200, "pat", "ann", hidden=404)
+    ),
     ("PUT", "/api/v1/trials/{trial_id}/evaluation"): Row(
-        on_trial("PUT", "/evaluation", EVALUATION, ready=True), only(200, "alice", hidden=404)),
+        on_trial("PUT", "/evaluation", EVALUATION, ready=True), only(200, "alice", hidden=404)
+    ),
     ("GET", "/api/v1/trials/{trial_id}/evaluation"): Row(
-        on_trial("GET", "/evaluation", evaluated=True), only(200, *SEES_TRIAL, hidden=404)),
+        on_trial("GET", "/evaluation", evaluated=True), only(200, *SEES_TRIAL, hidden=404)
+    ),
     ("GET", "/api/v1/trials/{trial_id}/logs/{component}"): Row(
-        on_trial("GET", "/logs/web", ready=True), only(200, *SEES_TRIAL, hidden=404)),
+        on_trial("GET", "/logs/web", ready=True), only(200, *SEES_TRIAL, hidden=404)
+    ),
     # Opening the sandbox is for the trial's people: not approvers, not suppliers.
     ("POST", "/api/v1/trials/{trial_id}/open"): Row(
-        on_trial("POST", "/open", {}, ready=True), only(201, "alice", "pat", hidden=404)),
+        on_trial("POST", "/open", {}, ready=True), only(201, "alice", "pat", hidden=404)
+    ),
     ("POST", "/api/v1/trials/{trial_id}/share-links"): Row(
-        on_trial("POST", "/share-links", {"expires_in_seconds": 600}),
-        only(201, "alice", "pat", hidden=404)),
+        on_trial("POST", "/share-links", {"expires_in_seconds": 600}), only(201, "alice", "pat", hidden=404)
+    ),
     ("GET", "/api/v1/trials/{trial_id}/share-links"): Row(
-        on_trial("GET", "/share-links"), only(200, "alice", "pat", hidden=404)),
+        on_trial("GET", "/share-links"), only(200, "alice", "pat", hidden=404)
+    ),
     ("DELETE", "/api/v1/trials/{trial_id}/share-links/{link_id}"): Row(
-        _revoke_share_link, only(200, "alice", "pat", hidden=404)),
+        _revoke_share_link, only(200, "alice", "pat", hidden=404)
+    ),
     # The den's old sandbox paths: whoever asks is sent to the open page, which decides.
     ("GET", "/sandboxes/{trial_id}/{component}"): Row(
-        get(OLD_SANDBOX), everyone(303, anonymous=303), via="public",
-        anonymous_to="/trials/t0123456789ab/open/web"),
+        get(OLD_SANDBOX),
+        everyone(303, anonymous=303),
+        via="public",
+        anonymous_to="/trials/t0123456789ab/open/web",
+    ),
     ("GET", "/sandboxes/{trial_id}/{component}/{path:path}"): Row(
-        get(f"{OLD_SANDBOX}/cases"), everyone(303, anonymous=303), via="public",
-        anonymous_to="/trials/t0123456789ab/open/web"),
+        get(f"{OLD_SANDBOX}/cases"),
+        everyone(303, anonymous=303),
+        via="public",
+        anonymous_to="/trials/t0123456789ab/open/web",
+    ),
     ("GET", "/api/v1/reports/trials"): Row(get("/api/v1/reports/trials"), everyone(200)),
     ("POST", "/api/v1/users"): Row(_user, only(201, "pat")),
     ("GET", "/api/v1/users"): Row(get("/api/v1/users"), only(200, "pat")),
     ("PATCH", "/api/v1/users/{name}"): Row(_change_user, only(200, "pat")),
     ("POST", "/api/v1/users/{name}/tokens"): Row(
-        lambda w: ("POST", "/api/v1/users/alice/tokens", {"json": {"name": "x"}}),
-        only(201, "alice", "pat")),
-    ("GET", "/api/v1/users/{name}/tokens"): Row(
-        get("/api/v1/users/alice/tokens"), only(200, "alice", "pat")),
+        lambda w: ("POST", "/api/v1/users/alice/tokens", {"json": {"name": "x"}}), only(201, "alice", "pat")
+    ),
+    ("GET", "/api/v1/users/{name}/tokens"): Row(get("/api/v1/users/alice/tokens"), only(200, "alice", "pat")),
     ("DELETE", "/api/v1/users/{name}/tokens/{token_id}"): Row(
         lambda w: ("DELETE", f"/api/v1/users/alice/tokens/{w.token_of_alice()}", {}),
-        only(200, "alice", "pat")),
+        only(200, "alice", "pat"),
+    ),
     ("GET", "/api/v1/audit"): Row(get("/api/v1/audit"), only(200, "pat")),
 }
 
@@ -357,98 +415,139 @@ PAGES: dict[tuple[str, str], Row] = {
     **page("/cookies", get("/cookies"), everyone(200, anonymous=200)),
     # Single sign-on is not set up here, so its routes do not exist for anyone (with a
     # provider, whoever asks starts signing in: tests/service/test_sign_in_pages.py).
-    ("GET", "/sign-in/start"): Row(get("/sign-in/start"), everyone(404, anonymous=404),
-                                   via="browser"),
-    ("GET", "/sign-in/callback"): Row(get("/sign-in/callback?state=s&code=c"),
-                                      everyone(404, anonymous=404), via="browser"),
+    ("GET", "/sign-in/start"): Row(get("/sign-in/start"), everyone(404, anonymous=404), via="browser"),
+    ("GET", "/sign-in/callback"): Row(
+        get("/sign-in/callback?state=s&code=c"), everyone(404, anonymous=404), via="browser"
+    ),
     **page("/techmap", get("/techmap?q=demo&area=testing"), everyone(200)),
     **page("/templates/{name}", get("/templates/demo"), everyone(200)),
-    **page("/templates/{name}/start/{step}", get(f"{START}/title"),
-           only(200, "alice", "bob", "carol", "pat", "ann")),
+    **page(
+        "/templates/{name}/start/{step}",
+        get(f"{START}/title"),
+        only(200, "alice", "bob", "carol", "pat", "ann"),
+    ),
     **page("/trials", get("/trials?phase=Ready"), everyone(200)),
-    **page("/trials/{trial_id}", on_trial("GET", prefix="/trials"),
-           only(200, *SEES_TRIAL, hidden=404)),
-    **page("/trials/{trial_id}/confirmation", on_trial("GET", "/confirmation", prefix="/trials"),
-           only(200, *SEES_TRIAL, hidden=404)),
-    **page("/trials/{trial_id}/end", on_trial("GET", "/end", prefix="/trials"),
-           only(200, *SEES_TRIAL, hidden=404)),
-    **page("/trials/{trial_id}/reject", on_trial("GET", "/reject", prefix="/trials"),
-           only(200, "pat", "ann", hidden=404)),
-    **page("/trials/{trial_id}/evaluation", on_trial("GET", "/evaluation", prefix="/trials"),
-           only(200, "alice", hidden=404)),
-    **page("/trials/{trial_id}/open/{component}",
-           on_trial("GET", "/open/web", prefix="/trials", ready=True),
-           only(200, "alice", "pat", others=404)),
-    **page("/share/{secret}", lambda w: ("GET", _share_link(w)["path"], {}),
-           everyone(200, anonymous=200)),
+    **page("/trials/{trial_id}", on_trial("GET", prefix="/trials"), only(200, *SEES_TRIAL, hidden=404)),
+    **page(
+        "/trials/{trial_id}/confirmation",
+        on_trial("GET", "/confirmation", prefix="/trials"),
+        only(200, *SEES_TRIAL, hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/end",
+        on_trial("GET", "/end", prefix="/trials"),
+        only(200, *SEES_TRIAL, hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/reject",
+        on_trial("GET", "/reject", prefix="/trials"),
+        only(200, "pat", "ann", hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/evaluation",
+        on_trial("GET", "/evaluation", prefix="/trials"),
+        only(200, "alice", hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/open/{component}",
+        on_trial("GET", "/open/web", prefix="/trials", ready=True),
+        only(200, "alice", "pat", others=404),
+    ),
+    **page("/share/{secret}", lambda w: ("GET", _share_link(w)["path"], {}), everyone(200, anonymous=200)),
     **page("/reports", get("/reports?by=supplier&decision=adopt"), everyone(200)),
     **page("/supplier", get("/supplier"), only(200, "sam", "gus")),
     **page("/supplier/publish", get("/supplier/publish"), only(200, "sam", "gus", "pat")),
     **page("/approvals", get("/approvals"), only(200, "pat", "ann")),
     **page("/platform", get("/platform?phase=Ready"), only(200, "pat")),
-    **page("/platform/templates/{name}/{version}", get("/platform/templates/demo/1.0.0"),
-           only(200, "pat")),
+    **page("/platform/templates/{name}/{version}", get("/platform/templates/demo/1.0.0"), only(200, "pat")),
     ("GET", "/reports/trial-report.{extension}"): Row(
-        get("/reports/trial-report.csv"), everyone(200, anonymous=303), via="browser"),
+        get("/reports/trial-report.csv"), everyone(200, anonymous=303), via="browser"
+    ),
 }
 FORMS: dict[tuple[str, str], Row] = {
-    ("POST", "/sign-in"): Row(_sign_in, everyone(303, anonymous=303), via="form",
-                              anonymous_to="/"),
-    ("POST", "/sign-out"): Row(lambda w: ("POST", "/sign-out", {}),
-                               everyone(303, anonymous=303), via="form",
-                               anonymous_to="/signed-out"),
+    ("POST", "/sign-in"): Row(_sign_in, everyone(303, anonymous=303), via="form", anonymous_to="/"),
+    ("POST", "/sign-out"): Row(
+        lambda w: ("POST", "/sign-out", {}),
+        everyone(303, anonymous=303),
+        via="form",
+        anonymous_to="/signed-out",
+    ),
     ("POST", "/templates/{name}/start/{step}"): Row(
         lambda w: ("POST", f"{START}/title", {"data": {"title": "A trial"}}),
-        only(303, "alice", "bob", "carol", "pat", "ann", anonymous=303), via="form"),
+        only(303, "alice", "bob", "carol", "pat", "ann", anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/extend"): Row(
         on_trial("POST", "/extend", form={"extend-by": "600"}, prefix="/trials", ready=True),
-        only(303, "alice", "pat", hidden=404, anonymous=303), via="form"),
+        only(303, "alice", "pat", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/end"): Row(
         on_trial("POST", "/end", prefix="/trials"),
-        only(303, *SEES_TRIAL, hidden=404, anonymous=303), via="form"),
+        only(303, *SEES_TRIAL, hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/approve"): Row(
         on_trial("POST", "/approve", prefix="/trials", pending=True),
-        only(303, "pat", "ann", hidden=404, anonymous=303), via="form"),
+        only(303, "pat", "ann", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/reject"): Row(
         on_trial("POST", "/reject", form={"reason": "not now"}, prefix="/trials", pending=True),
-        only(303, "pat", "ann", hidden=404, anonymous=303), via="form"),
+        only(303, "pat", "ann", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/evaluation"): Row(
         on_trial("POST", "/evaluation", form=_evaluation_form(), prefix="/trials", ready=True),
-        only(303, "alice", hidden=404, anonymous=303), via="form"),
+        only(303, "alice", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/open/{component}"): Row(
         on_trial("POST", "/open/web", prefix="/trials", ready=True),
-        only(303, "alice", "pat", others=404, anonymous=303), via="form"),
+        only(303, "alice", "pat", others=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/share/{secret}/open/{component}"): Row(
         lambda w: ("POST", _share_link(w)["path"] + "/open/web", {}),
-        everyone(303, anonymous=303), via="form", anonymous_to="https://t"),
-    ("POST", "/supplier/publish"): Row(_upload, only(303, "sam", "pat", anonymous=303),
-                                       via="form"),
+        everyone(303, anonymous=303),
+        via="form",
+        anonymous_to="https://t",
+    ),
+    ("POST", "/supplier/publish"): Row(_upload, only(303, "sam", "pat", anonymous=303), via="form"),
     ("POST", "/platform/templates/{name}/{version}"): Row(
-        lambda w: ("POST", "/platform/templates/demo/1.0.0",
-                   {"data": {"status": "Published", "reason": "reviewed"}}),
-        only(303, "pat", anonymous=303), via="form"),
+        lambda w: (
+            "POST",
+            "/platform/templates/demo/1.0.0",
+            {"data": {"status": "Published", "reason": "reviewed"}},
+        ),
+        only(303, "pat", anonymous=303),
+        via="form",
+    ),
 }
 #: Static files: public, whoever asks. Keyed ("*", mount path), with a file under it; a
 #: mount that is absent (GOV.UK Frontend not installed) needs no row.
 STATIC: dict[tuple[str, str], Row] = {
-    ("*", "/static/den"): Row(get("/static/den/den.mjs"), everyone(200, anonymous=200),
-                              via="public"),
-    ("*", "/static/govuk-frontend"): Row(get("/static/govuk-frontend/govuk-frontend.min.css"),
-                                         everyone(200, anonymous=200), via="public"),
-    ("*", "/assets"): Row(get("/assets/images/favicon.ico"), everyone(200, anonymous=200),
-                          via="public"),
+    ("*", "/static/den"): Row(get("/static/den/den.mjs"), everyone(200, anonymous=200), via="public"),
+    ("*", "/static/govuk-frontend"): Row(
+        get("/static/govuk-frontend/govuk-frontend.min.css"), everyone(200, anonymous=200), via="public"
+    ),
+    ("*", "/assets"): Row(get("/assets/images/favicon.ico"), everyone(200, anonymous=200), via="public"),
 }
 MATRIX: dict[tuple[str, str], Row] = {**API, **PAGES, **FORMS, **STATIC}
 #: Shared with the department: bob (dwp) may now see and evaluate alice's trial.
 SHARED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/trials/{trial_id}"): Row(
-        on_trial("GET", shared=True), only(200, "alice", "bob", "pat", "ann", hidden=404)),
+        on_trial("GET", shared=True), only(200, "alice", "bob", "pat", "ann", hidden=404)
+    ),
     ("PUT", "/api/v1/trials/{trial_id}/evaluation"): Row(
         on_trial("PUT", "/evaluation", EVALUATION, ready=True, shared=True),
-        only(200, "alice", "bob", hidden=404)),
+        only(200, "alice", "bob", hidden=404),
+    ),
     ("GET", "/trials/{trial_id}"): Row(
         on_trial("GET", prefix="/trials", shared=True),
-        only(200, "alice", "bob", "pat", "ann", hidden=404, anonymous=303), via="browser"),
+        only(200, "alice", "bob", "pat", "ann", hidden=404, anonymous=303),
+        via="browser",
+    ),
 }
 
 # --- apps routed by Host, before any route of the den -------------------------------------------
@@ -461,15 +560,23 @@ SHARED: dict[tuple[str, str], Row] = {
 HOST_ROUTED: dict[tuple[str, str, str], Row] = {
     # The grant is the credential: whoever brings it first is let in (303 into the sandbox).
     (SANDBOX, "GET", "/_den/enter"): Row(
-        on_sandbox("GET", enter=True), everyone(303, anonymous=303), via="sandbox",
-        anonymous_to="/"),
-    **{(SANDBOX, method, "/_den/{rest:path}"): Row(
-        on_sandbox(method, "/_den/anything"), everyone(404, anonymous=404), via="sandbox")
-       for method in SANDBOX_METHODS},
-    **{(SANDBOX, method, "/{path:path}"): Row(
-        on_sandbox(method, "/cases"), only(502, "alice", "pat", others=404, anonymous=303),
-        via="sandbox", anonymous_to="https://localhost/trials/")
-       for method in SANDBOX_METHODS},
+        on_sandbox("GET", enter=True), everyone(303, anonymous=303), via="sandbox", anonymous_to="/"
+    ),
+    **{
+        (SANDBOX, method, "/_den/{rest:path}"): Row(
+            on_sandbox(method, "/_den/anything"), everyone(404, anonymous=404), via="sandbox"
+        )
+        for method in SANDBOX_METHODS
+    },
+    **{
+        (SANDBOX, method, "/{path:path}"): Row(
+            on_sandbox(method, "/cases"),
+            only(502, "alice", "pat", others=404, anonymous=303),
+            via="sandbox",
+            anonymous_to="https://localhost/trials/",
+        )
+        for method in SANDBOX_METHODS
+    },
 }
 
 
@@ -496,27 +603,33 @@ def served_routes(app: Any) -> dict[tuple[str, str], str]:
 def host_routed_apps(app: FastAPI) -> dict[str, Any]:
     """The apps middleware hands requests to by Host: any keyword argument that is an app with
     routes of its own."""
-    return {f"{middleware.cls.__name__}.{key}": value  # type: ignore[attr-defined]
-            for middleware in app.user_middleware
-            for key, value in middleware.kwargs.items() if hasattr(value, "routes")}
+    return {
+        f"{middleware.cls.__name__}.{key}": value  # type: ignore[attr-defined]
+        for middleware in app.user_middleware
+        for key, value in middleware.kwargs.items()
+        if hasattr(value, "routes")
+    }
 
 
 HOW_TO_ADD = (
     "For each, add a row to {table} in tests/service/test_authorisation.py with the status each "
-    "person should get (README: \"Who may do what\"), e.g.\n"
+    'person should get (README: "Who may do what"), e.g.\n'
     "    ('GET', '/x/{{id}}'): Row(get('/x/1'), only(200, 'pat', others=403)),\n"
-    "or for a page and its JSON twin: **page('/x', get('/x'), everyone(200)),")
+    "or for a page and its JSON twin: **page('/x', get('/x'), everyone(200)),"
+)
 
 
 def _missing(served: dict[Any, str], rows: set[Any], table: str) -> list[str]:
     """What to say about the served routes without a row, and the rows without a route."""
-    lacking = [f"  {key!r}  (served by {where})" for key, where in sorted(served.items())
-               if key not in rows]
+    lacking = [f"  {key!r}  (served by {where})" for key, where in sorted(served.items()) if key not in rows]
     stale = [f"  {key!r}" for key in sorted(rows - set(served))]
     said = []
     if lacking:
-        said += ["These routes have no row in the authorisation matrix.",
-                 HOW_TO_ADD.format(table=table), *lacking]
+        said += [
+            "These routes have no row in the authorisation matrix.",
+            HOW_TO_ADD.format(table=table),
+            *lacking,
+        ]
     if stale:
         said += [f"These rows of {table} are for routes nothing serves: remove them", *stale]
     return said
@@ -526,15 +639,19 @@ def test_every_route_has_a_row(client: TestClient) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     served = served_routes(app)
     mounted = {key for key in served if key[0] == "*"}
-    problems = _missing(served, set(MATRIX) - (set(STATIC) - mounted),
-                        "MATRIX (API, PAGES, FORMS or STATIC)")
+    problems = _missing(served, set(MATRIX) - (set(STATIC) - mounted), "MATRIX (API, PAGES, FORMS or STATIC)")
     for name, routed in host_routed_apps(app).items():
         there = {(name, *key): where for key, where in served_routes(routed).items()}
-        problems += _missing(there, {key for key in HOST_ROUTED if key[0] == name},
-                             f"HOST_ROUTED (the app {name}, called with its Host header)")
+        problems += _missing(
+            there,
+            {key for key in HOST_ROUTED if key[0] == name},
+            f"HOST_ROUTED (the app {name}, called with its Host header)",
+        )
     known = set(host_routed_apps(app))
-    problems += [f"HOST_ROUTED has rows for {name}, which no middleware routes to: remove them"
-                 for name in sorted({key[0] for key in HOST_ROUTED} - known)]
+    problems += [
+        f"HOST_ROUTED has rows for {name}, which no middleware routes to: remove them"
+        for name in sorted({key[0] for key in HOST_ROUTED} - known)
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -549,12 +666,14 @@ def call(world: World, person: str, row: Row) -> Any:
     method, path, kwargs = row.make(world)
     headers = {**kwargs.pop("headers", {})}
     if row.via in ("token", "public"):
-        return world.client.request(method, path, headers={**headers, **world.people.get(person, {})},
-                                    **kwargs)
+        return world.client.request(
+            method, path, headers={**headers, **world.people.get(person, {})}, **kwargs
+        )
     if row.via == "sandbox":  # a sandbox origin takes a script's token as X-Den-Token
         token = world.people.get(person, {}).get("Authorization", "").removeprefix("Bearer ")
-        return world.client.request(method, path, headers={
-            **headers, **({"x-den-token": token} if token else {})}, **kwargs)
+        return world.client.request(
+            method, path, headers={**headers, **({"x-den-token": token} if token else {})}, **kwargs
+        )
     visitor = world.browser(person)
     if row.via == "form":
         kwargs["data"] = {"csrf_token": world.csrf(person), **kwargs.get("data", {})}
@@ -576,10 +695,16 @@ def _params(table: dict[Any, Row], label: str = "") -> list[Any]:
     return [pytest.param(key, row, id=label + " ".join(key)) for key, row in table.items()]
 
 
-@pytest.mark.parametrize(("key", "row"), [*_params(MATRIX), *_params(SHARED, "shared "),
-                                          *_params(HOST_ROUTED, "host ")])
-def test_route_as_every_person(client: TestClient, people: dict[str, dict[str, str]],
-                               fake_driver: FakeDriver, key: tuple[str, ...], row: Row) -> None:
+@pytest.mark.parametrize(
+    ("key", "row"), [*_params(MATRIX), *_params(SHARED, "shared "), *_params(HOST_ROUTED, "host ")]
+)
+def test_route_as_every_person(
+    client: TestClient,
+    people: dict[str, dict[str, str]],
+    fake_driver: FakeDriver,
+    key: tuple[str, ...],
+    row: Row,
+) -> None:
     if key in STATIC and key not in served_routes(client.app):
         pytest.skip(f"nothing is mounted at {key[1]} (GOV.UK Frontend: scripts/bootstrap)")
     world = World(client=client, people=people, driver=fake_driver)
@@ -588,6 +713,8 @@ def test_route_as_every_person(client: TestClient, people: dict[str, dict[str, s
         answer = call(world, person, row)
         check_shape(person, row, answer)
         if answer.status_code != row.expected[person]:
-            wrong.append(f"{person} ({PEOPLE.get(person, ('no token',))[0]}) got "
-                         f"{answer.status_code}, not {row.expected[person]}: {answer.text[:200]}")
+            wrong.append(
+                f"{person} ({PEOPLE.get(person, ('no token',))[0]}) got "
+                f"{answer.status_code}, not {row.expected[person]}: {answer.text[:200]}"
+            )
     assert not wrong, f"{' '.join(key)}:\n" + "\n".join(wrong)

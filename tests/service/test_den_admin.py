@@ -23,11 +23,9 @@ def den(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def test_a_user_and_a_token_made_on_the_database_sign_in(den: CliRunner, engine: Engine) -> None:
-    made = den.invoke(app, ["users", "create", "alice", "--role", "civil_servant",
-                            "--department", "dwp"])
+    made = den.invoke(app, ["users", "create", "alice", "--role", "civil_servant", "--department", "dwp"])
     assert made.exit_code == 0, made.output
-    token = den.invoke(app, ["tokens", "create", "alice", "--name", "laptop",
-                             "--expires-in", "3600"])
+    token = den.invoke(app, ["tokens", "create", "alice", "--name", "laptop", "--expires-in", "3600"])
     assert token.exit_code == 0, token.output
     printed = token.stdout.strip()
     assert printed.startswith("den_") and "\n" not in printed  # the token alone, for $(...)
@@ -43,6 +41,7 @@ def test_mistakes_are_named_and_exit_1(den: CliRunner) -> None:
     assert wrong_role.exit_code == 1 and "unknown role 'wizard'" in wrong_role.stderr
     no_user = den.invoke(app, ["tokens", "create", "nobody"])
     assert no_user.exit_code == 1 and "no user 'nobody'" in no_user.stderr
-    supplier = den.invoke(app, ["users", "create", "sam", "--role", "supplier",
-                                "--supplier", "acme"])  # nothing registered acme yet
+    supplier = den.invoke(
+        app, ["users", "create", "sam", "--role", "supplier", "--supplier", "acme"]
+    )  # nothing registered acme yet
     assert supplier.exit_code == 1 and "no supplier 'acme'" in supplier.stderr

@@ -17,13 +17,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def evaluate(client: TestClient, headers: dict[str, str], trial_id: str, **extra: object):  # type: ignore[no-untyped-def]
-    return client.put(f"/api/v1/trials/{trial_id}/evaluation", headers=headers, json={
-        "scores": SCORES, "decision": "iterate", "lessons_learned": "Needs Welsh",
-        "private_notes": "The team lead was sceptical", **extra})
+    return client.put(
+        f"/api/v1/trials/{trial_id}/evaluation",
+        headers=headers,
+        json={
+            "scores": SCORES,
+            "decision": "iterate",
+            "lessons_learned": "Needs Welsh",
+            "private_notes": "The team lead was sceptical",
+            **extra,
+        },
+    )
 
 
-def finished_trial(client: TestClient, headers: dict[str, str], driver: FakeDriver,
-                   template: str = "demo") -> str:
+def finished_trial(
+    client: TestClient, headers: dict[str, str], driver: FakeDriver, template: str = "demo"
+) -> str:
     trial_id = str(launch(client, headers, template=template)["id"])
     run_until_ready(client, driver, trial_id)
     client.post(f"/api/v1/trials/{trial_id}/end", headers=headers)
@@ -32,7 +41,8 @@ def finished_trial(client: TestClient, headers: dict[str, str], driver: FakeDriv
 
 
 def test_an_evaluation_is_recorded_with_measured_evidence(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial_id = finished_trial(client, people["alice"], fake_driver)
     answer = evaluate(client, people["alice"], trial_id)
     assert answer.status_code == 200, answer.text
@@ -48,21 +58,29 @@ def test_an_evaluation_is_recorded_with_measured_evidence(
 
 
 def test_private_notes_stay_with_the_owner_and_platform_engineers(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial_id = finished_trial(client, people["alice"], fake_driver)
     evaluate(client, people["alice"], trial_id)
-    notes = {person: client.get(f"/api/v1/trials/{trial_id}/evaluation",
-                                headers=people[person]).json()["private_notes"]
-             for person in ("alice", "pat", "ann")}
-    assert notes == {"alice": "The team lead was sceptical",
-                     "pat": "The team lead was sceptical", "ann": None}
+    notes = {
+        person: client.get(f"/api/v1/trials/{trial_id}/evaluation", headers=people[person]).json()[
+            "private_notes"
+        ]
+        for person in ("alice", "pat", "ann")
+    }
+    assert notes == {
+        "alice": "The team lead was sceptical",
+        "pat": "The team lead was sceptical",
+        "ann": None,
+    }
     # The template's supplier does not see the trial, nor so its evaluation.
     hidden = client.get(f"/api/v1/trials/{trial_id}/evaluation", headers=people["sam"])
     assert hidden.status_code == 404 and "sceptical" not in hidden.text
 
 
 def test_every_dimension_is_required_and_scored_one_to_five(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial_id = finished_trial(client, people["alice"], fake_driver)
     partial = {k: v for k, v in SCORES.items() if k != "privacy"}
     answer = evaluate(client, people["alice"], trial_id, scores=partial)
@@ -73,23 +91,28 @@ def test_every_dimension_is_required_and_scored_one_to_five(
     assert [p["field"] for p in problems] == ["scores.security.score"]
     decision = evaluate(client, people["alice"], trial_id, decision="maybe").json()["problems"]
     assert [p["field"] for p in decision] == ["decision"]
-    assert client.get(f"/api/v1/trials/{trial_id}/evaluation",
-                      headers=people["alice"]).json()["reason"] == "NotEvaluated"
+    assert (
+        client.get(f"/api/v1/trials/{trial_id}/evaluation", headers=people["alice"]).json()["reason"]
+        == "NotEvaluated"
+    )
 
 
 def test_a_trial_that_never_started_cannot_be_evaluated(
-        client: TestClient, people: dict[str, dict[str, str]], settings: object) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], settings: object
+) -> None:
     client.app.state.settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
-        update={"self_service_max_duration": 300})
+        update={"self_service_max_duration": 300}
+    )
     trial_id = launch(client, people["alice"], duration=600)["id"]
     answer = evaluate(client, people["alice"], trial_id)
     assert answer.status_code == 409 and answer.json()["reason"] == "NotEvaluable"
 
 
 def test_the_report_has_one_row_per_evaluated_trial_in_json_and_csv(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     evaluated = finished_trial(client, people["alice"], fake_driver)
-    evaluate(client, people["alice"], evaluated, lessons_learned="=HYPERLINK(\"x\")")
+    evaluate(client, people["alice"], evaluated, lessons_learned='=HYPERLINK("x")')
     finished_trial(client, people["alice"], fake_driver)  # not evaluated: not reported
     answer = client.get("/api/v1/reports/trials", headers=people["carol"])
     body = answer.json()
@@ -107,11 +130,12 @@ def test_the_report_has_one_row_per_evaluated_trial_in_json_and_csv(
     assert list(csv_row) == list(COLUMNS)
     assert csv_row["row"] == "1" and csv_row["teardown_verified"] == "true"
     assert evaluated not in text
-    assert csv_row["lessons_learned"] == "'=HYPERLINK(\"x\")"  # a spreadsheet will not run it
+    assert csv_row["lessons_learned"] == '\'=HYPERLINK("x")'  # a spreadsheet will not run it
 
 
 def test_the_report_filters_and_suppliers_see_only_their_own(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     demo = finished_trial(client, people["alice"], fake_driver)
     pair = finished_trial(client, people["alice"], fake_driver, template="pair")
     for trial_id in (demo, pair):
@@ -130,20 +154,35 @@ def test_the_report_filters_and_suppliers_see_only_their_own(
 
 
 def test_a_supplier_gets_its_rows_without_the_civil_servants_words(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
-    trial_id = str(launch(client, people["alice"], title="Bins in Barnsley",
-                          problem_statement="Residents miss collections",
-                          success_criteria=["Half find their day"])["id"])
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
+    trial_id = str(
+        launch(
+            client,
+            people["alice"],
+            title="Bins in Barnsley",
+            problem_statement="Residents miss collections",
+            success_criteria=["Half find their day"],
+        )["id"]
+    )
     run_until_ready(client, fake_driver, trial_id)
     evaluate(client, people["alice"], trial_id)
     (full,) = client.get("/api/v1/reports/trials", headers=people["carol"]).json()["items"]
     assert (full["title"], full["department"]) == ("Bins in Barnsley", "dwp")
     answer = client.get("/api/v1/reports/trials", headers=people["sam"])
     (row,) = answer.json()["items"]
-    assert (row["title"], row["problem_statement"], row["hypothesis"], row["department"],
-            row["success_criteria"]) == ("", "", "", "", [])
+    assert (
+        row["title"],
+        row["problem_statement"],
+        row["hypothesis"],
+        row["department"],
+        row["success_criteria"],
+    ) == ("", "", "", "", [])
     assert (row["decision"], row["user_need_score"], row["lessons_learned"]) == (
-        "iterate", 4, "Needs Welsh")  # the evaluation itself is published
+        "iterate",
+        4,
+        "Needs Welsh",
+    )  # the evaluation itself is published
     text = client.get("/api/v1/reports/trials?format=csv", headers=people["sam"]).text
     for private in ("Barnsley", "Residents miss", "Half find", "It helps", "dwp", trial_id):
         assert private not in answer.text and private not in text
@@ -152,8 +191,9 @@ def test_a_supplier_gets_its_rows_without_the_civil_servants_words(
 def test_the_report_schema_document_describes_every_column() -> None:
     text = (ROOT / "docs" / "report-schema.md").read_text()
     assert REPORT_SCHEMA in text
-    documented = [line.split("|")[1].strip().strip("`") for line in text.splitlines()
-                  if line.startswith("| `")]
+    documented = [
+        line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")
+    ]
     expected = [c for c in COLUMNS if not c.endswith(("_score", "_evidence"))]
     expected += ["<dimension>_score", "<dimension>_evidence"]
     assert sorted(documented) == sorted(expected)

@@ -39,7 +39,6 @@ def test_0002_upgrades_a_database_with_trials_in_it(database_url: str) -> None:
         trial = session.get(Trial, "told")
         assert trial is not None
         assert trial.updated_at == T0  # backfilled, so a watch sees when it last changed
-        assert (trial.shared_with_department, trial.approved_by, trial.cpu_millicores) == (
-            False, "", 0)
+        assert (trial.shared_with_department, trial.approved_by, trial.cpu_millicores) == (False, "", 0)
         assert trial.extension_requested_seconds is None
     engine.dispose()

@@ -30,9 +30,11 @@ def templates_dir(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES / "templates", target)
     manifest = yaml.safe_load((target / "demo" / "template.yaml").read_text())
     manifest["metadata"]["name"] = "patterned"
-    manifest["spec"]["parameters"] = {"type": "object", "additionalProperties": False,
-                                      "properties": {"code": {"type": "string", "pattern": PATTERN,
-                                                              "maxLength": 4096}}}
+    manifest["spec"]["parameters"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"code": {"type": "string", "pattern": PATTERN, "maxLength": 4096}},
+    }
     (target / "patterned").mkdir()
     (target / "patterned" / "template.yaml").write_text(yaml.safe_dump(manifest))
     return target
@@ -51,8 +53,11 @@ def no_python_re_on_the_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def ask(client: TestClient, code: str) -> Any:
-    return client.post("/api/v1/trials", headers=AUTH, json={
-        "template": "patterned", "title": "t", "hypothesis": "h", "parameters": {"code": code}})
+    return client.post(
+        "/api/v1/trials",
+        headers=AUTH,
+        json={"template": "patterned", "title": "t", "hypothesis": "h", "parameters": {"code": code}},
+    )
 
 
 def test_an_adversarial_parameter_value_is_refused_at_once(

@@ -42,8 +42,7 @@ def test_a_revoked_token_stops_working_at_once(client: TestClient) -> None:
 
 def test_a_token_expires(client: TestClient) -> None:
     client.post("/api/v1/users", headers=AUTH, json={"name": "dee", "role": "civil_servant"})
-    made = client.post("/api/v1/users/dee/tokens", headers=AUTH,
-                       json={"expires_in_seconds": 3600}).json()
+    made = client.post("/api/v1/users/dee/tokens", headers=AUTH, json={"expires_in_seconds": 3600}).json()
     me = {"Authorization": f"Bearer {made['token']}"}
     assert client.get("/api/v1/trials", headers=me).status_code == 200
     later = datetime.now(UTC) + timedelta(seconds=3601)
@@ -67,13 +66,17 @@ def test_user_rules(client: TestClient) -> None:
 
 
 def test_a_registered_supplier_can_be_bound_and_publishes_only_its_own(client: TestClient) -> None:
-    created = client.post("/api/v1/suppliers", headers=AUTH,
-                          json={"slug": "initech", "name": "Initech", "size": "large"})
+    created = client.post(
+        "/api/v1/suppliers", headers=AUTH, json={"slug": "initech", "name": "Initech", "size": "large"}
+    )
     assert created.status_code == 201 and created.json()["templates"] == []
-    assert client.post("/api/v1/suppliers", headers=AUTH,
-                       json={"slug": "initech", "name": "Again"}).status_code == 409
-    client.post("/api/v1/users", headers=AUTH,
-                json={"name": "ivy", "role": "supplier", "supplier": "initech"})
+    assert (
+        client.post("/api/v1/suppliers", headers=AUTH, json={"slug": "initech", "name": "Again"}).status_code
+        == 409
+    )
+    client.post(
+        "/api/v1/users", headers=AUTH, json={"name": "ivy", "role": "supplier", "supplier": "initech"}
+    )
     token = client.post("/api/v1/users/ivy/tokens", headers=AUTH, json={}).json()["token"]
     ivy = {"Authorization": f"Bearer {token}"}
     theirs = {**GOOD, "metadata": {**GOOD["metadata"], "version": "9.0.0"}}
@@ -85,19 +88,27 @@ def test_a_registered_supplier_can_be_bound_and_publishes_only_its_own(client: T
 
 
 def test_quarantining_a_version_stops_new_trials_from_it(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
-    changed = client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
-                          json={"status": "Quarantined", "reason": "CVE-2026-0001"})
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    changed = client.post(
+        "/api/v1/templates/demo/versions/1.0.0/status",
+        headers=people["pat"],
+        json={"status": "Quarantined", "reason": "CVE-2026-0001"},
+    )
     assert changed.status_code == 200 and changed.json()["status_reason"] == "CVE-2026-0001"
     detail = client.get("/api/v1/templates/demo", headers=people["alice"]).json()
     assert [(v["version"], v["status"]) for v in detail["versions"]] == [("1.0.0", "Quarantined")]
     names = [t["name"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]]
     assert names == ["pair"]
-    answer = client.post("/api/v1/trials", headers=people["alice"], json={
-        "template": "demo@1.0.0", "title": "t", "hypothesis": "h"})
+    answer = client.post(
+        "/api/v1/trials",
+        headers=people["alice"],
+        json={"template": "demo@1.0.0", "title": "t", "hypothesis": "h"},
+    )
     assert answer.status_code == 422 and "quarantined" in answer.json()["detail"]
-    unknown = client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
-                          json={"status": "Draft"})
+    unknown = client.post(
+        "/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"], json={"status": "Draft"}
+    )
     assert unknown.status_code == 422
 
 
@@ -107,12 +118,14 @@ def test_the_audit_log_names_actor_source_and_object(client: TestClient) -> None
     items = client.get("/api/v1/audit?limit=2", headers=AUTH).json()["items"]
     assert [(a["action"], a["actor"], a["source"], a["object_id"]) for a in items] == [
         ("token.create", "admin", "testclient", str(made["id"])),
-        ("user.create", "admin", "testclient", "dee")]
+        ("user.create", "admin", "testclient", "dee"),
+    ]
     assert made["token"] not in json.dumps(items)
 
 
 def test_each_person_sees_only_the_trials_they_should(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     private = launch(client, people["alice"])["id"]
     shared = launch(client, people["alice"], shared_with_department=True)["id"]
     other = launch(client, people["carol"], template="pair")["id"]
@@ -128,7 +141,8 @@ def test_each_person_sees_only_the_trials_they_should(
 
 
 def test_selectors_filter_trials_server_side(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     ready = launch(client, people["alice"])["id"]
     run_until_ready(client, fake_driver, ready)
     waiting = launch(client, people["carol"], template="pair")["id"]
@@ -147,18 +161,19 @@ def test_selectors_filter_trials_server_side(
 
 
 def test_a_watch_starts_with_every_matching_trial(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     first = launch(client, people["alice"])["id"]
     launch(client, people["alice"], template="pair")
-    answer = client.get("/api/v1/trials?watch=true&timeout_seconds=0&template=demo",
-                        headers=people["alice"])
+    answer = client.get("/api/v1/trials?watch=true&timeout_seconds=0&template=demo", headers=people["alice"])
     assert answer.headers["content-type"] == "application/x-ndjson"
     events = [json.loads(line) for line in answer.text.splitlines()]
     assert [(e["type"], e["object"]["id"]) for e in events] == [("ADDED", first)]
 
 
 def test_a_watch_sends_what_changed_and_only_that(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     from api import watch
     from orchestrator import crud
     from orchestrator.models import User
@@ -169,9 +184,13 @@ def test_a_watch_sends_what_changed_and_only_that(
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with Session(engine) as session:
         alice = session.exec(select(User).where(User.name == "alice")).one()
-    spec = watch.WatchSpec(user=alice, selectors=crud.TrialFilter(),
-                           sandboxes=address("http://x/", "sandbox.localhost"),
-                           interval=0.1, timeout=0)
+    spec = watch.WatchSpec(
+        user=alice,
+        selectors=crud.TrialFilter(),
+        sandboxes=address("http://x/", "sandbox.localhost"),
+        interval=0.1,
+        timeout=0,
+    )
     cursor = watch._Cursor()
     assert [json.loads(line)["type"] for line in watch._poll(engine, spec, cursor)] == ["ADDED"] * 2
     assert watch._poll(engine, spec, cursor) == []  # nothing changed, nothing sent
@@ -182,7 +201,8 @@ def test_a_watch_sends_what_changed_and_only_that(
 
 
 def test_logs_stream_from_the_runtime(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial_id = launch(client, people["alice"])["id"]
     early = client.get(f"/api/v1/trials/{trial_id}/logs/web", headers=people["alice"])
     assert early.status_code == 409 and early.json()["reason"] == "NoSandbox"
@@ -196,22 +216,33 @@ def test_logs_stream_from_the_runtime(
 
 def test_nul_characters_are_refused_not_a_server_error(client: TestClient) -> None:
     """PostgreSQL cannot store or compare NUL: every way in answers 422 naming the field."""
-    body = client.post("/api/v1/trials", headers=AUTH, json={
-        "template": "demo", "title": "a\x00b", "hypothesis": "h"})
+    body = client.post(
+        "/api/v1/trials", headers=AUTH, json={"template": "demo", "title": "a\x00b", "hypothesis": "h"}
+    )
     query = client.get("/api/v1/trials?owner=a%00b", headers=AUTH)
-    manifest = client.post("/api/v1/templates", headers=AUTH, json={
-        **GOOD, "metadata": {**GOOD["metadata"], "description": "x\x00"}})
+    manifest = client.post(
+        "/api/v1/templates",
+        headers=AUTH,
+        json={**GOOD, "metadata": {**GOOD["metadata"], "description": "x\x00"}},
+    )
     assert [(a.status_code, a.json()["problems"][0]["field"]) for a in (body, query, manifest)] == [
-        (422, "title"), (422, "owner"), (422, "(body)")]
+        (422, "title"),
+        (422, "owner"),
+        (422, "(body)"),
+    ]
 
 
 def test_quarantining_a_version_tears_down_its_running_trials(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     running = launch(client, people["alice"])
     run_until_ready(client, fake_driver, running["id"])
     other = launch(client, people["alice"], template="pair")
-    changed = client.post("/api/v1/templates/demo/versions/1.0.0/status", headers=people["pat"],
-                          json={"status": "Quarantined", "reason": "CVE-2026-0001"})
+    changed = client.post(
+        "/api/v1/templates/demo/versions/1.0.0/status",
+        headers=people["pat"],
+        json={"status": "Quarantined", "reason": "CVE-2026-0001"},
+    )
     assert changed.status_code == 200
     reconciler(client, fake_driver).reconcile_once(now=datetime.now(UTC))
     stopped = client.get(f"/api/v1/trials/{running['id']}", headers=people["alice"]).json()

@@ -31,9 +31,14 @@ def launch(reconciler: Reconciler, *, duration: int = 60, template: str = "demo"
     with db.session_scope(reconciler.engine) as session:
         admin = crud.ensure_user(session, name="admin", role="platform_engineer", now=T0)
         trial = crud.create_trial(
-            session, actor=crud.Actor(user=admin), settings=reconciler.settings, now=T0,
-            request=crud.TrialRequest(template=template, title="t", hypothesis="h",
-                                      duration_seconds=duration))
+            session,
+            actor=crud.Actor(user=admin),
+            settings=reconciler.settings,
+            now=T0,
+            request=crud.TrialRequest(
+                template=template, title="t", hypothesis="h", duration_seconds=duration
+            ),
+        )
         return trial.id
 
 
@@ -46,8 +51,12 @@ def trial(reconciler: Reconciler, trial_id: str) -> Trial:
 
 def history(reconciler: Reconciler, trial_id: str) -> list[tuple[str, str]]:
     with Session(reconciler.engine) as session:
-        rows = session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id)
-                            .where(TrialEvent.kind == "Transition").order_by(TrialEvent.id))
+        rows = session.exec(
+            select(TrialEvent)
+            .where(TrialEvent.trial_id == trial_id)
+            .where(TrialEvent.kind == "Transition")
+            .order_by(TrialEvent.id)
+        )
         return [(e.phase, e.reason) for e in rows]
 
 
@@ -73,8 +82,12 @@ def test_a_trial_goes_from_requested_to_ready_then_expires_and_is_torn_down(den)
     assert stopped.endpoints == {} and stopped.ended_at == T0 + timedelta(seconds=60)
     assert driver.resources == {}
     assert history(reconciler, trial_id) == [
-        ("Requested", "Created"), ("Provisioning", "Starting"), ("Ready", "Started"),
-        ("Stopping", "Expired"), ("Stopped", "Expired")]
+        ("Requested", "Created"),
+        ("Provisioning", "Starting"),
+        ("Ready", "Started"),
+        ("Stopping", "Expired"),
+        ("Stopped", "Expired"),
+    ]
 
 
 def test_ending_early_stops_with_user_requested(den) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +102,9 @@ def test_ending_early_stops_with_user_requested(den) -> None:  # type: ignore[no
         crud.request_end(session, actor=crud.Actor(user=admin), trial=row, now=T0)
     reconciler.reconcile_once(now=T0 + timedelta(seconds=4))
     assert (trial(reconciler, trial_id).phase, trial(reconciler, trial_id).reason) == (
-        Phase.STOPPED, "UserRequested")
+        Phase.STOPPED,
+        "UserRequested",
+    )
     assert driver.resources == {}
 
 
@@ -180,20 +195,24 @@ def test_a_stored_version_that_no_longer_validates_fails_its_trial_only(den) -> 
         version = session.get(TemplateVersion, trial(reconciler, broken).template_version_id)
         assert version is not None
         stored = dict(version.manifest)
-        stored["spec"] = {**stored["spec"], "components": [
-            {**c, "ports": [{"name": "a-port-name-far-too-long", "containerPort": 8080}]}
-            for c in stored["spec"]["components"]]}
+        stored["spec"] = {
+            **stored["spec"],
+            "components": [
+                {**c, "ports": [{"name": "a-port-name-far-too-long", "containerPort": 8080}]}
+                for c in stored["spec"]["components"]
+            ],
+        }
         version.manifest, version.digest = stored, "f" * 64
     for second in range(4):
         reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
     failed = trial(reconciler, broken)
     assert failed.phase in (Phase.FAILED, Phase.STOPPING, Phase.STOPPED)
     assert "no longer passes validation" in failed.message or any(
-        "no longer passes validation" in m for m in _messages(reconciler, broken))
+        "no longer passes validation" in m for m in _messages(reconciler, broken)
+    )
     assert trial(reconciler, healthy).phase == Phase.READY
 
 
 def _messages(reconciler: Reconciler, trial_id: str) -> list[str]:
     with Session(reconciler.engine) as session:
-        return [e.message for e in session.exec(select(TrialEvent)
-                                                .where(TrialEvent.trial_id == trial_id))]
+        return [e.message for e in session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id))]

@@ -61,14 +61,23 @@ FORBIDDEN = {
     "Content-Location": "https://evil.example/",
     "X-Hop": "named in Connection",
 }
-ALLOWED = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=60",
-           "ETag": '"v1"', "Last-Modified": "Wed, 21 Oct 2015 07:28:00 GMT",
-           "Vary": "Accept-Encoding", "Content-Language": "en-GB",
-           "Content-Disposition": 'inline; filename="a.txt"',
-           "Content-Security-Policy": "default-src 'self'"}
-COOKIES = ["a=1; Domain=sandbox.localhost; Path=/", "b=2; domain = .localhost",
-           "=den_sandbox=fixed", "__Host-den_session=evil; Path=/; Secure",
-           "c=3; Path=/; HttpOnly"]
+ALLOWED = {
+    "Content-Type": "text/plain; charset=utf-8",
+    "Cache-Control": "max-age=60",
+    "ETag": '"v1"',
+    "Last-Modified": "Wed, 21 Oct 2015 07:28:00 GMT",
+    "Vary": "Accept-Encoding",
+    "Content-Language": "en-GB",
+    "Content-Disposition": 'inline; filename="a.txt"',
+    "Content-Security-Policy": "default-src 'self'",
+}
+COOKIES = [
+    "a=1; Domain=sandbox.localhost; Path=/",
+    "b=2; domain = .localhost",
+    "=den_sandbox=fixed",
+    "__Host-den_session=evil; Path=/; Secure",
+    "c=3; Path=/; HttpOnly",
+]
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -88,8 +97,12 @@ class Hostile(BaseHTTPRequestHandler):
 
     def _headers(self, query: dict[str, str]) -> None:
         self.send_response(200)
-        for name, value in {**FORBIDDEN, **ALLOWED, "X-Frame-Options": "ALLOWALL",
-                            "Connection": "close, X-Hop"}.items():
+        for name, value in {
+            **FORBIDDEN,
+            **ALLOWED,
+            "X-Frame-Options": "ALLOWALL",
+            "Connection": "close, X-Hop",
+        }.items():
             self.send_header(name, value)
         for cookie in COOKIES:
             self.send_header("Set-Cookie", cookie)
@@ -160,8 +173,9 @@ class UpstreamDriver(FakeDriver):
 
     def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
         seen = super().poll(spec, handle)
-        return dataclasses.replace(seen, endpoints={
-            name: f"{self.upstream}/{spec.trial_id}/{name}/" for name in seen.endpoints})
+        return dataclasses.replace(
+            seen, endpoints={name: f"{self.upstream}/{spec.trial_id}/{name}/" for name in seen.endpoints}
+        )
 
 
 @dataclasses.dataclass
@@ -173,12 +187,12 @@ class Den:
     trials: list[str]
 
     def get(self, trial_id: str, path: str, **kwargs: Any) -> httpx.Response:
-        return sandbox_get(f"http://{trial_id}-web.sandbox.localhost{path}", den=self.url,
-                           token=TOKEN, **kwargs)
+        return sandbox_get(
+            f"http://{trial_id}-web.sandbox.localhost{path}", den=self.url, token=TOKEN, **kwargs
+        )
 
     def api(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {TOKEN}"},
-                         timeout=5)
+        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -198,11 +212,19 @@ def _settings(tmp: Path) -> Settings:
     engine = db.make_engine(url)
     db.upgrade(engine)
     engine.dispose()
-    return Settings(database_url=url, templates_dir=tmp / "templates", data_dir=tmp / "data",
-                    bootstrap_admin_token=ADMIN_TOKEN, min_trial_duration=1, poll_interval=0.05,
-                    max_active_trials_per_user=1000, max_active_trials_per_department=1000,
-                    sandbox_max_concurrent_requests=LIMIT, sandbox_queue_wait=WAIT,
-                    sandbox_request_timeout=TIMEOUT)
+    return Settings(
+        database_url=url,
+        templates_dir=tmp / "templates",
+        data_dir=tmp / "data",
+        bootstrap_admin_token=ADMIN_TOKEN,
+        min_trial_duration=1,
+        poll_interval=0.05,
+        max_active_trials_per_user=1000,
+        max_active_trials_per_department=1000,
+        sandbox_max_concurrent_requests=LIMIT,
+        sandbox_queue_wait=WAIT,
+        sandbox_request_timeout=TIMEOUT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +235,9 @@ def den(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer) -> Ite
     app = create_app(settings, with_reconciler=False, driver=driver)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="critical",
-                                           http="h11", ws="none", loop="asyncio"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, log_level="critical", http="h11", ws="none", loop="asyncio")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -224,8 +247,12 @@ def den(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer) -> Ite
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with db.session_scope(app.state.engine) as session:
         now = datetime.now(UTC)
-        alice = crud.create_user(session, actor=None, now=now, data=crud.NewUser(
-            name="alice", role="civil_servant", department="dwp"))
+        alice = crud.create_user(
+            session,
+            actor=None,
+            now=now,
+            data=crud.NewUser(name="alice", role="civil_servant", department="dwp"),
+        )
         crud.issue_token(session, user=alice, now=now, token=TOKEN)
     trials = [_ready(url, app, driver, settings) for _ in range(2)]
     yield Den(url=url, upstream=upstream, hostile=hostile, app=app, trials=trials)
@@ -236,16 +263,23 @@ def den(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer) -> Ite
 
 
 def _ready(url: str, app: Any, driver: FakeDriver, settings: Settings) -> str:
-    made = httpx.post(f"{url}/api/v1/trials", headers={"Authorization": f"Bearer {TOKEN}"},
-                      json={"template": "demo", "title": "A trial", "hypothesis": "It helps",
-                            "duration_seconds": 600}, timeout=10)
+    made = httpx.post(
+        f"{url}/api/v1/trials",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"template": "demo", "title": "A trial", "hypothesis": "It helps", "duration_seconds": 600},
+        timeout=10,
+    )
     assert made.status_code == 201, made.text
     reconciler = Reconciler(engine=app.state.engine, driver=driver, settings=settings)
     for _ in range(2):
         reconciler.reconcile_once(now=datetime.now(UTC))
     trial_id = str(made.json()["id"])
-    assert httpx.get(f"{url}/api/v1/trials/{trial_id}", headers={
-        "Authorization": f"Bearer {TOKEN}"}).json()["phase"] == "Ready"
+    assert (
+        httpx.get(f"{url}/api/v1/trials/{trial_id}", headers={"Authorization": f"Bearer {TOKEN}"}).json()[
+            "phase"
+        ]
+        == "Ready"
+    )
     return trial_id
 
 
@@ -267,8 +301,9 @@ def test_only_allow_listed_headers_of_the_workload_reach_the_browser(den: Den) -
     for name, value in ALLOWED.items():
         assert value in answer.headers.get_list(name), name
     # Anything else is the den's own (uvicorn's date and server among them).
-    assert names <= RESPONSE_HEADERS | {"x-frame-options", "x-content-type-options", "date",
-                                        "server"}, names - RESPONSE_HEADERS
+    assert names <= RESPONSE_HEADERS | {"x-frame-options", "x-content-type-options", "date", "server"}, (
+        names - RESPONSE_HEADERS
+    )
     assert "BaseHTTP" not in answer.headers["server"]
     assert answer.headers.get_list("x-frame-options") == ["DENY"]
     assert answer.headers["x-content-type-options"] == "nosniff"
@@ -277,23 +312,39 @@ def test_only_allow_listed_headers_of_the_workload_reach_the_browser(den: Den) -
 
 def test_the_workloads_cookies_stay_on_its_own_host(den: Den) -> None:
     answer = den.get(den.trials[0], "/headers")
-    assert answer.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2",
-                                                     "c=3; Path=/; HttpOnly"]
+    assert answer.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2", "c=3; Path=/; HttpOnly"]
 
 
 def test_nothing_of_the_den_nor_the_visitors_address_reaches_the_workload(den: Den) -> None:
-    answer = den.get(den.trials[0], "/echo", headers={
-        "cookie": "theirs=1; __Host-den_session=s; den_sandbox=s2", "x-den-trial": "spoof",
-        "x-den-role": "platform_engineer", "authorization": "Bearer den-secret",
-        "x-forwarded-for": "203.0.113.9", "x-real-ip": "203.0.113.9",
-        "forwarded": "for=203.0.113.9", "connection": "keep-alive, x-secret",
-        "x-secret": "hop", "accept-language": "cy"})
+    answer = den.get(
+        den.trials[0],
+        "/echo",
+        headers={
+            "cookie": "theirs=1; __Host-den_session=s; den_sandbox=s2",
+            "x-den-trial": "spoof",
+            "x-den-role": "platform_engineer",
+            "authorization": "Bearer den-secret",
+            "x-forwarded-for": "203.0.113.9",
+            "x-real-ip": "203.0.113.9",
+            "forwarded": "for=203.0.113.9",
+            "connection": "keep-alive, x-secret",
+            "x-secret": "hop",
+            "accept-language": "cy",
+        },
+    )
     assert answer.status_code == 200, answer.text
     seen = dict(answer.json())
     assert seen["cookie"] == "theirs=1" and seen["accept-language"] == "cy"
     assert seen["x-forwarded-host"] == f"{den.trials[0]}-web.sandbox.localhost"
-    for name in ("x-den-token", "x-den-trial", "x-den-role", "authorization", "x-real-ip",
-                 "forwarded", "x-secret"):
+    for name in (
+        "x-den-token",
+        "x-den-trial",
+        "x-den-role",
+        "authorization",
+        "x-real-ip",
+        "forwarded",
+        "x-secret",
+    ):
         assert name not in seen, name
     assert "203.0.113.9" not in answer.text and TOKEN not in answer.text
 
@@ -302,28 +353,52 @@ def test_nothing_of_the_den_nor_the_visitors_address_reaches_the_workload(den: D
 
 OWN = "{trial}-web.sandbox.localhost"
 REFUSED = [
-    "https://evil.example/", "//evil.example/", "///evil.example/", "/\\evil.example",
-    "\\\\evil.example", " //evil.example", "javascript:alert(1)",
-    "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>", "http:evil.example",
-    "https:/evil.example", "https://{other}-web.sandbox.localhost/",  # another sandbox
+    "https://evil.example/",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    " //evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "http:evil.example",
+    "https:/evil.example",
+    "https://{other}-web.sandbox.localhost/",  # another sandbox
     "http://127.0.0.1:{den_port}/api/v1/trials",  # the den itself
-    "https://localhost/trials", "https://sandbox.localhost/", "https://{own}.evil.example/",
-    "https://{own}@evil.example/", "https://evil.example@{own}/", "https://{own}:8443/",
+    "https://localhost/trials",
+    "https://sandbox.localhost/",
+    "https://{own}.evil.example/",
+    "https://{own}@evil.example/",
+    "https://evil.example@{own}/",
+    "https://{own}:8443/",
     "{upstream}/{other}/web/",  # the workload's internal address, but another trial's
-    "http://127.0.0.1:1/", "ftp://{own}/",
+    "http://127.0.0.1:1/",
+    "ftp://{own}/",
 ]
 PASSED = [
-    ("/next?a=1", "/next?a=1"), ("next", "next"), ("../up", "../up"), ("?page=2", "?page=2"),
-    ("#top", "#top"), ("./", "./"), ("https://{own}/x", "https://{own}/x"),
-    ("http://{own}:80/y", "http://{own}:80/y"), ("//{own}/z", "//{own}/z"),
-    ("{upstream}/{trial}/web/inside?q=1#f", "/inside?q=1#f"), ("{upstream}/{trial}/web", "/"),
+    ("/next?a=1", "/next?a=1"),
+    ("next", "next"),
+    ("../up", "../up"),
+    ("?page=2", "?page=2"),
+    ("#top", "#top"),
+    ("./", "./"),
+    ("https://{own}/x", "https://{own}/x"),
+    ("http://{own}:80/y", "http://{own}:80/y"),
+    ("//{own}/z", "//{own}/z"),
+    ("{upstream}/{trial}/web/inside?q=1#f", "/inside?q=1#f"),
+    ("{upstream}/{trial}/web", "/"),
 ]
 
 
 def _fill(template: str, den: Den) -> str:
-    return template.format(own=OWN.format(trial=den.trials[0]), trial=den.trials[0],
-                           other=den.trials[1], upstream=den.upstream,
-                           den_port=urlsplit(den.url).port)
+    return template.format(
+        own=OWN.format(trial=den.trials[0]),
+        trial=den.trials[0],
+        other=den.trials[1],
+        upstream=den.upstream,
+        den_port=urlsplit(den.url).port,
+    )
 
 
 def _refused(den: Den, location: str, status: int = 302) -> None:
@@ -344,8 +419,7 @@ def test_every_kind_of_redirect_is_checked(den: Den, status: int) -> None:
 
 
 @pytest.mark.parametrize(("target", "expected"), PASSED)
-def test_a_redirect_within_the_sandboxs_own_origin_passes(den: Den, target: str,
-                                                          expected: str) -> None:
+def test_a_redirect_within_the_sandboxs_own_origin_passes(den: Den, target: str, expected: str) -> None:
     location = _fill(target, den)
     answer = den.get(den.trials[0], f"/redirect?to={quote(location, safe='')}")
     assert answer.status_code == 302, answer.text
@@ -365,8 +439,9 @@ def test_an_off_origin_location_on_another_answer_is_only_dropped(den: Den) -> N
 def test_a_slow_sandbox_times_out_while_others_and_the_den_answer_promptly(den: Den) -> None:
     slow, other = den.trials
     with ThreadPoolExecutor(max_workers=LIMIT) as pool:
-        waiting = [pool.submit(timed, den.get, slow, "/slow?seconds=20", timeout=30)
-                   for _ in range(LIMIT)]  # every place of the slow trial taken
+        waiting = [
+            pool.submit(timed, den.get, slow, "/slow?seconds=20", timeout=30) for _ in range(LIMIT)
+        ]  # every place of the slow trial taken
         time.sleep(0.3)
         answer, took = timed(den.get, other, "/")
         assert answer.status_code == 200 and answer.text == "ok"
@@ -390,9 +465,12 @@ def test_a_flooded_sandbox_answers_busy_while_another_trial_is_served(den: Den) 
     first_bytes: list[float] = []
 
     def hold() -> tuple[int, bytes]:
-        with httpx.stream("GET", f"{den.url}/hold", headers={
-                "host": f"{flooded}-web.sandbox.localhost", "x-den-token": TOKEN},
-                timeout=20) as answer:
+        with httpx.stream(
+            "GET",
+            f"{den.url}/hold",
+            headers={"host": f"{flooded}-web.sandbox.localhost", "x-den-token": TOKEN},
+            timeout=20,
+        ) as answer:
             chunks = answer.iter_raw()
             body = next(chunks)
             first_bytes.append(time.monotonic())  # streamed: before the workload is done
@@ -402,8 +480,7 @@ def test_a_flooded_sandbox_answers_busy_while_another_trial_is_served(den: Den) 
     with ThreadPoolExecutor(max_workers=LIMIT + 6) as pool:
         holders = [pool.submit(hold) for _ in range(LIMIT)]
         deadline = time.monotonic() + 10
-        while (den.hostile.holding < LIMIT or len(first_bytes) < LIMIT) and \
-                time.monotonic() < deadline:
+        while (den.hostile.holding < LIMIT or len(first_bytes) < LIMIT) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert den.hostile.holding == LIMIT and len(first_bytes) == LIMIT
         flood = [pool.submit(timed, den.get, flooded, "/", timeout=10) for _ in range(6)]

@@ -51,17 +51,21 @@ class Dispatch:
 
 
 DISPATCH = Dispatch(create_app(Settings()))  # the document only: its lifespan never runs
-CONFIG = SchemathesisConfig.from_dict({"checks": {
-    # A well-formed request may still break a product rule: 422 naming it is the contract.
-    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]},
-}})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            # A well-formed request may still break a product rule: 422 naming it is the contract.
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]},
+        }
+    }
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", DISPATCH, config=CONFIG)
 
 
-@pytest.fixture(scope="module", autouse=True,
-                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def den_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[FastAPI]:
+@pytest.fixture(
+    scope="module", autouse=True, params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def den_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp / 'den.db'}"
@@ -72,8 +76,13 @@ def den_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     db.upgrade(engine)
     engine.dispose()
     shutil.copytree(FIXTURES / "templates", tmp / "templates")
-    settings = Settings(database_url=url, templates_dir=tmp / "templates", data_dir=tmp / "data",
-                        bootstrap_admin_token=ADMIN_TOKEN, min_trial_duration=1)
+    settings = Settings(
+        database_url=url,
+        templates_dir=tmp / "templates",
+        data_dir=tmp / "data",
+        bootstrap_admin_token=ADMIN_TOKEN,
+        min_trial_duration=1,
+    )
     app = create_app(settings, with_reconciler=False, driver=FakeDriver())
     with TestClient(app):
         DISPATCH.target = app

@@ -25,20 +25,22 @@ def answer(visitor: TestClient, step: str, data: dict[str, Any], **kwargs: Any) 
     return post_form(visitor, f"{START}/{step}", data, **kwargs)
 
 
-def test_starting_a_trial_one_question_per_page(client: TestClient,
-                                                people: dict[str, dict[str, str]]) -> None:
+def test_starting_a_trial_one_question_per_page(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     alice = browser(client, "alice")
     assert alice.get(f"{START}/check").headers["location"] == f"{START}/title"  # nothing yet
     refused = answer(alice, "title", {"title": ""})
     assert refused.status_code == 422 and error_links(refused.text) == ["#title"]
     assert "Error: What is your trial called?" in refused.text
-    steps = [("title", {"title": "Can residents read it?"}, "problem"),
-             ("problem", {"problem": "Residents phone us.\nEvery day."}, "hypothesis"),
-             ("hypothesis", {"hypothesis": "They find it in a minute."}, "success-criteria"),
-             ("success-criteria", {"own-criteria": "Found in a minute\n\nNo help needed"},
-              "duration"),
-             ("duration", {"duration": "other", "duration-minutes": "20"}, "sharing"),
-             ("sharing", {"shared": "yes"}, "check")]
+    steps = [
+        ("title", {"title": "Can residents read it?"}, "problem"),
+        ("problem", {"problem": "Residents phone us.\nEvery day."}, "hypothesis"),
+        ("hypothesis", {"hypothesis": "They find it in a minute."}, "success-criteria"),
+        ("success-criteria", {"own-criteria": "Found in a minute\n\nNo help needed"}, "duration"),
+        ("duration", {"duration": "other", "duration-minutes": "20"}, "sharing"),
+        ("sharing", {"shared": "yes"}, "check"),
+    ]
     for step, data, following in steps:
         moved = answer(alice, step, data)
         assert moved.status_code == 303, moved.text
@@ -53,14 +55,18 @@ def test_starting_a_trial_one_question_per_page(client: TestClient,
     assert "Your trial has been requested" in alice.get(started.headers["location"]).text
     trial = client.get(f"/api/v1/trials/{trial_id}", headers=people["alice"]).json()
     assert (trial["title"], trial["problem_statement"], trial["duration_seconds"]) == (
-        "Can residents really read it?", "Residents phone us.\nEvery day.", 1200)
+        "Can residents really read it?",
+        "Residents phone us.\nEvery day.",
+        1200,
+    )
     assert trial["success_criteria"] == ["Found in a minute", "No help needed"]
     assert trial["shared_with_department"] is True and trial["phase"] == "Requested"
     assert alice.get(f"{START}/check").headers["location"] == f"{START}/title"  # draft cleared
 
 
-def test_a_duration_outside_the_limits_names_them(client: TestClient,
-                                                  people: dict[str, dict[str, str]]) -> None:
+def test_a_duration_outside_the_limits_names_them(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     del people
     alice = browser(client, "alice")
     refused = answer(alice, "duration", {"duration": "other", "duration-minutes": "100000"})
@@ -70,7 +76,8 @@ def test_a_duration_outside_the_limits_names_them(client: TestClient,
 
 
 def test_a_long_request_waits_for_an_approver_who_decides_on_the_trial_page(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"], duration=3600)  # over the 3000 s self-service limit
     assert trial["phase"] == "PendingApproval"
     ann = browser(client, "ann")
@@ -85,8 +92,9 @@ def test_a_long_request_waits_for_an_approver_who_decides_on_the_trial_page(
     assert client.get(f"/api/v1/trials/{trial['id']}", headers=AUTH).json()["approved_by"] == "ann"
 
 
-def test_extend_and_end_from_the_trial_page(client: TestClient, people: dict[str, dict[str, str]],
-                                            fake_driver: FakeDriver) -> None:
+def test_extend_and_end_from_the_trial_page(
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"])
     run_until_ready(client, fake_driver, trial["id"])
     alice, page = browser(client, "alice"), f"/trials/{trial['id']}"
@@ -107,12 +115,14 @@ def test_extend_and_end_from_the_trial_page(client: TestClient, people: dict[str
 def _evaluation(**changes: Any) -> dict[str, str]:
     form = {f"score-{d}": str(s["score"]) for d, s in SCORES.items()}
     form |= {f"evidence-{d}": s["evidence"] for d, s in SCORES.items()}
-    return form | {"decision": "iterate", "lessons": "Try it with residents",
-                   "notes": "Our team only"} | changes
+    return (
+        form | {"decision": "iterate", "lessons": "Try it with residents", "notes": "Our team only"} | changes
+    )
 
 
-def test_recording_the_evaluation(client: TestClient, people: dict[str, dict[str, str]],
-                                  fake_driver: FakeDriver) -> None:
+def test_recording_the_evaluation(
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"])
     run_until_ready(client, fake_driver, trial["id"])
     alice, form = browser(client, "alice"), f"/trials/{trial['id']}/evaluation"
@@ -144,18 +154,28 @@ def test_recording_the_evaluation(client: TestClient, people: dict[str, dict[str
 
 def _steady(text: str) -> list[dict[str, str]]:
     """CSV rows without the columns that grow while the trial runs."""
-    return [{k: v for k, v in row.items() if k not in ("ready_seconds", "availability")}
-            for row in csv.DictReader(io.StringIO(text))]
+    return [
+        {k: v for k, v in row.items() if k not in ("ready_seconds", "availability")}
+        for row in csv.DictReader(io.StringIO(text))
+    ]
 
 
 def test_a_supplier_publishes_by_upload_and_sees_every_problem(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     del people
     sam = browser(client, "sam")
-    bad = {**GOOD, "metadata": {**GOOD["metadata"], "name": "Bad Name", "version": "one"},
-           "spec": {**GOOD["spec"], "privileged": True}}
-    refused = post_form(sam, "/supplier/publish", {},
-                        files={"manifest": ("template.yaml", yaml.safe_dump(bad), "application/yaml")})
+    bad = {
+        **GOOD,
+        "metadata": {**GOOD["metadata"], "name": "Bad Name", "version": "one"},
+        "spec": {**GOOD["spec"], "privileged": True},
+    }
+    refused = post_form(
+        sam,
+        "/supplier/publish",
+        {},
+        files={"manifest": ("template.yaml", yaml.safe_dump(bad), "application/yaml")},
+    )
     assert refused.status_code == 422
     links = error_links(refused.text)
     assert len(links) >= 3 and set(links) == {"#manifest"}
@@ -164,22 +184,34 @@ def test_a_supplier_publishes_by_upload_and_sees_every_problem(
     missing = post_form(sam, "/supplier/publish", {})
     assert missing.status_code == 422 and "Select a manifest file" in missing.text
     good = {**GOOD, "metadata": {**GOOD["metadata"], "version": "1.0.1"}}
-    published = post_form(sam, "/supplier/publish", {},
-                          files={"manifest": ("t.yaml", yaml.safe_dump(good), "application/yaml")})
+    published = post_form(
+        sam, "/supplier/publish", {}, files={"manifest": ("t.yaml", yaml.safe_dump(good), "application/yaml")}
+    )
     ref = f"{GOOD['metadata']['name']}@1.0.1"
     assert published.headers["location"] == f"/supplier?published={ref}"
-    assert f"{ref} has been sent. A platform engineer reviews it" in \
-        sam.get(published.headers["location"]).text
+    assert (
+        f"{ref} has been sent. A platform engineer reviews it" in sam.get(published.headers["location"]).text
+    )
     assert "has been published" not in sam.get("/supplier?published=other@9.9.9").text
     gus = browser(client, "gus")  # another supplier's template: refused, nothing stored
-    other = post_form(gus, "/supplier/publish", {}, files={"manifest": (
-        "t.yaml", yaml.safe_dump({**GOOD, "metadata": {**GOOD["metadata"], "version": "1.0.2"}}),
-        "application/yaml")})
+    other = post_form(
+        gus,
+        "/supplier/publish",
+        {},
+        files={
+            "manifest": (
+                "t.yaml",
+                yaml.safe_dump({**GOOD, "metadata": {**GOOD["metadata"], "version": "1.0.2"}}),
+                "application/yaml",
+            )
+        },
+    )
     assert other.status_code == 403
 
 
-def test_a_platform_engineer_quarantines_a_version(client: TestClient,
-                                                   people: dict[str, dict[str, str]]) -> None:
+def test_a_platform_engineer_quarantines_a_version(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     del people
     pat, page = browser(client, "pat"), "/platform/templates/demo/1.0.0"
     refused = post_form(pat, page, {"status": "Quarantined", "reason": ""})
@@ -189,12 +221,12 @@ def test_a_platform_engineer_quarantines_a_version(client: TestClient,
     template = browser(client, "alice").get("/templates/demo").text
     assert "quarantined: it cannot be trialled. Found a leak" in template
     assert "Start a trial" not in template
-    assert client.get("/api/v1/templates/demo", headers=AUTH).json()["versions"][0]["status"] == \
-        "Quarantined"
+    assert client.get("/api/v1/templates/demo", headers=AUTH).json()["versions"][0]["status"] == "Quarantined"
 
 
-def test_forms_are_refused_to_people_the_core_refuses(client: TestClient,
-                                                      people: dict[str, dict[str, str]]) -> None:
+def test_forms_are_refused_to_people_the_core_refuses(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     trial = launch(client, people["alice"], shared_with_department=True)
     sam = browser(client, "sam")
     assert post_form(sam, "/techmap", {}, action=f"{START}/title").status_code == 403
@@ -205,12 +237,17 @@ def test_forms_are_refused_to_people_the_core_refuses(client: TestClient,
     carol = browser(client, "carol")  # another department: the trial does not exist for her
     assert post_form(carol, "/techmap", {}, action=f"/trials/{trial['id']}/end").status_code == 404
     token = csrf_of(carol.get("/techmap").text)
-    assert carol.post(f"/trials/{trial['id']}/evaluation",
-                      data={"csrf_token": token, **_evaluation()}).status_code == 404
+    assert (
+        carol.post(
+            f"/trials/{trial['id']}/evaluation", data={"csrf_token": token, **_evaluation()}
+        ).status_code
+        == 404
+    )
 
 
 def test_a_platform_engineer_reviews_and_publishes_a_version(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     from tests.service.test_template_review import demo, send
 
     send(client, people["sam"], demo("1.1.0", egress=[{"host": "api.example.org"}]))

@@ -37,9 +37,13 @@ HTTPS = "https://testserver"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Requests over 3000 s wait for an approver; room for the trials the tests make.
-    return settings.model_copy(update={"self_service_max_duration": 3000,
-                                       "max_active_trials_per_user": 1000,
-                                       "max_active_trials_per_department": 1000})
+    return settings.model_copy(
+        update={
+            "self_service_max_duration": 3000,
+            "max_active_trials_per_user": 1000,
+            "max_active_trials_per_department": 1000,
+        }
+    )
 
 
 @pytest.fixture
@@ -62,14 +66,14 @@ def browser(client: TestClient, person: str) -> TestClient:
     own = TestClient(client.app, base_url=HTTPS, follow_redirects=False)
     if person != "anonymous":
         form = own.get("/sign-in")
-        answer = own.post("/sign-in", data={"csrf_token": csrf_of(form.text), "user": person,
-                                             "next": "/"})
+        answer = own.post("/sign-in", data={"csrf_token": csrf_of(form.text), "user": person, "next": "/"})
         assert answer.status_code == 303, answer.text
     return own
 
 
-def post_form(visitor: TestClient, page: str, data: dict[str, Any], *, action: str | None = None,
-              **kwargs: Any) -> Any:
+def post_form(
+    visitor: TestClient, page: str, data: dict[str, Any], *, action: str | None = None, **kwargs: Any
+) -> Any:
     """Open `page`, then send its form with the page's CSRF token, as a browser would."""
     token = csrf_of(visitor.get(page).text)
     return visitor.post(action or page, data={"csrf_token": token, **data}, **kwargs)
@@ -104,8 +108,11 @@ class World:
 
 def share_link_path(world: World) -> str:
     """The den page of a new share link (alice's) to her Ready trial."""
-    made = world.client.post(f"/api/v1/trials/{world.trial()}/share-links",
-                             headers=world.people["alice"], json={"expires_in_seconds": 600})
+    made = world.client.post(
+        f"/api/v1/trials/{world.trial()}/share-links",
+        headers=world.people["alice"],
+        json={"expires_in_seconds": 600},
+    )
     assert made.status_code == 201, made.text
     return "/share/" + str(made.json()["url"]).rsplit("/share/", 1)[1]
 
@@ -114,8 +121,7 @@ def everyone(status: int, anonymous: int = 303) -> dict[str, int]:
     return {**dict.fromkeys(PEOPLE, status), "anonymous": anonymous}
 
 
-def only(status: int, *allowed: str, others: int = 403, hidden: tuple[str, ...] = ()
-         ) -> dict[str, int]:
+def only(status: int, *allowed: str, others: int = 403, hidden: tuple[str, ...] = ()) -> dict[str, int]:
     found = {person: status if person in allowed else others for person in PEOPLE}
     found.update({person: 404 for person in hidden if person not in allowed})
     return {**found, "anonymous": 303}
@@ -129,29 +135,41 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/signed-out": (lambda w: "/signed-out", everyone(200, anonymous=200)),
     # Single sign-on is not set up here (tests/service/test_sign_in_pages.py sets it up).
     "/sign-in/start": (lambda w: "/sign-in/start", everyone(404, anonymous=404)),
-    "/sign-in/callback": (lambda w: "/sign-in/callback?state=x&code=y",
-                          everyone(404, anonymous=404)),
+    "/sign-in/callback": (lambda w: "/sign-in/callback?state=x&code=y", everyone(404, anonymous=404)),
     "/accessibility": (lambda w: "/accessibility", everyone(200, anonymous=200)),
     "/cookies": (lambda w: "/cookies", everyone(200, anonymous=200)),
     "/techmap": (lambda w: "/techmap?q=demo&area=testing", everyone(200)),
     "/templates/{name}": (lambda w: "/templates/demo", everyone(200)),
     "/templates/{name}/start/{step}": (
-        lambda w: "/templates/demo/start/title", only(200, "alice", "bob", "carol", "pat", "ann")),
+        lambda w: "/templates/demo/start/title",
+        only(200, "alice", "bob", "carol", "pat", "ann"),
+    ),
     "/trials": (lambda w: "/trials?phase=Ready", everyone(200)),
     "/trials/{trial_id}": (
-        lambda w: f"/trials/{w.trial()}", only(200, "alice", "pat", "ann", hidden=UNSHARED)),
+        lambda w: f"/trials/{w.trial()}",
+        only(200, "alice", "pat", "ann", hidden=UNSHARED),
+    ),
     "/trials/{trial_id}/confirmation": (
         lambda w: f"/trials/{w.trial()}/confirmation",
-        only(200, "alice", "pat", "ann", hidden=UNSHARED)),
+        only(200, "alice", "pat", "ann", hidden=UNSHARED),
+    ),
     "/trials/{trial_id}/end": (
-        lambda w: f"/trials/{w.trial()}/end", only(200, "alice", "pat", "ann", hidden=UNSHARED)),
+        lambda w: f"/trials/{w.trial()}/end",
+        only(200, "alice", "pat", "ann", hidden=UNSHARED),
+    ),
     "/trials/{trial_id}/reject": (
-        lambda w: f"/trials/{w.trial()}/reject", only(200, "pat", "ann", hidden=UNSHARED)),
+        lambda w: f"/trials/{w.trial()}/reject",
+        only(200, "pat", "ann", hidden=UNSHARED),
+    ),
     "/trials/{trial_id}/evaluation": (
-        lambda w: f"/trials/{w.trial()}/evaluation", only(200, "alice", hidden=UNSHARED)),
+        lambda w: f"/trials/{w.trial()}/evaluation",
+        only(200, "alice", hidden=UNSHARED),
+    ),
     # Only the trial's people open its sandbox: an approver who sees the trial gets 404 too.
     "/trials/{trial_id}/open/{component}": (
-        lambda w: f"/trials/{w.trial()}/open/web", only(200, "alice", "pat", others=404)),
+        lambda w: f"/trials/{w.trial()}/open/web",
+        only(200, "alice", "pat", others=404),
+    ),
     "/share/{secret}": (lambda w: share_link_path(w), everyone(200, anonymous=200)),
     "/reports": (lambda w: "/reports?by=supplier&decision=adopt", everyone(200)),
     "/reports/trial-report.{extension}": (lambda w: "/reports/trial-report.csv", everyone(200)),
@@ -159,15 +177,18 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/supplier/publish": (lambda w: "/supplier/publish", only(200, "sam", "gus", "pat")),
     "/approvals": (lambda w: "/approvals", only(200, "pat", "ann")),
     "/platform": (lambda w: "/platform?phase=Ready", only(200, "pat")),
-    "/platform/templates/{name}/{version}": (
-        lambda w: "/platform/templates/demo/1.0.0", only(200, "pat")),
+    "/platform/templates/{name}/{version}": (lambda w: "/platform/templates/demo/1.0.0", only(200, "pat")),
 }
 
 
 def web_routes(method: str) -> set[str]:
     """Every page (or form) route of the web package."""
-    return {route.path for module in MODULES for route in module.router.routes
-            if isinstance(route, APIRoute) and method in (route.methods or ())}
+    return {
+        route.path
+        for module in MODULES
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and method in (route.methods or ())
+    }
 
 
 def test_the_page_matrix_covers_every_page(client: TestClient) -> None:
@@ -180,8 +201,9 @@ def test_the_page_matrix_covers_every_page(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("route", sorted(PAGES))
-def test_page_as_every_person(client: TestClient, people: dict[str, dict[str, str]],
-                              fake_driver: FakeDriver, route: str) -> None:
+def test_page_as_every_person(
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver, route: str
+) -> None:
     world = World(client=client, people=people, driver=fake_driver)
     make, expected = PAGES[route]
     seen = {}
@@ -197,7 +219,8 @@ def test_page_as_every_person(client: TestClient, people: dict[str, dict[str, st
 
 
 def test_a_json_twin_answers_the_same_data_as_its_page_and_takes_api_tokens(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"])
     run_until_ready(client, fake_driver, trial["id"])
     alice = browser(client, "alice")
@@ -207,8 +230,9 @@ def test_a_json_twin_answers_the_same_data_as_its_page_and_takes_api_tokens(
     page = twin.json()
     assert (page["trial"]["phase"], page["trial"]["expires_at"]) == ("Ready", api["expires_at"])
     assert [e["message"] for e in page["events"]] == [
-        e["message"] for e in client.get(f"/api/v1/trials/{trial['id']}/events",
-                                         headers=people["alice"]).json()["items"]]
+        e["message"]
+        for e in client.get(f"/api/v1/trials/{trial['id']}/events", headers=people["alice"]).json()["items"]
+    ]
     html = alice.get(f"/trials/{trial['id']}").text
     assert page["trial"]["title"] in html and "Ready" in html
     # A script with an API token reads the twin; the template's supplier does not see it.
@@ -234,14 +258,27 @@ def test_the_api_still_answers_json_errors_and_a_browser_gets_a_page(client: Tes
 
 
 def test_every_form_refuses_a_post_without_the_session_csrf_token(
-        client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver) -> None:
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
     trial = launch(client, people["alice"])["id"]
-    values = {"name": "demo", "step": "title", "trial_id": trial, "version": "1.0.0",
-              "component": "web", "secret": "dsl_" + "x" * 43}
+    values = {
+        "name": "demo",
+        "step": "title",
+        "trial_id": trial,
+        "version": "1.0.0",
+        "component": "web",
+        "secret": "dsl_" + "x" * 43,
+    }
     posts = web_routes("POST")
-    assert posts >= {"/sign-in", "/sign-out", "/templates/{name}/start/{step}",
-                     "/trials/{trial_id}/extend", "/trials/{trial_id}/end",
-                     "/trials/{trial_id}/evaluation", "/supplier/publish"}
+    assert posts >= {
+        "/sign-in",
+        "/sign-out",
+        "/templates/{name}/start/{step}",
+        "/trials/{trial_id}/extend",
+        "/trials/{trial_id}/end",
+        "/trials/{trial_id}/evaluation",
+        "/supplier/publish",
+    }
     pat, other = browser(client, "pat"), browser(client, "alice")
     stolen = csrf_of(other.get("/techmap").text)  # a real token, of another session
     for path in sorted(posts):
@@ -254,7 +291,8 @@ def test_every_form_refuses_a_post_without_the_session_csrf_token(
 
 
 def test_pages_carry_a_strict_content_security_policy_that_names_govuk_inline_script(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     answer = browser(client, "alice").get("/techmap")
     policy = answer.headers["content-security-policy"]
     assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
@@ -272,37 +310,39 @@ def test_pages_carry_a_strict_content_security_policy_that_names_govuk_inline_sc
 
 
 def test_the_session_cookie_is_secure_httponly_samesite_and_signing_out_ends_it(
-        client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
     visitor = TestClient(client.app, base_url=HTTPS, follow_redirects=False)
     form = visitor.get("/sign-in")
     assert form.headers["set-cookie"].startswith("__Host-den_sign_in=")
-    answer = visitor.post("/sign-in", data={"csrf_token": csrf_of(form.text), "user": "alice",
-                                            "next": "//elsewhere.example/"})
+    answer = visitor.post(
+        "/sign-in", data={"csrf_token": csrf_of(form.text), "user": "alice", "next": "//elsewhere.example/"}
+    )
     assert answer.headers["location"] == "/"  # never an open redirect
-    cookie = next(c for c in answer.headers.get_list("set-cookie")
-                  if c.startswith("__Host-den_session="))
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("__Host-den_session="))
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"secure", "httponly", "samesite=lax", "path=/"} <= flags
     copied = cookie.split(";")[0].split("=", 1)[1]
     assert visitor.get("/techmap").status_code == 200
     assert post_form(visitor, "/techmap", {}, action="/sign-out").status_code == 303
-    thief = TestClient(client.app, base_url=HTTPS, follow_redirects=False,
-                       cookies={"__Host-den_session": copied})
+    thief = TestClient(
+        client.app, base_url=HTTPS, follow_redirects=False, cookies={"__Host-den_session": copied}
+    )
     assert thief.get("/techmap").status_code == 303  # the session is gone from the server
     actions = [e["action"] for e in client.get("/api/v1/audit", headers=AUTH).json()["items"]]
     assert {"user.sign_in", "user.sign_out"} <= set(actions)
 
 
 def test_the_cookie_is_not_secure_only_when_configured_for_plain_http(
-        settings: Settings, fake_driver: FakeDriver, people: dict[str, dict[str, str]]) -> None:
+    settings: Settings, fake_driver: FakeDriver, people: dict[str, dict[str, str]]
+) -> None:
     del people  # alice exists (made on the shared database)
     plain = settings.model_copy(update={"session_cookie_secure": False})
     app = create_app(plain, with_reconciler=False, driver=fake_driver)
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as visitor:
         form = visitor.get("/sign-in")
         answer = visitor.post("/sign-in", data={"csrf_token": csrf_of(form.text), "user": "alice"})
-        cookie = next(c for c in answer.headers.get_list("set-cookie")
-                      if c.startswith("den_session="))
+        cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("den_session="))
         assert "secure" not in cookie.lower() and "httponly" in cookie.lower()
         assert visitor.get("/techmap").status_code == 200
 
@@ -316,15 +356,17 @@ def test_every_value_is_escaped(client: TestClient, people: dict[str, dict[str, 
 
 
 def test_development_sign_in_exists_only_in_development(
-        settings: Settings, fake_driver: FakeDriver, people: dict[str, dict[str, str]]) -> None:
+    settings: Settings, fake_driver: FakeDriver, people: dict[str, dict[str, str]]
+) -> None:
     del people
     with pytest.raises(ValidationError, match="DEN_DEV_SIGN_IN"):
         Settings(environment="production", dev_sign_in=True)
     assert not Settings(environment="production").dev_sign_in_enabled
     assert Settings(environment="development").dev_sign_in_enabled
     off = settings.model_copy(update={"dev_sign_in": False})
-    with TestClient(create_app(off, with_reconciler=False, driver=fake_driver), base_url=HTTPS,
-                    follow_redirects=False) as visitor:
+    with TestClient(
+        create_app(off, with_reconciler=False, driver=fake_driver), base_url=HTTPS, follow_redirects=False
+    ) as visitor:
         page = visitor.get("/sign-in")
         assert "Single sign-on is not set up" in page.text and 'value="alice"' not in page.text
         assert visitor.get("/sign-in.json").json()["users"] == []
@@ -345,10 +387,14 @@ def test_the_service_serves_the_pinned_govuk_frontend_itself(client: TestClient)
     lock = (assets.HERE / "package-lock.json").read_text()
     assert '"integrity": "sha512-' in lock and '"resolved"' not in lock  # hashes, no hosts
     assert assets.installed_version() == assets.GOVUK_FRONTEND_VERSION, "run scripts/bootstrap"
-    for path in ("/static/govuk-frontend/govuk-frontend.min.css",
-                 "/static/govuk-frontend/govuk-frontend.min.js",
-                 "/assets/fonts/bold-b542beb274-v2.woff2", "/assets/images/favicon.svg",
-                 "/static/den/den.mjs", "/static/den/den.css"):
+    for path in (
+        "/static/govuk-frontend/govuk-frontend.min.css",
+        "/static/govuk-frontend/govuk-frontend.min.js",
+        "/assets/fonts/bold-b542beb274-v2.woff2",
+        "/assets/images/favicon.svg",
+        "/static/den/den.mjs",
+        "/static/den/den.css",
+    ):
         answer = client.get(path)
         assert answer.status_code == 200, path
     assert rendering.INLINE_SCRIPT_HASH.startswith("sha256-")

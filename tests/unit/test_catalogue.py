@@ -17,15 +17,23 @@ from orchestrator.manifest import parse_cpu, parse_memory
 GOOD: dict[str, Any] = {
     "apiVersion": "innovation-den.io/v1",
     "kind": "SandboxTemplate",
-    "metadata": {"name": "demo", "version": "1.0.0", "supplier": "acme", "summary": "A demo",
-                 "problemAreas": ["testing"]},
+    "metadata": {
+        "name": "demo",
+        "version": "1.0.0",
+        "supplier": "acme",
+        "summary": "A demo",
+        "problemAreas": ["testing"],
+    },
     "spec": {
         "dataClassification": "synthetic",
-        "components": [{
-            "name": "web", "image": "innovation-den/demo:1.0.0",
-            "ports": [{"containerPort": 8080}],
-            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-        }],
+        "components": [
+            {
+                "name": "web",
+                "image": "innovation-den/demo:1.0.0",
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+            }
+        ],
         "parameters": {"type": "object", "properties": {"greeting": {"type": "string"}}},
     },
 }
@@ -59,13 +67,19 @@ def test_every_mistake_is_listed_at_once_with_its_field_and_a_hint() -> None:
     data["spec"]["components"][0]["image"] = "evil$(reboot)"
     with pytest.raises(ValidationFailed) as exc:
         catalogue.validate_manifest(data)
-    assert fields(exc) == {"metadata.name", "metadata.version", "spec.dataClassification",
-                           "spec.components.0.image"}
+    assert fields(exc) == {
+        "metadata.name",
+        "metadata.version",
+        "spec.dataClassification",
+        "spec.components.0.image",
+    }
     assert all(p.hint for p in exc.value.problems)
 
 
-@pytest.mark.parametrize("field", ["privileged", "hostPath", "hostNetwork", "hostPID",
-                                   "capabilities", "securityContext", "volumes"])
+@pytest.mark.parametrize(
+    "field",
+    ["privileged", "hostPath", "hostNetwork", "hostPID", "capabilities", "securityContext", "volumes"],
+)
 def test_requests_for_host_access_or_privilege_are_refused_by_name(field: str) -> None:
     data = with_change(f"spec.components.0.{field}", True)
     with pytest.raises(ValidationFailed) as exc:
@@ -75,8 +89,20 @@ def test_requests_for_host_access_or_privilege_are_refused_by_name(field: str) -
     assert "not allowed" in problem.message
 
 
-@pytest.mark.parametrize("image", ["a b", "x;rm -rf /", "x|y", "`id`", "$(id)", "x\ny",
-                                   "UPPER/case", "x:tag with space", "../../etc/passwd"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "a b",
+        "x;rm -rf /",
+        "x|y",
+        "`id`",
+        "$(id)",
+        "x\ny",
+        "UPPER/case",
+        "x:tag with space",
+        "../../etc/passwd",
+    ],
+)
 def test_image_references_with_shell_metacharacters_are_refused(image: str) -> None:
     with pytest.raises(ValidationFailed) as exc:
         catalogue.validate_manifest(with_change("spec.components.0.image", image))
@@ -116,20 +142,25 @@ def test_parameters_must_be_an_object_schema_with_env_safe_names() -> None:
 
 
 def test_yaml_alias_bombs_are_refused_before_they_expand() -> None:
-    bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n" \
-           "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    bomb = (
+        "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    )
     with pytest.raises(ValidationFailed, match="anchors and aliases"):
         catalogue.parse_manifest_text(bomb)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("!!python/object/apply:os.system ['id']", "not valid YAML"),
-    ("a: !custom 1", "not valid YAML"),
-    ("a: 1\n---\nb: 2\n", "exactly one YAML document"),
-    ("[" * 50 + "]" * 50, "nesting deeper"),
-    ("just a string", "must be a mapping"),
-    ("a: [unclosed", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("!!python/object/apply:os.system ['id']", "not valid YAML"),
+        ("a: !custom 1", "not valid YAML"),
+        ("a: 1\n---\nb: 2\n", "exactly one YAML document"),
+        ("[" * 50 + "]" * 50, "nesting deeper"),
+        ("just a string", "must be a mapping"),
+        ("a: [unclosed", "not valid YAML"),
+    ],
+)
 def test_hostile_or_malformed_yaml_gets_a_clear_error(text: str, message: str) -> None:
     with pytest.raises(ValidationFailed, match=message):
         catalogue.parse_manifest_text(text)
@@ -147,10 +178,15 @@ def test_supplier_text_is_data_and_is_never_rendered() -> None:
     assert manifest.metadata.summary == "{{ 7*7 }} {% for x in range(10) %}x{% endfor %}"
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda children: st.lists(children, max_size=4)
-                    | st.dictionaries(st.text(max_size=10), children, max_size=4),
-                    max_leaves=30))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
 @settings(max_examples=200)
 def test_any_input_either_validates_or_fails_with_field_problems(data: Any) -> None:
     try:

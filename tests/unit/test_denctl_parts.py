@@ -16,11 +16,22 @@ from cli.denctl import parse_duration, selectors
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [
-    (0, "0s"), (42, "42s"), (119, "119s"), (120, "2m"), (312, "5m12s"), (25 * 60, "25m"),
-    (3 * 3600 + 20 * 60, "3h20m"), (30 * 3600, "30h"), (3 * 86400 + 4 * 3600, "3d4h"),
-    (40 * 86400, "40d"), (-5, "0s"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0s"),
+        (42, "42s"),
+        (119, "119s"),
+        (120, "2m"),
+        (312, "5m12s"),
+        (25 * 60, "25m"),
+        (3 * 3600 + 20 * 60, "3h20m"),
+        (30 * 3600, "30h"),
+        (3 * 86400 + 4 * 3600, "3d4h"),
+        (40 * 86400, "40d"),
+        (-5, "0s"),
+    ],
+)
 def test_human_durations_read_like_kubectl(seconds: int, shown: str) -> None:
     assert render.human_duration(seconds) == shown
 
@@ -33,17 +44,24 @@ def test_tables_are_plain_aligned_columns_that_never_truncate() -> None:
 
 
 def test_trial_rows_show_age_and_time_left() -> None:
-    item = {"id": "t1", "template": "demo@1.0.0", "phase": "Ready", "reason": "Started",
-            "created_at": (NOW - timedelta(minutes=5)).isoformat(),
-            "expires_at": (NOW + timedelta(hours=1)).isoformat()}
+    item = {
+        "id": "t1",
+        "template": "demo@1.0.0",
+        "phase": "Ready",
+        "reason": "Started",
+        "created_at": (NOW - timedelta(minutes=5)).isoformat(),
+        "expires_at": (NOW + timedelta(hours=1)).isoformat(),
+    }
     assert render.rows("trials", [item], wide=False, now=NOW) == [
-        ["t1", "demo@1.0.0", "Ready", "Started", "5m", "60m"]]
+        ["t1", "demo@1.0.0", "Ready", "Started", "5m", "60m"]
+    ]
     stopped = {**item, "phase": "Stopped"}
     assert render.rows("trials", [stopped], wide=False, now=NOW)[0][-1] == "<none>"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("900", 900), ("90s", 90), ("30m", 1800), ("1h30m", 5400), ("2d", 172800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("900", 900), ("90s", 90), ("30m", 1800), ("1h30m", 5400), ("2d", 172800)]
+)
 def test_durations_parse(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
@@ -63,8 +81,7 @@ def test_selectors_become_query_parameters() -> None:
             selectors(bad)
 
 
-def test_contexts_precedence_and_private_file(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_contexts_precedence_and_private_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DENCTL_CONFIG", str(tmp_path / "denctl" / "config.yaml"))
     monkeypatch.delenv("DEN_SERVER", raising=False)
     monkeypatch.delenv("DEN_TOKEN", raising=False)
@@ -80,8 +97,7 @@ def test_contexts_precedence_and_private_file(tmp_path: Path,
     monkeypatch.setenv("DEN_TOKEN", "e")
     assert contexts.resolve(server=None, token=None, context=None) == ("https://env", "e")
     assert contexts.resolve(server=None, token=None, context="test") == ("https://test", "t")
-    assert contexts.resolve(server="https://flag", token=None, context="test") == (
-        "https://flag", "t")
+    assert contexts.resolve(server="https://flag", token=None, context="test") == ("https://flag", "t")
     with pytest.raises(contexts.ConfigError):
         contexts.resolve(server=None, token=None, context="nope")
 

@@ -37,16 +37,20 @@ def component(**overrides: Any) -> Component:
     return Component.model_validate(data)
 
 
-def trial(*components: Component, params: dict[str, str] | None = None,
-          egress: tuple[Egress, ...] = ()) -> TrialSpec:
-    return TrialSpec(trial_id="t-123", template="demo@1.0.0",
-                     components=components or (component(),),
-                     parameters_env=params or {}, egress=egress)
+def trial(
+    *components: Component, params: dict[str, str] | None = None, egress: tuple[Egress, ...] = ()
+) -> TrialSpec:
+    return TrialSpec(
+        trial_id="t-123",
+        template="demo@1.0.0",
+        components=components or (component(),),
+        parameters_env=params or {},
+        egress=egress,
+    )
 
 
 def kwargs_for(c: Component, spec: TrialSpec | None = None, **extra: Any) -> dict[str, Any]:
-    return specs.container_kwargs(spec or trial(c), c, network="net-id", publish_host=PUBLISH,
-                                  **extra)
+    return specs.container_kwargs(spec or trial(c), c, network="net-id", publish_host=PUBLISH, **extra)
 
 
 names = st.from_regex(r"\A[a-z]([a-z0-9-]{0,10}[a-z0-9])?\Z")
@@ -59,11 +63,12 @@ paths = st.lists(st.from_regex(r"\A/[a-z][a-z0-9]{0,8}\Z"), max_size=5, unique=T
 def components(draw: st.DrawFn) -> Component:
     return component(
         name=draw(names),
-        resources={"cpu": draw(cpus), "memory": draw(memories),
-                   "pids": draw(st.integers(16, 4096))},
+        resources={"cpu": draw(cpus), "memory": draw(memories), "pids": draw(st.integers(16, 4096))},
         writablePaths=draw(paths),
-        ports=[{"name": f"p{i}", "containerPort": 8000 + i, "expose": e}
-               for i, e in enumerate(draw(st.lists(st.booleans(), max_size=4)))],
+        ports=[
+            {"name": f"p{i}", "containerPort": 8000 + i, "expose": e}
+            for i, e in enumerate(draw(st.lists(st.booleans(), max_size=4)))
+        ],
     )
 
 
@@ -77,8 +82,17 @@ def test_hardening_is_always_set_whatever_the_component(c: Component) -> None:
     assert kw["user"] == "10001:10001"
     assert kw["privileged"] is False
     assert kw["restart_policy"] == {"Name": "no"}
-    for forbidden in ("volumes", "mounts", "devices", "volumes_from", "pid_mode",
-                      "network_mode", "userns_mode", "cgroup_parent", "sysctls"):
+    for forbidden in (
+        "volumes",
+        "mounts",
+        "devices",
+        "volumes_from",
+        "pid_mode",
+        "network_mode",
+        "userns_mode",
+        "cgroup_parent",
+        "sysctls",
+    ):
         assert forbidden not in kw
     assert "docker.sock" not in repr(kw)
 
@@ -120,8 +134,7 @@ def test_every_resource_is_labelled_with_the_trial(c: Component) -> None:
 
 
 @given(components())
-def test_only_exposed_ports_are_published_on_loopback_with_ephemeral_host_ports(
-        c: Component) -> None:
+def test_only_exposed_ports_are_published_on_loopback_with_ephemeral_host_ports(c: Component) -> None:
     ports = kwargs_for(c)["ports"]
     assert set(ports) == {f"{p.container_port}/tcp" for p in c.ports if p.expose}
     assert all(binding == (PUBLISH, None) for binding in ports.values())
@@ -159,8 +172,9 @@ def test_parameters_override_component_env_and_den_variables_override_both() -> 
     assert env["HOME"] == "/tmp", "uid 10001 needs a writable home"
 
 
-@pytest.mark.parametrize("name", ["DEN_TRIAL_ID", "den_anything", "PATH", "LD_PRELOAD",
-                                  "PYTHONPATH", "HOME", "https_proxy"])
+@pytest.mark.parametrize(
+    "name", ["DEN_TRIAL_ID", "den_anything", "PATH", "LD_PRELOAD", "PYTHONPATH", "HOME", "https_proxy"]
+)
 def test_a_parameter_cannot_set_a_reserved_variable(name: str) -> None:
     c = component()
     with pytest.raises(ValidationFailed) as raised:
@@ -177,39 +191,56 @@ def test_validate_refuses_a_bad_spec_before_anything_is_made() -> None:
 
 
 def test_the_first_exposed_port_is_keyed_by_component_the_others_by_port_name() -> None:
-    c = component(ports=[{"name": "admin", "containerPort": 9000, "expose": False},
-                         {"name": "http", "containerPort": 8080},
-                         {"name": "metrics", "containerPort": 9100}])
+    c = component(
+        ports=[
+            {"name": "admin", "containerPort": 9000, "expose": False},
+            {"name": "http", "containerPort": 8080},
+            {"name": "metrics", "containerPort": 9100},
+        ]
+    )
     assert [(k, p.container_port) for k, p in specs.exposed_ports(c)] == [
-        ("web", 8080), ("web-metrics", 9100)]
+        ("web", 8080),
+        ("web-metrics", 9100),
+    ]
 
 
-@pytest.mark.parametrize(("host", "port", "expected"), [
-    ("127.0.0.1", 32768, "http://127.0.0.1:32768/"),
-    ("0.0.0.0", 80, "http://127.0.0.1:80/"),
-    ("172.18.0.2", 8080, "http://172.18.0.2:8080/"),
-    ("::1", 8080, "http://[::1]:8080/"),
-])
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 32768, "http://127.0.0.1:32768/"),
+        ("0.0.0.0", 80, "http://127.0.0.1:80/"),
+        ("172.18.0.2", 8080, "http://172.18.0.2:8080/"),
+        ("::1", 8080, "http://[::1]:8080/"),
+    ],
+)
 def test_endpoint_urls(host: str, port: int, expected: str) -> None:
     assert specs.url(host, port) == expected
 
 
 def test_list_filters_select_one_trial_or_any_of_this_instance() -> None:
     assert specs.trial_filter("t-1") == {"label": [f"{TRIAL_LABEL}=t-1"]}
-    assert specs.trial_filter(instance="blue") == {
-        "label": [TRIAL_LABEL, "innovation-den.io/instance=blue"]}
+    assert specs.trial_filter(instance="blue") == {"label": [TRIAL_LABEL, "innovation-den.io/instance=blue"]}
 
 
 def test_every_resource_names_the_instance_that_made_it() -> None:
-    spec = TrialSpec(trial_id="t-1", template="x@1.0.0", instance="blue",
-                     components=(Component(name="web", image="x/y:1"),))
+    spec = TrialSpec(
+        trial_id="t-1",
+        template="x@1.0.0",
+        instance="blue",
+        components=(Component(name="web", image="x/y:1"),),
+    )
     assert specs.network_kwargs(spec)["labels"]["innovation-den.io/instance"] == "blue"
 
 
 def test_the_builders_are_pure() -> None:
     tree = ast.parse(Path(specs.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom)}
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        (node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    }
     assert not imported & {"docker", "requests", "subprocess", "socket", "os"}

@@ -22,12 +22,18 @@ from orchestrator.lifecycle import (
 )
 
 ALLOWED = {
-    (Phase.PENDING_APPROVAL, Phase.REQUESTED), (Phase.PENDING_APPROVAL, Phase.STOPPED),
-    (Phase.REQUESTED, Phase.PROVISIONING), (Phase.REQUESTED, Phase.STOPPING),
-    (Phase.REQUESTED, Phase.FAILED), (Phase.PROVISIONING, Phase.READY),
-    (Phase.PROVISIONING, Phase.STOPPING), (Phase.PROVISIONING, Phase.FAILED),
-    (Phase.READY, Phase.STOPPING), (Phase.READY, Phase.FAILED),
-    (Phase.STOPPING, Phase.STOPPED), (Phase.STOPPING, Phase.FAILED),
+    (Phase.PENDING_APPROVAL, Phase.REQUESTED),
+    (Phase.PENDING_APPROVAL, Phase.STOPPED),
+    (Phase.REQUESTED, Phase.PROVISIONING),
+    (Phase.REQUESTED, Phase.STOPPING),
+    (Phase.REQUESTED, Phase.FAILED),
+    (Phase.PROVISIONING, Phase.READY),
+    (Phase.PROVISIONING, Phase.STOPPING),
+    (Phase.PROVISIONING, Phase.FAILED),
+    (Phase.READY, Phase.STOPPING),
+    (Phase.READY, Phase.FAILED),
+    (Phase.STOPPING, Phase.STOPPED),
+    (Phase.STOPPING, Phase.FAILED),
     (Phase.FAILED, Phase.STOPPING),
 }
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -46,7 +52,14 @@ def test_every_pair_of_phases_is_decided_by_the_table(source: Phase, target: Pha
 
 def test_phase_and_reason_spellings_are_the_contract() -> None:
     assert [p.value for p in Phase] == [
-        "PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped", "Failed"]
+        "PendingApproval",
+        "Requested",
+        "Provisioning",
+        "Ready",
+        "Stopping",
+        "Stopped",
+        "Failed",
+    ]
     for token in ("Expired", "UserRequested", "StartTimeout", "RuntimeMissing", "QuotaExceeded"):
         assert Reason(token).value == token
 
@@ -74,11 +87,14 @@ def test_random_walks_only_follow_the_table(steps: list[Phase]) -> None:
             with pytest.raises(IllegalTransition):
                 check_transition(current, target)
     # From wherever the walk ended, teardown is always still reachable.
-    assert current == Phase.STOPPED or Phase.STOPPING in TRANSITIONS[current] or \
-        Phase.STOPPED in TRANSITIONS[current]
+    assert (
+        current == Phase.STOPPED
+        or Phase.STOPPING in TRANSITIONS[current]
+        or Phase.STOPPED in TRANSITIONS[current]
+    )
 
 
-@given(st.integers(min_value=-10**6, max_value=10**6))
+@given(st.integers(min_value=-(10**6), max_value=10**6))
 def test_time_left_is_never_negative(offset: int) -> None:
     left = time_left(now=NOW, expires_at=NOW + timedelta(seconds=offset))
     assert left == timedelta(seconds=max(offset, 0))
@@ -87,8 +103,7 @@ def test_time_left_is_never_negative(offset: int) -> None:
 
 def test_time_left_handles_other_timezones_and_refuses_naive_times() -> None:
     plus_two = timezone(timedelta(hours=2))
-    assert time_left(now=NOW, expires_at=datetime(2026, 1, 1, 15, 0, tzinfo=plus_two)) == \
-        timedelta(hours=1)
+    assert time_left(now=NOW, expires_at=datetime(2026, 1, 1, 15, 0, tzinfo=plus_two)) == timedelta(hours=1)
     assert time_left(now=NOW, expires_at=None) is None
     with pytest.raises(ValueError, match="timezone-aware"):
         time_left(now=datetime(2026, 1, 1), expires_at=None)  # noqa: DTZ001

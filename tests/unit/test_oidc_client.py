@@ -31,9 +31,13 @@ class Published:
 
     def document(self, path: str) -> Any:
         if path == "/.well-known/openid-configuration":
-            return {"issuer": self.issuer, "authorization_endpoint": f"{self.issuer}/auth",
-                    "token_endpoint": f"{self.issuer}/token", "jwks_uri": f"{self.issuer}/keys",
-                    "end_session_endpoint": f"{self.issuer}/logout"}
+            return {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/auth",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/keys",
+                "end_session_endpoint": f"{self.issuer}/logout",
+            }
         self.key_reads += 1
         return KeySet(self.keys).as_dict(private=False)
 
@@ -68,29 +72,49 @@ def provider(published: Published) -> Provider:
 
 def id_token(published: Published, *, key: RSAKey | None = None, **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": published.issuer, "aud": CLIENT, "sub": "42", "iat": now, "exp": now + 300,
-            "nonce": "n-1", "preferred_username": "alice", **claims}
+    body = {
+        "iss": published.issuer,
+        "aud": CLIENT,
+        "sub": "42",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "n-1",
+        "preferred_username": "alice",
+        **claims,
+    }
     signing = key or published.keys[0]
     return jwt.encode({"alg": "RS256", "kid": signing.kid}, body, signing)
 
 
 def test_a_good_id_token_gives_its_claims(published: Published) -> None:
-    claims = provider(published).verify_id_token(id_token(published), nonce="n-1",
-                                                 now=time.time())
+    claims = provider(published).verify_id_token(id_token(published), nonce="n-1", now=time.time())
     assert claims["preferred_username"] == "alice"
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": "another-client"}, {"iss": "http://elsewhere.example"}, {"nonce": "n-2"},
-    {"exp": int(time.time()) - 600}, {"iat": None}, {"sub": None},
-    {"aud": [CLIENT, "another"], "azp": "another"},
-], ids=["audience", "issuer", "nonce", "expired", "no-iat", "no-sub", "azp"])
-def test_an_id_token_that_proves_nothing_is_refused(published: Published,
-                                                    claims: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-client"},
+        {"iss": "http://elsewhere.example"},
+        {"nonce": "n-2"},
+        {"exp": int(time.time()) - 600},
+        {"iat": None},
+        {"sub": None},
+        {"aud": [CLIENT, "another"], "azp": "another"},
+    ],
+    ids=["audience", "issuer", "nonce", "expired", "no-iat", "no-sub", "azp"],
+)
+def test_an_id_token_that_proves_nothing_is_refused(published: Published, claims: dict[str, Any]) -> None:
     token = id_token(published, **{k: v for k, v in claims.items() if v is not None})
     if None in claims.values():  # a claim left out altogether
-        body = {"iss": published.issuer, "aud": CLIENT, "sub": "42", "iat": int(time.time()),
-                "exp": int(time.time()) + 300, "nonce": "n-1"}
+        body = {
+            "iss": published.issuer,
+            "aud": CLIENT,
+            "sub": "42",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 300,
+            "nonce": "n-1",
+        }
         for name in claims:
             body.pop(name)
         token = jwt.encode({"alg": "RS256", "kid": "one"}, body, published.keys[0])
@@ -101,8 +125,7 @@ def test_an_id_token_that_proves_nothing_is_refused(published: Published,
 def test_a_token_signed_by_someone_else_is_refused(published: Published) -> None:
     forger = RSAKey.generate_key(2048, parameters={"kid": "one"})
     with pytest.raises(SignInRefused):
-        provider(published).verify_id_token(id_token(published, key=forger), nonce="n-1",
-                                            now=time.time())
+        provider(published).verify_id_token(id_token(published, key=forger), nonce="n-1", now=time.time())
 
 
 def test_rotated_keys_are_read_again_when_a_token_names_a_new_key(published: Published) -> None:
@@ -129,30 +152,35 @@ def test_unknown_key_ids_cannot_make_it_hammer_the_provider(published: Published
     assert published.key_reads == 1
 
 
-def test_a_provider_that_names_another_issuer_or_does_not_answer_is_unavailable(
-        published: Published) -> None:
+def test_a_provider_that_names_another_issuer_or_does_not_answer_is_unavailable(published: Published) -> None:
     real = published.issuer
     published.issuer = "http://impostor.example"
     with pytest.raises(SignInUnavailable, match="another issuer"):
         Provider(Settings(oidc_issuer=real, oidc_client_id=CLIENT)).metadata()
-    down = Provider(Settings(oidc_issuer="http://127.0.0.1:9", oidc_client_id=CLIENT,
-                             oidc_timeout=2))
+    down = Provider(Settings(oidc_issuer="http://127.0.0.1:9", oidc_client_id=CLIENT, oidc_timeout=2))
     with pytest.raises(SignInUnavailable, match="not answering"):
-        down.authorization_url(redirect_uri="http://x/cb", state="s", nonce="n",
-                               code_verifier="v" * 43)
+        down.authorization_url(redirect_uri="http://x/cb", state="s", nonce="n", code_verifier="v" * 43)
 
 
-def test_the_authorisation_url_carries_state_nonce_and_an_s256_challenge(
-        published: Published) -> None:
-    url = provider(published).authorization_url(redirect_uri="http://den.example/sign-in/callback",
-                                                state="s-1", nonce="n-1", code_verifier="v" * 64)
-    for part in ("state=s-1", "nonce=n-1", "code_challenge_method=S256", "code_challenge=",
-                 "response_type=code", f"client_id={CLIENT}", "scope=openid+email+profile"):
+def test_the_authorisation_url_carries_state_nonce_and_an_s256_challenge(published: Published) -> None:
+    url = provider(published).authorization_url(
+        redirect_uri="http://den.example/sign-in/callback", state="s-1", nonce="n-1", code_verifier="v" * 64
+    )
+    for part in (
+        "state=s-1",
+        "nonce=n-1",
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "response_type=code",
+        f"client_id={CLIENT}",
+        "scope=openid+email+profile",
+    ):
         assert part in url, url
     assert "v" * 64 not in url  # the verifier never leaves the server
 
 
 def test_sign_out_goes_to_the_providers_end_session_endpoint(published: Published) -> None:
-    url = provider(published).end_session_url(id_token_hint="tok",
-                                              post_logout_redirect_uri="http://den/signed-out")
+    url = provider(published).end_session_url(
+        id_token_hint="tok", post_logout_redirect_uri="http://den/signed-out"
+    )
     assert url.startswith(f"{published.issuer}/logout?") and "id_token_hint=tok" in url

@@ -39,27 +39,59 @@ def refused_fields(params: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_bundled_style_of_schema_is_inside_the_subset() -> None:
-    assert parameters.schema_problems({
-        "$schema": parameters.DRAFT, "type": "object", "additionalProperties": False,
-        "title": "Settings", "required": ["tone"],
-        "properties": {
-            "greeting": {"type": "string", "title": "Greeting", "minLength": 1, "maxLength": 200,
-                         "default": "Hello", "pattern": "^[A-Za-z !.]+$", "examples": ["Hi!"]},
-            "tone": {"type": "string", "enum": ["friendly", "formal"], "default": "friendly"},
-            "rows": {"type": "integer", "minimum": 1, "maximum": 100, "multipleOf": 5},
-            "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-            "debug": {"type": "boolean", "const": False, "description": "Off in trials."},
-        }}) == []
+    assert (
+        parameters.schema_problems(
+            {
+                "$schema": parameters.DRAFT,
+                "type": "object",
+                "additionalProperties": False,
+                "title": "Settings",
+                "required": ["tone"],
+                "properties": {
+                    "greeting": {
+                        "type": "string",
+                        "title": "Greeting",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "default": "Hello",
+                        "pattern": "^[A-Za-z !.]+$",
+                        "examples": ["Hi!"],
+                    },
+                    "tone": {"type": "string", "enum": ["friendly", "formal"], "default": "friendly"},
+                    "rows": {"type": "integer", "minimum": 1, "maximum": 100, "multipleOf": 5},
+                    "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                    "debug": {"type": "boolean", "const": False, "description": "Off in trials."},
+                },
+            }
+        )
+        == []
+    )
     assert parameters.schema_problems({}) == []
 
 
-@pytest.mark.parametrize("keyword, value", [
-    ("$ref", "#/$defs/x"), ("allOf", [{"type": "string"}]), ("anyOf", [{}]), ("oneOf", [{}]),
-    ("not", {}), ("if", {}), ("then", {}), ("else", {}), ("patternProperties", {}),
-    ("dependentRequired", {}), ("unevaluatedProperties", False), ("contains", {}),
-    ("uniqueItems", True), ("items", {}), ("properties", {}), ("format", "email"),
-    ("$defs", {}), ("x-anything", 1),
-])
+@pytest.mark.parametrize(
+    "keyword, value",
+    [
+        ("$ref", "#/$defs/x"),
+        ("allOf", [{"type": "string"}]),
+        ("anyOf", [{}]),
+        ("oneOf", [{}]),
+        ("not", {}),
+        ("if", {}),
+        ("then", {}),
+        ("else", {}),
+        ("patternProperties", {}),
+        ("dependentRequired", {}),
+        ("unevaluatedProperties", False),
+        ("contains", {}),
+        ("uniqueItems", True),
+        ("items", {}),
+        ("properties", {}),
+        ("format", "email"),
+        ("$defs", {}),
+        ("x-anything", 1),
+    ],
+)
 def test_a_keyword_outside_the_subset_is_refused_naming_it(keyword: str, value: Any) -> None:
     fields = refused_fields(schema(code={"type": "string", keyword: value}))
     assert f"spec.parameters.properties.code.{keyword}" in fields
@@ -78,19 +110,36 @@ def test_a_parameter_is_one_scalar_value(kind: Any) -> None:
     assert "environment variable" in fields["spec.parameters.properties.code.type"]
 
 
-@pytest.mark.parametrize("spec, field", [
-    ({"type": "integer", "pattern": "x"}, "pattern"),
-    ({"type": "boolean", "minimum": 1}, "minimum"),
-    ({"type": "string", "multipleOf": 2}, "multipleOf"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ({"type": "integer", "pattern": "x"}, "pattern"),
+        ({"type": "boolean", "minimum": 1}, "minimum"),
+        ({"type": "string", "multipleOf": 2}, "multipleOf"),
+    ],
+)
 def test_a_keyword_of_another_type_is_refused(spec: dict[str, Any], field: str) -> None:
     problems = parameters.schema_problems(schema(code=spec))
     assert [(i.path, "applies only to" in i.message) for i in problems] == [
-        (("properties", "code", field), True)]
+        (("properties", "code", field), True)
+    ]
 
 
-@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)b", "(?!admin).*", "(?<=x)y", "(?<!x)y",
-                                     "((a{100}){100}){100}", "a{1001}", r"\Z", "(", "[z-a]"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(a)\1",
+        "(?=a)b",
+        "(?!admin).*",
+        "(?<=x)y",
+        "(?<!x)y",
+        "((a{100}){100}){100}",
+        "a{1001}",
+        r"\Z",
+        "(",
+        "[z-a]",
+    ],
+)
 def test_a_pattern_re2_refuses_is_refused_at_publish_naming_the_field(pattern: str) -> None:
     fields = refused_fields(schema(code={"type": "string", "pattern": pattern}))
     assert "RE2" in fields["spec.parameters.properties.code.pattern"]
@@ -101,46 +150,50 @@ def test_limits_on_the_schema() -> None:
     assert paths(schema(**many)) == {"properties"}
     assert paths(schema(**{f"p{i}": {"type": "string"} for i in range(50)})) == set()
     assert paths(schema(code={"type": "string", "enum": [f"v{i}" for i in range(201)]})) == {
-        "properties.code.enum"}
-    assert paths(schema(code={"type": "string", "maxLength": 4097})) == {
-        "properties.code.maxLength"}
-    assert paths(schema(code={"type": "string", "pattern": "a" * 1001})) == {
-        "properties.code.pattern"}
+        "properties.code.enum"
+    }
+    assert paths(schema(code={"type": "string", "maxLength": 4097})) == {"properties.code.maxLength"}
+    assert paths(schema(code={"type": "string", "pattern": "a" * 1001})) == {"properties.code.pattern"}
     assert paths(schema(code={"type": "string", "title": "t" * 201})) == {"properties.code.title"}
-    assert paths(schema(code={"type": "string", "enum": ["x" * 4097]})) == {
-        "properties.code.enum.0"}
+    assert paths(schema(code={"type": "string", "enum": ["x" * 4097]})) == {"properties.code.enum.0"}
     big = {f"p{i}": {"type": "string", "description": "d" * 4000} for i in range(20)}
     assert len(json.dumps(big)) > parameters.MAX_SCHEMA_BYTES
     (issue,) = parameters.schema_problems(schema(**big))
     assert issue.path == () and "bytes" in issue.message
 
 
-@pytest.mark.parametrize("spec, field", [
-    ({"type": "integer", "minimum": 5, "maximum": 1}, "minimum"),
-    ({"type": "string", "minLength": 5, "maxLength": 1}, "minLength"),
-    ({"type": "integer", "maximum": 10, "default": 30}, "default"),
-    ({"type": "string", "enum": ["a", "b"], "examples": ["c"]}, "examples.0"),
-    ({"type": "string", "enum": ["a", "a"]}, "enum"),
-    ({"type": "integer", "enum": [1, "one"]}, "enum.1"),
-    ({"type": "boolean", "enum": [1]}, "enum.0"),
-    ({"type": "number", "minimum": float("nan")}, "minimum"),
-    ({"type": "number", "multipleOf": 0}, "multipleOf"),
-    ({"type": "string", "maxLength": -1}, "maxLength"),
-    ({"type": "string", "maxLength": True}, "maxLength"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ({"type": "integer", "minimum": 5, "maximum": 1}, "minimum"),
+        ({"type": "string", "minLength": 5, "maxLength": 1}, "minLength"),
+        ({"type": "integer", "maximum": 10, "default": 30}, "default"),
+        ({"type": "string", "enum": ["a", "b"], "examples": ["c"]}, "examples.0"),
+        ({"type": "string", "enum": ["a", "a"]}, "enum"),
+        ({"type": "integer", "enum": [1, "one"]}, "enum.1"),
+        ({"type": "boolean", "enum": [1]}, "enum.0"),
+        ({"type": "number", "minimum": float("nan")}, "minimum"),
+        ({"type": "number", "multipleOf": 0}, "multipleOf"),
+        ({"type": "string", "maxLength": -1}, "maxLength"),
+        ({"type": "string", "maxLength": True}, "maxLength"),
+    ],
+)
 def test_keyword_values_that_make_no_sense_are_refused(spec: dict[str, Any], field: str) -> None:
     assert f"properties.code.{field}" in paths(schema(code=spec))
 
 
-@pytest.mark.parametrize("top, field", [
-    ({"type": "array"}, "type"),
-    ({"required": ["missing"]}, "required.0"),
-    ({"required": "code"}, "required"),
-    ({"additionalProperties": True}, "additionalProperties"),
-    ({"additionalProperties": {"type": "string"}}, "additionalProperties"),
-    ({"$schema": "http://json-schema.org/draft-04/schema#"}, "$schema"),
-    ({"properties": []}, "properties"),
-])
+@pytest.mark.parametrize(
+    "top, field",
+    [
+        ({"type": "array"}, "type"),
+        ({"required": ["missing"]}, "required.0"),
+        ({"required": "code"}, "required"),
+        ({"additionalProperties": True}, "additionalProperties"),
+        ({"additionalProperties": {"type": "string"}}, "additionalProperties"),
+        ({"$schema": "http://json-schema.org/draft-04/schema#"}, "$schema"),
+        ({"properties": []}, "properties"),
+    ],
+)
 def test_the_top_level_is_an_object_of_declared_parameters(top: dict[str, Any], field: str) -> None:
     assert field in paths({**schema(code={"type": "string"}), **top})
 
@@ -158,13 +211,17 @@ def test_non_json_data_in_a_schema_is_refused_not_crashed_on() -> None:
 
 # --- values, at request time ---------------------------------------------------------------
 
-SCHEMA = {"type": "object", "required": ["tone"], "properties": {
-    "tone": {"type": "string", "enum": ["formal", "friendly"]},
-    "code": {"type": "string", "pattern": "^(a+)+$", "maxLength": 4096},
-    "rows": {"type": "integer", "minimum": 1, "maximum": 100},
-    "ratio": {"type": "number", "exclusiveMaximum": 1, "multipleOf": 0.1},
-    "debug": {"type": "boolean"},
-}}
+SCHEMA = {
+    "type": "object",
+    "required": ["tone"],
+    "properties": {
+        "tone": {"type": "string", "enum": ["formal", "friendly"]},
+        "code": {"type": "string", "pattern": "^(a+)+$", "maxLength": 4096},
+        "rows": {"type": "integer", "minimum": 1, "maximum": 100},
+        "ratio": {"type": "number", "exclusiveMaximum": 1, "multipleOf": 0.1},
+        "debug": {"type": "boolean"},
+    },
+}
 
 
 def faults(values: dict[str, Any]) -> dict[str, str]:
@@ -175,12 +232,30 @@ def test_good_values_pass() -> None:
     assert faults({"tone": "formal", "code": "aaa", "rows": 100, "ratio": 0.3, "debug": True}) == {}
 
 
-@pytest.mark.parametrize("name, value", [
-    ("tone", "rude"), ("tone", 1), ("code", "aab"), ("code", ["a"]), ("code", {"a": 1}),
-    ("code", "a" * 4097), ("code", "a\x00"), ("code", "\ud800"), ("rows", 0), ("rows", 101),
-    ("rows", 1.5), ("rows", True), ("rows", 10**400), ("ratio", 1), ("ratio", 0.35),
-    ("ratio", float("inf")), ("ratio", float("nan")), ("debug", "yes"), ("debug", 1),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("tone", "rude"),
+        ("tone", 1),
+        ("code", "aab"),
+        ("code", ["a"]),
+        ("code", {"a": 1}),
+        ("code", "a" * 4097),
+        ("code", "a\x00"),
+        ("code", "\ud800"),
+        ("rows", 0),
+        ("rows", 101),
+        ("rows", 1.5),
+        ("rows", True),
+        ("rows", 10**400),
+        ("ratio", 1),
+        ("ratio", 0.35),
+        ("ratio", float("inf")),
+        ("ratio", float("nan")),
+        ("debug", "yes"),
+        ("debug", 1),
+    ],
+)
 def test_bad_values_are_refused_at_parameters_dot_name(name: str, value: Any) -> None:
     found = parameters.value_problems(SCHEMA, {"tone": "formal", name: value})
     assert [p.field for p in found] == [f"parameters.{name}"]
@@ -234,22 +309,52 @@ def test_re2_search_agrees_with_re_on_a_simple_pattern(text: str) -> None:
     assert parameters.matches(pattern, text) == (re.search(pattern, text) is not None)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda children: st.lists(children, max_size=3)
-                    | st.dictionaries(st.sampled_from(
-                        ["type", "enum", "pattern", "maxLength", "minimum", "default",
-                         "properties", "required", "code", "allOf", "const", "multipleOf"]),
-                        children, max_size=4),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "type",
+                        "enum",
+                        "pattern",
+                        "maxLength",
+                        "minimum",
+                        "default",
+                        "properties",
+                        "required",
+                        "code",
+                        "allOf",
+                        "const",
+                        "multipleOf",
+                    ]
+                ),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
 @settings(max_examples=300)
 def test_any_schema_either_passes_or_fails_with_paths_and_hints(data: Any) -> None:
     for issue in parameters.schema_problems(data):
         assert issue.message and issue.hint
 
 
-@given(st.dictionaries(st.sampled_from(["tone", "code", "rows", "ratio", "debug", "other"]),
-                       st.none() | st.booleans() | st.integers() | st.floats()
-                       | st.text(max_size=20) | st.lists(st.integers(), max_size=2)))
+@given(
+    st.dictionaries(
+        st.sampled_from(["tone", "code", "rows", "ratio", "debug", "other"]),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=20)
+        | st.lists(st.integers(), max_size=2),
+    )
+)
 @settings(max_examples=300)
 def test_any_values_either_pass_or_fail_with_the_field_named(values: dict[str, Any]) -> None:
     for problem in parameters.value_problems(SCHEMA, values):

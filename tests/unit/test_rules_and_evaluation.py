@@ -18,23 +18,41 @@ from tests.unit.test_catalogue import GOOD
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 MANIFEST = TemplateManifest.model_validate(
-    {**GOOD, "spec": {**GOOD["spec"], "limits": {"defaultDuration": 600, "maxDuration": 3600,
-                                                  "maxExtensions": 1}}})
+    {
+        **GOOD,
+        "spec": {**GOOD["spec"], "limits": {"defaultDuration": 600, "maxDuration": 3600, "maxExtensions": 1}},
+    }
+)
 
 
 def trial(**fields: object) -> Trial:
     base: dict[str, object] = {
-        "id": "t1", "owner_id": 1, "template_version_id": 1, "template_name": "demo",
-        "template_version": "1.0.0", "title": "t", "hypothesis": "h", "duration_seconds": 600,
-        "phase": "Ready", "phase_changed_at": T0, "created_at": T0,
-        "expires_at": T0 + timedelta(seconds=600)}
+        "id": "t1",
+        "owner_id": 1,
+        "template_version_id": 1,
+        "template_name": "demo",
+        "template_version": "1.0.0",
+        "title": "t",
+        "hypothesis": "h",
+        "duration_seconds": 600,
+        "phase": "Ready",
+        "phase_changed_at": T0,
+        "created_at": T0,
+        "expires_at": T0 + timedelta(seconds=600),
+    }
     return Trial(**{**base, **fields})
 
 
 def check(usage: rules.Usage, caps: TemplateCaps, *, cpu: int = 500) -> None:
-    rules.check_caps(rules.CapCheck(scope="the den", usage=usage, caps=caps,
-                                    ask=rules.Reservation(cpu_millicores=cpu, memory_mib=256),
-                                    has_department=True))
+    rules.check_caps(
+        rules.CapCheck(
+            scope="the den",
+            usage=usage,
+            caps=caps,
+            ask=rules.Reservation(cpu_millicores=cpu, memory_mib=256),
+            has_department=True,
+        )
+    )
 
 
 def test_caps_refuse_with_quota_exceeded_naming_the_cap() -> None:
@@ -48,15 +66,23 @@ def test_caps_refuse_with_quota_exceeded_naming_the_cap() -> None:
 
 
 def test_a_department_cap_does_not_lump_together_people_without_one() -> None:
-    rules.check_caps(rules.CapCheck(scope="x", usage=rules.Usage(of_department=99),
-                                    caps=TemplateCaps(max_active_trials_per_department=1),
-                                    ask=rules.Reservation(0, 0), has_department=False))
+    rules.check_caps(
+        rules.CapCheck(
+            scope="x",
+            usage=rules.Usage(of_department=99),
+            caps=TemplateCaps(max_active_trials_per_department=1),
+            ask=rules.Reservation(0, 0),
+            has_department=False,
+        )
+    )
 
 
 def test_the_tightest_of_template_and_global_limits_applies() -> None:
-    settings = Settings(max_trial_duration=3000, self_service_max_duration=2000,
-                        template_caps={"demo": TemplateCaps(max_duration=2500,
-                                                            self_service_max_duration=2400)})
+    settings = Settings(
+        max_trial_duration=3000,
+        self_service_max_duration=2000,
+        template_caps={"demo": TemplateCaps(max_duration=2500, self_service_max_duration=2400)},
+    )
     assert rules.longest_duration(MANIFEST, settings) == 2500
     assert rules.self_service_limit(settings, "demo") == 2000
     assert rules.self_service_limit(settings, "other") == 2000
@@ -64,12 +90,12 @@ def test_the_tightest_of_template_and_global_limits_applies() -> None:
 
 
 @given(duration=st.integers(1, 5000), extension=st.integers(1, 5000))
-def test_an_allowed_extension_never_takes_a_trial_past_its_longest(duration: int,
-                                                                   extension: int) -> None:
+def test_an_allowed_extension_never_takes_a_trial_past_its_longest(duration: int, extension: int) -> None:
     settings = Settings()
     try:
-        rules.check_extension(trial(duration_seconds=duration), seconds=extension,
-                              manifest=MANIFEST, settings=settings)
+        rules.check_extension(
+            trial(duration_seconds=duration), seconds=extension, manifest=MANIFEST, settings=settings
+        )
     except RuleViolation as refused:
         assert refused.reason == "MaxDurationExceeded"
         assert duration + extension > 3600
@@ -79,9 +105,12 @@ def test_an_allowed_extension_never_takes_a_trial_past_its_longest(duration: int
 
 def test_extension_refusals_name_their_rule() -> None:
     settings = Settings()
-    cases = [(trial(phase="Requested"), "NotRunning"), (trial(end_requested_at=T0), "NotRunning"),
-             (trial(extension_requested_seconds=60), "ExtensionPending"),
-             (trial(extension_count=1), "MaxExtensionsReached")]
+    cases = [
+        (trial(phase="Requested"), "NotRunning"),
+        (trial(end_requested_at=T0), "NotRunning"),
+        (trial(extension_requested_seconds=60), "ExtensionPending"),
+        (trial(extension_count=1), "MaxExtensionsReached"),
+    ]
     for row, reason in cases:
         with pytest.raises(Conflict) as refused:
             rules.check_extension(row, seconds=60, manifest=MANIFEST, settings=settings)
@@ -96,14 +125,16 @@ def test_reservation_sums_the_components_limits() -> None:
 
 
 def timeline(*steps: tuple[int, str]) -> list[TrialEvent]:
-    return [TrialEvent(trial_id="t1", at=T0 + timedelta(seconds=s), kind="Transition", phase=p)
-            for s, p in steps]
+    return [
+        TrialEvent(trial_id="t1", at=T0 + timedelta(seconds=s), kind="Transition", phase=p) for s, p in steps
+    ]
 
 
 def test_a_trial_that_ran_its_time_measures_fully_available_and_verified() -> None:
     row = trial(ready_at=T0 + timedelta(seconds=4))
-    events = timeline((0, "Requested"), (1, "Provisioning"), (4, "Ready"), (600, "Stopping"),
-                      (602, "Stopped"))
+    events = timeline(
+        (0, "Requested"), (1, "Provisioning"), (4, "Ready"), (600, "Stopping"), (602, "Stopped")
+    )
     measured = measure(row, events, now=T0 + timedelta(seconds=700))
     assert measured.time_to_ready_seconds == 4.0
     assert measured.ready_seconds == 596.0
@@ -112,8 +143,14 @@ def test_a_trial_that_ran_its_time_measures_fully_available_and_verified() -> No
 
 def test_a_sandbox_that_failed_while_ready_is_less_available() -> None:
     row = trial(ready_at=T0 + timedelta(seconds=4))
-    events = timeline((0, "Requested"), (1, "Provisioning"), (4, "Ready"), (302, "Failed"),
-                      (303, "Stopping"), (304, "Stopped"))
+    events = timeline(
+        (0, "Requested"),
+        (1, "Provisioning"),
+        (4, "Ready"),
+        (302, "Failed"),
+        (303, "Stopping"),
+        (304, "Stopped"),
+    )
     measured = measure(row, events, now=T0 + timedelta(seconds=700))
     assert measured.availability == pytest.approx(298 / 596, abs=1e-4)
 
@@ -121,16 +158,21 @@ def test_a_sandbox_that_failed_while_ready_is_less_available() -> None:
 def test_time_to_ready_counts_from_approval_and_nothing_to_tear_down_is_not_verified() -> None:
     approved = trial(approved_at=T0 + timedelta(seconds=100), ready_at=T0 + timedelta(seconds=103))
     assert measure(approved, [], now=T0).time_to_ready_seconds == 3.0
-    rejected = measure(trial(phase="Stopped", ready_at=None),
-                       timeline((0, "PendingApproval"), (5, "Stopped")), now=T0)
-    assert (rejected.time_to_ready_seconds, rejected.availability,
-            rejected.teardown_verified) == (None, None, None)
+    rejected = measure(
+        trial(phase="Stopped", ready_at=None), timeline((0, "PendingApproval"), (5, "Stopped")), now=T0
+    )
+    assert (rejected.time_to_ready_seconds, rejected.availability, rejected.teardown_verified) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_csv_has_the_columns_and_defuses_formulas() -> None:
     row = dict.fromkeys(COLUMNS, "")
-    row.update({"title": "+SUM(A1)", "problem_areas": ["a", "b"], "teardown_verified": True,
-                "availability": None})
+    row.update(
+        {"title": "+SUM(A1)", "problem_areas": ["a", "b"], "teardown_verified": True, "availability": None}
+    )
     header, line = to_csv([row]).splitlines()
     assert header.split(",") == list(COLUMNS)
     assert "'+SUM(A1)" in line and "a | b" in line and ",true," in line

@@ -41,47 +41,62 @@ def test_unmapped_groups_give_nothing() -> None:
     assert role_for_groups([], MAPPING) is None
 
 
-CLAIMS = {"iss": "https://id.example", "sub": "42", "preferred_username": "Alice.Smith",
-          "email": "alice@hmrc.example", "groups": ["hmrc-staff"]}
+CLAIMS = {
+    "iss": "https://id.example",
+    "sub": "42",
+    "preferred_username": "Alice.Smith",
+    "email": "alice@hmrc.example",
+    "groups": ["hmrc-staff"],
+}
 
 
 def test_identity_lower_cases_the_name_and_binds_issuer_and_subject() -> None:
     person = identity(CLAIMS, username_claim="preferred_username", groups_claim="groups")
     assert (person.name, person.subject, person.groups) == (
-        "alice.smith", "https://id.example 42", ("hmrc-staff",))
+        "alice.smith",
+        "https://id.example 42",
+        ("hmrc-staff",),
+    )
 
 
 @pytest.mark.parametrize("value", [None, "", "Alice Smith", "a/b", 7, "x" * 101])
 def test_a_username_the_den_cannot_use_is_refused_with_a_reason(value: object) -> None:
     with pytest.raises(NoRole, match="preferred_username"):
-        identity({**CLAIMS, "preferred_username": value}, username_claim="preferred_username",
-                 groups_claim="groups")
+        identity(
+            {**CLAIMS, "preferred_username": value},
+            username_claim="preferred_username",
+            groups_claim="groups",
+        )
 
 
 def test_a_single_group_string_and_an_absent_claim_are_understood() -> None:
-    assert identity({**CLAIMS, "groups": "den-ops"}, username_claim="email",
-                    groups_claim="groups").groups == ("den-ops",)
+    assert identity(
+        {**CLAIMS, "groups": "den-ops"}, username_claim="email", groups_claim="groups"
+    ).groups == ("den-ops",)
     assert identity(CLAIMS, username_claim="email", groups_claim="").groups == ()
 
 
 def test_a_token_with_no_expiry_gets_the_longest_lifetime() -> None:
-    assert token_expiry(now=NOW, ttl=None, max_lifetime=timedelta(days=90),
-                        parent_expires_at=None) == NOW + timedelta(days=90)
+    assert token_expiry(
+        now=NOW, ttl=None, max_lifetime=timedelta(days=90), parent_expires_at=None
+    ) == NOW + timedelta(days=90)
 
 
 def test_a_token_longer_than_the_limit_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationFailed) as refused:
-        token_expiry(now=NOW, ttl=timedelta(days=91), max_lifetime=timedelta(days=90),
-                     parent_expires_at=None)
+        token_expiry(now=NOW, ttl=timedelta(days=91), max_lifetime=timedelta(days=90), parent_expires_at=None)
     assert refused.value.problems[0].field == "expires_in_seconds"
 
 
 def test_a_token_never_outlives_the_token_that_makes_it() -> None:
     parent = NOW + timedelta(hours=1)
-    assert token_expiry(now=NOW, ttl=None, max_lifetime=timedelta(days=90),
-                        parent_expires_at=parent) == parent
+    assert (
+        token_expiry(now=NOW, ttl=None, max_lifetime=timedelta(days=90), parent_expires_at=parent) == parent
+    )
     with pytest.raises(ValidationFailed, match="outlive"):
-        token_expiry(now=NOW, ttl=timedelta(hours=2), max_lifetime=timedelta(days=90),
-                     parent_expires_at=parent)
-    assert token_expiry(now=NOW, ttl=timedelta(minutes=5), max_lifetime=None,
-                        parent_expires_at=parent) == NOW + timedelta(minutes=5)
+        token_expiry(
+            now=NOW, ttl=timedelta(hours=2), max_lifetime=timedelta(days=90), parent_expires_at=parent
+        )
+    assert token_expiry(
+        now=NOW, ttl=timedelta(minutes=5), max_lifetime=None, parent_expires_at=parent
+    ) == NOW + timedelta(minutes=5)

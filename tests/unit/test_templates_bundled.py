@@ -43,8 +43,7 @@ def _suppliers() -> list[dict[str, object]]:
 
 def test_the_three_demo_templates_are_bundled() -> None:
     names = {p.name for p in TEMPLATE_DIRS}
-    assert {"open-data-dashboard", "citizen-enquiry-assistant",
-            "case-management-prototype"} <= names
+    assert {"open-data-dashboard", "citizen-enquiry-assistant", "case-management-prototype"} <= names
 
 
 @pytest.mark.parametrize("template_dir", TEMPLATE_DIRS, ids=lambda p: p.name)
@@ -95,8 +94,7 @@ def test_suppliers_file_agrees_with_the_manifests() -> None:
     assert set(slugs) == used, "every supplier has a template and every template a supplier"
     assert len(used) >= 2
     for supplier in suppliers:
-        assert set(supplier) == {"slug", "name", "size", "contact", "description",
-                                 "problem_areas"}
+        assert set(supplier) == {"slug", "name", "size", "contact", "description", "problem_areas"}
         assert supplier["size"] in {"sme", "large"}
         assert supplier["problem_areas"]
 
@@ -121,14 +119,19 @@ def test_context_hash_changes_with_content_and_base_but_not_bytecode(tmp_path: P
 
 
 def test_debian_mirror_reads_deb822_and_one_line_sources() -> None:
-    deb822 = ("Types: deb\nURIs: http://mirror.example/debian-security\n"
-              "Suites: bookworm-security\n\n"
-              "Types: deb-src deb\n# comment\nURIs: http://mirror.example/debian\n"
-              "Suites: bookworm bookworm-updates\nComponents: main\n")
+    deb822 = (
+        "Types: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\n\n"
+        "Types: deb-src deb\n# comment\nURIs: http://mirror.example/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+    )
     assert debian_mirror({"/etc/apt/sources.list.d/debian.sources": deb822}) == (
-        "http://mirror.example/debian")
-    one_line = "# deb http://old.example/debian bookworm main\n" \
-               "deb [signed-by=/k.gpg] https://other.example/debian bookworm main\n"
+        "http://mirror.example/debian"
+    )
+    one_line = (
+        "# deb http://old.example/debian bookworm main\n"
+        "deb [signed-by=/k.gpg] https://other.example/debian bookworm main\n"
+    )
     assert debian_mirror({"/etc/apt/sources.list": one_line}) == "https://other.example/debian"
 
 

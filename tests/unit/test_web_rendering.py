@@ -17,14 +17,20 @@ from web.rendering import duration, error_list, lines, when
 def row(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = dict.fromkeys(COLUMNS)
     base |= {f"{d}_score": 3 for d in DIMENSIONS}
-    return base | {"problem_areas": ["housing"], "supplier": "acme", "template": "demo",
-                   "decision": "adopt"} | values
+    return (
+        base
+        | {"problem_areas": ["housing"], "supplier": "acme", "template": "demo", "decision": "adopt"}
+        | values
+    )
 
 
 def test_summaries_group_by_area_supplier_or_template_and_average_what_is_known() -> None:
-    rows = [row(problem_areas=["housing", "casework"], user_need_score=5, availability=1.0),
-            row(supplier="globex", decision="stop", user_need_score=2, availability=0.5,
-                time_to_ready_seconds=4.0)]
+    rows = [
+        row(problem_areas=["housing", "casework"], user_need_score=5, availability=1.0),
+        row(
+            supplier="globex", decision="stop", user_need_score=2, availability=0.5, time_to_ready_seconds=4.0
+        ),
+    ]
     by_area = {s.key: s for s in summarise(rows, by="problem_area")}
     assert set(by_area) == {"casework", "housing"}  # a trial counts in each of its areas
     housing = by_area["housing"]
@@ -46,11 +52,17 @@ def test_times_and_durations_read_as_gov_uk_writes_them() -> None:
 
 
 def test_error_summary_links_point_at_the_inputs_to_fix() -> None:
-    problems = [Problem("duration_seconds", "too long"), Problem("title", "missing"),
-                Problem("metadata.name", "bad")]
+    problems = [
+        Problem("duration_seconds", "too long"),
+        Problem("title", "missing"),
+        Problem("metadata.name", "bad"),
+    ]
     fields = {"duration_seconds": "/templates/demo/start/duration?change=1", "*": "manifest"}
     assert [item["href"] for item in error_list(problems, fields)] == [
-        "/templates/demo/start/duration?change=1", "#manifest", "#manifest"]
+        "/templates/demo/start/duration?change=1",
+        "#manifest",
+        "#manifest",
+    ]
     assert [item["href"] for item in error_list(problems[1:], {})] == ["#title", "#metadata.name"]
 
 
@@ -58,8 +70,16 @@ def test_typed_line_breaks_survive_and_stay_escaped() -> None:
     assert str(lines("<b>one</b>\ntwo")) == "&lt;b&gt;one&lt;/b&gt;<br>two"
 
 
-@pytest.mark.parametrize(("asked", "kept"), [
-    ("/trials/t1", "/trials/t1"), ("//evil.example/", "/"), ("https://evil.example/", "/"),
-    ("/\\evil.example", "/"), ("/a\r\nSet-Cookie: x", "/"), ("", "/")])
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [
+        ("/trials/t1", "/trials/t1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/a\r\nSet-Cookie: x", "/"),
+        ("", "/"),
+    ],
+)
 def test_a_next_page_is_always_on_this_service(asked: str, kept: str) -> None:
     assert local_path(asked) == kept

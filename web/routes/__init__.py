@@ -14,8 +14,7 @@ from web.routes import (
     trials,
 )
 
-MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier,
-           platform)
+MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier, platform)
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
     router.include_router(module.router)

@@ -28,8 +28,12 @@ from web.rendering import clear_cookie, render, set_cookie
 from web.routes import sso
 
 router = APIRouter()
-ROLE_NAMES = {"civil_servant": "Civil servant", "supplier": "Supplier",
-              "platform_engineer": "Platform engineer", "approver": "Approver"}
+ROLE_NAMES = {
+    "civil_servant": "Civil servant",
+    "supplier": "Supplier",
+    "platform_engineer": "Platform engineer",
+    "approver": "Approver",
+}
 
 
 @page(router, "/")
@@ -40,38 +44,71 @@ def home(request: Request, visitor: VisitorDep, session: SessionDep, now: Now) -
         return render(request, visitor, "start.html", {"signed_in": False})
     rows = crud.list_trials(session, user=visitor.user, limit=50)
     names = owner_names(session, rows)
-    active = [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows
-              if r.phase in ACTIVE_PHASES]
-    waiting = (len(crud.pending_decisions(session, user=visitor.user))
-               if visitor.user.role in DECIDES else 0)
-    return render(request, visitor, "home.html", {
-        "signed_in": True, "user": visitor.user.name, "role": visitor.user.role,
-        "active_trials": active, "waiting_for_decision": waiting})
+    active = [
+        views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows if r.phase in ACTIVE_PHASES
+    ]
+    waiting = len(crud.pending_decisions(session, user=visitor.user)) if visitor.user.role in DECIDES else 0
+    return render(
+        request,
+        visitor,
+        "home.html",
+        {
+            "signed_in": True,
+            "user": visitor.user.name,
+            "role": visitor.user.role,
+            "active_trials": active,
+            "waiting_for_decision": waiting,
+        },
+    )
 
 
 @page(router, "/sign-in")
-def sign_in_page(request: Request, visitor: VisitorDep, session: SessionDep,
-                 settings: SettingsDep, next: str = "/") -> Response:
+def sign_in_page(
+    request: Request, visitor: VisitorDep, session: SessionDep, settings: SettingsDep, next: str = "/"
+) -> Response:
     return render(request, visitor, "sign_in.html", _sign_in_data(session, settings, next))
 
 
 def _sign_in_data(session: SessionDep, settings: SettingsDep, next_path: str) -> dict[str, object]:
-    users = ([{"name": u.name, "role": u.role, "role_name": ROLE_NAMES.get(u.role, u.role),
-               "department": u.department} for u in crud.list_users(session)]
-             if settings.dev_sign_in_enabled else [])
-    return {"development": settings.dev_sign_in_enabled, "users": users,
-            "single_sign_on": settings.oidc_enabled, "next": local_path(next_path)}
+    users = (
+        [
+            {
+                "name": u.name,
+                "role": u.role,
+                "role_name": ROLE_NAMES.get(u.role, u.role),
+                "department": u.department,
+            }
+            for u in crud.list_users(session)
+        ]
+        if settings.dev_sign_in_enabled
+        else []
+    )
+    return {
+        "development": settings.dev_sign_in_enabled,
+        "users": users,
+        "single_sign_on": settings.oidc_enabled,
+        "next": local_path(next_path),
+    }
 
 
 @router.post("/sign-in")
-def sign_in(request: Request, form: CheckedForm, visitor: VisitorDep, session: SessionDep,
-            settings: SettingsDep, now: Now) -> Response:
+def sign_in(
+    request: Request,
+    form: CheckedForm,
+    visitor: VisitorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
     if not settings.dev_sign_in_enabled:
-        raise Forbidden("development sign-in is switched off on this service",
-                        reason="SignInUnavailable")
+        raise Forbidden("development sign-in is switched off on this service", reason="SignInUnavailable")
     name, next_path = text(form, "user"), local_path(text(form, "next"))
-    page_ = FormPage("sign_in.html", _sign_in_data(session, settings, next_path),
-                     values={"user": name}, fields={"user": "user"})
+    page_ = FormPage(
+        "sign_in.html",
+        _sign_in_data(session, settings, next_path),
+        values={"user": name},
+        fields={"user": "user"},
+    )
     with shown_again_on_error(request, page_):
         if not name:
             raise ValidationFailed([Problem("user", "Select who you want to sign in as")])
@@ -81,9 +118,14 @@ def sign_in(request: Request, form: CheckedForm, visitor: VisitorDep, session: S
             raise ValidationFailed([Problem("user", "Select a user from the list")]) from None
     if visitor.web_session is not None:  # a new session, never a reused one
         crud.end_session(session, web_session=visitor.web_session, actor=visitor.actor, now=now)
-    token, _row = crud.start_session(session, user=user, now=now, source=visitor.source,
-                                     ttl=timedelta(seconds=settings.session_max_age),
-                                     method="development")
+    token, _row = crud.start_session(
+        session,
+        user=user,
+        now=now,
+        source=visitor.source,
+        ttl=timedelta(seconds=settings.session_max_age),
+        method="development",
+    )
     session.commit()
     response = RedirectResponse(next_path, status_code=status.HTTP_303_SEE_OTHER)
     set_cookie(response, settings, "den_session", token, max_age=settings.session_max_age)
@@ -92,8 +134,14 @@ def sign_in(request: Request, form: CheckedForm, visitor: VisitorDep, session: S
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, form: CheckedForm, visitor: VisitorDep, session: SessionDep,
-             settings: SettingsDep, now: Now) -> Response:
+def sign_out(
+    request: Request,
+    form: CheckedForm,
+    visitor: VisitorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
     del form  # checked: signing someone out is a write like any other
     provider_url = ""
     if visitor.web_session is not None:
@@ -101,8 +149,7 @@ def sign_out(request: Request, form: CheckedForm, visitor: VisitorDep, session: 
         crud.end_session(session, web_session=visitor.web_session, actor=visitor.actor, now=now)
         session.commit()
         provider_url = sso.provider_sign_out_url(request, settings, id_token=id_token)
-    response = RedirectResponse(provider_url or "/signed-out",
-                                status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(provider_url or "/signed-out", status_code=status.HTTP_303_SEE_OTHER)
     clear_cookie(response, settings, "den_session")
     return response
 
@@ -119,11 +166,23 @@ def accessibility(request: Request, visitor: VisitorDep) -> Response:
 
 @page(router, "/cookies")
 def cookies(request: Request, visitor: VisitorDep, settings: SettingsDep) -> Response:
-    return render(request, visitor, "cookies.html", {"cookies": [
-        {"name": "den_session", "purpose": "Keeps you signed in",
-         "expires": settings.session_max_age},
-        {"name": "den_sign_in", "purpose": "Protects the sign-in form from forgery",
-         "expires": 3600},
-        {"name": "den_sandbox", "purpose": "Lets you into a sandbox you opened, on the "
-         "sandbox's own address only", "expires": settings.session_max_age},
-    ]})
+    return render(
+        request,
+        visitor,
+        "cookies.html",
+        {
+            "cookies": [
+                {
+                    "name": "den_session",
+                    "purpose": "Keeps you signed in",
+                    "expires": settings.session_max_age,
+                },
+                {"name": "den_sign_in", "purpose": "Protects the sign-in form from forgery", "expires": 3600},
+                {
+                    "name": "den_sandbox",
+                    "purpose": "Lets you into a sandbox you opened, on the sandbox's own address only",
+                    "expires": settings.session_max_age,
+                },
+            ]
+        },
+    )

@@ -28,7 +28,10 @@ SIZES = {"sme": "Small or medium-sized enterprise (SME)", "large": "Large suppli
 
 @page(router, "/techmap")
 def techmap(
-    request: Request, visitor: SignedIn, session: SessionDep, settings: SettingsDep,
+    request: Request,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=100)] = "",
     area: Annotated[list[str] | None, Query(max_length=20)] = None,
     size: Annotated[list[str] | None, Query(max_length=2)] = None,
@@ -39,45 +42,98 @@ def techmap(
     chosen_areas, chosen_sizes = set(area or ()), set(size or ())
     found = [t for t in everything if _matches(t, q.strip().lower(), chosen_sizes)]
     areas = sorted({a for t in everything for a in t["problem_areas"]})
-    groups = [{"area": a, "templates": [t for t in found if a in t["problem_areas"]]}
-              for a in areas if not chosen_areas or a in chosen_areas]
+    groups = [
+        {"area": a, "templates": [t for t in found if a in t["problem_areas"]]}
+        for a in areas
+        if not chosen_areas or a in chosen_areas
+    ]
     groups = [g for g in groups if g["templates"]]
     shown = {t["name"] for g in groups for t in g["templates"]}
-    return render(request, visitor, "techmap.html", {
-        "query": {"q": q, "area": sorted(chosen_areas), "size": sorted(chosen_sizes)},
-        "areas": areas, "sizes": SIZES, "groups": groups, "count": len(shown),
-        "suppliers": [views.supplier_view(s) for s in crud.list_suppliers(session)],
-    })
+    return render(
+        request,
+        visitor,
+        "techmap.html",
+        {
+            "query": {"q": q, "area": sorted(chosen_areas), "size": sorted(chosen_sizes)},
+            "areas": areas,
+            "sizes": SIZES,
+            "groups": groups,
+            "count": len(shown),
+            "suppliers": [views.supplier_view(s) for s in crud.list_suppliers(session)],
+        },
+    )
 
 
 def _matches(template: dict[str, Any], words: str, sizes: set[str]) -> bool:
     if sizes and template["supplier"]["size"] not in sizes:
         return False
-    haystack = " ".join([template["name"], template["summary"], template["description"],
-                         template["supplier"]["name"], *template["tags"],
-                         *template["problem_areas"]]).lower().replace("-", " ")
+    haystack = (
+        " ".join(
+            [
+                template["name"],
+                template["summary"],
+                template["description"],
+                template["supplier"]["name"],
+                *template["tags"],
+                *template["problem_areas"],
+            ]
+        )
+        .lower()
+        .replace("-", " ")
+    )
     return all(word in haystack for word in words.replace("-", " ").split())
 
 
 @page(router, "/templates/{name}")
-def template_page(request: Request, name: TemplateName, visitor: SignedIn, session: SessionDep,
-                  settings: SettingsDep, now: Now) -> Response:
+def template_page(
+    request: Request,
+    name: TemplateName,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
     """The newest published version (or the newest at all, if none is published), every
     version's status, and how the template's evaluated trials went. The evaluated trials are
     listed as the report lists them (no trial's id, no link to it), and not to suppliers, who
     see no trial, only the totals (`/supplier`)."""
     _template, supplier, versions = crud.template_versions(session, name=name)
     current = next((v for v in versions if v.status == "Published"), versions[0])
-    rows = crud.report(session, user=visitor.actor.user, now=now,
-                       selectors=crud.ReportFilter(template=name))
-    return render(request, visitor, "template.html", {
-        "template": views.template(current, supplier, settings),
-        "versions": [{"version": v.version, "status": v.status, "status_reason": v.status_reason,
-                      "published_at": v.published_at} for v in versions],
-        "outcomes": [views.summary(s) for s in summarise(rows, by="template")],
-        "past_trials": [] if visitor.role == Role.SUPPLIER else [{key: row[key] for key in (
-            "title", "department", "template_version", "decision", "evaluated_at",
-            "availability")} for row in rows],
-        "may_start": visitor.role != Role.SUPPLIER and current.status == "Published",
-        "dimensions": views.DIMENSION_NAMES, "decisions": views.DECISIONS,
-    })
+    rows = crud.report(session, user=visitor.actor.user, now=now, selectors=crud.ReportFilter(template=name))
+    return render(
+        request,
+        visitor,
+        "template.html",
+        {
+            "template": views.template(current, supplier, settings),
+            "versions": [
+                {
+                    "version": v.version,
+                    "status": v.status,
+                    "status_reason": v.status_reason,
+                    "published_at": v.published_at,
+                }
+                for v in versions
+            ],
+            "outcomes": [views.summary(s) for s in summarise(rows, by="template")],
+            "past_trials": []
+            if visitor.role == Role.SUPPLIER
+            else [
+                {
+                    key: row[key]
+                    for key in (
+                        "title",
+                        "department",
+                        "template_version",
+                        "decision",
+                        "evaluated_at",
+                        "availability",
+                    )
+                }
+                for row in rows
+            ],
+            "may_start": visitor.role != Role.SUPPLIER and current.status == "Published",
+            "dimensions": views.DIMENSION_NAMES,
+            "decisions": views.DECISIONS,
+        },
+    )

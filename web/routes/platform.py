@@ -34,95 +34,163 @@ Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 STATUS_HINTS = {
     "Published": "People can start trials of it. Publishing a version waiting for review pins "
-                 "each of its images to the runtime's immutable reference.",
+    "each of its images to the runtime's immutable reference.",
     "Rejected": "Nobody can trial it; the supplier reads your reason and sends a new version.",
     "Deprecated": "No new trials; running trials go on. For versions that were replaced.",
     "Quarantined": "No new trials, and waiting requests cannot be approved: for a version "
-                   "found unsafe. Its running trials are ended.",
+    "found unsafe. Its running trials are ended.",
 }
-AREA_NAMES = {"images": "Images", "egress": "Egress", "resources": "Resources and limits",
-              "parameters": "Parameters"}
+AREA_NAMES = {
+    "images": "Images",
+    "egress": "Egress",
+    "resources": "Resources and limits",
+    "parameters": "Parameters",
+}
 
 
 @page(router, "/approvals")
 def approvals(request: Request, visitor: SignedIn, session: SessionDep, now: Now) -> Response:
     rows = crud.pending_decisions(session, user=visitor.actor.user)
     names = owner_names(session, rows)
-    return render(request, visitor, "approvals.html", {"waiting": [{
-        "trial": views.trial(row, owner=names.get(row.owner_id, ""), now=now),
-        "subject": "extension" if row.extension_requested_seconds is not None else "trial",
-        "seconds": row.extension_requested_seconds or row.duration_seconds,
-        "requested_by": row.extension_requested_by or names.get(row.owner_id, ""),
-        "own": (row.extension_requested_by or names.get(row.owner_id, "")) == visitor.actor.name,
-    } for row in rows]})
+    return render(
+        request,
+        visitor,
+        "approvals.html",
+        {
+            "waiting": [
+                {
+                    "trial": views.trial(row, owner=names.get(row.owner_id, ""), now=now),
+                    "subject": "extension" if row.extension_requested_seconds is not None else "trial",
+                    "seconds": row.extension_requested_seconds or row.duration_seconds,
+                    "requested_by": row.extension_requested_by or names.get(row.owner_id, ""),
+                    "own": (row.extension_requested_by or names.get(row.owner_id, "")) == visitor.actor.name,
+                }
+                for row in rows
+            ]
+        },
+    )
 
 
 @page(router, "/platform")
-def platform(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
-             phase: PhaseFilter = "", done: str = "") -> Response:
+def platform(
+    request: Request,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    phase: PhaseFilter = "",
+    done: str = "",
+) -> Response:
     user = visitor.actor.user
     require_role(user, Role.PLATFORM_ENGINEER, to="open the platform views")
     rows = crud.list_trials(session, user=user, selectors=crud.TrialFilter(phase=phase or None))
     names = owner_names(session, rows)
-    return render(request, visitor, "platform.html", {
-        "phase": phase, "phases": [str(p) for p in Phase],
-        "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows],
-        "versions": [{"name": t.name, "version": v.version, "supplier": s.name,
-                      "status": v.status, "status_reason": v.status_reason,
-                      "published_at": v.published_at}
-                     for t, v, s in crud.list_template_versions(session)],
-        "done": "The template version's status has been changed." if done == "status" else "",
-    })
+    return render(
+        request,
+        visitor,
+        "platform.html",
+        {
+            "phase": phase,
+            "phases": [str(p) for p in Phase],
+            "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows],
+            "versions": [
+                {
+                    "name": t.name,
+                    "version": v.version,
+                    "supplier": s.name,
+                    "status": v.status,
+                    "status_reason": v.status_reason,
+                    "published_at": v.published_at,
+                }
+                for t, v, s in crud.list_template_versions(session)
+            ],
+            "done": "The template version's status has been changed." if done == "status" else "",
+        },
+    )
 
 
-def _version_data(session: SessionDep, name: str, version: str,
-                  settings: Settings) -> dict[str, object]:
+def _version_data(session: SessionDep, name: str, version: str, settings: Settings) -> dict[str, object]:
     """The review: what changed since the last published version, area by area, and the
     statuses the version may move to."""
     found = crud.version_review(session, name=name, version=version, settings=settings)
     row = found.version
-    return {"name": name, "version": version, "supplier": found.supplier.name,
-            "status": row.status, "status_reason": row.status_reason,
-            "reviewed_by": row.reviewed_by, "pinned_images": row.pinned_images,
-            "previous": found.previous.version if found.previous else None,
-            "areas": [{"name": AREA_NAMES[area],
-                       "changes": [asdict(c) for c in found.changes if c.area == area]}
-                      for area in AREAS],
-            "reasons": found.reasons,
-            "statuses": {status: STATUS_HINTS[status]
-                         for status in VERSION_STATUSES if status in STATUS_CHANGES[row.status]}}
+    return {
+        "name": name,
+        "version": version,
+        "supplier": found.supplier.name,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "reviewed_by": row.reviewed_by,
+        "pinned_images": row.pinned_images,
+        "previous": found.previous.version if found.previous else None,
+        "areas": [
+            {"name": AREA_NAMES[area], "changes": [asdict(c) for c in found.changes if c.area == area]}
+            for area in AREAS
+        ],
+        "reasons": found.reasons,
+        "statuses": {
+            status: STATUS_HINTS[status]
+            for status in VERSION_STATUSES
+            if status in STATUS_CHANGES[row.status]
+        },
+    }
 
 
 @page(router, "/platform/templates/{name}/{version}")
-def status_form(request: Request, name: TemplateName, version: Version, visitor: SignedIn,
-                session: SessionDep, settings: SettingsDep) -> Response:
+def status_form(
+    request: Request,
+    name: TemplateName,
+    version: Version,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     """A version's review and its status change (twin: `GET /api/v1/templates/{name}/versions/
     {version}`, and the `.json` of this page)."""
-    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER,
-                 to="change a template version's status")
+    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
     data = _version_data(session, name, version, settings)
     return render(request, visitor, "version_status.html", data, values={"status": ""})
 
 
 @router.post("/platform/templates/{name}/{version}")
-def change_status(request: Request, name: TemplateName, version: Version, form: CheckedForm,
-                  visitor: SignedIn, session: SessionDep, now: Now,
-                  settings: SettingsDep) -> Response:
-    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER,
-                 to="change a template version's status")
-    shown = FormPage("version_status.html", _version_data(session, name, version, settings),
-                     values={"status": text(form, "status"), "reason": text(form, "reason")},
-                     fields={"(form)": "status"})
+def change_status(
+    request: Request,
+    name: TemplateName,
+    version: Version,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+) -> Response:
+    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
+    shown = FormPage(
+        "version_status.html",
+        _version_data(session, name, version, settings),
+        values={"status": text(form, "status"), "reason": text(form, "reason")},
+        fields={"(form)": "status"},
+    )
     with shown_again_on_error(request, shown):
         checks = Checks()
         chosen = text(form, "status")
         if chosen not in VERSION_STATUSES:
             checks.add("status", "Select the version's new status")
-        reason = checks.required(text(form, "reason"), field_id="reason", longest=500,
-                                 what="The reason", message="Enter why the status changes")
+        reason = checks.required(
+            text(form, "reason"),
+            field_id="reason",
+            longest=500,
+            what="The reason",
+            message="Enter why the status changes",
+        )
         checks.raise_any()
-        crud.set_version_status(session, actor=visitor.actor, name=name, version=version,
-                                status=chosen, reason=reason, now=now,
-                                pin=image_pinner(request.app.state))
+        crud.set_version_status(
+            session,
+            actor=visitor.actor,
+            name=name,
+            version=version,
+            status=chosen,
+            reason=reason,
+            now=now,
+            pin=image_pinner(request.app.state),
+        )
     session.commit()
     return RedirectResponse("/platform?done=status", status_code=status.HTTP_303_SEE_OTHER)

@@ -41,8 +41,7 @@ Secret = Annotated[str, Path(min_length=10, max_length=100, pattern=r"^[A-Za-z0-
 NextPath = Annotated[str, Query(max_length=2000)]
 
 
-def _openable(session: Session, visitor: Visitor, trial_id: str, component: str,
-              now: datetime) -> Trial:
+def _openable(session: Session, visitor: Visitor, trial_id: str, component: str, now: datetime) -> Trial:
     """The trial, when the visitor may open this sandbox now; "page not found" otherwise (a
     trial they may see but not open, or not running, shows nothing more than one they cannot
     see)."""
@@ -54,71 +53,125 @@ def _openable(session: Session, visitor: Visitor, trial_id: str, component: str,
     return trial
 
 
-def _page_data(trial: Trial, *, sandboxes: SandboxAddress, actions: dict[str, str], now: datetime,
-               next_path: str, link: ShareLink | None = None) -> dict[str, Any]:
+def _page_data(
+    trial: Trial,
+    *,
+    sandboxes: SandboxAddress,
+    actions: dict[str, str],
+    now: datetime,
+    next_path: str,
+    link: ShareLink | None = None,
+) -> dict[str, Any]:
     """What the hand-over page says: only what someone outside the den may read too."""
     left = time_left(now=now, expires_at=trial.expires_at)
     return {
-        "trial": {"id": trial.id, "title": trial.title, "template": trial.template_name,
-                  "expires_at": trial.expires_at,
-                  "time_left_seconds": int(left.total_seconds()) if left is not None else None},
-        "components": [{"name": name, "url": sandboxes.url(trial.id, name), "action": action}
-                       for name, action in actions.items()],
-        "next": next_path, "link_expires_at": link.expires_at if link else None,
+        "trial": {
+            "id": trial.id,
+            "title": trial.title,
+            "template": trial.template_name,
+            "expires_at": trial.expires_at,
+            "time_left_seconds": int(left.total_seconds()) if left is not None else None,
+        },
+        "components": [
+            {"name": name, "url": sandboxes.url(trial.id, name), "action": action}
+            for name, action in actions.items()
+        ],
+        "next": next_path,
+        "link_expires_at": link.expires_at if link else None,
         "back": None if link else f"/trials/{trial.id}",
     }
 
 
-def _go(sandboxes: SandboxAddress, trial: Trial, component: str, *, grant: str,
-        next_path: str) -> Response:
-    return RedirectResponse(sandboxes.enter_url(trial.id, component, grant=grant,
-                                                next_path=sandbox_path(next_path)),
-                            status_code=status.HTTP_303_SEE_OTHER)
+def _go(sandboxes: SandboxAddress, trial: Trial, component: str, *, grant: str, next_path: str) -> Response:
+    return RedirectResponse(
+        sandboxes.enter_url(trial.id, component, grant=grant, next_path=sandbox_path(next_path)),
+        status_code=status.HTTP_303_SEE_OTHER,
+    )
 
 
 @page(router, "/trials/{trial_id}/open/{component}")
-def open_page(request: Request, trial_id: TrialId, component: Component, visitor: SignedIn,
-              session: SessionDep, now: Now, sandboxes: Sandboxes, next: NextPath = "/"
-              ) -> Response:
+def open_page(
+    request: Request,
+    trial_id: TrialId,
+    component: Component,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    next: NextPath = "/",
+) -> Response:
     trial = _openable(session, visitor, trial_id, component, now)
     if not wants_json(request) and crud.has_sandbox_session(
-            session, user=visitor.actor.user, trial=trial, component=component, now=now):
-        grant = crud.hand_over(session, actor=visitor.actor, trial=trial, component=component,
-                               now=now)
+        session, user=visitor.actor.user, trial=trial, component=component, now=now
+    ):
+        grant = crud.hand_over(session, actor=visitor.actor, trial=trial, component=component, now=now)
         session.commit()
         return _go(sandboxes, trial, component, grant=grant, next_path=next)
-    return render(request, visitor, "open.html", _page_data(
-        trial, sandboxes=sandboxes, now=now, next_path=sandbox_path(next),
-        actions={component: f"/trials/{trial.id}/open/{component}"}))
+    return render(
+        request,
+        visitor,
+        "open.html",
+        _page_data(
+            trial,
+            sandboxes=sandboxes,
+            now=now,
+            next_path=sandbox_path(next),
+            actions={component: f"/trials/{trial.id}/open/{component}"},
+        ),
+    )
 
 
 @router.post("/trials/{trial_id}/open/{component}")
-def open_sandbox(trial_id: TrialId, component: Component, form: CheckedForm, visitor: SignedIn,
-                 session: SessionDep, now: Now, sandboxes: Sandboxes) -> Response:
+def open_sandbox(
+    trial_id: TrialId,
+    component: Component,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
     trial = _openable(session, visitor, trial_id, component, now)
-    grant = crud.hand_over(session, actor=visitor.actor, trial=trial, component=component,
-                           now=now)
+    grant = crud.hand_over(session, actor=visitor.actor, trial=trial, component=component, now=now)
     session.commit()
     return _go(sandboxes, trial, component, grant=grant, next_path=text(form, "next") or "/")
 
 
 @page(router, "/share/{secret}")
-def share_page(request: Request, secret: Secret, visitor: VisitorDep, session: SessionDep,
-               now: Now, sandboxes: Sandboxes) -> Response:
+def share_page(
+    request: Request, secret: Secret, visitor: VisitorDep, session: SessionDep, now: Now, sandboxes: Sandboxes
+) -> Response:
     """A share link: no sign-in. Not found once revoked, expired, or its trial has ended."""
     link, trial = crud.share_link_by_secret(session, secret=secret, now=now)
-    running = [name for name in sorted(trial.endpoints)
-               if is_open(trial, name, now=now)]
-    return render(request, visitor, "open.html", _page_data(
-        trial, sandboxes=sandboxes, now=now, next_path="/", link=link,
-        actions={name: f"/share/{secret}/open/{name}" for name in running}))
+    running = [name for name in sorted(trial.endpoints) if is_open(trial, name, now=now)]
+    return render(
+        request,
+        visitor,
+        "open.html",
+        _page_data(
+            trial,
+            sandboxes=sandboxes,
+            now=now,
+            next_path="/",
+            link=link,
+            actions={name: f"/share/{secret}/open/{name}" for name in running},
+        ),
+    )
 
 
 @router.post("/share/{secret}/open/{component}")
-def share_open(secret: Secret, component: Component, form: CheckedForm, visitor: VisitorDep,
-               session: SessionDep, now: Now, sandboxes: Sandboxes) -> Response:
+def share_open(
+    secret: Secret,
+    component: Component,
+    form: CheckedForm,
+    visitor: VisitorDep,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
     link, trial = crud.share_link_by_secret(session, secret=secret, now=now)
-    grant = crud.hand_over_shared(session, link=link, trial=trial, component=component,
-                                  source=visitor.source, now=now)
+    grant = crud.hand_over_shared(
+        session, link=link, trial=trial, component=component, source=visitor.source, now=now
+    )
     session.commit()
     return _go(sandboxes, trial, component, grant=grant, next_path=text(form, "next") or "/")

@@ -50,13 +50,22 @@ def public_base(request: Request, settings: Settings) -> str:
 
 
 @router.get("/sign-in/start")
-def start(request: Request, visitor: VisitorDep, session: SessionDep, settings: SettingsDep,
-          now: Now, next: str = "/") -> Response:
+def start(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    next: str = "/",
+) -> Response:
     provider = provider_for(request)
     attempt = sign_in.begin(session, browser=visitor.csrf, next_path=local_path(next), now=now)
-    url = provider.authorization_url(redirect_uri=public_base(request, settings) + CALLBACK,
-                                     state=attempt.state, nonce=attempt.nonce,
-                                     code_verifier=attempt.code_verifier)
+    url = provider.authorization_url(
+        redirect_uri=public_base(request, settings) + CALLBACK,
+        state=attempt.state,
+        nonce=attempt.nonce,
+        code_verifier=attempt.code_verifier,
+    )
     session.commit()
     response = RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
     if visitor.new_csrf:  # the attempt is bound to this cookie: the browser must keep it
@@ -66,8 +75,13 @@ def start(request: Request, visitor: VisitorDep, session: SessionDep, settings: 
 
 @router.get(CALLBACK)
 def callback(
-    request: Request, visitor: VisitorDep, session: SessionDep, settings: SettingsDep, now: Now,
-    state: str = Query("", max_length=200), code: str = Query("", max_length=4000),
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    state: str = Query("", max_length=200),
+    code: str = Query("", max_length=4000),
     error: str = Query("", max_length=200),
     error_description: str = Query("", max_length=500),
 ) -> Response:
@@ -77,23 +91,37 @@ def callback(
     if error:
         if error == "temporarily_unavailable":
             raise SignInUnavailable("the sign-in provider is not available: try again later")
-        raise SignInRefused(f"the sign-in provider did not sign you in ({error}"
-                            f"{': ' + error_description if error_description else ''})")
+        raise SignInRefused(
+            f"the sign-in provider did not sign you in ({error}"
+            f"{': ' + error_description if error_description else ''})"
+        )
     if not code:
         raise SignInRefused("the sign-in provider sent no code")
-    tokens = provider.exchange(code=code, redirect_uri=public_base(request, settings) + CALLBACK,
-                               code_verifier=attempt.code_verifier)
+    tokens = provider.exchange(
+        code=code, redirect_uri=public_base(request, settings) + CALLBACK, code_verifier=attempt.code_verifier
+    )
     claims = provider.verify_id_token(tokens["id_token"], nonce=attempt.nonce, now=time.time())
-    person = sign_in.identity(claims, username_claim=settings.oidc_username_claim,
-                              groups_claim=settings.oidc_roles_claim)
-    user = sign_in.sign_in_user(session, person=person, mapping=settings.oidc_groups,
-                                create_users=settings.oidc_create_users, now=now,
-                                source=visitor.source)
+    person = sign_in.identity(
+        claims, username_claim=settings.oidc_username_claim, groups_claim=settings.oidc_roles_claim
+    )
+    user = sign_in.sign_in_user(
+        session,
+        person=person,
+        mapping=settings.oidc_groups,
+        create_users=settings.oidc_create_users,
+        now=now,
+        source=visitor.source,
+    )
     if visitor.web_session is not None:  # a new session, never a reused one
         crud.end_session(session, web_session=visitor.web_session, actor=visitor.actor, now=now)
-    token, row = crud.start_session(session, user=user, now=now, source=visitor.source,
-                                    ttl=timedelta(seconds=settings.session_max_age),
-                                    method="oidc")
+    token, row = crud.start_session(
+        session,
+        user=user,
+        now=now,
+        source=visitor.source,
+        ttl=timedelta(seconds=settings.session_max_age),
+        method="oidc",
+    )
     crud.save_session_data(session, web_session=row, data={"id_token": tokens["id_token"]})
     session.commit()
     response = RedirectResponse(attempt.next_path, status_code=status.HTTP_303_SEE_OTHER)
@@ -108,5 +136,5 @@ def provider_sign_out_url(request: Request, settings: Settings, *, id_token: str
     if not settings.oidc_enabled or not id_token:
         return ""
     return provider_for(request).end_session_url(
-        id_token_hint=id_token,
-        post_logout_redirect_uri=public_base(request, settings) + "/signed-out")
+        id_token_hint=id_token, post_logout_redirect_uri=public_base(request, settings) + "/signed-out"
+    )

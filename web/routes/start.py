@@ -36,8 +36,13 @@ Step = Annotated[str, Path(pattern=r"^[a-z-]{1,20}$")]
 DURATION_CHOICES = (900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800, 1209600)
 STEPS = ("title", "problem", "hypothesis", "success-criteria", "duration", "settings", "sharing")
 #: A core field's problem, shown on the check page, links to the question that sets it.
-CHECK_FIELDS = {"duration_seconds": "duration", "title": "title", "hypothesis": "hypothesis",
-                "problem_statement": "problem", "success_criteria": "success-criteria"}
+CHECK_FIELDS = {
+    "duration_seconds": "duration",
+    "title": "title",
+    "hypothesis": "hypothesis",
+    "problem_statement": "problem",
+    "success_criteria": "success-criteria",
+}
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,15 @@ class Journey:
 
     def missing(self) -> str | None:
         """The first question not answered yet."""
-        needed = {"title": "title", "problem": "problem_statement", "hypothesis": "hypothesis",
-                  "success-criteria": "success_criteria", "duration": "duration_seconds",
-                  "settings": "parameters", "sharing": "shared_with_department"}
+        needed = {
+            "title": "title",
+            "problem": "problem_statement",
+            "hypothesis": "hypothesis",
+            "success-criteria": "success_criteria",
+            "duration": "duration_seconds",
+            "settings": "parameters",
+            "sharing": "shared_with_department",
+        }
         return next((s for s in self.steps if needed[s] not in self.answers), None)
 
 
@@ -87,7 +98,7 @@ def _journey(session: SessionDep, visitor: Visitor, name: str) -> Journey:
     if visitor.role == Role.SUPPLIER:
         raise Forbidden("suppliers cannot launch trials")
     _template, supplier, _versions = crud.template_versions(session, name=name)
-    drafts = (visitor.web_session.data.get("drafts", {}) if visitor.web_session else {})
+    drafts = visitor.web_session.data.get("drafts", {}) if visitor.web_session else {}
     answers = dict(drafts.get(name, {}))
     ref = f"{name}@{answers['version']}" if "version" in answers else name
     try:
@@ -96,14 +107,22 @@ def _journey(session: SessionDep, visitor: Visitor, name: str) -> Journey:
         if "version" not in answers:
             raise
         answers, version = {}, crud.resolve_template(session, ref=name)  # the draft's is gone
-    return Journey(name=name, version=version, supplier=supplier, answers=answers,
-                   visitor=visitor, manifest=catalogue.stored_manifest(version.manifest, version.digest))
+    return Journey(
+        name=name,
+        version=version,
+        supplier=supplier,
+        answers=answers,
+        visitor=visitor,
+        manifest=catalogue.stored_manifest(version.manifest, version.digest),
+    )
 
 
 def _data(journey: Journey, step: str, settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {
         "template": views.template(journey.version, journey.supplier, settings),
-        "step": step, "answers": journey.answers, "back": journey.before(step),
+        "step": step,
+        "answers": journey.answers,
+        "back": journey.before(step),
         "action": journey.url(step),
     }
     if step == "duration":
@@ -115,13 +134,21 @@ def _data(journey: Journey, step: str, settings: Settings) -> dict[str, Any]:
     if step == "check":
         data["rows"] = check_rows(journey)
         data["needs_approval"] = rules.needs_approval(
-            int(journey.answers.get("duration_seconds", 0)), settings=settings, template=journey.name)
+            int(journey.answers.get("duration_seconds", 0)), settings=settings, template=journey.name
+        )
     return data
 
 
 @page(router, "/{step}")
-def question(request: Request, name: TemplateName, step: Step, visitor: SignedIn,
-             session: SessionDep, settings: SettingsDep, change: bool = False) -> Response:
+def question(
+    request: Request,
+    name: TemplateName,
+    step: Step,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    change: bool = False,
+) -> Response:
     journey = _journey(session, visitor, name)
     if step == "check":
         missing = journey.missing()
@@ -135,31 +162,50 @@ def question(request: Request, name: TemplateName, step: Step, visitor: SignedIn
 
 
 @router.post("/{step}")
-def answer(request: Request, name: TemplateName, step: Step, form: CheckedForm,
-           visitor: SignedIn, session: SessionDep, settings: SettingsDep, now: Now) -> Response:
+def answer(
+    request: Request,
+    name: TemplateName,
+    step: Step,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
     journey = _journey(session, visitor, name)
     if step == "check":
         return _launch(request, journey, session=session, settings=settings, now=now)
     if step not in journey.steps:
         raise NotFound(f"no question {step!r} for this template")
-    shown = FormPage(f"start/{step.replace('-', '_')}.html",
-                     {**_data(journey, step, settings), "change": bool(text(form, "change"))},
-                     values=_typed(form))
+    shown = FormPage(
+        f"start/{step.replace('-', '_')}.html",
+        {**_data(journey, step, settings), "change": bool(text(form, "change"))},
+        values=_typed(form),
+    )
     with shown_again_on_error(request, shown):
         answers = {**journey.answers, **READERS[step](form, journey, settings)}
     answers["version"] = journey.version.version
     _save(session, visitor, name, answers)
     session.commit()
-    done = Journey(name=name, version=journey.version, supplier=journey.supplier,
-                   manifest=journey.manifest, answers=answers, visitor=visitor)
+    done = Journey(
+        name=name,
+        version=journey.version,
+        supplier=journey.supplier,
+        manifest=journey.manifest,
+        answers=answers,
+        visitor=visitor,
+    )
     target = done.url("check") if text(form, "change") and done.missing() is None else done.after(step)
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _typed(form: FormData) -> dict[str, Any]:
     """What the person typed, to fill the form in again."""
-    return {key: (form.getlist(key) if key == "criteria" else value)
-            for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+    return {
+        key: (form.getlist(key) if key == "criteria" else value)
+        for key, value in form.items()
+        if isinstance(value, str) and key != "csrf_token"
+    }
 
 
 def _save(session: SessionDep, visitor: Visitor, name: str, answers: dict[str, Any] | None) -> None:
@@ -174,29 +220,40 @@ def _save(session: SessionDep, visitor: Visitor, name: str, answers: dict[str, A
     crud.save_session_data(session, web_session=visitor.web_session, data=data)
 
 
-def _launch(request: Request, journey: Journey, *, session: SessionDep, settings: Settings,
-            now: datetime) -> Response:
+def _launch(
+    request: Request, journey: Journey, *, session: SessionDep, settings: Settings, now: datetime
+) -> Response:
     missing = journey.missing()
     if missing is not None:
         return RedirectResponse(journey.url(missing), status_code=status.HTTP_303_SEE_OTHER)
     answers = journey.answers
-    shown = FormPage("start/check.html", _data(journey, "check", settings),
-                     fields={f: journey.url(step, change=True) for f, step in CHECK_FIELDS.items()}
-                     | {"(form)": "start-trial"})
+    shown = FormPage(
+        "start/check.html",
+        _data(journey, "check", settings),
+        fields={f: journey.url(step, change=True) for f, step in CHECK_FIELDS.items()}
+        | {"(form)": "start-trial"},
+    )
     with shown_again_on_error(request, shown):
-        trial = crud.create_trial(session, actor=journey.visitor.actor, settings=settings, now=now,
-                                  request=crud.TrialRequest(
-            template=f"{journey.name}@{journey.version.version}", title=answers["title"],
-            hypothesis=answers["hypothesis"], problem_statement=answers["problem_statement"],
-            duration_seconds=int(answers["duration_seconds"]),
-            success_criteria=tuple(answers["success_criteria"]),
-            parameters=dict(answers.get("parameters", {})),
-            shared_with_department=bool(answers.get("shared_with_department", False))))
+        trial = crud.create_trial(
+            session,
+            actor=journey.visitor.actor,
+            settings=settings,
+            now=now,
+            request=crud.TrialRequest(
+                template=f"{journey.name}@{journey.version.version}",
+                title=answers["title"],
+                hypothesis=answers["hypothesis"],
+                problem_statement=answers["problem_statement"],
+                duration_seconds=int(answers["duration_seconds"]),
+                success_criteria=tuple(answers["success_criteria"]),
+                parameters=dict(answers.get("parameters", {})),
+                shared_with_department=bool(answers.get("shared_with_department", False)),
+            ),
+        )
     _save(session, journey.visitor, journey.name, None)
     session.commit()
     wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial.id}/confirmation",
-                            status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/trials/{trial.id}/confirmation", status_code=status.HTTP_303_SEE_OTHER)
 
 
 # --- reading each question's answer ---------------------------------------------------------
@@ -204,24 +261,39 @@ def _launch(request: Request, journey: Journey, *, session: SessionDep, settings
 
 def _read_title(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
     checks = Checks()
-    title = checks.required(text(form, "title"), field_id="title", longest=200, what="The name",
-                            message="Enter a name for your trial")
+    title = checks.required(
+        text(form, "title"),
+        field_id="title",
+        longest=200,
+        what="The name",
+        message="Enter a name for your trial",
+    )
     checks.raise_any()
     return {"title": title}
 
 
 def _read_problem(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
     checks = Checks()
-    problem = checks.required(text(form, "problem"), field_id="problem", longest=5000,
-                              what="The problem", message="Enter the problem you want to solve")
+    problem = checks.required(
+        text(form, "problem"),
+        field_id="problem",
+        longest=5000,
+        what="The problem",
+        message="Enter the problem you want to solve",
+    )
     checks.raise_any()
     return {"problem_statement": problem}
 
 
 def _read_hypothesis(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
     checks = Checks()
-    hypothesis = checks.required(text(form, "hypothesis"), field_id="hypothesis", longest=5000,
-                                 what="The hypothesis", message="Enter your hypothesis")
+    hypothesis = checks.required(
+        text(form, "hypothesis"),
+        field_id="hypothesis",
+        longest=5000,
+        what="The hypothesis",
+        message="Enter your hypothesis",
+    )
     checks.raise_any()
     return {"hypothesis": hypothesis}
 
@@ -233,8 +305,9 @@ def _read_criteria(form: FormData, journey: Journey, _settings: Settings) -> dic
     own = [line.strip() for line in own_text.split("\n") if line.strip()]
     checks = Checks()
     if not picked and not own:
-        checks.add("criteria" if suggested else "own-criteria",
-                   "Select or write at least one success criterion")
+        checks.add(
+            "criteria" if suggested else "own-criteria", "Select or write at least one success criterion"
+        )
     if len(picked) + len(own) > 20:
         checks.add("own-criteria", "Give 20 success criteria or fewer")
     if any(len(line) > 500 or "\x00" in line for line in own):
@@ -252,13 +325,14 @@ def _read_duration(form: FormData, journey: Journey, settings: Settings) -> dict
         raise ValidationFailed([Problem(field_id, "Select how long the trial should last")])
     seconds = int(minutes) * 60 if choice == "other" else int(choice)
     if rules.duration_problems(seconds, journey.manifest, settings):  # the core's rule, in words
-        shortest, longest = (settings.min_trial_duration,
-                             rules.longest_duration(journey.manifest, settings))
-        bound = (f"at least {duration(shortest)}" if seconds < shortest
-                 else f"at most {duration(longest)}")
+        shortest, longest = (settings.min_trial_duration, rules.longest_duration(journey.manifest, settings))
+        bound = f"at least {duration(shortest)}" if seconds < shortest else f"at most {duration(longest)}"
         raise ValidationFailed([Problem(field_id, f"The trial must last {bound}")])
-    return {"duration_seconds": seconds, "duration_choice": choice,
-            "duration_minutes": minutes if choice == "other" else ""}
+    return {
+        "duration_seconds": seconds,
+        "duration_choice": choice,
+        "duration_minutes": minutes if choice == "other" else "",
+    }
 
 
 def _read_settings(form: FormData, journey: Journey, _settings: Settings) -> dict[str, Any]:
@@ -280,8 +354,12 @@ def _read_settings(form: FormData, journey: Journey, _settings: Settings) -> dic
     checks.raise_any()
     problems = crud.parameter_problems(journey.manifest, values)
     if problems:
-        raise ValidationFailed([Problem("param-" + p.field.split(".")[1] if "." in p.field
-                                        else "parameters", f"{p.message}") for p in problems])
+        raise ValidationFailed(
+            [
+                Problem("param-" + p.field.split(".")[1] if "." in p.field else "parameters", f"{p.message}")
+                for p in problems
+            ]
+        )
     return {"parameters": values}
 
 
@@ -292,9 +370,15 @@ def _read_sharing(form: FormData, _journey: Journey, _settings: Settings) -> dic
     return {"shared_with_department": choice == "yes"}
 
 
-READERS = {"title": _read_title, "problem": _read_problem, "hypothesis": _read_hypothesis,
-           "success-criteria": _read_criteria, "duration": _read_duration,
-           "settings": _read_settings, "sharing": _read_sharing}
+READERS = {
+    "title": _read_title,
+    "problem": _read_problem,
+    "hypothesis": _read_hypothesis,
+    "success-criteria": _read_criteria,
+    "duration": _read_duration,
+    "settings": _read_settings,
+    "sharing": _read_sharing,
+}
 
 
 # --- what the pages offer ---------------------------------------------------------------------
@@ -305,11 +389,15 @@ def duration_options(manifest: TemplateManifest, settings: Settings) -> list[dic
     each says when it needs an approver."""
     longest = rules.longest_duration(manifest, settings)
     default = manifest.spec.limits.default_duration
-    choices = sorted({c for c in DURATION_CHOICES if settings.min_trial_duration <= c <= longest}
-                     | ({default} if settings.min_trial_duration <= default <= longest else set()))
+    choices = sorted(
+        {c for c in DURATION_CHOICES if settings.min_trial_duration <= c <= longest}
+        | ({default} if settings.min_trial_duration <= default <= longest else set())
+    )
     limit = rules.self_service_limit(settings, manifest.metadata.name)
-    return [{"seconds": c, "text": duration(c), "default": c == default,
-             "needs_approval": c > limit} for c in choices]
+    return [
+        {"seconds": c, "text": duration(c), "default": c == default, "needs_approval": c > limit}
+        for c in choices
+    ]
 
 
 def parameter_fields(manifest: TemplateManifest, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -321,14 +409,18 @@ def parameter_fields(manifest: TemplateManifest, values: dict[str, Any]) -> list
     for name, spec in schema.get("properties", {}).items():
         kind = spec.get("type", "string") if isinstance(spec, dict) else "string"
         value = values.get(name, spec.get("default", "") if isinstance(spec, dict) else "")
-        fields.append({
-            "name": name, "id": f"param-{name}", "type": kind,
-            "title": spec.get("title", name) if isinstance(spec, dict) else name,
-            "description": spec.get("description", "") if isinstance(spec, dict) else "",
-            "choices": list(spec.get("enum", [])) if isinstance(spec, dict) else [],
-            "required": name in required,
-            "value": ("yes" if value else "no") if kind == "boolean" and value != "" else str(value),
-        })
+        fields.append(
+            {
+                "name": name,
+                "id": f"param-{name}",
+                "type": kind,
+                "title": spec.get("title", name) if isinstance(spec, dict) else name,
+                "description": spec.get("description", "") if isinstance(spec, dict) else "",
+                "choices": list(spec.get("enum", [])) if isinstance(spec, dict) else [],
+                "required": name in required,
+                "value": ("yes" if value else "no") if kind == "boolean" and value != "" else str(value),
+            }
+        )
     return fields
 
 
@@ -345,7 +437,14 @@ def check_rows(journey: Journey) -> list[dict[str, Any]]:
         shown = [f"{k}: {v}" for k, v in answers.get("parameters", {}).items()]
         rows.append(("Sandbox settings", shown or ["The template's defaults"], "settings"))
     if "sharing" in journey.steps:
-        rows.append(("Shared with your department",
-                     "Yes" if answers.get("shared_with_department") else "No", "sharing"))
-    return [{"key": key, "value": value, "href": journey.url(step, change=True), "step": step}
-            for key, value, step in rows]
+        rows.append(
+            (
+                "Shared with your department",
+                "Yes" if answers.get("shared_with_department") else "No",
+                "sharing",
+            )
+        )
+    return [
+        {"key": key, "value": value, "href": journey.url(step, change=True), "step": step}
+        for key, value, step in rows
+    ]

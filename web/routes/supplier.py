@@ -37,17 +37,23 @@ router = APIRouter()
 
 
 @page(router, "/supplier")
-def supplier_area(request: Request, visitor: SignedIn, session: SessionDep,
-                  published: str = "") -> Response:
+def supplier_area(request: Request, visitor: SignedIn, session: SessionDep, published: str = "") -> Response:
     user = visitor.actor.user
     require_role(user, Role.SUPPLIER, to="open the supplier area")
     supplier = session.get(Supplier, user.supplier_id)
     assert supplier is not None  # a supplier user is bound to one (crud.create_user)
     data = _area(session, user, supplier)
     statuses = {f"{v['name']}@{v['version']}": v["status"] for v in data["versions"]}
-    return render(request, visitor, "supplier.html",
-                  {**data, "published": published if published in statuses else "",
-                   "published_status": statuses.get(published, "")})
+    return render(
+        request,
+        visitor,
+        "supplier.html",
+        {
+            **data,
+            "published": published if published in statuses else "",
+            "published_status": statuses.get(published, ""),
+        },
+    )
 
 
 def _area(session: Session, user: User, supplier: Supplier) -> dict[str, Any]:
@@ -55,13 +61,22 @@ def _area(session: Session, user: User, supplier: Supplier) -> dict[str, Any]:
     versions = crud.list_template_versions(session, supplier_id=supplier.id)
     return {
         "supplier": views.supplier_view(supplier),
-        "templates": [_counted(asdict(found)) for found in
-                      crud.supplier_outcomes(session, user=user, supplier=supplier)],
+        "templates": [
+            _counted(asdict(found)) for found in crud.supplier_outcomes(session, user=user, supplier=supplier)
+        ],
         "phases": [str(phase) for phase in Phase],
-        "versions": [{"name": t.name, "version": v.version, "status": v.status,
-                      "status_reason": v.status_reason, "published_at": v.published_at}
-                     for t, v, _s in versions],
-        "dimensions": views.DIMENSION_NAMES, "decisions": views.DECISIONS,
+        "versions": [
+            {
+                "name": t.name,
+                "version": v.version,
+                "status": v.status,
+                "status_reason": v.status_reason,
+                "published_at": v.published_at,
+            }
+            for t, v, _s in versions
+        ],
+        "dimensions": views.DIMENSION_NAMES,
+        "decisions": views.DECISIONS,
     }
 
 
@@ -79,28 +94,46 @@ def publish_form(request: Request, visitor: SignedIn) -> Response:
 
 
 @router.post("/supplier/publish")
-def publish(request: Request, form: CheckedForm, visitor: SignedIn, session: SessionDep,
-            now: Now, settings: SettingsDep) -> Response:
+def publish(
+    request: Request,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+) -> Response:
     require_role(visitor.actor.user, Role.SUPPLIER, Role.PLATFORM_ENGINEER, to="publish templates")
-    shown = FormPage("publish.html", {"largest": catalogue.MAX_MANIFEST_BYTES},
-                     fields={"*": "manifest"})
+    shown = FormPage("publish.html", {"largest": catalogue.MAX_MANIFEST_BYTES}, fields={"*": "manifest"})
     file = upload(form, "manifest")
     with shown_again_on_error(request, shown):
         if file is None:
-            raise ValidationFailed([Problem("manifest", "Select a manifest file to upload",
-                                            "the template.yaml of your template")])
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "manifest", "Select a manifest file to upload", "the template.yaml of your template"
+                    )
+                ]
+            )
         try:
             manifest = catalogue.parse_manifest_text(file.file.read(catalogue.MAX_MANIFEST_BYTES + 1))
             version, _created = crud.publish_template(
-                session, manifest=manifest, now=now, actor=visitor.actor,
-                publishing=crud.Publishing(settings=settings,
-                                           pin=image_pinner(request.app.state)))
+                session,
+                manifest=manifest,
+                now=now,
+                actor=visitor.actor,
+                publishing=crud.Publishing(settings=settings, pin=image_pinner(request.app.state)),
+            )
         except ValidationFailed as exc:  # each problem names the manifest's field
-            raise ValidationFailed([Problem("manifest", f"{p.field}: {p.message}", p.hint)
-                                    for p in exc.problems]) from exc
+            raise ValidationFailed(
+                [Problem("manifest", f"{p.field}: {p.message}", p.hint) for p in exc.problems]
+            ) from exc
     session.commit()
     ref = f"{manifest.metadata.name}@{version.version}"
-    target = (f"/supplier?published={ref}" if visitor.role == Role.SUPPLIER
-              else f"/platform/templates/{manifest.metadata.name}/{version.version}"
-              if version.status == "PendingReview" else f"/templates/{manifest.metadata.name}")
+    target = (
+        f"/supplier?published={ref}"
+        if visitor.role == Role.SUPPLIER
+        else f"/platform/templates/{manifest.metadata.name}/{version.version}"
+        if version.status == "PendingReview"
+        else f"/templates/{manifest.metadata.name}"
+    )
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

@@ -46,36 +46,58 @@ PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 
 
 @page(router, "/trials")
-def trials_page(request: Request, visitor: SignedIn, session: SessionDep, now: Now,
-                sandboxes: Sandboxes, phase: PhaseFilter = "") -> Response:
+def trials_page(
+    request: Request,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    phase: PhaseFilter = "",
+) -> Response:
     """The trials the visitor may see (`crud.list_trials`, as `GET /api/v1/trials`)."""
-    rows = crud.list_trials(session, user=visitor.actor.user,
-                            selectors=crud.TrialFilter(phase=phase or None))
+    rows = crud.list_trials(session, user=visitor.actor.user, selectors=crud.TrialFilter(phase=phase or None))
     names = owner_names(session, rows)
-    return render(request, visitor, "trials.html", {
-        "phase": phase, "phases": [str(p) for p in Phase],
-        "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now, sandboxes=sandboxes)
-                   for r in rows]})
+    return render(
+        request,
+        visitor,
+        "trials.html",
+        {
+            "phase": phase,
+            "phases": [str(p) for p in Phase],
+            "trials": [
+                views.trial(r, owner=names.get(r.owner_id, ""), now=now, sandboxes=sandboxes) for r in rows
+            ],
+        },
+    )
 
 
-def trial_data(session: Session, *, user: User, trial: Trial, settings: Settings,
-               now: datetime, sandboxes: SandboxAddress) -> dict[str, Any]:
+def trial_data(
+    session: Session,
+    *,
+    user: User,
+    trial: Trial,
+    settings: Settings,
+    now: datetime,
+    sandboxes: SandboxAddress,
+) -> dict[str, Any]:
     """Everything a trial's page shows, and what the visitor may do to it."""
     names = owner_names(session, [trial])
     manifest = crud.trial_manifest(session, trial)
     try:
         row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
-        evaluation = views.evaluation(row, author=author, measured=measured,
-                                      show_private=access.sees_private_notes(user, trial))
+        evaluation = views.evaluation(
+            row, author=author, measured=measured, show_private=access.sees_private_notes(user, trial)
+        )
     except NotFound:
         evaluation = None
     return {
-        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now,
-                             sandboxes=sandboxes),
+        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now, sandboxes=sandboxes),
         "events": [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)],
-        "evaluation": evaluation, "actions": _actions(session, user, trial, settings),
+        "evaluation": evaluation,
+        "actions": _actions(session, user, trial, settings),
         "max_extensions": manifest.spec.limits.max_extensions,
-        "dimensions": views.DIMENSION_NAMES, "decisions": views.DECISIONS,
+        "dimensions": views.DIMENSION_NAMES,
+        "decisions": views.DECISIONS,
     }
 
 
@@ -83,20 +105,32 @@ def _actions(session: Session, user: User, trial: Trial, settings: Settings) -> 
     manifest = crud.trial_manifest(session, trial)
     room = rules.longest_duration(manifest, settings) - trial.duration_seconds
     limit = rules.self_service_limit(settings, trial.template_name)
-    extendable = (trial.phase in rules.EXTENDABLE_PHASES and trial.end_requested_at is None
-                  and trial.extension_requested_seconds is None
-                  and trial.extension_count < manifest.spec.limits.max_extensions)
-    requested_by = (trial.extension_requested_by if trial.extension_requested_seconds is not None
-                    else _owner(session, trial) if trial.phase == Phase.PENDING_APPROVAL
-                    and trial.approved_at is None and trial.rejected_at is None
-                    and trial.end_requested_at is None else None)
+    extendable = (
+        trial.phase in rules.EXTENDABLE_PHASES
+        and trial.end_requested_at is None
+        and trial.extension_requested_seconds is None
+        and trial.extension_count < manifest.spec.limits.max_extensions
+    )
+    requested_by = (
+        trial.extension_requested_by
+        if trial.extension_requested_seconds is not None
+        else _owner(session, trial)
+        if trial.phase == Phase.PENDING_APPROVAL
+        and trial.approved_at is None
+        and trial.rejected_at is None
+        and trial.end_requested_at is None
+        else None
+    )
     never_started = trial.phase == Phase.PENDING_APPROVAL or trial.reason == Reason.REJECTED
     return {
         "extend": extendable and allowed(access.check_may_extend, user, trial),
-        "extend_options": [{"seconds": s, "text": duration(s),
-                            "needs_approval": trial.duration_seconds + s > limit}
-                           for s in EXTENSIONS if s <= room],
-        "end": trial.end_requested_at is None and allowed(access.check_may_end, user, trial)
+        "extend_options": [
+            {"seconds": s, "text": duration(s), "needs_approval": trial.duration_seconds + s > limit}
+            for s in EXTENSIONS
+            if s <= room
+        ],
+        "end": trial.end_requested_at is None
+        and allowed(access.check_may_end, user, trial)
         and (trial.phase in LIVE_PHASES or trial.phase == Phase.PENDING_APPROVAL),
         "decide": requested_by is not None
         and allowed(access.check_may_decide, user, requested_by=requested_by),
@@ -110,46 +144,77 @@ def _owner(session: Session, trial: Trial) -> str:
 
 
 @page(router, "/trials/{trial_id}")
-def trial_page(request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep,
-               settings: SettingsDep, now: Now, sandboxes: Sandboxes, done: str = "") -> Response:
+def trial_page(
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    done: str = "",
+) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now,
-                      sandboxes=sandboxes)
+    data = trial_data(
+        session, user=visitor.actor.user, trial=trial, settings=settings, now=now, sandboxes=sandboxes
+    )
     return render(request, visitor, "trial.html", {**data, "done": DONE.get(done, "")})
 
 
 @page(router, "/trials/{trial_id}/confirmation")
-def confirmation(request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep,
-                 now: Now) -> Response:
+def confirmation(
+    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    return render(request, visitor, "confirmation.html",
-                  {"trial": views.trial(trial, owner=visitor.actor.name, now=now)})
+    return render(
+        request,
+        visitor,
+        "confirmation.html",
+        {"trial": views.trial(trial, owner=visitor.actor.name, now=now)},
+    )
 
 
-def _trial_form(session: Session, visitor: SignedIn, trial: Trial, settings: Settings,
-                now: datetime, sandboxes: SandboxAddress) -> FormPage:
+def _trial_form(
+    session: Session,
+    visitor: SignedIn,
+    trial: Trial,
+    settings: Settings,
+    now: datetime,
+    sandboxes: SandboxAddress,
+) -> FormPage:
     """The trial's page, to show again with the error summary when one of its forms fails."""
-    data = trial_data(session, user=visitor.actor.user, trial=trial, settings=settings, now=now,
-                      sandboxes=sandboxes)
-    return FormPage("trial.html", {**data, "done": ""},
-                    fields={"(form)": "actions", "duration_seconds": "extend-by"})
+    data = trial_data(
+        session, user=visitor.actor.user, trial=trial, settings=settings, now=now, sandboxes=sandboxes
+    )
+    return FormPage(
+        "trial.html", {**data, "done": ""}, fields={"(form)": "actions", "duration_seconds": "extend-by"}
+    )
 
 
 @router.post("/trials/{trial_id}/extend")
-def extend(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-           session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes
-           ) -> Response:
+def extend(
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     shown = _trial_form(session, visitor, trial, settings, now, sandboxes)
-    with shown_again_on_error(request, FormPage(shown.template, shown.data,
-                                                fields={**shown.fields, "(form)": "extend-by"})):
+    with shown_again_on_error(
+        request, FormPage(shown.template, shown.data, fields={**shown.fields, "(form)": "extend-by"})
+    ):
         chosen = text(form, "extend-by")
         if not chosen.isdigit() or len(chosen) > 9:
             checks = Checks()
             checks.add("extend-by", "Select how much time to add")
             checks.raise_any()
-        applied = crud.request_extension(session, actor=visitor.actor, trial=trial,
-                                         seconds=int(chosen), settings=settings, now=now)
+        applied = crud.request_extension(
+            session, actor=visitor.actor, trial=trial, seconds=int(chosen), settings=settings, now=now
+        )
     session.commit()
     wake_reconciler(request)
     done = "extended" if applied else "extension-requested"
@@ -157,22 +222,31 @@ def extend(request: Request, trial_id: TrialId, form: CheckedForm, visitor: Sign
 
 
 @page(router, "/trials/{trial_id}/end")
-def end_page(request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep,
-             now: Now) -> Response:
+def end_page(
+    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+) -> Response:
     """Are you sure? Ending deletes the sandbox and everything in it."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     access.check_may_end(visitor.actor.user, trial)
-    return render(request, visitor, "end.html",
-                  {"trial": views.trial(trial, owner=_owner(session, trial), now=now)})
+    return render(
+        request, visitor, "end.html", {"trial": views.trial(trial, owner=_owner(session, trial), now=now)}
+    )
 
 
 @router.post("/trials/{trial_id}/end")
-def end(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-        session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes) -> Response:
+def end(
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
     del form  # checked
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now,
-                                                   sandboxes)):
+    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now, sandboxes)):
         crud.request_end(session, actor=visitor.actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
@@ -180,44 +254,63 @@ def end(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedI
 
 
 @router.post("/trials/{trial_id}/approve")
-def approve(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-            session: SessionDep, settings: SettingsDep, now: Now, sandboxes: Sandboxes
-            ) -> Response:
+def approve(
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
     del form  # checked
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now,
-                                                   sandboxes)):
+    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now, sandboxes)):
         crud.approve(session, actor=visitor.actor, trial=trial, now=now)
     session.commit()
     wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial_id}?done=approved",
-                            status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/trials/{trial_id}?done=approved", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @page(router, "/trials/{trial_id}/reject")
-def reject_page(request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep,
-                now: Now) -> Response:
+def reject_page(
+    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    access.require_role(visitor.actor.user, access.Role.APPROVER, access.Role.PLATFORM_ENGINEER,
-                        to="approve or reject requests")
-    return render(request, visitor, "reject.html",
-                  {"trial": views.trial(trial, owner=_owner(session, trial), now=now)})
+    access.require_role(
+        visitor.actor.user,
+        access.Role.APPROVER,
+        access.Role.PLATFORM_ENGINEER,
+        to="approve or reject requests",
+    )
+    return render(
+        request, visitor, "reject.html", {"trial": views.trial(trial, owner=_owner(session, trial), now=now)}
+    )
 
 
 @router.post("/trials/{trial_id}/reject")
-def reject(request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn,
-           session: SessionDep, now: Now) -> Response:
+def reject(
+    request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
+) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    shown = FormPage("reject.html", {"trial": views.trial(trial, owner=_owner(session, trial),
-                                                          now=now)},
-                     values={"reason": text(form, "reason")}, fields={"(form)": "reason"})
+    shown = FormPage(
+        "reject.html",
+        {"trial": views.trial(trial, owner=_owner(session, trial), now=now)},
+        values={"reason": text(form, "reason")},
+        fields={"(form)": "reason"},
+    )
     with shown_again_on_error(request, shown):
         checks = Checks()
-        reason = checks.required(text(form, "reason"), field_id="reason", longest=2000,
-                                 what="The reason", message="Enter why you are rejecting it")
+        reason = checks.required(
+            text(form, "reason"),
+            field_id="reason",
+            longest=2000,
+            what="The reason",
+            message="Enter why you are rejecting it",
+        )
         checks.raise_any()
         crud.reject(session, actor=visitor.actor, trial=trial, reason=reason, now=now)
     session.commit()
     wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial_id}?done=rejected",
-                            status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/trials/{trial_id}?done=rejected", status_code=status.HTTP_303_SEE_OTHER)

@@ -95,13 +95,17 @@ def _engine(action: str) -> Iterator[None]:
         status = exc.status_code or 500
         if status >= 500:
             raise RuntimeUnavailable(
-                f"The Docker engine failed while {action}; it will be retried.",
-                log_message=str(exc)) from exc
-        raise PermanentError(f"Docker refused {action}: {exc.explanation or exc}",
-                             reason="RuntimeRejected", log_message=str(exc)) from exc
+                f"The Docker engine failed while {action}; it will be retried.", log_message=str(exc)
+            ) from exc
+        raise PermanentError(
+            f"Docker refused {action}: {exc.explanation or exc}",
+            reason="RuntimeRejected",
+            log_message=str(exc),
+        ) from exc
     except (docker.errors.DockerException, OSError) as exc:  # requests errors are OSErrors
-        raise RuntimeUnavailable(f"The Docker engine cannot be reached while {action}.",
-                                 log_message=str(exc)) from exc
+        raise RuntimeUnavailable(
+            f"The Docker engine cannot be reached while {action}.", log_message=str(exc)
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -118,17 +122,23 @@ class _Seen:
     @classmethod
     def from_summary(cls, attrs: dict[str, Any], network_id: str) -> _Seen:
         networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        address = next((n.get("IPAddress") or "" for n in networks.values()
-                        if n.get("NetworkID") == network_id), "")
+        address = next(
+            (n.get("IPAddress") or "" for n in networks.values() if n.get("NetworkID") == network_id), ""
+        )
         published: dict[int, tuple[str, int]] = {}
         for port in attrs.get("Ports") or []:
             host = port.get("IP") or "0.0.0.0"
             if port.get("PublicPort") and ":" not in host:  # the IPv4 binding is enough
                 host = "127.0.0.1" if host == "0.0.0.0" else host
                 published.setdefault(port["PrivatePort"], (host, port["PublicPort"]))
-        return cls(id=attrs["Id"], name=(attrs.get("Names") or ["/"])[0].lstrip("/"),
-                   component=specs.component_of(attrs.get("Labels")),
-                   state=str(attrs.get("State", "")), address=address, published=published)
+        return cls(
+            id=attrs["Id"],
+            name=(attrs.get("Names") or ["/"])[0].lstrip("/"),
+            component=specs.component_of(attrs.get("Labels")),
+            state=str(attrs.get("State", "")),
+            address=address,
+            published=published,
+        )
 
     def target(self, container_port: int) -> tuple[str, int] | None:
         """Where the host reaches `container_port`: a published binding, else the address."""
@@ -140,10 +150,17 @@ class _Seen:
 class DockerDriver:
     name = "docker"
 
-    def __init__(self, *, client: Any = None, base_url: str = "",
-                 publish_host: str = "127.0.0.1", instance: str = "default",
-                 policy: EgressPolicy | None = None, nft: Sequence[str] = ("nft",),
-                 resolve: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        base_url: str = "",
+        publish_host: str = "127.0.0.1",
+        instance: str = "default",
+        policy: EgressPolicy | None = None,
+        nft: Sequence[str] = ("nft",),
+        resolve: Callable[[str], list[str]] | None = None,
+    ) -> None:
         self._client = client
         self._base_url = base_url
         self.publish_host = publish_host
@@ -155,16 +172,23 @@ class DockerDriver:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerDriver:
-        return cls(base_url=settings.docker_host, publish_host=settings.docker_publish_host,
-                   instance=settings.instance, policy=EgressPolicy.from_settings(settings))
+        return cls(
+            base_url=settings.docker_host,
+            publish_host=settings.docker_publish_host,
+            instance=settings.instance,
+            policy=EgressPolicy.from_settings(settings),
+        )
 
     @property
     def client(self) -> Any:
         """The docker SDK client, made on first use (so a down engine is a retryable error)."""
         if self._client is None:
             with _engine("connecting"):
-                self._client = (docker.DockerClient(base_url=self._base_url, version="auto")
-                                if self._base_url else docker.from_env(version="auto"))
+                self._client = (
+                    docker.DockerClient(base_url=self._base_url, version="auto")
+                    if self._base_url
+                    else docker.from_env(version="auto")
+                )
         return self._client
 
     def ping(self) -> None:
@@ -178,8 +202,7 @@ class DockerDriver:
         with _engine(f"starting trial {spec.trial_id}"):
             volumes = {c.name: self._image_volumes(c.image) for c in spec.components}
             network = self._find_network(spec.trial_id)
-            allowed = (self._recorded(network) if network is not None
-                       else self._destinations(spec))
+            allowed = self._recorded(network) if network is not None else self._destinations(spec)
             self._protect(spec, allowed)  # before anything of the sandbox can run
             if network is None:
                 network = self._ensure_network(spec, allowed)
@@ -190,24 +213,37 @@ class DockerDriver:
                 c.name: self._ensure_container(spec, c, network.id, volumes[c.name], allowed)
                 for c in spec.components
             }
-        return {"network": network.name, "network_id": network.id,
-                "bridge": firewall.bridge_name(spec.trial_id),
-                "internal": not spec.egress, "containers": containers}
+        return {
+            "network": network.name,
+            "network_id": network.id,
+            "bridge": firewall.bridge_name(spec.trial_id),
+            "internal": not spec.egress,
+            "containers": containers,
+        }
 
     def _destinations(self, spec: TrialSpec) -> tuple[firewall.Destination, ...]:
         """The declared egress as addresses, names resolved now (first start only)."""
-        names = {rule.host for rule in spec.egress if "/" not in rule.host
-                 and not self.policy.name_refusal(rule.host)}
+        names = {
+            rule.host
+            for rule in spec.egress
+            if "/" not in rule.host and not self.policy.name_refusal(rule.host)
+        }
         resolved = {name: self._resolve(name) for name in sorted(names)}
         return firewall.destinations(spec.egress, self.policy, resolved)
 
     def _protect(self, spec: TrialSpec, allowed: Sequence[firewall.Destination]) -> None:
         self.firewall.apply(
-            firewall.trial_script(spec.trial_id, instance=spec.instance, allowed=allowed,
-                                  never=self.policy.never()),
-            action=f"isolating trial {spec.trial_id}")
-        log.info("firewall rules installed", trial_id=spec.trial_id,
-                 bridge=firewall.bridge_name(spec.trial_id), destinations=len(allowed))
+            firewall.trial_script(
+                spec.trial_id, instance=spec.instance, allowed=allowed, never=self.policy.never()
+            ),
+            action=f"isolating trial {spec.trial_id}",
+        )
+        log.info(
+            "firewall rules installed",
+            trial_id=spec.trial_id,
+            bridge=firewall.bridge_name(spec.trial_id),
+            destinations=len(allowed),
+        )
 
     @staticmethod
     def _recorded(network: Any) -> tuple[firewall.Destination, ...]:
@@ -215,11 +251,13 @@ class DockerDriver:
         host firewall (a bridge not named for it) cannot be protected and is refused."""
         options = network.attrs.get("Options") or {}
         if options.get(firewall.BRIDGE_OPTION) != firewall.bridge_name(
-                (network.attrs.get("Labels") or {}).get(TRIAL_LABEL, "")):
+            (network.attrs.get("Labels") or {}).get(TRIAL_LABEL, "")
+        ):
             raise PermanentError(
                 f"Network {network.name} was made without a bridge the host firewall can "
                 "match (by an older den): end the trial and start a new one.",
-                reason="HostFirewallUnavailable")
+                reason="HostFirewallUnavailable",
+            )
         return firewall.from_label(network.attrs.get("Labels"))
 
     def _image_volumes(self, image: str) -> list[str]:
@@ -230,18 +268,18 @@ class DockerDriver:
             raise PermanentError(
                 f"Image {image} is not on this Docker engine, and images are never pulled: "
                 "build it with `den images build` (bundled templates) or load it with "
-                "`docker load`.", reason="ImageMissing") from exc
+                "`docker load`.",
+                reason="ImageMissing",
+            ) from exc
         return sorted((attrs.get("Config") or {}).get("Volumes") or {})
 
     def _find_network(self, trial_id: str) -> Any:
         name = specs.network_name(trial_id)
-        found = [n for n in self.client.networks.list(filters=specs.trial_filter(trial_id))
-                 if n.name == name]
+        found = [n for n in self.client.networks.list(filters=specs.trial_filter(trial_id)) if n.name == name]
         # Two same-named networks can only come from a race; always pick the same one.
         return min(found, key=lambda n: (n.attrs.get("Created", ""), n.id), default=None)
 
-    def _ensure_network(self, spec: TrialSpec,
-                        allowed: Sequence[firewall.Destination]) -> Any:
+    def _ensure_network(self, spec: TrialSpec, allowed: Sequence[firewall.Destination]) -> Any:
         network = self._find_network(spec.trial_id)
         if network is not None:
             return network
@@ -253,7 +291,10 @@ class DockerDriver:
                 raise RetryableError(
                     "No address range is left for another sandbox network; retry when a trial "
                     "ends, or give dockerd larger `default-address-pools`.",
-                    reason="NetworkPoolExhausted", log_message=str(exc), delay=30.0) from exc
+                    reason="NetworkPoolExhausted",
+                    log_message=str(exc),
+                    delay=30.0,
+                ) from exc
             if exc.status_code != 409:
                 raise
             network = self._find_network(spec.trial_id)  # made meanwhile: that is success
@@ -261,11 +302,22 @@ class DockerDriver:
                 raise
         return network
 
-    def _ensure_container(self, spec: TrialSpec, component: Component, network_id: str,
-                          volumes: list[str], allowed: Sequence[firewall.Destination]) -> str:
-        kwargs = specs.container_kwargs(spec, component, network=network_id,
-                                        publish_host=self.publish_host, image_volumes=volumes,
-                                        allowed=allowed)
+    def _ensure_container(
+        self,
+        spec: TrialSpec,
+        component: Component,
+        network_id: str,
+        volumes: list[str],
+        allowed: Sequence[firewall.Destination],
+    ) -> str:
+        kwargs = specs.container_kwargs(
+            spec,
+            component,
+            network=network_id,
+            publish_host=self.publish_host,
+            image_volumes=volumes,
+            allowed=allowed,
+        )
         container = self._create_or_get(kwargs)
         if not self._attached(container, network_id):
             # Left over from a network that is gone: it could never start; replace it.
@@ -280,11 +332,16 @@ class DockerDriver:
         try:
             return self.client.containers.create(**kwargs)
         except docker.errors.ImageNotFound as exc:
-            raise PermanentError(f"Image {kwargs['image']} disappeared while starting: build "
-                                 "it with `den images build`.", reason="ImageMissing") from exc
+            raise PermanentError(
+                f"Image {kwargs['image']} disappeared while starting: build it with `den images build`.",
+                reason="ImageMissing",
+            ) from exc
         except docker.errors.NotFound as exc:  # the network went away since we found it
-            raise RetryableError("The trial network disappeared while starting; retrying.",
-                                 reason="NetworkGone", log_message=str(exc)) from exc
+            raise RetryableError(
+                "The trial network disappeared while starting; retrying.",
+                reason="NetworkGone",
+                log_message=str(exc),
+            ) from exc
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 raise
@@ -304,8 +361,9 @@ class DockerDriver:
             container.start()
         except docker.errors.APIError as exc:
             if exc.status_code is not None and 400 <= exc.status_code < 500:
-                raise PermanentError(f"Component {component} cannot start: {exc.explanation}",
-                                     reason="ContainerStartFailed") from exc
+                raise PermanentError(
+                    f"Component {component} cannot start: {exc.explanation}", reason="ContainerStartFailed"
+                ) from exc
             raise
 
     # --- poll -----------------------------------------------------------------------------
@@ -317,9 +375,9 @@ class DockerDriver:
                 name = specs.network_name(spec.trial_id)
                 return Observation(Status.MISSING, message=f"Network {name} is gone")
             summaries = self.client.containers.list(
-                all=True, sparse=True, filters=specs.trial_filter(spec.trial_id))
-            seen = {s.component: s for s in
-                    (_Seen.from_summary(c.attrs, network.id) for c in summaries)}
+                all=True, sparse=True, filters=specs.trial_filter(spec.trial_id)
+            )
+            seen = {s.component: s for s in (_Seen.from_summary(c.attrs, network.id) for c in summaries)}
             try:
                 return self._observe(spec, network.name, seen)
             except docker.errors.NotFound:  # removed between the list and a closer look
@@ -335,13 +393,13 @@ class DockerDriver:
             container = seen.get(component.name)
             if container is None:
                 name = specs.container_name(spec.trial_id, component.name)
-                return Observation(Status.MISSING, message=f"Container {name} is gone",
-                                   progress=tuple(created))
+                return Observation(
+                    Status.MISSING, message=f"Container {name} is gone", progress=tuple(created)
+                )
             created.append(f"Container {component.name} created")
             failure = self._failure(container)
             if failure:
-                return Observation(Status.FAILED, message=failure,
-                                   progress=tuple(created + running))
+                return Observation(Status.FAILED, message=failure, progress=tuple(created + running))
             if container.state != "running":
                 waiting.append(f"{component.name} is {container.state}")
                 continue
@@ -354,8 +412,7 @@ class DockerDriver:
         progress = tuple(created + running + ready)
         if waiting:
             message = "; ".join(waiting)
-            return Observation(Status.PENDING, endpoints, message[0].upper() + message[1:],
-                               progress)
+            return Observation(Status.PENDING, endpoints, message[0].upper() + message[1:], progress)
         return Observation(Status.READY, endpoints, "All components are ready", progress)
 
     def _failure(self, container: _Seen) -> str:
@@ -368,8 +425,9 @@ class DockerDriver:
             return f"Component {container.component} cannot start: {error}" if error else ""
         why = " (out of memory)" if state.get("OOMKilled") else ""
         lines = self._last_lines(container.id)
-        return (f"Component {container.component} exited with code {state.get('ExitCode')}"
-                f"{why}" + (f"; last log lines:\n{lines}" if lines else ""))
+        return f"Component {container.component} exited with code {state.get('ExitCode')}{why}" + (
+            f"; last log lines:\n{lines}" if lines else ""
+        )
 
     def _last_lines(self, container_id: str) -> str:
         raw = self.client.api.logs(container_id, tail=FAILED_LOG_LINES)
@@ -399,10 +457,8 @@ class DockerDriver:
     def stop(self, trial_id: str) -> None:
         labelled = specs.trial_filter(trial_id)
         with _engine(f"removing trial {trial_id}"):
-            for container in self.client.containers.list(all=True, sparse=True,
-                                                         filters=labelled):
-                self._quietly(self.client.api.remove_container, container.id, v=True,
-                              force=True)
+            for container in self.client.containers.list(all=True, sparse=True, filters=labelled):
+                self._quietly(self.client.api.remove_container, container.id, v=True, force=True)
             for network in self.client.networks.list(filters=labelled):
                 self._remove_network(network.id)
             for volume in self.client.volumes.list(filters=labelled):
@@ -431,9 +487,11 @@ class DockerDriver:
                 if exc.status_code not in (403, 409):
                     raise
                 if attempt == 2:  # still in use: the next stop will finish the job
-                    raise RetryableError("The trial network is still in use; retrying.",
-                                         reason="TeardownIncomplete",
-                                         log_message=str(exc)) from exc
+                    raise RetryableError(
+                        "The trial network is still in use; retrying.",
+                        reason="TeardownIncomplete",
+                        log_message=str(exc),
+                    ) from exc
             # An endpoint left by a container removed meanwhile (or a concurrent start):
             # detach whatever is still attached to this trial's network, then try once more.
             try:
@@ -441,8 +499,7 @@ class DockerDriver:
             except docker.errors.NotFound:
                 return
             for container_id in attached:
-                self._quietly(api.disconnect_container_from_network, container_id,
-                              network_id, force=True)
+                self._quietly(api.disconnect_container_from_network, container_id, network_id, force=True)
 
     def remaining(self, trial_id: str) -> list[str]:
         labelled = specs.trial_filter(trial_id)
@@ -459,21 +516,24 @@ class DockerDriver:
         """Trials with any container, network or volume: one list call per kind."""
         any_trial = specs.trial_filter(instance=self.instance)
         with _engine("listing trials"):
-            labels = [c.attrs.get("Labels") or {} for c in
-                      self.client.containers.list(all=True, sparse=True, filters=any_trial)]
-            labels += [n.attrs.get("Labels") or {} for n in
-                       self.client.networks.list(filters=any_trial)]
-            labels += [v.attrs.get("Labels") or {} for v in
-                       self.client.volumes.list(filters=any_trial)]
+            labels = [
+                c.attrs.get("Labels") or {}
+                for c in self.client.containers.list(all=True, sparse=True, filters=any_trial)
+            ]
+            labels += [n.attrs.get("Labels") or {} for n in self.client.networks.list(filters=any_trial)]
+            labels += [v.attrs.get("Labels") or {} for v in self.client.volumes.list(filters=any_trial)]
         found = {found[TRIAL_LABEL] for found in labels if found.get(TRIAL_LABEL)}
         return found | set(self.firewall.trials(instance=self.instance))
 
     def running_components(self) -> dict[str, set[str]]:
         """Trial id -> components whose containers are running: one list call."""
         with _engine("listing running sandboxes"):
-            found = [c.attrs.get("Labels") or {} for c in
-                     self.client.containers.list(
-                         sparse=True, filters=specs.trial_filter(instance=self.instance))]
+            found = [
+                c.attrs.get("Labels") or {}
+                for c in self.client.containers.list(
+                    sparse=True, filters=specs.trial_filter(instance=self.instance)
+                )
+            ]
         running: dict[str, set[str]] = {}
         for labels in found:
             if labels.get(TRIAL_LABEL) and labels.get(COMPONENT_LABEL):
@@ -491,20 +551,22 @@ class DockerDriver:
             except docker.errors.ImageNotFound as exc:
                 raise PermanentError(
                     f"Image {image} is not on this Docker engine, and images are never pulled: "
-                    "build or load it, then publish the version.", reason="ImageMissing") from exc
+                    "build or load it, then publish the version.",
+                    reason="ImageMissing",
+                ) from exc
 
     # --- logs -----------------------------------------------------------------------------
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False,
-             tail: int = 200) -> Iterator[str]:
+    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
         """A component's log lines (stdout and stderr), oldest first; `follow` keeps going."""
         name = specs.container_name(trial_id, component)
         with _engine(f"reading the logs of {name}"):
             try:
                 container = self.client.containers.get(name)
             except docker.errors.NotFound as exc:
-                raise NotFound(f"Trial {trial_id} has no component {component} "
-                               "(its container is gone).") from exc
+                raise NotFound(
+                    f"Trial {trial_id} has no component {component} (its container is gone)."
+                ) from exc
             chunks = container.logs(stream=True, follow=follow, tail=tail)
         return _lines(chunks, name)
 
@@ -514,8 +576,12 @@ def _resolve(name: str) -> list[str]:
     try:
         answers = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
     except OSError as exc:
-        raise RetryableError(f"The declared egress host {name} does not resolve; retrying.",
-                             reason="EgressUnresolved", log_message=str(exc), delay=10.0) from exc
+        raise RetryableError(
+            f"The declared egress host {name} does not resolve; retrying.",
+            reason="EgressUnresolved",
+            log_message=str(exc),
+            delay=10.0,
+        ) from exc
     return sorted({f"{answer[4][0]}/32" for answer in answers})
 
 

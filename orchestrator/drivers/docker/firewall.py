@@ -78,8 +78,9 @@ class Destination:
     name: str = ""
 
 
-def destinations(egress: Iterable[Egress], policy: EgressPolicy,
-                 resolved: Mapping[str, Sequence[str]]) -> tuple[Destination, ...]:
+def destinations(
+    egress: Iterable[Egress], policy: EgressPolicy, resolved: Mapping[str, Sequence[str]]
+) -> tuple[Destination, ...]:
     """What a trial may reach: its declared ranges, and the addresses its declared names
     resolve to now (`resolved`), each checked against the den's policy. A refusal is a
     `PermanentError` naming the destination: the sandbox never starts with less protection."""
@@ -92,13 +93,16 @@ def destinations(egress: Iterable[Egress], policy: EgressPolicy,
         why = policy.name_refusal(rule.host)
         if why:
             raise _refused(rule.host, why)
-        found += [_checked(policy, ip_network(address), ports, rule.host, rule.host)
-                  for address in resolved.get(rule.host, ())]
+        found += [
+            _checked(policy, ip_network(address), ports, rule.host, rule.host)
+            for address in resolved.get(rule.host, ())
+        ]
     return tuple(found)
 
 
-def _checked(policy: EgressPolicy, network: Network, ports: tuple[int, ...], declared: str,
-             name: str) -> Destination:
+def _checked(
+    policy: EgressPolicy, network: Network, ports: tuple[int, ...], declared: str, name: str
+) -> Destination:
     why = policy.refusal(network)
     if why:
         shown = declared if not name else f"{declared} (resolved to {network.network_address})"
@@ -107,8 +111,9 @@ def _checked(policy: EgressPolicy, network: Network, ports: tuple[int, ...], dec
 
 
 def _refused(what: str, why: str) -> PermanentError:
-    return PermanentError(f"Egress to {what} is refused: {why}. The sandbox was not started.",
-                          reason="EgressRefused")
+    return PermanentError(
+        f"Egress to {what} is refused: {why}. The sandbox was not started.", reason="EgressRefused"
+    )
 
 
 def to_label(found: Sequence[Destination]) -> str:
@@ -117,8 +122,7 @@ def to_label(found: Sequence[Destination]) -> str:
 
 def from_label(labels: Mapping[str, str] | None) -> tuple[Destination, ...]:
     raw = json.loads((labels or {}).get(EGRESS_LABEL) or "[]")
-    return tuple(Destination(str(n), tuple(int(p) for p in ports), str(name))
-                 for n, ports, name in raw)
+    return tuple(Destination(str(n), tuple(int(p) for p in ports), str(name)) for n, ports, name in raw)
 
 
 def extra_hosts(found: Sequence[Destination]) -> list[str]:
@@ -128,12 +132,10 @@ def extra_hosts(found: Sequence[Destination]) -> list[str]:
 
 def base_rules() -> list[str]:
     """The table, the map and the two base chains, refilled (identical for every trial)."""
-    lines = [f"add table {TABLE}",
-             f"add map {TABLE} {MAP} {{ type ifname : verdict; }}"]
+    lines = [f"add table {TABLE}", f"add map {TABLE} {MAP} {{ type ifname : verdict; }}"]
     for hook, dispatch in (("input", []), ("forward", [f"iifname vmap @{MAP}"])):
         lines += [
-            f"add chain {TABLE} {hook} {{ type filter hook {hook} priority {PRIORITY}; "
-            "policy accept; }",
+            f"add chain {TABLE} {hook} {{ type filter hook {hook} priority {PRIORITY}; policy accept; }}",
             f"flush chain {TABLE} {hook}",
             f'add rule {TABLE} {hook} iifname != "{BRIDGE_PREFIX}*" accept',
             f"add rule {TABLE} {hook} ct state established,related accept",
@@ -143,14 +145,19 @@ def base_rules() -> list[str]:
     return lines
 
 
-def trial_script(trial_id: str, *, instance: str, allowed: Sequence[Destination],
-                 never: Iterable[Network]) -> str:
+def trial_script(
+    trial_id: str, *, instance: str, allowed: Sequence[Destination], never: Iterable[Network]
+) -> str:
     """Base chains plus the trial's own chain and its map element, in one transaction."""
     bridge = bridge_name(trial_id)
     chain = f"{TABLE} {bridge}"
-    lines = [*base_rules(), f"add chain {chain}", f"flush chain {chain}",
-             f'add rule {chain} oifname "{bridge}" accept',
-             f'add rule {chain} oifname "{BRIDGE_PREFIX}*" drop']
+    lines = [
+        *base_rules(),
+        f"add chain {chain}",
+        f"flush chain {chain}",
+        f'add rule {chain} oifname "{bridge}" accept',
+        f'add rule {chain} oifname "{BRIDGE_PREFIX}*" drop',
+    ]
     for family, networks in _by_family(never).items():
         lines.append(f"add rule {chain} {family} daddr {_set(networks)} drop")
     for destination in allowed:
@@ -158,8 +165,9 @@ def trial_script(trial_id: str, *, instance: str, allowed: Sequence[Destination]
         family = "ip" if network.version == 4 else "ip6"
         ports = ", ".join(str(p) for p in destination.ports)
         lines.append(f"add rule {chain} {family} daddr {network} tcp dport {{ {ports} }} accept")
-    lines.append(f'add element {TABLE} {MAP} {{ "{bridge}" comment "{instance} {trial_id}" : '
-                 f"jump {bridge} }}")
+    lines.append(
+        f'add element {TABLE} {MAP} {{ "{bridge}" comment "{instance} {trial_id}" : jump {bridge} }}'
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -167,13 +175,20 @@ def removal_script(trial_id: str) -> str:
     """Remove the trial's element and chain; success when they are already gone (each is
     added first, so that the deletes that follow always find it)."""
     bridge = bridge_name(trial_id)
-    return "\n".join([
-        f"add table {TABLE}", f"add map {TABLE} {MAP} {{ type ifname : verdict; }}",
-        f"add chain {TABLE} {bridge}",
-        f'add element {TABLE} {MAP} {{ "{bridge}" : jump {bridge} }}',
-        f'delete element {TABLE} {MAP} {{ "{bridge}" }}',
-        f"flush chain {TABLE} {bridge}", f"delete chain {TABLE} {bridge}",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                f"add table {TABLE}",
+                f"add map {TABLE} {MAP} {{ type ifname : verdict; }}",
+                f"add chain {TABLE} {bridge}",
+                f'add element {TABLE} {MAP} {{ "{bridge}" : jump {bridge} }}',
+                f'delete element {TABLE} {MAP} {{ "{bridge}" }}',
+                f"flush chain {TABLE} {bridge}",
+                f"delete chain {TABLE} {bridge}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def trials_in(listing: Mapping[str, Any], *, instance: str) -> dict[str, str]:
@@ -192,8 +207,10 @@ def _by_family(networks: Iterable[Network]) -> dict[str, list[Network]]:
     grouped: dict[str, list[Network]] = {}
     for network in networks:
         grouped.setdefault("ip" if network.version == 4 else "ip6", []).append(network)
-    return {family: list(collapse_addresses(found))  # type: ignore[type-var]
-            for family, found in grouped.items()}
+    return {
+        family: list(collapse_addresses(found))  # type: ignore[type-var]
+        for family, found in grouped.items()
+    }
 
 
 def _set(networks: Sequence[Network]) -> str:

@@ -42,8 +42,11 @@ class Nftables:
         """Trial id -> bridge of every trial of `instance` with rules; {} when there is no
         table yet, or when this den cannot use nft (then it made no rules either)."""
         try:
-            out = self._run(["-j", "list", "map", *firewall.TABLE.split(), firewall.MAP], "",
-                            action="listing sandbox firewall rules")
+            out = self._run(
+                ["-j", "list", "map", *firewall.TABLE.split(), firewall.MAP],
+                "",
+                action="listing sandbox firewall rules",
+            )
         except Unavailable as exc:
             log.warning("host_firewall_unavailable", error=exc.log_message)
             return {}
@@ -52,23 +55,35 @@ class Nftables:
 
     def remove(self, trial_id: str) -> None:
         try:
-            self.apply(firewall.removal_script(trial_id),
-                       action=f"removing the firewall rules of trial {trial_id}")
+            self.apply(
+                firewall.removal_script(trial_id), action=f"removing the firewall rules of trial {trial_id}"
+            )
         except Unavailable as exc:
             log.warning("host_firewall_unavailable", trial_id=trial_id, error=exc.log_message)
 
     def _run(self, args: list[str], script: str, *, action: str) -> str:
         try:
-            done = subprocess.run([*self.command, *args], input=script, capture_output=True,
-                                  text=True, timeout=TIMEOUT, check=False)
+            done = subprocess.run(
+                [*self.command, *args],
+                input=script,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
         except FileNotFoundError as exc:
             raise Unavailable(
                 f"Cannot isolate sandboxes from the host while {action}: `nft` is not "
                 "installed (Debian package nftables; scripts/ensure-docker installs it). "
-                "Sandboxes never run without these rules.", log_message=str(exc)) from exc
+                "Sandboxes never run without these rules.",
+                log_message=str(exc),
+            ) from exc
         except subprocess.TimeoutExpired as exc:
-            raise RetryableError(f"nft did not answer while {action}; retrying.",
-                                 reason="HostFirewallFailed", log_message=str(exc)) from exc
+            raise RetryableError(
+                f"nft did not answer while {action}; retrying.",
+                reason="HostFirewallFailed",
+                log_message=str(exc),
+            ) from exc
         if done.returncode == 0:
             return done.stdout
         error = done.stderr.strip()
@@ -79,6 +94,8 @@ class Nftables:
                 f"Cannot isolate sandboxes from the host while {action}: the den may not "
                 "change the host's firewall (nftables needs CAP_NET_ADMIN: run the den as "
                 "root, like dockerd). Sandboxes never run without these rules.",
-                log_message=error)
-        raise RetryableError(f"nft failed while {action}; retrying.",
-                             reason="HostFirewallFailed", log_message=error[:2000])
+                log_message=error,
+            )
+        raise RetryableError(
+            f"nft failed while {action}; retrying.", reason="HostFirewallFailed", log_message=error[:2000]
+        )

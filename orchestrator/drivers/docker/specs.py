@@ -90,8 +90,7 @@ def trial_filter(trial_id: str | None = None, *, instance: str | None = None) ->
     return {"label": [TRIAL_LABEL, f"{INSTANCE_LABEL}={instance or 'default'}"]}
 
 
-def network_kwargs(spec: TrialSpec,
-                   allowed: Sequence[firewall.Destination] = ()) -> dict[str, Any]:
+def network_kwargs(spec: TrialSpec, allowed: Sequence[firewall.Destination] = ()) -> dict[str, Any]:
     """The trial network: its bridge named for the host firewall, and what it may reach (the
     declared destinations as resolved at start) recorded on it, so that every later start
     and every container sees the same addresses."""
@@ -101,8 +100,11 @@ def network_kwargs(spec: TrialSpec,
         "internal": not spec.egress,
         "check_duplicate": True,
         "options": {firewall.BRIDGE_OPTION: firewall.bridge_name(spec.trial_id)},
-        "labels": {**trial_labels(spec.trial_id, spec.instance), TEMPLATE_LABEL: spec.template,
-                   firewall.EGRESS_LABEL: firewall.to_label(allowed)},
+        "labels": {
+            **trial_labels(spec.trial_id, spec.instance),
+            TEMPLATE_LABEL: spec.template,
+            firewall.EGRESS_LABEL: firewall.to_label(allowed),
+        },
     }
 
 
@@ -135,9 +137,13 @@ def is_reserved_env(name: str) -> bool:
 def environment(spec: TrialSpec, component: Component) -> dict[str, str]:
     """Component env < trial parameters < the driver's own `DEN_*` variables."""
     problems = [
-        Problem(f"parameters.{name}", f"{name} is reserved and cannot be set by a parameter",
-                "rename the parameter")
-        for name in spec.parameters_env if is_reserved_env(name)
+        Problem(
+            f"parameters.{name}",
+            f"{name} is reserved and cannot be set by a parameter",
+            "rename the parameter",
+        )
+        for name in spec.parameters_env
+        if is_reserved_env(name)
     ]
     if problems:
         raise ValidationFailed(problems)
@@ -201,8 +207,11 @@ def container_kwargs(
         "command": list(component.command) if component.command is not None else None,
         "name": name,
         "hostname": component.name,
-        "labels": {**trial_labels(spec.trial_id, spec.instance), COMPONENT_LABEL: component.name,
-                   TEMPLATE_LABEL: spec.template},
+        "labels": {
+            **trial_labels(spec.trial_id, spec.instance),
+            COMPONENT_LABEL: component.name,
+            TEMPLATE_LABEL: spec.template,
+        },
         "environment": environment(spec, component),
         "network": network,
         "networking_config": {network: {"Aliases": [component.name]}},

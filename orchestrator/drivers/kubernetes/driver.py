@@ -38,8 +38,15 @@ from orchestrator.errors import NotFound, PermanentError, RetryableError, Runtim
 from orchestrator.settings import Settings
 
 log = structlog.get_logger("kubernetes")
-FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
-                 "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"}
+FATAL_WAITING = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "CrashLoopBackOff",
+}
 SYNC_TIMEOUT = 30.0
 #: The chart's admission policy admits a trial's pods only once its quota exists, looked up
 #: in the API server's cache: a pod created the moment after them can
@@ -49,8 +56,11 @@ ADMISSION_CACHE_LAG = "no params found for policy binding"
 
 
 def _summarise_namespace(obj: Any) -> Summary:
-    return {"name": obj.metadata.name, "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL),
-            "phase": obj.status.phase if obj.status else None}
+    return {
+        "name": obj.metadata.name,
+        "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL),
+        "phase": obj.status.phase if obj.status else None,
+    }
 
 
 def _summarise_pod(obj: Any) -> Summary:
@@ -60,15 +70,19 @@ def _summarise_pod(obj: Any) -> Summary:
     waiting = next((s.state.waiting for s in statuses if s.state and s.state.waiting), None)
     evicted = bool(obj.status and obj.status.reason == "Evicted")
     return {
-        "namespace": obj.metadata.namespace, "name": obj.metadata.name,
-        "trial": labels.get(TRIAL_LABEL), "component": labels.get(COMPONENT_LABEL),
+        "namespace": obj.metadata.namespace,
+        "name": obj.metadata.name,
+        "trial": labels.get(TRIAL_LABEL),
+        "component": labels.get(COMPONENT_LABEL),
         "phase": obj.status.phase if obj.status else None,
         "ready": any(c.type == "Ready" and c.status == "True" for c in conditions),
         "waiting": waiting.reason if waiting else None,
         "waiting_message": (waiting.message or "") if waiting else "",
         "restarts": sum(s.restart_count or 0 for s in statuses),
-        "exit_code": next((s.last_state.terminated.exit_code for s in statuses
-                           if s.last_state and s.last_state.terminated), None),
+        "exit_code": next(
+            (s.last_state.terminated.exit_code for s in statuses if s.last_state and s.last_state.terminated),
+            None,
+        ),
         "deleting": obj.metadata.deletion_timestamp is not None,
         # The kubelet evicts a pod past its ephemeral-storage limit (or on node pressure).
         "evicted": (obj.status.message or "Evicted") if evicted else None,
@@ -77,23 +91,35 @@ def _summarise_pod(obj: Any) -> Summary:
 
 def _summarise_deployment(obj: Any) -> Summary:
     conditions = (obj.status.conditions or []) if obj.status else []
-    failure = next((c.message for c in conditions
-                    if c.type == "ReplicaFailure" and c.status == "True"), None)
-    return {"namespace": obj.metadata.namespace, "name": obj.metadata.name,
-            "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL), "failure": failure}
+    failure = next((c.message for c in conditions if c.type == "ReplicaFailure" and c.status == "True"), None)
+    return {
+        "namespace": obj.metadata.namespace,
+        "name": obj.metadata.name,
+        "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL),
+        "failure": failure,
+    }
 
 
 def _summarise_service(obj: Any) -> Summary:
-    return {"namespace": obj.metadata.namespace, "name": obj.metadata.name,
-            "cluster_ip": obj.spec.cluster_ip,
-            "ports": {p.name: p.port for p in obj.spec.ports or []}}
+    return {
+        "namespace": obj.metadata.namespace,
+        "name": obj.metadata.name,
+        "cluster_ip": obj.spec.cluster_ip,
+        "ports": {p.name: p.port for p in obj.spec.ports or []},
+    }
 
 
 class KubernetesDriver:
     name = "kubernetes"
 
-    def __init__(self, api: client.ApiClient, *, ingress_from: list[dict[str, Any]],
-                 instance: str = "default", pod_pids_limit: int = 0) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        ingress_from: list[dict[str, Any]],
+        instance: str = "default",
+        pod_pids_limit: int = 0,
+    ) -> None:
         self.api = api
         self.selector = f"{MANAGED_LABEL}={MANAGED_VALUE},{INSTANCE_LABEL}={instance}"
         self.core = client.CoreV1Api(api)
@@ -107,35 +133,60 @@ class KubernetesDriver:
     def from_settings(cls, settings: Settings) -> KubernetesDriver:
         configuration = client.Configuration()
         if settings.kubeconfig:
-            config.load_kube_config(config_file=settings.kubeconfig,
-                                    client_configuration=configuration)
+            config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
         else:
             try:
                 config.load_incluster_config(client_configuration=configuration)
             except config.ConfigException:
                 config.load_kube_config(client_configuration=configuration)
-        peers: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": settings.kubernetes_orchestrator_namespace}}}]
-        peers += [{"ipBlock": {"cidr": cidr.strip()}}
-                  for cidr in settings.kubernetes_host_cidr.split(",") if cidr.strip()]
-        return cls(client.ApiClient(configuration), ingress_from=peers, instance=settings.instance,
-                   pod_pids_limit=settings.kubernetes_pod_pids_limit)
+        peers: list[dict[str, Any]] = [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": settings.kubernetes_orchestrator_namespace}
+                }
+            }
+        ]
+        peers += [
+            {"ipBlock": {"cidr": cidr.strip()}}
+            for cidr in settings.kubernetes_host_cidr.split(",")
+            if cidr.strip()
+        ]
+        return cls(
+            client.ApiClient(configuration),
+            ingress_from=peers,
+            instance=settings.instance,
+            pod_pids_limit=settings.kubernetes_pod_pids_limit,
+        )
 
     # --- informers -----------------------------------------------------------------------
 
     def _caches(self) -> dict[str, Informer]:
         if self._informers is None:
             self._informers = {
-                "namespaces": Informer(kind="namespaces", list_fn=self.core.list_namespace,
-                                       selector=self.selector, summarise=_summarise_namespace),
-                "pods": Informer(kind="pods", list_fn=self.core.list_pod_for_all_namespaces,
-                                 selector=self.selector, summarise=_summarise_pod),
+                "namespaces": Informer(
+                    kind="namespaces",
+                    list_fn=self.core.list_namespace,
+                    selector=self.selector,
+                    summarise=_summarise_namespace,
+                ),
+                "pods": Informer(
+                    kind="pods",
+                    list_fn=self.core.list_pod_for_all_namespaces,
+                    selector=self.selector,
+                    summarise=_summarise_pod,
+                ),
                 "deployments": Informer(
-                    kind="deployments", list_fn=self.apps.list_deployment_for_all_namespaces,
-                    selector=self.selector, summarise=_summarise_deployment),
-                "services": Informer(kind="services",
-                                     list_fn=self.core.list_service_for_all_namespaces,
-                                     selector=self.selector, summarise=_summarise_service),
+                    kind="deployments",
+                    list_fn=self.apps.list_deployment_for_all_namespaces,
+                    selector=self.selector,
+                    summarise=_summarise_deployment,
+                ),
+                "services": Informer(
+                    kind="services",
+                    list_fn=self.core.list_service_for_all_namespaces,
+                    selector=self.selector,
+                    summarise=_summarise_service,
+                ),
             }
             for informer in self._informers.values():
                 informer.start()
@@ -154,8 +205,9 @@ class KubernetesDriver:
             client.VersionApi(self.api).get_code()
 
     def start(self, spec: TrialSpec) -> Handle:
-        objects = manifests.trial_objects(spec, ingress_from=self.ingress_from,
-                                          pod_pids_limit=self.pod_pids_limit)
+        objects = manifests.trial_objects(
+            spec, ingress_from=self.ingress_from, pod_pids_limit=self.pod_pids_limit
+        )
         namespace = manifests.namespace_name(spec.trial_id)
         for obj in objects:
             self._create(obj)
@@ -190,27 +242,31 @@ class KubernetesDriver:
         for component in spec.components:
             failure = self._component_failure(component.name, deployments, pods)
             if failure:
-                return Observation(Status.FAILED, message=self._with_logs(failure, namespace, pods,
-                                                                          component.name),
-                                   progress=tuple(progress))
+                return Observation(
+                    Status.FAILED,
+                    message=self._with_logs(failure, namespace, pods, component.name),
+                    progress=tuple(progress),
+                )
             if component.name not in deployments:
-                return Observation(Status.MISSING, message=f"deployment {component.name} is gone",
-                                   progress=tuple(progress))
+                return Observation(
+                    Status.MISSING, message=f"deployment {component.name} is gone", progress=tuple(progress)
+                )
         ready = {p["component"] for p in pods if p["ready"] and not p["deleting"]}
         progress += [f"{c.name} is ready" for c in spec.components if c.name in ready]
         if all(c.name in ready for c in spec.components):
             endpoints = self._endpoints(spec, namespace)
             if self._answering(spec, endpoints):
                 return Observation(Status.READY, endpoints=endpoints, progress=tuple(progress))
-            return Observation(Status.PENDING, message="waiting for the services to answer",
-                               progress=tuple(progress))
+            return Observation(
+                Status.PENDING, message="waiting for the services to answer", progress=tuple(progress)
+            )
         waiting = [c.name for c in spec.components if c.name not in ready]
-        return Observation(Status.PENDING, message=f"waiting for {', '.join(waiting)}",
-                           progress=tuple(progress))
+        return Observation(
+            Status.PENDING, message=f"waiting for {', '.join(waiting)}", progress=tuple(progress)
+        )
 
     @staticmethod
-    def _component_failure(name: str, deployments: dict[str, Summary],
-                           pods: list[Summary]) -> str | None:
+    def _component_failure(name: str, deployments: dict[str, Summary], pods: list[Summary]) -> str | None:
         deployment = deployments.get(name)
         if deployment and deployment["failure"] and ADMISSION_CACHE_LAG not in deployment["failure"]:
             return f"{name}: {deployment['failure']}"
@@ -225,14 +281,14 @@ class KubernetesDriver:
 
     def _with_logs(self, failure: str, namespace: str, pods: list[Summary], component: str) -> str:
         """A failed component's last log lines: one request, made only for a failing trial."""
-        pod = next((p for p in pods if p["component"] == component and p["exit_code"] is not None),
-                   None)
+        pod = next((p for p in pods if p["component"] == component and p["exit_code"] is not None), None)
         if pod is None:
             return failure
         try:
             with _api(f"reading the last logs of {component}"):
-                text = self.core.read_namespaced_pod_log(pod["name"], namespace, container=component,
-                                                         previous=True, tail_lines=10)
+                text = self.core.read_namespaced_pod_log(
+                    pod["name"], namespace, container=component, previous=True, tail_lines=10
+                )
         except (NotFound, RuntimeUnavailable, PermanentError):
             return failure
         lines = str(text).strip()
@@ -290,20 +346,26 @@ class KubernetesDriver:
                 running.setdefault(pod["trial"], set()).add(pod["component"])
         return running
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False,
-             tail: int = 200) -> Iterator[str]:
+    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
         namespace = manifests.namespace_name(trial_id)
         with _api(f"finding the pod of {component}"):
             found = self.core.list_namespaced_pod(
-                namespace, label_selector=f"{TRIAL_LABEL}={trial_id},{COMPONENT_LABEL}={component}")
-        pods = [str(p.metadata.name) for p in found.items
-                if p.metadata and p.metadata.deletion_timestamp is None]
+                namespace, label_selector=f"{TRIAL_LABEL}={trial_id},{COMPONENT_LABEL}={component}"
+            )
+        pods = [
+            str(p.metadata.name) for p in found.items if p.metadata and p.metadata.deletion_timestamp is None
+        ]
         if not pods:
             raise NotFound(f"no running component {component!r} in trial {trial_id}")
         with _api(f"reading logs of {component}"):
             answer: Any = self.core.read_namespaced_pod_log(
-                pods[0], namespace, container=component, follow=follow,
-                tail_lines=tail, _preload_content=False)
+                pods[0],
+                namespace,
+                container=component,
+                follow=follow,
+                tail_lines=tail,
+                _preload_content=False,
+            )
         try:
             for line in answer.stream(decode_content=True):
                 yield from line.decode("utf-8", "replace").splitlines()
@@ -316,15 +378,15 @@ class KubernetesDriver:
         never approves what nobody has seen."""
         with _api("reading the nodes' images"):
             nodes = self.core.list_node().items
-        held = [image.names or [] for node in nodes if node.status
-                for image in (node.status.images or [])]
+        held = [image.names or [] for node in nodes if node.status for image in (node.status.images or [])]
         pinned = images.digest_of(image, held)
         if pinned is None:
             raise PermanentError(
                 f"Image {image} is on no node of the cluster under that name, so it cannot be "
                 "pinned by digest: load it onto the nodes (or name it by digest, "
                 "image@sha256:..., in the manifest), then publish the version.",
-                reason="ImageMissing")
+                reason="ImageMissing",
+            )
         return pinned
 
     def close(self) -> None:
@@ -344,8 +406,7 @@ def _api(action: str) -> Iterator[None]:
     except ApiException as exc:
         raise _translate(exc, action) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise RuntimeUnavailable(f"{action}: the API server is unreachable",
-                                 log_message=str(exc)) from exc
+        raise RuntimeUnavailable(f"{action}: the API server is unreachable", log_message=str(exc)) from exc
 
 
 def _translate(exc: ApiException, action: str) -> Exception:
@@ -357,10 +418,8 @@ def _translate(exc: ApiException, action: str) -> Exception:
     if exc.status == 403 and "being terminated" in message:
         return RetryableError(f"{action}: the namespace is still being deleted", delay=2)
     if exc.status in (429,) or (exc.status or 500) >= 500:
-        return RuntimeUnavailable(f"{action}: the API server answered {exc.status}",
-                                  log_message=message)
-    return PermanentError(f"{action}: refused by the cluster: {message}"[:500],
-                          reason="RuntimeRejected")
+        return RuntimeUnavailable(f"{action}: the API server answered {exc.status}", log_message=message)
+    return PermanentError(f"{action}: refused by the cluster: {message}"[:500], reason="RuntimeRejected")
 
 
 def _message(exc: ApiException) -> str:

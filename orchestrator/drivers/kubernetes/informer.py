@@ -22,8 +22,9 @@ Summary = dict[str, Any]
 
 
 class Informer:
-    def __init__(self, *, kind: str, list_fn: Callable[..., Any], selector: str,
-                 summarise: Callable[[Any], Summary]) -> None:
+    def __init__(
+        self, *, kind: str, list_fn: Callable[..., Any], selector: str, summarise: Callable[[Any], Summary]
+    ) -> None:
         self.kind, self.list_fn, self.selector, self.summarise = kind, list_fn, selector, summarise
         self.items: dict[Key, Summary] = {}
         self.lock = threading.Lock()
@@ -73,9 +74,13 @@ class Informer:
 
     def _watch(self, version: str) -> None:
         stream = watch.Watch()
-        for event in stream.stream(self.list_fn, label_selector=self.selector,
-                                   resource_version=version, timeout_seconds=240,
-                                   allow_watch_bookmarks=True):
+        for event in stream.stream(
+            self.list_fn,
+            label_selector=self.selector,
+            resource_version=version,
+            timeout_seconds=240,
+            allow_watch_bookmarks=True,
+        ):
             if self._stop.is_set():
                 stream.stop()
                 return

@@ -35,8 +35,9 @@ from orchestrator.manifest import Component, is_reserved_env, parse_cpu, parse_m
 Obj = dict[str, Any]
 SERVICE_ACCOUNT = "den-sandbox"
 UID = 10001
-ALLOWED_KINDS = frozenset({"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy",
-                           "ServiceAccount", "Deployment", "Service"})
+ALLOWED_KINDS = frozenset(
+    {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Deployment", "Service"}
+)
 TEMPLATE_LABEL = "innovation-den.io/template"
 PIDS_DECLARED = "innovation-den.io/pids-declared"
 PIDS_ENFORCED = "innovation-den.io/pids-enforced"
@@ -53,8 +54,7 @@ DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 def namespace_name(trial_id: str) -> str:
     name = f"den-{trial_id}"
     if not (name.replace("-", "").isalnum() and name.islower() and len(name) <= 63):
-        raise PermanentError(f"trial id {trial_id!r} cannot name a namespace",
-                             reason="InvalidTrialId")
+        raise PermanentError(f"trial id {trial_id!r} cannot name a namespace", reason="InvalidTrialId")
     return name
 
 
@@ -64,36 +64,46 @@ def _label_value(text: str) -> str:
 
 
 def labels(spec: TrialSpec, component: str | None = None) -> dict[str, str]:
-    found = {TRIAL_LABEL: spec.trial_id, MANAGED_LABEL: MANAGED_VALUE,
-             INSTANCE_LABEL: spec.instance, TEMPLATE_LABEL: _label_value(spec.template)}
+    found = {
+        TRIAL_LABEL: spec.trial_id,
+        MANAGED_LABEL: MANAGED_VALUE,
+        INSTANCE_LABEL: spec.instance,
+        TEMPLATE_LABEL: _label_value(spec.template),
+    }
     if component is not None:
         found[COMPONENT_LABEL] = component
     return found
 
 
 def _meta(spec: TrialSpec, name: str, component: str | None = None) -> Obj:
-    return {"name": name, "namespace": namespace_name(spec.trial_id),
-            "labels": labels(spec, component)}
+    return {"name": name, "namespace": namespace_name(spec.trial_id), "labels": labels(spec, component)}
 
 
 def namespace(spec: TrialSpec) -> Obj:
-    pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted"
-                    for mode in ("enforce", "audit", "warn")}
+    pod_security = {
+        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+    }
     pod_security["pod-security.kubernetes.io/enforce-version"] = "latest"
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": namespace_name(spec.trial_id),
-                         "labels": {**labels(spec), **pod_security}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace_name(spec.trial_id), "labels": {**labels(spec), **pod_security}},
+    }
 
 
 def check_pids(spec: TrialSpec, *, pod_pids_limit: int) -> None:
     """A component cannot get more PIDs than the node's `podPidsLimit` gives any pod; 0 means
     the nodes set none (then nothing is enforced, and nothing can be refused for it)."""
-    problems = [Problem(f"spec.components.{index}.resources.pids",
-                        f"{c.name} declares {c.resources.pids} processes, more than the "
-                        f"{pod_pids_limit} this cluster's nodes allow a pod",
-                        f"declare at most {pod_pids_limit}")
-                for index, c in enumerate(spec.components)
-                if pod_pids_limit and c.resources.pids > pod_pids_limit]
+    problems = [
+        Problem(
+            f"spec.components.{index}.resources.pids",
+            f"{c.name} declares {c.resources.pids} processes, more than the "
+            f"{pod_pids_limit} this cluster's nodes allow a pod",
+            f"declare at most {pod_pids_limit}",
+        )
+        for index, c in enumerate(spec.components)
+        if pod_pids_limit and c.resources.pids > pod_pids_limit
+    ]
     if problems:
         raise ValidationFailed(problems)
 
@@ -119,33 +129,66 @@ def resource_quota(spec: TrialSpec) -> Obj:
     pods = 2 * len(spec.components)
     services = pods + SERVICE_RETRY_HEADROOM
     storage = str(pods * EPHEMERAL_STORAGE)
-    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": _meta(spec, "den-quota"),
-            "spec": {"hard": {
-                "requests.cpu": f"{2 * cpu}m", "limits.cpu": f"{2 * cpu}m",
-                "requests.memory": str(2 * memory), "limits.memory": str(2 * memory),
-                "requests.ephemeral-storage": storage, "limits.ephemeral-storage": storage,
-                "pods": str(pods), "services": str(services),
-                "services.nodeports": "0", "services.loadbalancers": "0",
-                "persistentvolumeclaims": "0", "secrets": "4", "configmaps": "4"}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _meta(spec, "den-quota"),
+        "spec": {
+            "hard": {
+                "requests.cpu": f"{2 * cpu}m",
+                "limits.cpu": f"{2 * cpu}m",
+                "requests.memory": str(2 * memory),
+                "limits.memory": str(2 * memory),
+                "requests.ephemeral-storage": storage,
+                "limits.ephemeral-storage": storage,
+                "pods": str(pods),
+                "services": str(services),
+                "services.nodeports": "0",
+                "services.loadbalancers": "0",
+                "persistentvolumeclaims": "0",
+                "secrets": "4",
+                "configmaps": "4",
+            }
+        },
+    }
 
 
 def limit_range(spec: TrialSpec) -> Obj:
     largest_cpu = max(parse_cpu(c.resources.cpu) for c in spec.components)
     largest_memory = max(parse_memory(c.resources.memory) for c in spec.components)
     storage = str(EPHEMERAL_STORAGE)
-    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _meta(spec, "den-limits"),
-            "spec": {"limits": [{"type": "Container",
-                                 "max": {"cpu": f"{largest_cpu}m", "memory": str(largest_memory),
-                                         "ephemeral-storage": storage},
-                                 "default": {"cpu": "100m", "memory": str(64 * 2**20),
-                                             "ephemeral-storage": storage},
-                                 "defaultRequest": {"cpu": "100m", "memory": str(64 * 2**20),
-                                                    "ephemeral-storage": storage}}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": _meta(spec, "den-limits"),
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "max": {
+                        "cpu": f"{largest_cpu}m",
+                        "memory": str(largest_memory),
+                        "ephemeral-storage": storage,
+                    },
+                    "default": {"cpu": "100m", "memory": str(64 * 2**20), "ephemeral-storage": storage},
+                    "defaultRequest": {
+                        "cpu": "100m",
+                        "memory": str(64 * 2**20),
+                        "ephemeral-storage": storage,
+                    },
+                }
+            ]
+        },
+    }
 
 
 def _policy(spec: TrialSpec, name: str, body: Obj) -> Obj:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": _meta(spec, name), "spec": {"podSelector": {}, **body}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(spec, name),
+        "spec": {"podSelector": {}, **body},
+    }
 
 
 def network_policies(spec: TrialSpec, *, ingress_from: list[Obj]) -> list[Obj]:
@@ -153,26 +196,50 @@ def network_policies(spec: TrialSpec, *, ingress_from: list[Obj]) -> list[Obj]:
     server on port 53), the orchestrator in, declared egress out."""
     policies = [
         _policy(spec, "den-default-deny", {"policyTypes": ["Ingress", "Egress"]}),
-        _policy(spec, "den-same-trial", {
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": [{"podSelector": {}}]}],
-            "egress": [{"to": [{"podSelector": {}}]}]}),
-        _policy(spec, "den-dns", {
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": DNS_NAMESPACE}},
-                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)}}],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}),
+        _policy(
+            spec,
+            "den-same-trial",
+            {
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [{"to": [{"podSelector": {}}]}],
+            },
+        ),
+        _policy(
+            spec,
+            "den-dns",
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}
+                                },
+                                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
     ]
-    exposed = [{"protocol": "TCP", "port": p.container_port}
-               for c in spec.components for p in c.ports if p.expose]
+    exposed = [
+        {"protocol": "TCP", "port": p.container_port} for c in spec.components for p in c.ports if p.expose
+    ]
     if exposed and ingress_from:
-        policies.append(_policy(spec, "den-orchestrator-in", {
-            "policyTypes": ["Ingress"], "ingress": [{"from": ingress_from, "ports": exposed}]}))
+        policies.append(
+            _policy(
+                spec,
+                "den-orchestrator-in",
+                {"policyTypes": ["Ingress"], "ingress": [{"from": ingress_from, "ports": exposed}]},
+            )
+        )
     egress = egress_rules(spec)
     if egress:
-        policies.append(_policy(spec, "den-declared-egress", {
-            "policyTypes": ["Egress"], "egress": egress}))
+        policies.append(_policy(spec, "den-declared-egress", {"policyTypes": ["Egress"], "egress": egress}))
     return policies
 
 
@@ -185,29 +252,48 @@ def egress_rules(spec: TrialSpec) -> list[Obj]:
         try:
             network = ipaddress.ip_network(entry.host, strict=False)
         except ValueError:
-            problems.append(Problem(f"spec.egress.{index}.host",
-                                    f"{entry.host!r} is a host name; the Kubernetes runtime can "
-                                    "only allow addresses", "declare an IPv4 CIDR instead"))
+            problems.append(
+                Problem(
+                    f"spec.egress.{index}.host",
+                    f"{entry.host!r} is a host name; the Kubernetes runtime can only allow addresses",
+                    "declare an IPv4 CIDR instead",
+                )
+            )
             continue
-        rules.append({"to": [{"ipBlock": {"cidr": str(network)}}],
-                      "ports": [{"protocol": "TCP", "port": port} for port in entry.ports]})
+        rules.append(
+            {
+                "to": [{"ipBlock": {"cidr": str(network)}}],
+                "ports": [{"protocol": "TCP", "port": port} for port in entry.ports],
+            }
+        )
     if problems:
         raise ValidationFailed(problems)
     return rules
 
 
 def service_account(spec: TrialSpec) -> Obj:
-    return {"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": _meta(spec, SERVICE_ACCOUNT), "automountServiceAccountToken": False}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(spec, SERVICE_ACCOUNT),
+        "automountServiceAccountToken": False,
+    }
 
 
 def _env(spec: TrialSpec, component: Component) -> list[Obj]:
-    problems = [Problem(f"parameters.{name}", f"{name} is reserved", "rename the parameter")
-                for name in spec.parameters_env if is_reserved_env(name)]
+    problems = [
+        Problem(f"parameters.{name}", f"{name} is reserved", "rename the parameter")
+        for name in spec.parameters_env
+        if is_reserved_env(name)
+    ]
     if problems:
         raise ValidationFailed(problems)
-    values: dict[str, str] = {**component.env, **spec.parameters_env,
-                              "DEN_TRIAL_ID": spec.trial_id, "DEN_COMPONENT": component.name}
+    values: dict[str, str] = {
+        **component.env,
+        **spec.parameters_env,
+        "DEN_TRIAL_ID": spec.trial_id,
+        "DEN_COMPONENT": component.name,
+    }
     values.setdefault("HOME", component.writable_paths[0] if component.writable_paths else "/tmp")
     return [{"name": key, "value": value} for key, value in sorted(values.items())]
 
@@ -224,19 +310,31 @@ def _volumes(component: Component) -> tuple[list[Obj], list[Obj]]:
 
 
 def _container(spec: TrialSpec, component: Component, mounts: list[Obj]) -> Obj:
-    resources = {"cpu": f"{parse_cpu(component.resources.cpu)}m",
-                 "memory": str(parse_memory(component.resources.memory)),
-                 "ephemeral-storage": str(EPHEMERAL_STORAGE)}
+    resources = {
+        "cpu": f"{parse_cpu(component.resources.cpu)}m",
+        "memory": str(parse_memory(component.resources.memory)),
+        "ephemeral-storage": str(EPHEMERAL_STORAGE),
+    }
     container: Obj = {
-        "name": component.name, "image": component.image, "imagePullPolicy": "IfNotPresent",
-        "env": _env(spec, component), "volumeMounts": mounts,
-        "ports": [{"name": p.name, "containerPort": p.container_port, "protocol": "TCP"}
-                  for p in component.ports],
+        "name": component.name,
+        "image": component.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(spec, component),
+        "volumeMounts": mounts,
+        "ports": [
+            {"name": p.name, "containerPort": p.container_port, "protocol": "TCP"} for p in component.ports
+        ],
         "resources": {"requests": resources, "limits": resources},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID,
-                            "privileged": False, "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     if component.command:
         container["command"] = list(component.command)
@@ -245,55 +343,84 @@ def _container(spec: TrialSpec, component: Component, mounts: list[Obj]) -> Obj:
         container["readinessProbe"] = {
             "httpGet": {"path": probe.http_get.path, "port": probe.http_get.port},
             "periodSeconds": max(1, round(probe.period_seconds)),
-            "timeoutSeconds": max(1, round(probe.timeout_seconds)), "failureThreshold": 3}
+            "timeoutSeconds": max(1, round(probe.timeout_seconds)),
+            "failureThreshold": 3,
+        }
     return container
 
 
 def deployment(spec: TrialSpec, component: Component, *, pod_pids_limit: int = 0) -> Obj:
     volumes, mounts = _volumes(component)
-    pids = {PIDS_DECLARED: str(component.resources.pids),
-            PIDS_ENFORCED: str(pod_pids_limit) if pod_pids_limit else "unlimited"}
+    pids = {
+        PIDS_DECLARED: str(component.resources.pids),
+        PIDS_ENFORCED: str(pod_pids_limit) if pod_pids_limit else "unlimited",
+    }
     selector = {TRIAL_LABEL: spec.trial_id, COMPONENT_LABEL: component.name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": _meta(spec, component.name, component.name),
         "spec": {
-            "replicas": 1, "selector": {"matchLabels": selector},
-            "strategy": {"type": "Recreate"}, "progressDeadlineSeconds": 600,
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "Recreate"},
+            "progressDeadlineSeconds": 600,
             "template": {
                 "metadata": {"labels": labels(spec, component.name), "annotations": pids},
                 "spec": {
                     "serviceAccountName": SERVICE_ACCOUNT,
-                    "automountServiceAccountToken": False, "enableServiceLinks": False,
-                    "hostNetwork": False, "hostPID": False, "hostIPC": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": UID,
-                                        "runAsGroup": UID, "fsGroup": UID,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "hostNetwork": False,
+                    "hostPID": False,
+                    "hostIPC": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": UID,
+                        "runAsGroup": UID,
+                        "fsGroup": UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [_container(spec, component, mounts)],
-                    "volumes": volumes, "terminationGracePeriodSeconds": 5,
-                    "restartPolicy": "Always"}}}}
+                    "volumes": volumes,
+                    "terminationGracePeriodSeconds": 5,
+                    "restartPolicy": "Always",
+                },
+            },
+        },
+    }
 
 
 def service(spec: TrialSpec, component: Component) -> Obj | None:
     """A ClusterIP Service named after the component, so the others reach it by name."""
     if not component.ports:
         return None
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": _meta(spec, component.name, component.name),
-            "spec": {"type": "ClusterIP",
-                     "selector": {TRIAL_LABEL: spec.trial_id, COMPONENT_LABEL: component.name},
-                     "ports": [{"name": p.name, "port": p.container_port,
-                                "targetPort": p.container_port, "protocol": "TCP"}
-                               for p in component.ports]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(spec, component.name, component.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {TRIAL_LABEL: spec.trial_id, COMPONENT_LABEL: component.name},
+            "ports": [
+                {"name": p.name, "port": p.container_port, "targetPort": p.container_port, "protocol": "TCP"}
+                for p in component.ports
+            ],
+        },
+    }
 
 
-def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj], pod_pids_limit: int = 0
-                  ) -> list[Obj]:
+def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj], pod_pids_limit: int = 0) -> list[Obj]:
     """Every object of a trial, in the order they are applied (the namespace first, then its
     quota, which the chart's admission policy requires before any pod)."""
     check_pids(spec, pod_pids_limit=pod_pids_limit)
-    objects = [namespace(spec), resource_quota(spec), limit_range(spec),
-               *network_policies(spec, ingress_from=ingress_from), service_account(spec)]
+    objects = [
+        namespace(spec),
+        resource_quota(spec),
+        limit_range(spec),
+        *network_policies(spec, ingress_from=ingress_from),
+        service_account(spec),
+    ]
     for component in spec.components:
         objects.append(deployment(spec, component, pod_pids_limit=pod_pids_limit))
         svc = service(spec, component)
@@ -315,8 +442,9 @@ def check_objects(objects: list[Obj], *, trial_id: str) -> None:
         where = f"objects.{index}({obj.get('kind')}/{obj.get('metadata', {}).get('name')})"
         kind, meta = obj.get("kind"), obj.get("metadata", {})
         if kind not in ALLOWED_KINDS:
-            problems.append(Problem(where, f"kind {kind!r} is not allowed",
-                                    f"use one of {sorted(ALLOWED_KINDS)}"))
+            problems.append(
+                Problem(where, f"kind {kind!r} is not allowed", f"use one of {sorted(ALLOWED_KINDS)}")
+            )
             continue
         if meta.get("labels", {}).get(TRIAL_LABEL) != trial_id:
             problems.append(Problem(where, "missing the trial label", f"label {TRIAL_LABEL}"))
@@ -325,8 +453,11 @@ def check_objects(objects: list[Obj], *, trial_id: str) -> None:
         if kind == "Deployment":
             problems += pod_problems(obj["spec"]["template"]["spec"], where=where)
     if problems:
-        raise ValidationFailed(problems, detail="refused before reaching the cluster: "
-                               + "; ".join(f"{p.field}: {p.message}" for p in problems[:5]))
+        raise ValidationFailed(
+            problems,
+            detail="refused before reaching the cluster: "
+            + "; ".join(f"{p.field}: {p.message}" for p in problems[:5]),
+        )
 
 
 def pod_problems(pod: Mapping[str, Any], *, where: str) -> list[Problem]:
@@ -334,15 +465,25 @@ def pod_problems(pod: Mapping[str, Any], *, where: str) -> list[Problem]:
     problems: list[Problem] = []
 
     def refuse(field: str, message: str) -> None:
-        problems.append(Problem(f"{where}.{field}", message,
-                                "sandboxes run unprivileged, read-only, with no host access"))
+        problems.append(
+            Problem(f"{where}.{field}", message, "sandboxes run unprivileged, read-only, with no host access")
+        )
 
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(field):
             refuse(field, f"{field} is not allowed")
     for volume in pod.get("volumes", []):
-        if set(volume) - {"name", "emptyDir", "configMap", "secret", "projected",
-                          "downwardAPI", "persistentVolumeClaim", "ephemeral", "csi"}:
+        if set(volume) - {
+            "name",
+            "emptyDir",
+            "configMap",
+            "secret",
+            "projected",
+            "downwardAPI",
+            "persistentVolumeClaim",
+            "ephemeral",
+            "csi",
+        }:
             refuse(f"volumes.{volume.get('name')}", "only emptyDir-like volumes are allowed")
     pod_context = pod.get("securityContext", {})
     for index, container in enumerate([*pod.get("initContainers", []), *pod.get("containers", [])]):
@@ -350,16 +491,21 @@ def pod_problems(pod: Mapping[str, Any], *, where: str) -> list[Problem]:
     return problems
 
 
-def _check_container(container: Mapping[str, Any], pod_context: Mapping[str, Any],
-                     refuse: Callable[[str, str], None], index: int) -> None:
+def _check_container(
+    container: Mapping[str, Any],
+    pod_context: Mapping[str, Any],
+    refuse: Callable[[str, str], None],
+    index: int,
+) -> None:
     context = container.get("securityContext", {})
     prefix = f"containers.{index}.securityContext"
     if context.get("privileged"):
         refuse(f"{prefix}.privileged", "privileged containers are not allowed")
     if context.get("allowPrivilegeEscalation") is not False:
         refuse(f"{prefix}.allowPrivilegeEscalation", "must be false")
-    if context.get("capabilities", {}).get("drop") != ["ALL"] or \
-            set(context.get("capabilities", {}).get("add", [])) - {"NET_BIND_SERVICE"}:
+    if context.get("capabilities", {}).get("drop") != ["ALL"] or set(
+        context.get("capabilities", {}).get("add", [])
+    ) - {"NET_BIND_SERVICE"}:
         refuse(f"{prefix}.capabilities", "must drop ALL and add nothing")
     if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
         refuse(f"{prefix}.runAsNonRoot", "must be true")

@@ -19,17 +19,51 @@ CATEGORIES = ("housing-repair", "noise", "benefits", "missed-bin", "planning")
 
 # Synthetic cases: invented people-free summaries, no personal data.
 CASES = [
-    {"id": "CASE-0001", "title": "Damp in ground-floor flat, Block C", "category": "housing-repair",
-     "status": "open", "priority": "high", "opened": "2024-03-04", "officer": "Team North"},
-    {"id": "CASE-0002", "title": "Late-night music from commercial unit", "category": "noise",
-     "status": "in-progress", "priority": "medium", "opened": "2024-03-06",
-     "officer": "Team Central"},
-    {"id": "CASE-0003", "title": "Housing benefit change of circumstances", "category": "benefits",
-     "status": "open", "priority": "medium", "opened": "2024-03-07", "officer": "Team South"},
-    {"id": "CASE-0004", "title": "Recycling not collected on Elm Row", "category": "missed-bin",
-     "status": "closed", "priority": "low", "opened": "2024-03-08", "officer": "Team North"},
-    {"id": "CASE-0005", "title": "Query on rear extension permission", "category": "planning",
-     "status": "open", "priority": "low", "opened": "2024-03-11", "officer": "Team Central"},
+    {
+        "id": "CASE-0001",
+        "title": "Damp in ground-floor flat, Block C",
+        "category": "housing-repair",
+        "status": "open",
+        "priority": "high",
+        "opened": "2024-03-04",
+        "officer": "Team North",
+    },
+    {
+        "id": "CASE-0002",
+        "title": "Late-night music from commercial unit",
+        "category": "noise",
+        "status": "in-progress",
+        "priority": "medium",
+        "opened": "2024-03-06",
+        "officer": "Team Central",
+    },
+    {
+        "id": "CASE-0003",
+        "title": "Housing benefit change of circumstances",
+        "category": "benefits",
+        "status": "open",
+        "priority": "medium",
+        "opened": "2024-03-07",
+        "officer": "Team South",
+    },
+    {
+        "id": "CASE-0004",
+        "title": "Recycling not collected on Elm Row",
+        "category": "missed-bin",
+        "status": "closed",
+        "priority": "low",
+        "opened": "2024-03-08",
+        "officer": "Team North",
+    },
+    {
+        "id": "CASE-0005",
+        "title": "Query on rear extension permission",
+        "category": "planning",
+        "status": "open",
+        "priority": "low",
+        "opened": "2024-03-11",
+        "officer": "Team Central",
+    },
 ]
 LOCK = threading.Lock()
 
@@ -46,9 +80,15 @@ def new_case(payload: object) -> dict:
     with LOCK:
         if len(CASES) >= MAX_CASES:
             raise ValueError(f"this sandbox holds at most {MAX_CASES} cases")
-        case = {"id": f"CASE-{len(CASES) + 1:04d}", "title": title.strip(),
-                "category": payload["category"], "status": "open", "priority": "medium",
-                "opened": datetime.now(UTC).date().isoformat(), "officer": "Unassigned"}
+        case = {
+            "id": f"CASE-{len(CASES) + 1:04d}",
+            "title": title.strip(),
+            "category": payload["category"],
+            "status": "open",
+            "priority": "medium",
+            "opened": datetime.now(UTC).date().isoformat(),
+            "officer": "Unassigned",
+        }
         CASES.append(case)
     return case
 
@@ -65,8 +105,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json({"items": list(CASES), "classification": "synthetic"})
         elif path.startswith("/cases/"):
             found = [c for c in CASES if c["id"] == path.removeprefix("/cases/")]
-            self.send_json(found[0] if found else {"error": "no such case"},
-                           200 if found else 404)
+            self.send_json(found[0] if found else {"error": "no such case"}, 200 if found else 404)
         else:
             self.send_json({"error": "not found"}, 404)
 

@@ -65,13 +65,16 @@ def case_list(cases: list[dict], error: str = "") -> str:
     )
     options = "".join(f"<option>{html.escape(c)}</option>" for c in CATEGORIES)
     alert = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
-    return page("Cases", f"""{alert}<table><caption>{len(cases)} cases</caption>
+    return page(
+        "Cases",
+        f"""{alert}<table><caption>{len(cases)} cases</caption>
 <thead><tr><th scope="col">Case</th><th scope="col">Title</th><th scope="col">Category</th>
 <th scope="col">Status</th><th scope="col">Priority</th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Open a case</h2><form method="post"><label for="title">Title</label><br>
 <input id="title" name="title" maxlength="200" required><br>
 <label for="category">Category</label><br><select id="category" name="category">{options}</select>
-<br><button>Open case</button></form>""")
+<br><button>Open case</button></form>""",
+    )
 
 
 def case_detail(case: dict) -> str:
@@ -101,8 +104,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send("text/plain; charset=utf-8", b"not found\n", status=404)
         except ApiError as exc:
             body = f"<p class='error'>{html.escape(str(exc))}</p>"
-            self.send_html(page("Case store unavailable", body),
-                           status=503 if path == "/healthz" else 502)
+            self.send_html(page("Case store unavailable", body), status=503 if path == "/healthz" else 502)
 
     def do_POST(self) -> None:
         try:
