@@ -1,7 +1,8 @@
 """The web pages: GOV.UK Design System pages over the same core functions as the REST API.
 
 Server-rendered with Jinja2 and the `govuk-frontend-jinja` macros; the `govuk-frontend` assets
-are installed from npm by scripts/bootstrap and served by this package (assets.py). Pages work
+come from npm, are copied into this package at build time (its `govuk_frontend/` folder, which
+the wheel carries) and are served by it (assets.py). Pages work
 without JavaScript; web/static/den.mjs only enhances them (live progress, the countdown).
 
 - `deps.py`: the database session, the clock, and the visitor (a server-side session cookie,
