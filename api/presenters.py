@@ -1,17 +1,17 @@
-"""Rows -> response bodies. Shared by the API and the web pages' JSON twins."""
+"""Rows -> response bodies. A trial is rendered by the core (`orchestrator.presenting`), as the
+web pages' JSON twins render it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from api import schemas
-from orchestrator import catalogue, crud
+from orchestrator import catalogue, crud, presenting
 from orchestrator.evaluation import Measured
-from orchestrator.lifecycle import time_left
 from orchestrator.models import (
     ApiToken,
     AuditEvent,
@@ -27,69 +27,23 @@ from orchestrator.models import (
 from orchestrator.sandbox_hosts import SandboxAddress
 
 
-def owners(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
-    ids = {t.owner_id for t in trials}
-    if not ids:
-        return {}
-    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
-
-
-def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -> schemas.TrialPublic:
-    left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
-    return schemas.TrialPublic(
-        id=row.id,
-        phase=row.phase,
-        reason=row.reason,
-        message=row.message,
-        template=f"{row.template_name}@{row.template_version}",
-        owner=owner,
-        department=row.department,
-        title=row.title,
-        problem_statement=row.problem_statement,
-        hypothesis=row.hypothesis,
-        success_criteria=row.success_criteria,
-        parameters=row.parameters,
-        duration_seconds=row.duration_seconds,
-        shared_with_department=row.shared_with_department,
-        extension_count=row.extension_count,
-        created_at=row.created_at,
-        ready_at=row.ready_at,
-        expires_at=row.expires_at,
-        ended_at=row.ended_at,
-        end_requested_at=row.end_requested_at,
-        time_left_seconds=int(left.total_seconds()) if left is not None else None,
-        endpoints=public_endpoints(row, sandboxes),
-        approved_at=row.approved_at,
-        approved_by=row.approved_by,
-        rejected_at=row.rejected_at,
-        rejected_by=row.rejected_by,
-        rejection_reason=row.rejection_reason,
-        pending_extension_seconds=row.extension_requested_seconds,
-        extension_requested_by=row.extension_requested_by,
-        cpu_millicores=row.cpu_millicores,
-        memory_mib=row.memory_mib,
-    )
-
-
 def trials(
-    session: Session, rows: list[Trial], *, now: datetime, sandboxes: SandboxAddress
+    session: Session, rows: Sequence[Trial], *, now: datetime, sandboxes: SandboxAddress
 ) -> schemas.TrialList:
-    names = owners(session, rows)
     return schemas.TrialList(
-        items=[trial(r, owner=names.get(r.owner_id, ""), now=now, sandboxes=sandboxes) for r in rows]
+        items=presenting.trials(rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes)
     )
 
 
-def public_endpoints(row: Trial, sandboxes: SandboxAddress) -> dict[str, str]:
-    """What users see: one URL per exposed component, each on an origin of its own
-    (api/sandbox_origin.py); the runtime's own addresses never leave the den."""
-    return {name: sandboxes.url(row.id, name) for name in sorted(row.endpoints)}
+def trial_of(
+    session: Session, row: Trial, *, now: datetime, sandboxes: SandboxAddress
+) -> schemas.TrialPublic:
+    """One trial, its owner looked up."""
+    return trials(session, [row], now=now, sandboxes=sandboxes).items[0]
 
 
-def event(row: TrialEvent) -> schemas.TrialEventPublic:
-    return schemas.TrialEventPublic(
-        at=row.at, kind=row.kind, phase=row.phase, reason=row.reason, message=row.message
-    )
+def events(rows: Iterable[TrialEvent]) -> schemas.TrialEventList:
+    return schemas.TrialEventList(items=[presenting.event(row) for row in rows])
 
 
 def template(version: TemplateVersion, supplier: Supplier) -> schemas.TemplatePublic:

@@ -9,6 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.evaluation import DIMENSIONS
 
+# A trial as clients see it lives in the core, so that the pages' JSON twins render it the same.
+from orchestrator.models import TrialEventList as TrialEventList
+from orchestrator.models import TrialEventPublic as TrialEventPublic
+from orchestrator.models import TrialList as TrialList
+from orchestrator.models import TrialPublic as TrialPublic
+
 Phase = Literal["PendingApproval", "Requested", "Provisioning", "Ready", "Stopping", "Stopped", "Failed"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
@@ -55,56 +61,6 @@ class TrialCreate(_Strict):
     shared_with_department: bool = Field(
         False, description="Let civil servants of your department see the trial and evaluate it."
     )
-
-
-class TrialPublic(BaseModel):
-    id: str
-    phase: str
-    reason: str
-    message: str
-    template: str
-    owner: str
-    department: str
-    title: str
-    problem_statement: str
-    hypothesis: str
-    success_criteria: list[str]
-    parameters: dict[str, Any]
-    shared_with_department: bool
-    duration_seconds: int
-    extension_count: int
-    created_at: datetime
-    ready_at: datetime | None
-    expires_at: datetime | None
-    ended_at: datetime | None
-    end_requested_at: datetime | None
-    time_left_seconds: int | None
-    endpoints: dict[str, str]
-    approved_at: datetime | None
-    approved_by: str
-    rejected_at: datetime | None
-    rejected_by: str
-    rejection_reason: str
-    pending_extension_seconds: int | None = Field(description="An extension waiting for an approver, if any.")
-    extension_requested_by: str
-    cpu_millicores: int
-    memory_mib: int
-
-
-class TrialList(BaseModel):
-    items: list[TrialPublic]
-
-
-class TrialEventPublic(BaseModel):
-    at: datetime
-    kind: str
-    phase: str
-    reason: str
-    message: str
-
-
-class TrialEventList(BaseModel):
-    items: list[TrialEventPublic]
 
 
 class TemplatePublic(BaseModel):

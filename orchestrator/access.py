@@ -2,8 +2,9 @@
 
 One table of rules for the API, the web pages and the CLI alike (the authorisation matrix test
 in tests/service/test_authorisation.py calls every route as every role against it). A trial
-the caller may not see is reported as not found, never as forbidden, so that ids do not leak;
-`crud.visible_trials_query` is the query form of `may_see_trial`.
+the caller may not see is reported as not found, never as forbidden, so that ids do not leak:
+who sees which trials is one query, `crud.visible_trials_query` (the owner, their department
+when shared, approvers and platform engineers).
 
 Suppliers see no individual trial at all (what a civil servant wrote, their department, the
 sandbox's endpoints and logs are theirs): a supplier sees how its templates' trials went in
@@ -55,14 +56,6 @@ def shares_department(user: User, trial: Trial) -> bool:
     )
 
 
-def may_see_trial(user: User, trial: Trial) -> bool:
-    """The owner, their department when shared, approvers and platform engineers; never a
-    supplier, not even of the trial's template (suppliers see aggregates)."""
-    if user.role in SEES_ALL:
-        return True
-    return is_owner(user, trial) or shares_department(user, trial)
-
-
 def check_may_end(user: User, trial: Trial) -> None:
     if not (is_owner(user, trial) or user.role in SEES_ALL):
         raise Forbidden("only the trial's owner, an approver or a platform engineer can end it")
@@ -73,9 +66,27 @@ def check_may_extend(user: User, trial: Trial) -> None:
         raise Forbidden("only the trial's owner or a platform engineer can extend it")
 
 
+def check_may_start_trial(user: User) -> None:
+    if user.role == Role.SUPPLIER:
+        raise Forbidden("suppliers cannot launch trials")
+
+
+def check_may_publish(user: User) -> None:
+    require_role(user, Role.SUPPLIER, Role.PLATFORM_ENGINEER, to="publish templates")
+
+
+def check_may_set_version_status(user: User) -> None:
+    require_role(user, Role.PLATFORM_ENGINEER, to="change a template version's status")
+
+
+def check_decides(user: User) -> None:
+    """Approvers and platform engineers decide on requests beyond self-service."""
+    require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="approve or reject requests")
+
+
 def check_may_decide(user: User, *, requested_by: str) -> None:
     """Approvers and platform engineers decide, but never on their own request."""
-    require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="approve or reject requests")
+    check_decides(user)
     if user.name == requested_by:
         raise Forbidden(
             "nobody approves or rejects their own request: ask another approver", reason="SelfApproval"

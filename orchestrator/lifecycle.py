@@ -41,9 +41,10 @@ class Reason(StrEnum):
     START_TIMEOUT = "StartTimeout"
     RUNTIME_MISSING = "RuntimeMissing"
     RUNTIME_ERROR = "RuntimeError"
+    # No trial enters a phase for this today (a request over a cap is refused before a trial
+    # exists: `rules.Rule.QUOTA_EXCEEDED`); the product's contract names it among these tokens.
     QUOTA_EXCEEDED = "QuotaExceeded"
     TEMPLATE_QUARANTINED = "TemplateQuarantined"
-    TORN_DOWN = "TornDown"
 
 
 #: Phases in which a sandbox may exist (or is about to) and the reconciler has work to do.

@@ -36,9 +36,6 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from orchestrator import parameters
 
-API_VERSION = "innovation-den.io/v1"
-KIND = "SandboxTemplate"
-
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
 # ASCII only: the pattern engine's \d and \w also match other scripts' digits and letters, which
 # no runtime accepts in a label or an image reference (and which make look-alike versions).

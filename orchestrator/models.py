@@ -3,7 +3,7 @@
 Per object: `XBase` (shared fields), `X` (the table), `XCreate` (what a client sends),
 `XPublic` (what a client sees). The database is the source of truth for every trial; the
 reconciler is the only writer of a trial's observed fields (`phase`, `reason`, `message`,
-`endpoints`, `runtime_handle`, `ready_at`, `ended_at`).
+`endpoints`, `ready_at`, `ended_at`).
 """
 
 from __future__ import annotations
@@ -182,7 +182,6 @@ class Trial(SQLModel, table=True):
     message: str = Field(default="", max_length=2000)
     phase_changed_at: datetime = _when(nullable=False)
     endpoints: dict[str, str] = _json({})
-    runtime_handle: dict[str, Any] = _json({})
     driver: str = Field(default="docker", max_length=20)
     created_at: datetime = _when(nullable=False)
     ready_at: datetime | None = _when()
@@ -200,6 +199,60 @@ class TrialEvent(SQLModel, table=True):
     phase: str = Field(max_length=20)
     reason: str = Field(default="", max_length=40)
     message: str = Field(default="", max_length=2000)
+
+
+# What a client sees of a trial: the REST API's body (PRODUCT.md 7.1, a fixed contract) and
+# the trial in every page's JSON twin, rendered by `orchestrator.presenting`.
+
+
+class TrialPublic(SQLModel):
+    id: str
+    phase: str
+    reason: str
+    message: str
+    template: str  # name@version
+    owner: str
+    department: str
+    title: str
+    problem_statement: str
+    hypothesis: str
+    success_criteria: list[str]
+    parameters: dict[str, Any]
+    shared_with_department: bool
+    duration_seconds: int
+    extension_count: int
+    created_at: datetime
+    ready_at: datetime | None
+    expires_at: datetime | None
+    ended_at: datetime | None
+    end_requested_at: datetime | None
+    time_left_seconds: int | None
+    endpoints: dict[str, str]
+    approved_at: datetime | None
+    approved_by: str
+    rejected_at: datetime | None
+    rejected_by: str
+    rejection_reason: str
+    pending_extension_seconds: int | None = Field(description="An extension waiting for an approver, if any.")
+    extension_requested_by: str
+    cpu_millicores: int
+    memory_mib: int
+
+
+class TrialList(SQLModel):
+    items: list[TrialPublic]
+
+
+class TrialEventPublic(SQLModel):
+    at: datetime
+    kind: str
+    phase: str
+    reason: str
+    message: str
+
+
+class TrialEventList(SQLModel):
+    items: list[TrialEventPublic]
 
 
 class Evaluation(SQLModel, table=True):

@@ -6,15 +6,20 @@ Two kinds of limit. **Caps** are hard: a request over one is refused (`QuotaExce
 Every cap exists globally (a `DEN_*` setting) and per template (`DEN_TEMPLATE_CAPS`); a
 template's cap counts only that template's trials, and the tighter of the two applies.
 Refusals carry a stable `Rule` token, so clients can tell which rule said no.
+
+Each rule is written here once; `crud` enforces it on every write, and the pages ask the same
+function whether to offer an action (an extension, ending, a decision, an evaluation), so a
+button is shown exactly when the write behind it would pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orchestrator.errors import Conflict, Problem, RuleViolation
-from orchestrator.lifecycle import Phase
+from orchestrator.errors import Conflict, DenError, NotFound, Problem, RuleViolation
+from orchestrator.lifecycle import ACTIVE_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest, parse_cpu, parse_memory
 from orchestrator.models import Trial
 from orchestrator.settings import Settings, TemplateCaps
@@ -30,7 +35,10 @@ class Rule(StrEnum):
     NOT_RUNNING = "NotRunning"
 
 
+#: Phases whose trial is running (or starting): what an extension applies to.
 EXTENDABLE_PHASES = frozenset({Phase.PROVISIONING, Phase.READY})
+#: Phases in which a trial has a sandbox (or its remains) to read logs from.
+SANDBOX_PHASES = frozenset({Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,19 @@ def needs_approval(total_seconds: int, *, settings: Settings, template: str) -> 
     return total_seconds > self_service_limit(settings, template)
 
 
+def duration_bounds(manifest: TemplateManifest, settings: Settings) -> tuple[int, int]:
+    """The shortest and the longest a trial of this template may be asked for, in seconds."""
+    return settings.min_trial_duration, longest_duration(manifest, settings)
+
+
 def duration_problems(duration: int, manifest: TemplateManifest, settings: Settings) -> list[Problem]:
-    longest = longest_duration(manifest, settings)
-    if duration < settings.min_trial_duration:
+    shortest, longest = duration_bounds(manifest, settings)
+    if duration < shortest:
         return [
             Problem(
                 "duration_seconds",
                 f"{duration} s is shorter than the minimum",
-                f"ask for at least {settings.min_trial_duration} seconds",
+                f"ask for at least {shortest} seconds",
             )
         ]
     if duration > longest:
@@ -170,31 +183,131 @@ def _over(check: CapCheck) -> list[str]:
     return found
 
 
-def check_extension(trial: Trial, *, seconds: int, manifest: TemplateManifest, settings: Settings) -> None:
-    """Raise the refusal that names the rule, or return when the extension may go ahead
-    (by itself or, past the self-service limit, once approved)."""
-    if trial.phase not in EXTENDABLE_PHASES or trial.end_requested_at is not None:
-        raise Conflict(
+def is_running(trial: Trial) -> bool:
+    """Provisioning or Ready, and nobody asked for it to end: what an extension applies to,
+    when it is asked for and again when it is approved."""
+    return trial.phase in EXTENDABLE_PHASES and trial.end_requested_at is None
+
+
+def extension_refusal(
+    trial: Trial, *, seconds: int, manifest: TemplateManifest, settings: Settings
+) -> DenError | None:
+    """The refusal that names the rule, or None when extending by `seconds` may go ahead (by
+    itself or, past the self-service limit, once approved)."""
+    if not is_running(trial):
+        return Conflict(
             f"only a Provisioning or Ready trial can be extended; this one is "
             f"{trial.phase}{' and ending' if trial.end_requested_at else ''}",
             reason=Rule.NOT_RUNNING,
         )
     if trial.extension_requested_seconds is not None:
-        raise Conflict(
+        return Conflict(
             "an extension of this trial is already waiting for an approver", reason=Rule.EXTENSION_PENDING
         )
     allowed = manifest.spec.limits.max_extensions
     if trial.extension_count >= allowed:
-        raise Conflict(
+        return Conflict(
             f"the template allows {allowed} extension{'s' if allowed != 1 else ''} "
             f"(maxExtensions) and this trial has had {trial.extension_count}",
             reason=Rule.MAX_EXTENSIONS_REACHED,
         )
     longest = longest_duration(manifest, settings)
     if trial.duration_seconds + seconds > longest:
-        raise RuleViolation(
+        return RuleViolation(
             f"a trial of {manifest.metadata.name} may last {longest} s in all, extensions "
             f"included (maxDuration); it has {trial.duration_seconds} s, so it can be extended "
             f"by at most {max(longest - trial.duration_seconds, 0)} s",
             reason=Rule.MAX_DURATION_EXCEEDED,
         )
+    return None
+
+
+def check_extension(trial: Trial, *, seconds: int, manifest: TemplateManifest, settings: Settings) -> None:
+    """Raise `extension_refusal`'s refusal, if there is one."""
+    refusal = extension_refusal(trial, seconds=seconds, manifest=manifest, settings=settings)
+    if refusal is not None:
+        raise refusal
+
+
+@dataclass(frozen=True)
+class ExtensionOption:
+    seconds: int
+    needs_approval: bool
+
+
+def extension_options(
+    trial: Trial, *, choices: Iterable[int], manifest: TemplateManifest, settings: Settings
+) -> list[ExtensionOption]:
+    """Those of `choices` (seconds to add) that `check_extension` would let through now, each
+    saying whether it must wait for an approver; empty when the trial cannot be extended."""
+    return [
+        ExtensionOption(
+            seconds,
+            needs_approval(trial.duration_seconds + seconds, settings=settings, template=trial.template_name),
+        )
+        for seconds in choices
+        if extension_refusal(trial, seconds=seconds, manifest=manifest, settings=settings) is None
+    ]
+
+
+def check_endable(trial: Trial) -> None:
+    """A trial can be ended (a request waiting for approval, withdrawn) while it is active;
+    asking again while it ends is harmless."""
+    if trial.phase not in ACTIVE_PHASES:
+        raise Conflict(f"the trial is already {trial.phase}")
+
+
+def may_ask_to_end(trial: Trial) -> bool:
+    """Asking for the end would change something: the trial is active and not yet ending."""
+    return trial.phase in ACTIVE_PHASES and trial.end_requested_at is None
+
+
+def check_evaluable(trial: Trial) -> None:
+    """A trial that never started (still waiting for approval, or rejected) has nothing to
+    evaluate."""
+    if trial.phase == Phase.PENDING_APPROVAL or trial.reason == Reason.REJECTED:
+        raise Conflict("a trial that never started has nothing to evaluate", reason="NotEvaluable")
+
+
+def check_logs(trial: Trial, *, component: str, manifest: TemplateManifest) -> None:
+    """A component's logs exist for a component of the trial's template, while the trial has
+    a sandbox (or what remains of a failed one)."""
+    names = [c.name for c in manifest.spec.components]
+    if component not in names:
+        raise NotFound(f"trial {trial.id} has no component {component!r}; it has {', '.join(names)}")
+    if trial.phase not in SANDBOX_PHASES:
+        raise Conflict(f"the trial is {trial.phase}: it has no sandbox to read logs from", reason="NoSandbox")
+
+
+# --- decisions beyond self-service ------------------------------------------------------
+
+
+def settled(trial: Trial) -> str | None:
+    """How a request in PendingApproval was settled ("approved", "rejected" or "withdrawn"),
+    or None while it waits for an approver."""
+    if trial.approved_at is not None:
+        return "approved"
+    if trial.rejected_at is not None:
+        return "rejected"
+    if trial.end_requested_at is not None:
+        return "withdrawn"
+    return None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What on a trial waits for an approver, and who asked for it."""
+
+    subject: str  # "trial" (a request past self-service) or "extension"
+    seconds: int  # the trial's whole duration, or the extension's
+    requested_by: str
+
+
+def waiting_decision(trial: Trial, *, owner: str) -> Waiting | None:
+    """What an approver may decide on this trial (`owner`: the owner's name), if anything.
+    `crud.pending_decisions` is its query form."""
+    if trial.extension_requested_seconds is not None:
+        return Waiting("extension", trial.extension_requested_seconds, trial.extension_requested_by)
+    if trial.phase == Phase.PENDING_APPROVAL and settled(trial) is None:
+        return Waiting("trial", trial.duration_seconds, owner)
+    return None

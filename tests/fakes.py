@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from orchestrator.drivers.base import Handle, Observation, Status, TrialSpec
+from orchestrator.drivers.base import LOG_TAIL, Observation, Status, TrialSpec
 from orchestrator.errors import PermanentError, RuntimeUnavailable
 
 
@@ -29,13 +29,12 @@ class FakeDriver:
         if not self.available:
             raise RuntimeUnavailable("the fake runtime is down")
 
-    def start(self, spec: TrialSpec) -> Handle:
+    def start(self, spec: TrialSpec) -> None:
         self._check("start")
         made = self.resources.setdefault(spec.trial_id, set())
         made.update(f"den-{spec.trial_id}-{c.name}" for c in spec.components)
-        return {"containers": sorted(made)}
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+    def poll(self, spec: TrialSpec) -> Observation:
         self._check("poll")
         if spec.trial_id not in self.resources:
             return Observation(Status.MISSING, message="nothing exists")
@@ -68,7 +67,9 @@ class FakeDriver:
             for trial_id, names in self.resources.items()
         }
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
+    def logs(
+        self, trial_id: str, component: str, *, follow: bool = False, tail: int = LOG_TAIL
+    ) -> Iterator[str]:
         yield f"{trial_id}/{component}: hello"
 
     def ping(self) -> None:

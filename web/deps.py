@@ -111,13 +111,6 @@ def signed_in(visitor: Annotated[Visitor, Depends(get_visitor)]) -> Visitor:
     return visitor
 
 
-def wake_reconciler(request: Request) -> None:
-    """Tell an in-process reconciler that intent changed, so it acts now."""
-    wake = getattr(request.app.state, "wake", None)
-    if wake is not None:
-        wake.set()
-
-
 VisitorDep = Annotated[Visitor, Depends(get_visitor)]
 SignedIn = Annotated[Visitor, Depends(signed_in)]
 

@@ -1,27 +1,19 @@
-"""Read-only look-ups the pages share (every write goes through `orchestrator.crud`)."""
+"""What the pages ask the core before offering an action (every write goes through
+`orchestrator.crud`, which asks the same)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session, col, select
-
-from orchestrator.errors import Forbidden
-from orchestrator.models import Trial, User
-
-
-def owner_names(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
-    ids = {t.owner_id for t in trials}
-    if not ids:
-        return {}
-    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
+from orchestrator.errors import Conflict, Forbidden, RuleViolation
 
 
 def allowed(check: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """Whether an `orchestrator.access` check passes: pages offer only what the core allows."""
+    """Whether an `orchestrator.access` or `orchestrator.rules` check passes: pages offer only
+    what the core allows."""
     try:
         check(*args, **kwargs)
-    except Forbidden:
+    except (Forbidden, Conflict, RuleViolation):
         return False
     return True

@@ -1,18 +1,20 @@
 """Rows -> the plain data a page shows (and its JSON twin returns). Pure: no I/O, no clock.
 
-Only what a page needs, named as the REST API names it (`phase`, `reason`, `expires_at`, ...),
-so a script reading a `.json` twin meets the API's vocabulary. Private notes never pass through
-here unless the caller may see them (`orchestrator.access.sees_private_notes`).
+A trial is the REST API's own rendering (`orchestrator.presenting`), so a script reading a
+`.json` twin meets the API's fields with the API's meanings; a page adds only fields of its own
+beside them. The rest is only what a page needs, named as the REST API names it. Private
+notes never pass through here unless the caller may see them
+(`orchestrator.access.sees_private_notes`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from orchestrator import catalogue, rules
+from orchestrator import catalogue, presenting, rules
 from orchestrator.evaluation import DIMENSIONS, Measured, Summary
-from orchestrator.lifecycle import Phase, time_left
 from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
@@ -37,51 +39,25 @@ DECISIONS = {
 WARN_BEFORE_SECONDS = 300
 
 
-def trial(
-    row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress | None = None
-) -> dict[str, Any]:
-    """`sandboxes` makes `endpoints` (each component's own origin, as the API's trial has
-    them); pages that do not show them leave it out, and `endpoints` is then empty."""
-    left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
+def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -> dict[str, Any]:
+    """The API's trial (`presenting.trial`: every field the same name and meaning), and what
+    only the pages use: the template's name and version apart, and when to warn of expiry."""
     return {
-        "id": row.id,
-        "title": row.title,
-        "phase": row.phase,
-        "reason": row.reason,
-        "message": row.message,
-        "template": row.template_name,
+        **presenting.trial(row, owner=owner, now=now, sandboxes=sandboxes).model_dump(),
+        "template_name": row.template_name,
         "template_version": row.template_version,
-        "owner": owner,
-        "department": row.department,
-        "problem_statement": row.problem_statement,
-        "hypothesis": row.hypothesis,
-        "success_criteria": list(row.success_criteria),
-        "parameters": dict(row.parameters),
-        "shared_with_department": row.shared_with_department,
-        "duration_seconds": row.duration_seconds,
-        "extension_count": row.extension_count,
-        "created_at": row.created_at,
-        "ready_at": row.ready_at,
-        "expires_at": row.expires_at,
-        "ended_at": row.ended_at,
-        "end_requested_at": row.end_requested_at,
-        "time_left_seconds": int(left.total_seconds()) if left is not None else None,
         "warn_before_seconds": WARN_BEFORE_SECONDS,
-        "endpoints": {name: sandboxes.url(row.id, name) for name in sorted(row.endpoints)}
-        if row.phase == Phase.READY and sandboxes is not None
-        else {},
-        "pending_extension_seconds": row.extension_requested_seconds,
-        "extension_requested_by": row.extension_requested_by,
-        "approved_by": row.approved_by,
-        "rejected_by": row.rejected_by,
-        "rejection_reason": row.rejection_reason,
-        "cpu_millicores": row.cpu_millicores,
-        "memory_mib": row.memory_mib,
     }
 
 
+def trials(
+    rows: Iterable[Trial], *, owners: Mapping[int, str], now: datetime, sandboxes: SandboxAddress
+) -> list[dict[str, Any]]:
+    return [trial(row, owner=owners.get(row.owner_id, ""), now=now, sandboxes=sandboxes) for row in rows]
+
+
 def event(row: TrialEvent) -> dict[str, Any]:
-    return {"at": row.at, "kind": row.kind, "phase": row.phase, "reason": row.reason, "message": row.message}
+    return presenting.event(row).model_dump()
 
 
 def template(version: TemplateVersion, supplier: Supplier, settings: Settings) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from sqlmodel import select
 from api import errors, presenters, schemas
 from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import catalogue, crud
-from orchestrator.access import check_may_review
+from orchestrator.access import check_may_publish, check_may_review
 from orchestrator.drivers import image_pinner
-from orchestrator.errors import Forbidden, Problem, ValidationFailed
+from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Supplier
 
@@ -64,8 +64,7 @@ async def publish_template(
     immutable version. It is stored `PendingReview` until a platform engineer publishes it,
     unless it changes nothing risky (`DEN_ALLOWED_IMAGE_PREFIXES`). Every problem is listed at
     once; nothing is stored on error."""
-    if actor.user.role not in ("supplier", "platform_engineer"):
-        raise Forbidden("only suppliers and platform engineers publish templates")
+    check_may_publish(actor.user)  # before reading the body: a refusal, not its problems
     body = await request.body()
     manifest = _parse(body, content_type.split(";")[0].strip().lower())
     publishing = crud.Publishing(settings=settings, pin=image_pinner(request.app.state))

@@ -3,10 +3,11 @@ either a whole trial waiting in PendingApproval or an extension waiting on a run
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api import errors, presenters, schemas
-from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId, wake_reconciler
+from api import errors, schemas
+from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId
+from api.routes.trials import committed
 from orchestrator import crud
 
 router = APIRouter(
@@ -16,22 +17,19 @@ router = APIRouter(
 
 @router.post("/{trial_id}/approve")
 def approve(
-    trial_id: TrialId, request: Request, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
 ) -> schemas.TrialPublic:
     """Approve what waits on the trial. A pending trial's clock starts now, and the reconciler
     moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.approve(session, actor=actor, trial=trial, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
+    return committed(session, trial, now=now, sandboxes=sandboxes)
 
 
 @router.post("/{trial_id}/reject")
 def reject(
     trial_id: TrialId,
     body: schemas.RejectRequest,
-    request: Request,
     session: SessionDep,
     actor: ActorDep,
     now: Now,
@@ -41,6 +39,4 @@ def reject(
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.reject(session, actor=actor, trial=trial, reason=body.reason, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
+    return committed(session, trial, now=now, sandboxes=sandboxes)

@@ -11,15 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import ActorDep, SessionDep, StrictQuery, TrialId, driver_for
-from orchestrator import crud
+from orchestrator import crud, rules
 from orchestrator.access import check_may_read_logs
-from orchestrator.errors import Conflict, DenError, NotFound
-from orchestrator.lifecycle import Phase
+from orchestrator.errors import DenError
 
 router = APIRouter(
     prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
 )
-WITH_SANDBOX = frozenset({Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
 Component = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
@@ -46,11 +44,7 @@ async def logs(
     servant did in the sandbox)."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     check_may_read_logs(actor.user)
-    names = [c.name for c in crud.trial_manifest(session, trial).spec.components]
-    if component not in names:
-        raise NotFound(f"trial {trial_id} has no component {component!r}; it has {', '.join(names)}")
-    if trial.phase not in WITH_SANDBOX:
-        raise Conflict(f"the trial is {trial.phase}: it has no sandbox to read logs from", reason="NoSandbox")
+    rules.check_logs(trial, component=component, manifest=crud.trial_manifest(session, trial))
     driver = driver_for(request)
     lines = await run_in_threadpool(driver.logs, trial.id, component, follow=follow, tail=tail)
     return StreamingResponse(_text(lines), media_type="text/plain; charset=utf-8")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
 from api import errors, presenters, schemas, watch
 from api.deps import (
@@ -17,19 +19,28 @@ from api.deps import (
     SettingsDep,
     StrictQuery,
     TrialId,
-    wake_reconciler,
 )
 from orchestrator import crud
+from orchestrator.models import Trial
+from orchestrator.sandbox_hosts import SandboxAddress
 
 router = APIRouter(
     prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
 )
 
 
+def committed(
+    session: Session, trial: Trial, *, now: datetime, sandboxes: SandboxAddress
+) -> schemas.TrialPublic:
+    """After a write of intent on `trial`: commit it (the commit wakes the reconciler:
+    `crud.on_intent_change`), and answer the trial as it now is."""
+    session.commit()
+    return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
+
+
 @router.post("", status_code=201)
 def create_trial(
     body: schemas.TrialCreate,
-    request: Request,
     session: SessionDep,
     actor: ActorDep,
     settings: SettingsDep,
@@ -54,9 +65,7 @@ def create_trial(
             shared_with_department=body.shared_with_department,
         ),
     )
-    session.commit()
-    wake_reconciler(request)
-    return presenters.trial(trial, owner=actor.name, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes)
 
 
 @router.get(
@@ -116,7 +125,7 @@ def get_trial(
     trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
 ) -> schemas.TrialPublic:
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
+    return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
 
 
 @router.post(
@@ -126,7 +135,6 @@ def get_trial(
 def extend_trial(
     trial_id: TrialId,
     body: schemas.ExtendRequest,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: ActorDep,
@@ -141,17 +149,14 @@ def extend_trial(
     applied = crud.request_extension(
         session, actor=actor, trial=trial, settings=settings, seconds=body.duration_seconds, now=now
     )
-    session.commit()
-    wake_reconciler(request)
     if not applied:
         response.status_code = 202
-    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
+    return committed(session, trial, now=now, sandboxes=sandboxes)
 
 
 @router.post("/{trial_id}/end", status_code=202)
 def end_trial(
     trial_id: TrialId,
-    request: Request,
     session: SessionDep,
     actor: ActorDep,
     now: Now,
@@ -161,15 +166,11 @@ def end_trial(
     waiting for approval is withdrawn."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.request_end(session, actor=actor, trial=trial, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return presenters.trials(session, [trial], now=now, sandboxes=sandboxes).items[0]
+    return committed(session, trial, now=now, sandboxes=sandboxes)
 
 
 @router.get("/{trial_id}/events")
 def trial_events(trial_id: TrialId, session: SessionDep, actor: ActorDep) -> schemas.TrialEventList:
     """The trial's timeline, oldest first."""
     crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return schemas.TrialEventList(
-        items=[presenters.event(e) for e in crud.trial_events(session, trial_id=trial_id)]
-    )
+    return presenters.events(crud.trial_events(session, trial_id=trial_id))

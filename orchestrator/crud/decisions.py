@@ -24,7 +24,7 @@ from orchestrator.access import Role, check_may_decide, check_may_extend, requir
 from orchestrator.crud.common import Actor, audit, trial_event
 from orchestrator.crud.locks import lock_trial
 from orchestrator.crud.templates import check_trialable
-from orchestrator.crud.trials import trial_manifest
+from orchestrator.crud.trials import owner_names, trial_manifest
 from orchestrator.errors import Conflict
 from orchestrator.lifecycle import Phase
 from orchestrator.models import TemplateVersion, Trial, User
@@ -114,7 +114,7 @@ def _approve_trial(session: Session, *, actor: Actor, trial: Trial, now: datetim
 def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> None:
     seconds = _pending_extension(trial)
     check_may_decide(actor.user, requested_by=trial.extension_requested_by)
-    if trial.phase not in rules.EXTENDABLE_PHASES or trial.end_requested_at is not None:
+    if not rules.is_running(trial):
         raise Conflict(
             f"the trial is {trial.phase}; the extension can no longer apply", reason=rules.Rule.NOT_RUNNING
         )
@@ -175,7 +175,8 @@ def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: da
 
 def pending_decisions(session: Session, *, user: User) -> Sequence[Trial]:
     """What waits for an approver, oldest first: requests in PendingApproval nobody decided
-    on or withdrew, and running trials with an extension waiting (the approver queue)."""
+    on or withdrew, and running trials with an extension waiting (the approver queue); the
+    query form of `rules.waiting_decision`."""
     require_role(user, Role.APPROVER, Role.PLATFORM_ENGINEER, to="see what waits for approval")
     undecided = (
         (col(Trial.phase) == Phase.PENDING_APPROVAL)
@@ -188,9 +189,9 @@ def pending_decisions(session: Session, *, user: User) -> Sequence[Trial]:
 
 
 def _check_undecided(trial: Trial) -> None:
-    if trial.approved_at is not None or trial.rejected_at is not None or trial.end_requested_at is not None:
-        decided = "approved" if trial.approved_at else "rejected" if trial.rejected_at else "withdrawn"
-        raise Conflict(f"the request was already {decided}", reason="AlreadyDecided")
+    settled = rules.settled(trial)
+    if settled is not None:
+        raise Conflict(f"the request was already {settled}", reason="AlreadyDecided")
 
 
 def _pending_extension(trial: Trial) -> int:
@@ -205,8 +206,7 @@ def _clear_extension(trial: Trial) -> None:
 
 
 def _owner_name(session: Session, trial: Trial) -> str:
-    owner = session.get(User, trial.owner_id)
-    return owner.name if owner else ""
+    return owner_names(session, [trial]).get(trial.owner_id, "")
 
 
 def _iso(value: datetime | None) -> str | None:

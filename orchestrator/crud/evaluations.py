@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from orchestrator import evaluation, metrics
+from orchestrator import evaluation, metrics, rules
 from orchestrator.access import Role, check_may_evaluate
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.trials import events_of, trial_events
-from orchestrator.errors import Conflict, NotFound
-from orchestrator.lifecycle import Phase, Reason
+from orchestrator.errors import NotFound
 from orchestrator.models import Evaluation, SandboxTemplate, Supplier, TemplateVersion, Trial, User
 
 
@@ -39,8 +38,7 @@ def put_evaluation(
 ) -> Evaluation:
     """Record (or replace) the trial's evaluation."""
     check_may_evaluate(actor.user, trial)
-    if trial.phase == Phase.PENDING_APPROVAL or trial.reason == Reason.REJECTED:
-        raise Conflict("a trial that never started has nothing to evaluate", reason="NotEvaluable")
+    rules.check_evaluable(trial)
     row = session.get(Evaluation, trial.id) or Evaluation(
         trial_id=trial.id, decision=data.decision, recorded_by=pk(actor.user), recorded_at=now
     )

@@ -18,7 +18,12 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from orchestrator import catalogue, egress, review
-from orchestrator.access import Role, require_role
+from orchestrator.access import (
+    Role,
+    check_may_publish,
+    check_may_set_version_status,
+    require_role,
+)
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.errors import (
     Conflict,
@@ -132,6 +137,8 @@ def publish_template(
     idempotent, different content under an existing name and version is a `Conflict`. With an
     actor the version waits for review unless it changes nothing risky; from the template
     directory (no actor) it is published at once."""
+    if actor is not None:
+        check_may_publish(actor.user)
     meta = manifest.metadata
     supplier = session.exec(select(Supplier).where(Supplier.slug == meta.supplier)).first()
     if supplier is None:
@@ -373,7 +380,7 @@ def set_version_status(
     is not Published, and pending requests for it cannot be approved. Quarantine also asks for
     every live trial of the version to end (intent only: the reconciler tears them down, with
     the reason `TemplateQuarantined`); a deprecated version's trials run to their end."""
-    require_role(actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
+    check_may_set_version_status(actor.user)
     if status not in VERSION_STATUSES:
         raise ValidationFailed(
             [Problem("status", f"unknown status {status!r}", f"use one of {', '.join(VERSION_STATUSES)}")]

@@ -4,7 +4,7 @@ nothing here writes one, except the first (Requested, or PendingApproval past se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,12 +16,12 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from orchestrator import catalogue, metrics, rules
 from orchestrator import parameters as parameter_subset
-from orchestrator.access import SEES_ALL, Role, check_may_end
+from orchestrator.access import SEES_ALL, Role, check_may_end, check_may_start_trial
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import hold_caps, lock_trial
 from orchestrator.crud.templates import resolve_template
-from orchestrator.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
-from orchestrator.lifecycle import ACTIVE_PHASES, LIVE_PHASES, Phase, Reason
+from orchestrator.errors import NotFound, Problem, ValidationFailed
+from orchestrator.lifecycle import ACTIVE_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import TemplateVersion, Trial, TrialEvent, User
 from orchestrator.settings import Settings
@@ -52,8 +52,7 @@ class TrialFilter:
 def create_trial(
     session: Session, *, actor: Actor, request: TrialRequest, settings: Settings, now: datetime
 ) -> Trial:
-    if actor.user.role == Role.SUPPLIER:
-        raise Forbidden("suppliers cannot launch trials")
+    check_may_start_trial(actor.user)
     version = resolve_template(session, ref=request.template)
     manifest = catalogue.stored_manifest(version.manifest, version.digest)
     duration = request.duration_seconds or manifest.spec.limits.default_duration
@@ -169,7 +168,9 @@ def usage(session: Session, *, user: User, template: str | None) -> rules.Usage:
 
 
 def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
-    """The query form of `access.may_see_trial`: suppliers see none."""
+    """The trials `user` may see: the owner's, their department's when shared, every one for
+    approvers and platform engineers; none for a supplier, not even of its own templates
+    (suppliers see aggregates)."""
     query = select(Trial)
     if user.role in SEES_ALL:
         return query
@@ -225,6 +226,14 @@ def get_trial(session: Session, *, user: User, trial_id: str) -> Trial:
     return trial
 
 
+def owner_names(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
+    """Each trial's owner's name, by owner id, in one query (what `presenting.trial` shows)."""
+    ids = {t.owner_id for t in trials}
+    if not ids:
+        return {}
+    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
+
+
 def trial_manifest(session: Session, trial: Trial) -> TemplateManifest:
     version = session.get(TemplateVersion, trial.template_version_id)
     assert version is not None  # a foreign key guarantees it
@@ -237,8 +246,7 @@ def request_end(session: Session, *, actor: Actor, trial: Trial, now: datetime) 
     apply."""
     check_may_end(actor.user, trial)
     trial = lock_trial(session, trial)
-    if trial.phase not in LIVE_PHASES and trial.phase != Phase.PENDING_APPROVAL:
-        raise Conflict(f"the trial is already {trial.phase}")
+    rules.check_endable(trial)
     if trial.end_requested_at is None:
         trial.end_requested_at = now
         trial_event(session, trial, now=now, kind="Intent", message=f"End requested by {actor.name}")

@@ -1,19 +1,15 @@
 """The driver contract every runtime implements.
 
-Each call is safe to repeat after a crash at any point:
+Each call is safe to repeat after a crash at any point: `start` converges ("already exists" is
+success), `poll` only observes, `stop` is idempotent ("not found" is success). A driver keeps no
+state of its own about a trial: everything it needs comes from the `TrialSpec`, and everything
+it made is found again by label, so a restarted (or another) orchestrator carries on where the
+last one stopped. The fleet-wide calls (`list_trial_ids`, `running_components`) cost the same
+whatever the number of trials.
 
-- `start(spec)` ensures every resource of the trial exists (creating only what is missing;
-  "already exists" is success) and returns at once with a `Handle`; it does not wait for
-  readiness.
-- `poll(spec, handle)` only observes: it changes nothing and reports an `Observation`.
-- `stop(trial_id)` is idempotent teardown of everything labelled with the trial ("not found" is
-  success); `remaining(trial_id)` lists what still exists, so teardown can be verified.
-- `list_trial_ids()` answers, in one runtime call per kind of resource, which trials have any
-  resource at all (for the orphan sweep); `running_components()` answers, in one call, which
-  components of which trials are running (for the liveness check). Both cost the same whatever
-  the number of trials.
-
-Every resource a driver creates carries the label `innovation-den.io/trial-id=<id>`.
+Every resource a driver creates carries the label `innovation-den.io/trial-id=<id>`. What both
+runtimes do alike (labels, environment, writable paths, endpoints, failure messages) is in
+`common.py`; the readiness probe in `probe.py`.
 """
 
 from __future__ import annotations
@@ -21,17 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from orchestrator.manifest import Component, Egress
 
 TRIAL_LABEL = "innovation-den.io/trial-id"
 COMPONENT_LABEL = "innovation-den.io/component"
+TEMPLATE_LABEL = "innovation-den.io/template"
 MANAGED_LABEL = "innovation-den.io/managed-by"
 MANAGED_VALUE = "innovation-den"
 #: Which orchestrator made a resource: several may share one engine or cluster, and each one's
 #: orphan sweep must only ever touch its own resources.
 INSTANCE_LABEL = "innovation-den.io/instance"
+#: Log lines `logs` gives when the caller names no number.
+LOG_TAIL = 200
 
 
 @dataclass(frozen=True)
@@ -56,40 +55,102 @@ class Status(StrEnum):
 @dataclass(frozen=True)
 class Observation:
     status: Status
-    endpoints: Mapping[str, str] = field(default_factory=dict)  # component -> URL
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # endpoint key -> URL
     message: str = ""
     progress: tuple[str, ...] = ()  # human-readable steps, oldest first, stable across polls
 
 
-#: Opaque, JSON-serialisable state a driver keeps on the trial row (e.g. container ids).
-Handle = dict[str, Any]
-
-
 class Driver(Protocol):
+    #: The runtime's name (`docker`, `kubernetes`), as `DEN_DRIVER` spells it.
     name: str
 
-    def start(self, spec: TrialSpec) -> Handle: ...
+    def start(self, spec: TrialSpec) -> None:
+        """Ensure every resource of the trial exists, creating only what is missing, and
+        return without waiting for readiness (`poll` says when the trial is ready).
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation: ...
+        Called by the reconciler once a trial's `Provisioning` phase is committed, and again
+        whenever `poll` reports `MISSING` while the trial is provisioning (a start cut short by
+        a crash: calling again converges). One runtime request per resource, so a few seconds
+        at most. Raises `PermanentError` for what no retry mends (an image the runtime does not
+        have, a spec the runtime refuses), `RetryableError` with a `delay` for a condition
+        that passes (no network address left, a namespace of the same name still being
+        deleted), `RuntimeUnavailable` when the runtime cannot be reached.
+        """
+        ...
 
-    def stop(self, trial_id: str) -> None: ...
+    def poll(self, spec: TrialSpec) -> Observation:
+        """What the trial's resources are now: changes nothing.
 
-    def remaining(self, trial_id: str) -> list[str]: ...
+        Called by the reconciler on each pass for a trial that is provisioning, and for a
+        ready trial whose components the liveness check did not find running. Must be quick:
+        a few runtime requests (or none: the Kubernetes driver reads its watch caches) and at
+        most one readiness probe per component, each within `probe.PROBE_TIMEOUT_CAP` seconds.
+        The endpoints are those this machine reaches (`common.endpoints`); a failure's message
+        names the component and ends with its last log lines.
+        """
+        ...
 
-    def list_trial_ids(self) -> set[str]: ...
+    def stop(self, trial_id: str) -> None:
+        """Remove everything labelled with the trial; "not found" is success.
 
-    def running_components(self) -> dict[str, set[str]]: ...
+        Called by the reconciler when a trial ends (expiry, a request to end it, a failure
+        to clean up) on every pass until `remaining` is empty, and by the orphan sweep. It may
+        return before the runtime has finished (a namespace drains in the background); a few
+        runtime requests per kind of resource. Raises `RetryableError` when something is
+        still in use and the next call will finish the job.
+        """
+        ...
+
+    def remaining(self, trial_id: str) -> list[str]:
+        """What still exists of the trial (`kind/name`, sorted; empty when nothing does), read
+        from the runtime itself, so that teardown is verified, not assumed.
+
+        Called by the reconciler right after each `stop`. One runtime request per kind of
+        resource.
+        """
+        ...
+
+    def list_trial_ids(self) -> set[str]:
+        """The trials of this orchestrator's instance that have any resource at all.
+
+        Called by the orphan sweep (every `DEN_SWEEP_INTERVAL`). One runtime request per kind
+        of resource (or none, from watch caches), whatever the number of trials.
+        """
+        ...
+
+    def running_components(self) -> dict[str, set[str]]:
+        """Trial id -> the components whose sandbox is running (Kubernetes: whose pod is
+        ready), for this orchestrator's instance.
+
+        Called by the liveness check (every `DEN_LIVENESS_INTERVAL`). One runtime request (or
+        none, from watch caches), whatever the number of trials.
+        """
+        ...
 
     def logs(
-        self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200
-    ) -> Iterator[str]: ...
+        self, trial_id: str, component: str, *, follow: bool = False, tail: int = LOG_TAIL
+    ) -> Iterator[str]:
+        """A component's log lines, oldest first: the last `tail`, then (with `follow`) each
+        new one as it comes, for as long as the caller reads.
+
+        Called from the API's threads for `GET .../logs` (never by the reconciler). Finding
+        the component is one or two runtime requests; raises `NotFound` when the trial has no
+        such component running.
+        """
+        ...
 
     def ping(self) -> None:
-        """Raise `RuntimeUnavailable` when the runtime cannot be reached."""
+        """Return when the runtime answers; raise `RuntimeUnavailable` when it cannot be
+        reached. One cheap runtime request, touching no trial."""
         ...
 
     def pin_image(self, image: str) -> str:
         """The runtime's immutable reference of `image` (Docker: the local image id;
         Kubernetes: `name@sha256:...`), for a version being published; `PermanentError`
-        (reason `ImageMissing`) when the runtime has no such image."""
+        (reason `ImageMissing`) when the runtime has no such image.
+
+        Called from the API and the pages when a version is published (on upload, when it
+        changes nothing risky; else when a platform engineer publishes it), once per image.
+        One runtime request.
+        """
         ...

@@ -342,10 +342,10 @@ def gone(runtime: Runtime, trial_id: str, within: float = 90.0) -> None:
 
 def wait_for(runtime: Runtime, spec: TrialSpec, status: Status, within: float = READY_WITHIN) -> Observation:
     """Start (again: start is idempotent) and poll until `status`."""
-    handle = runtime.driver.start(spec)
+    runtime.driver.start(spec)
     deadline = time.monotonic() + within
     while True:
-        observation = runtime.driver.poll(spec, handle)
+        observation = runtime.driver.poll(spec)
         if observation.status is status or time.monotonic() > deadline:
             assert observation.status is status, observation
             return observation
@@ -439,9 +439,9 @@ def test_ping_answers_and_an_unreachable_runtime_is_retryable(runtime: Runtime) 
 
 def test_start_is_idempotent(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial()
-    first = runtime.driver.start(spec)
+    runtime.driver.start(spec)
     made = runtime.driver.remaining(spec.trial_id)
-    assert runtime.driver.start(spec) == first
+    runtime.driver.start(spec)
     assert runtime.driver.remaining(spec.trial_id) == made
     assert len(made) == runtime.resources(spec)
 
@@ -455,19 +455,19 @@ def test_poll_reaches_ready_and_every_endpoint_answers(
     assert all(http_get(url) == 200 for url in observation.endpoints.values())
     assert "web is ready" in observation.progress
     assert observation.progress[0].startswith(runtime.first_progress)
-    again = runtime.driver.poll(spec, {})
+    again = runtime.driver.poll(spec)
     assert again.progress == observation.progress, "progress is stable across polls"
 
 
 def test_stop_is_idempotent_and_leaves_nothing(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial()
-    handle = runtime.driver.start(spec)
+    runtime.driver.start(spec)
     assert spec.trial_id in runtime.driver.list_trial_ids()
     runtime.driver.stop(spec.trial_id)
     runtime.driver.stop(spec.trial_id)
     gone(runtime, spec.trial_id)
     assert spec.trial_id not in runtime.driver.list_trial_ids()
-    assert runtime.driver.poll(spec, handle).status is Status.MISSING
+    assert runtime.driver.poll(spec).status is Status.MISSING
 
 
 def test_stop_of_a_trial_that_never_existed_is_success(runtime: Runtime) -> None:
@@ -477,7 +477,7 @@ def test_stop_of_a_trial_that_never_existed_is_success(runtime: Runtime) -> None
 def test_start_after_a_crash_midway_converges(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial(MULTI)
     runtime.crash_during_start(spec)
-    assert runtime.driver.poll(spec, {}).status is Status.MISSING  # second container never made
+    assert runtime.driver.poll(spec).status is Status.MISSING  # second container never made
     wait_for(runtime, spec, Status.READY)
     assert len(runtime.driver.remaining(spec.trial_id)) == runtime.resources(spec)
 
@@ -486,7 +486,7 @@ def test_a_removed_component_is_missing(runtime: Runtime, trial: Callable[..., T
     spec = trial()
     wait_for(runtime, spec, Status.READY)
     runtime.remove_component(spec.trial_id, "web")
-    observation = runtime.driver.poll(spec, {})
+    observation = runtime.driver.poll(spec)
     assert observation.status is Status.MISSING
     assert "web" in observation.message
 
@@ -532,7 +532,7 @@ def test_list_trial_ids_sees_every_trial_at_a_cost_independent_of_their_number(
 def test_polling_a_ready_trial_is_cheap(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
     spec = trial(MULTI)
     wait_for(runtime, spec, Status.READY)
-    assert runtime.count_calls(lambda: runtime.driver.poll(spec, {})) <= 2
+    assert runtime.count_calls(lambda: runtime.driver.poll(spec)) <= 2
 
 
 def test_components_are_hardened(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:

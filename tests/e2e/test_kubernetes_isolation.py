@@ -70,7 +70,7 @@ def wait(driver: KubernetesDriver, trial: TrialSpec, *statuses: Status, timeout:
     deadline = time.monotonic() + timeout
     seen = Observation(Status.PENDING)
     while time.monotonic() < deadline:
-        seen = driver.poll(trial, {})
+        seen = driver.poll(trial)
         if seen.status in statuses:
             return seen
         time.sleep(1)

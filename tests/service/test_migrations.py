@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import Session
 
 from orchestrator import db
@@ -35,6 +35,7 @@ def test_0002_upgrades_a_database_with_trials_in_it(database_url: str) -> None:
         for statement in ROWS:
             connection.execute(text(statement), {"t": stamp})
     db.upgrade(engine)
+    assert "runtime_handle" not in {c["name"] for c in inspect(engine).get_columns("trial")}
     with Session(engine) as session:
         trial = session.get(Trial, "told")
         assert trial is not None

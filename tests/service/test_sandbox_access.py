@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from api.main import create_app
 from orchestrator import crud
-from orchestrator.drivers.base import Handle, Observation, TrialSpec
+from orchestrator.drivers.base import Observation, TrialSpec
 from orchestrator.errors import NotFound
 from orchestrator.models import AuditEvent, SandboxGrant, SandboxSession, ShareLink, Trial
 from orchestrator.settings import Settings
@@ -88,8 +88,8 @@ class EchoDriver(FakeDriver):
 
     upstream: str = ""
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
-        seen = super().poll(spec, handle)
+    def poll(self, spec: TrialSpec) -> Observation:
+        seen = super().poll(spec)
         return dataclasses.replace(
             seen, endpoints={name: f"{self.upstream}/{spec.trial_id}/{name}/" for name in seen.endpoints}
         )

@@ -32,7 +32,7 @@ import uvicorn
 from api.main import create_app
 from api.sandbox_headers import RESPONSE_HEADERS
 from orchestrator import crud, db
-from orchestrator.drivers.base import Handle, Observation, TrialSpec
+from orchestrator.drivers.base import Observation, TrialSpec
 from orchestrator.reconciler import Reconciler
 from orchestrator.settings import Settings
 from tests.conftest import ADMIN_TOKEN, FIXTURES
@@ -171,8 +171,8 @@ class HostileServer(ThreadingHTTPServer):
 class UpstreamDriver(FakeDriver):
     upstream: str = ""
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
-        seen = super().poll(spec, handle)
+    def poll(self, spec: TrialSpec) -> Observation:
+        seen = super().poll(spec)
         return dataclasses.replace(
             seen, endpoints={name: f"{self.upstream}/{spec.trial_id}/{name}/" for name in seen.endpoints}
         )

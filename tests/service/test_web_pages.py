@@ -246,6 +246,55 @@ def test_a_json_twin_answers_the_same_data_as_its_page_and_takes_api_tokens(
     assert listed == {t["name"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]}
 
 
+#: What the pages add to the API's trial; every other field is the API's, with its meaning.
+PAGE_ONLY = {"template_name", "template_version", "warn_before_seconds"}
+
+
+def same_trial(twin: dict[str, Any], api: dict[str, Any]) -> None:
+    """The twin's trial is the API's, field for field (the countdown may have ticked between
+    the two requests), plus only the page's own fields."""
+    assert set(twin) - set(api) == PAGE_ONLY
+    assert {k: twin[k] for k in api if k != "time_left_seconds"} == {
+        k: v for k, v in api.items() if k != "time_left_seconds"
+    }
+    assert abs((twin["time_left_seconds"] or 0) - (api["time_left_seconds"] or 0)) <= 1
+
+
+def test_every_twin_that_shows_a_trial_shows_the_apis_trial(
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
+    running = launch(client, people["alice"])
+    run_until_ready(client, fake_driver, running["id"])
+    waiting = launch(client, people["alice"], duration=3600)  # past self-service
+    api = {t["id"]: t for t in client.get("/api/v1/trials", headers=AUTH).json()["items"]}
+    assert api[running["id"]]["endpoints"] and api[waiting["id"]]["phase"] == "PendingApproval"
+    alice, ann, pat = browser(client, "alice"), browser(client, "ann"), browser(client, "pat")
+    shown = {
+        "/trials.json": alice.get("/trials.json").json()["trials"],
+        "/index.json": alice.get("/index.json").json()["active_trials"],
+        "/platform.json": pat.get("/platform.json").json()["trials"],
+        "/approvals.json": [w["trial"] for w in ann.get("/approvals.json").json()["waiting"]],
+    } | {
+        path: [alice.get(path).json()["trial"]]
+        for path in (
+            f"/trials/{running['id']}.json",
+            f"/trials/{running['id']}/confirmation.json",
+            f"/trials/{running['id']}/end.json",
+            f"/trials/{running['id']}/evaluation.json",
+        )
+    }
+    for path, trials in shown.items():
+        assert trials, path
+        for trial in trials:
+            same_trial(trial, api[trial["id"]])
+    assert shown["/approvals.json"][0]["template"] == "demo@1.0.0"
+    assert shown["/approvals.json"][0]["template_name"] == "demo"
+    # The hand-over page shows a part of it, named and meaning the same.
+    opened = alice.get(f"/trials/{running['id']}/open/web.json").json()["trial"]
+    assert set(opened) == {"id", "title", "template", "template_name", "expires_at", "time_left_seconds"}
+    assert (opened["template"], opened["expires_at"]) == ("demo@1.0.0", api[running["id"]]["expires_at"])
+
+
 def test_the_api_still_answers_json_errors_and_a_browser_gets_a_page(client: TestClient) -> None:
     api = client.get("/api/v1/nothing", headers={"accept": "text/html"})
     assert api.status_code == 404 and api.json()["reason"] == "NotFound"

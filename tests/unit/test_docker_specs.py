@@ -1,4 +1,7 @@
-"""The Docker driver's pure builders: what every sandbox container and network is made with."""
+"""The Docker driver's pure builders: what every sandbox container and network is made with.
+
+The rules both runtimes share (environment, tmpfs sizes, labels, endpoints) are tested once, on
+both runtimes' builders, in test_driver_common.py."""
 
 from __future__ import annotations
 
@@ -162,59 +165,12 @@ def test_the_network_is_internal_unless_the_template_declares_egress() -> None:
     assert specs.network_kwargs(trial(egress=egress))["internal"] is False
 
 
-def test_parameters_override_component_env_and_den_variables_override_both() -> None:
-    c = component(env={"PORT": "8080", "GREETING": "hello", "DEN_TRIAL_ID": "forged"})
-    env = kwargs_for(c, trial(c, params={"GREETING": "bonjour"}))["environment"]
-    assert env["GREETING"] == "bonjour"
-    assert env["PORT"] == "8080"
-    assert env["DEN_TRIAL_ID"] == "t-123"
-    assert env["DEN_COMPONENT"] == "web"
-    assert env["HOME"] == "/tmp", "uid 10001 needs a writable home"
-
-
-@pytest.mark.parametrize(
-    "name", ["DEN_TRIAL_ID", "den_anything", "PATH", "LD_PRELOAD", "PYTHONPATH", "HOME", "https_proxy"]
-)
-def test_a_parameter_cannot_set_a_reserved_variable(name: str) -> None:
-    c = component()
-    with pytest.raises(ValidationFailed) as raised:
-        kwargs_for(c, trial(c, params={name: "x"}))
-    assert raised.value.problems[0].field == f"parameters.{name}"
-
-
 def test_validate_refuses_a_bad_spec_before_anything_is_made() -> None:
     specs.validate(trial())
     with pytest.raises(ValidationFailed):
         specs.validate(trial(params={"PATH": "/evil"}))
     with pytest.raises(PermanentError):
         specs.validate(replace(trial(), trial_id="no spaces"))
-
-
-def test_the_first_exposed_port_is_keyed_by_component_the_others_by_port_name() -> None:
-    c = component(
-        ports=[
-            {"name": "admin", "containerPort": 9000, "expose": False},
-            {"name": "http", "containerPort": 8080},
-            {"name": "metrics", "containerPort": 9100},
-        ]
-    )
-    assert [(k, p.container_port) for k, p in specs.exposed_ports(c)] == [
-        ("web", 8080),
-        ("web-metrics", 9100),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("host", "port", "expected"),
-    [
-        ("127.0.0.1", 32768, "http://127.0.0.1:32768/"),
-        ("0.0.0.0", 80, "http://127.0.0.1:80/"),
-        ("172.18.0.2", 8080, "http://172.18.0.2:8080/"),
-        ("::1", 8080, "http://[::1]:8080/"),
-    ],
-)
-def test_endpoint_urls(host: str, port: int, expected: str) -> None:
-    assert specs.url(host, port) == expected
 
 
 def test_list_filters_select_one_trial_or_any_of_this_instance() -> None:

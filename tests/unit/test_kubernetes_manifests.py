@@ -112,13 +112,6 @@ def test_kinds_outside_the_allow_list_and_other_namespaces_are_refused() -> None
         manifests.check_objects(moved, trial_id="tabc123def456")
 
 
-def test_reserved_parameters_never_reach_a_pod() -> None:
-    with pytest.raises(ValidationFailed, match="reserved"):
-        manifests.trial_objects(
-            spec_for("open-data-dashboard", parameters_env={"LD_PRELOAD": "x"}), ingress_from=PEERS
-        )
-
-
 @given(
     st.sampled_from(sorted(BUNDLED)),
     st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=20), max_size=5),

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator import rules
-from orchestrator.errors import Conflict, RuleViolation
+from orchestrator.errors import Conflict, NotFound, RuleViolation
 from orchestrator.evaluation import COLUMNS, DIMENSIONS, measure, to_csv
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Trial, TrialEvent
@@ -115,6 +115,77 @@ def test_extension_refusals_name_their_rule() -> None:
         with pytest.raises(Conflict) as refused:
             rules.check_extension(row, seconds=60, manifest=MANIFEST, settings=settings)
         assert refused.value.reason == reason
+
+
+@given(
+    duration=st.integers(1, 5000),
+    phase=st.sampled_from(["Requested", "Provisioning", "Ready", "Stopping"]),
+    count=st.integers(0, 2),
+    pending=st.booleans(),
+    ending=st.booleans(),
+)
+def test_the_extensions_offered_are_exactly_those_the_rule_lets_through(
+    duration: int, phase: str, count: int, pending: bool, ending: bool
+) -> None:
+    settings = Settings(self_service_max_duration=1800)
+    row = trial(
+        duration_seconds=duration,
+        phase=phase,
+        extension_count=count,
+        extension_requested_seconds=60 if pending else None,
+        end_requested_at=T0 if ending else None,
+    )
+    choices = (600, 1800, 3600)
+    offered = rules.extension_options(row, choices=choices, manifest=MANIFEST, settings=settings)
+    for seconds in choices:
+        refusal = rules.extension_refusal(row, seconds=seconds, manifest=MANIFEST, settings=settings)
+        assert (refusal is None) == any(o.seconds == seconds for o in offered)
+    for option in offered:
+        assert option.needs_approval == (duration + option.seconds > 1800)
+
+
+def test_what_waits_for_a_decision_and_who_asked() -> None:
+    asked = trial(phase="PendingApproval", expires_at=None, duration_seconds=7200)
+    assert rules.waiting_decision(asked, owner="alice") == rules.Waiting("trial", 7200, "alice")
+    for settled, fields in (
+        ("approved", {"approved_at": T0}),
+        ("rejected", {"rejected_at": T0}),
+        ("withdrawn", {"end_requested_at": T0}),
+    ):
+        decided = trial(phase="PendingApproval", **fields)
+        assert rules.settled(decided) == settled
+        assert rules.waiting_decision(decided, owner="alice") is None
+    extension = trial(extension_requested_seconds=900, extension_requested_by="bob")
+    assert rules.waiting_decision(extension, owner="alice") == rules.Waiting("extension", 900, "bob")
+    assert rules.waiting_decision(trial(), owner="alice") is None
+
+
+def test_ending_evaluating_and_logs_name_when_they_apply() -> None:
+    assert rules.may_ask_to_end(trial()) and rules.may_ask_to_end(trial(phase="PendingApproval"))
+    assert not rules.may_ask_to_end(trial(end_requested_at=T0))
+    rules.check_endable(trial(end_requested_at=T0))  # asking again is harmless
+    with pytest.raises(Conflict):
+        rules.check_endable(trial(phase="Stopped"))
+    for never in (trial(phase="PendingApproval"), trial(phase="Stopped", reason="Rejected")):
+        with pytest.raises(Conflict) as refused:
+            rules.check_evaluable(never)
+        assert refused.value.reason == "NotEvaluable"
+    rules.check_evaluable(trial(phase="Stopped", reason="Expired"))
+    component = MANIFEST.spec.components[0].name
+    rules.check_logs(trial(phase="Failed"), component=component, manifest=MANIFEST)
+    with pytest.raises(Conflict) as refused:
+        rules.check_logs(trial(phase="Stopped"), component=component, manifest=MANIFEST)
+    assert refused.value.reason == "NoSandbox"
+    with pytest.raises(NotFound, match="no component 'nope'"):
+        rules.check_logs(trial(), component="nope", manifest=MANIFEST)
+
+
+def test_duration_bounds_are_the_rule_duration_problems_applies() -> None:
+    settings = Settings(min_trial_duration=300)
+    shortest, longest = rules.duration_bounds(MANIFEST, settings)
+    assert (shortest, longest) == (300, 3600)
+    for seconds in (shortest - 1, shortest, longest, longest + 1):
+        assert (not rules.duration_problems(seconds, MANIFEST, settings)) == (shortest <= seconds <= longest)
 
 
 def test_reservation_sums_the_components_limits() -> None:

@@ -20,9 +20,8 @@ from orchestrator.access import DECIDES
 from orchestrator.errors import Forbidden, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES
 from web import views
-from web.deps import Now, SessionDep, SettingsDep, VisitorDep
+from web.deps import Now, Sandboxes, SessionDep, SettingsDep, VisitorDep
 from web.forms import CheckedForm, FormPage, shown_again_on_error, text
-from web.lookups import owner_names
 from web.pages import local_path, page
 from web.rendering import clear_cookie, render, set_cookie
 from web.routes import sso
@@ -37,16 +36,15 @@ ROLE_NAMES = {
 
 
 @page(router, "/")
-def home(request: Request, visitor: VisitorDep, session: SessionDep, now: Now) -> Response:
+def home(
+    request: Request, visitor: VisitorDep, session: SessionDep, now: Now, sandboxes: Sandboxes
+) -> Response:
     """Signed out: what the service is. Signed in: your trials still running, and what waits
     for you."""
     if visitor.user is None:
         return render(request, visitor, "start.html", {"signed_in": False})
-    rows = crud.list_trials(session, user=visitor.user, limit=50)
-    names = owner_names(session, rows)
-    active = [
-        views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows if r.phase in ACTIVE_PHASES
-    ]
+    rows = [r for r in crud.list_trials(session, user=visitor.user, limit=50) if r.phase in ACTIVE_PHASES]
+    active = views.trials(rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes)
     waiting = len(crud.pending_decisions(session, user=visitor.user)) if visitor.user.role in DECIDES else 0
     return render(
         request,

@@ -14,10 +14,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from orchestrator import crud
-from orchestrator.access import Role
+from orchestrator.access import Role, check_may_start_trial
+from orchestrator.crud.templates import check_trialable
 from orchestrator.evaluation import summarise
 from web import views
 from web.deps import Now, SessionDep, SettingsDep, SignedIn
+from web.lookups import allowed
 from web.pages import page
 from web.rendering import render
 
@@ -132,7 +134,8 @@ def template_page(
                 }
                 for row in rows
             ],
-            "may_start": visitor.role != Role.SUPPLIER and current.status == "Published",
+            "may_start": allowed(check_may_start_trial, visitor.actor.user)
+            and allowed(check_trialable, current, ref=f"{name}@{current.version}"),
             "dimensions": views.DIMENSION_NAMES,
             "decisions": views.DECISIONS,
         },

@@ -20,10 +20,10 @@ from sqlmodel import Session
 from orchestrator import access, crud, evaluation
 from orchestrator.errors import NotFound
 from orchestrator.models import Trial, User
+from orchestrator.sandbox_hosts import SandboxAddress
 from web import views
-from web.deps import Now, SessionDep, SignedIn
+from web.deps import Now, Sandboxes, SessionDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
-from web.lookups import owner_names
 from web.pages import page
 from web.rendering import NO_STORE, render
 
@@ -35,23 +35,33 @@ Grouping = Annotated[Literal["problem_area", "supplier"], Query()]
 SIDE_BY_SIDE = 8
 
 
-def _form_data(session: Session, user: User, trial: Trial, now: datetime) -> dict[str, Any]:
-    names = owner_names(session, [trial])
-    try:
-        row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
-        recorded = views.evaluation(
-            row, author=author, measured=measured, show_private=access.sees_private_notes(user, trial)
-        )
-    except NotFound:
-        recorded = None
-        measured = evaluation.measure(trial, crud.trial_events(session, trial_id=trial.id), now=now)
+def _form_data(
+    session: Session, user: User, trial: Trial, now: datetime, sandboxes: SandboxAddress
+) -> dict[str, Any]:
+    owner = crud.owner_names(session, [trial]).get(trial.owner_id, "")
+    found, measured = recorded(session, user=user, trial=trial, now=now)
     return {
-        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now),
-        "evaluation": recorded,
+        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
+        "evaluation": found,
         "measured": vars(measured),
         "dimensions": views.DIMENSION_NAMES,
         "decisions": views.DECISIONS,
     }
+
+
+def recorded(
+    session: Session, *, user: User, trial: Trial, now: datetime
+) -> tuple[dict[str, Any] | None, evaluation.Measured]:
+    """The trial's evaluation as the pages show it (None until one is recorded), and what the
+    orchestrator measured of the trial."""
+    try:
+        row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
+    except NotFound:
+        events = crud.trial_events(session, trial_id=trial.id)
+        return None, evaluation.measure(trial, events, now=now)
+    return views.evaluation(
+        row, author=author, measured=measured, show_private=access.sees_private_notes(user, trial)
+    ), measured
 
 
 def _prefill(recorded: dict[str, Any] | None) -> dict[str, str]:
@@ -68,22 +78,33 @@ def _prefill(recorded: dict[str, Any] | None) -> dict[str, str]:
 
 @page(router, "/trials/{trial_id}/evaluation")
 def evaluation_form(
-    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     access.check_may_evaluate(visitor.actor.user, trial)
-    data = _form_data(session, visitor.actor.user, trial, now)
+    data = _form_data(session, visitor.actor.user, trial, now, sandboxes)
     return render(request, visitor, "evaluation.html", data, values=_prefill(data["evaluation"]))
 
 
 @router.post("/trials/{trial_id}/evaluation")
 def record_evaluation(
-    request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     shown = FormPage(
         "evaluation.html",
-        _form_data(session, visitor.actor.user, trial, now),
+        _form_data(session, visitor.actor.user, trial, now, sandboxes),
         values={k: v for k, v in form.items() if isinstance(v, str)},
         fields={"(form)": "score-user_need"},
     )

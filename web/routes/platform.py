@@ -9,22 +9,24 @@ Twins: `/approvals.json` (`crud.pending_decisions`), `/platform.json` (`crud.lis
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from orchestrator import crud
-from orchestrator.access import Role, require_role
+from orchestrator import crud, rules
+from orchestrator.access import Role, check_may_set_version_status, require_role
 from orchestrator.crud import STATUS_CHANGES, VERSION_STATUSES
 from orchestrator.drivers import image_pinner
 from orchestrator.lifecycle import Phase
+from orchestrator.models import Trial
 from orchestrator.review import AREAS
+from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 from web import views
-from web.deps import Now, SessionDep, SettingsDep, SignedIn
+from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
-from web.lookups import owner_names
 from web.pages import page
 from web.rendering import render
 
@@ -49,26 +51,42 @@ AREA_NAMES = {
 
 
 @page(router, "/approvals")
-def approvals(request: Request, visitor: SignedIn, session: SessionDep, now: Now) -> Response:
+def approvals(
+    request: Request, visitor: SignedIn, session: SessionDep, now: Now, sandboxes: Sandboxes
+) -> Response:
+    """What waits for an approver (`crud.pending_decisions`), each with what it asks for
+    (`rules.waiting_decision`) and whether it is the visitor's own request."""
     rows = crud.pending_decisions(session, user=visitor.actor.user)
-    names = owner_names(session, rows)
+    names = crud.owner_names(session, rows)
     return render(
         request,
         visitor,
         "approvals.html",
         {
             "waiting": [
-                {
-                    "trial": views.trial(row, owner=names.get(row.owner_id, ""), now=now),
-                    "subject": "extension" if row.extension_requested_seconds is not None else "trial",
-                    "seconds": row.extension_requested_seconds or row.duration_seconds,
-                    "requested_by": row.extension_requested_by or names.get(row.owner_id, ""),
-                    "own": (row.extension_requested_by or names.get(row.owner_id, "")) == visitor.actor.name,
-                }
+                _waiting(
+                    row,
+                    owner=names.get(row.owner_id, ""),
+                    now=now,
+                    sandboxes=sandboxes,
+                    visitor=visitor.actor.name,
+                )
                 for row in rows
             ]
         },
     )
+
+
+def _waiting(
+    row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress, visitor: str
+) -> dict[str, Any]:
+    waiting = rules.waiting_decision(row, owner=owner)
+    assert waiting is not None  # crud.pending_decisions is its query form
+    return {
+        "trial": views.trial(row, owner=owner, now=now, sandboxes=sandboxes),
+        **asdict(waiting),
+        "own": waiting.requested_by == visitor,
+    }
 
 
 @page(router, "/platform")
@@ -77,13 +95,13 @@ def platform(
     visitor: SignedIn,
     session: SessionDep,
     now: Now,
+    sandboxes: Sandboxes,
     phase: PhaseFilter = "",
     done: str = "",
 ) -> Response:
     user = visitor.actor.user
     require_role(user, Role.PLATFORM_ENGINEER, to="open the platform views")
     rows = crud.list_trials(session, user=user, selectors=crud.TrialFilter(phase=phase or None))
-    names = owner_names(session, rows)
     return render(
         request,
         visitor,
@@ -91,7 +109,9 @@ def platform(
         {
             "phase": phase,
             "phases": [str(p) for p in Phase],
-            "trials": [views.trial(r, owner=names.get(r.owner_id, ""), now=now) for r in rows],
+            "trials": views.trials(
+                rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes
+            ),
             "versions": [
                 {
                     "name": t.name,
@@ -146,7 +166,7 @@ def status_form(
 ) -> Response:
     """A version's review and its status change (twin: `GET /api/v1/templates/{name}/versions/
     {version}`, and the `.json` of this page)."""
-    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
+    check_may_set_version_status(visitor.actor.user)
     data = _version_data(session, name, version, settings)
     return render(request, visitor, "version_status.html", data, values={"status": ""})
 
@@ -162,7 +182,7 @@ def change_status(
     now: Now,
     settings: SettingsDep,
 ) -> Response:
-    require_role(visitor.actor.user, Role.PLATFORM_ENGINEER, to="change a template version's status")
+    check_may_set_version_status(visitor.actor.user)
     shown = FormPage(
         "version_status.html",
         _version_data(session, name, version, settings),

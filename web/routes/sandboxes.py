@@ -26,9 +26,9 @@ from sqlmodel import Session
 from orchestrator import crud
 from orchestrator.crud.sandbox_access import is_open
 from orchestrator.errors import Conflict, Forbidden, NotFound
-from orchestrator.lifecycle import time_left
 from orchestrator.models import ShareLink, Trial
 from orchestrator.sandbox_hosts import SandboxAddress, sandbox_path
+from web import views
 from web.deps import Now, Sandboxes, SessionDep, SignedIn, Visitor, VisitorDep
 from web.forms import CheckedForm, text
 from web.pages import page
@@ -39,6 +39,8 @@ TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
 Component = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,60}$")]
 Secret = Annotated[str, Path(min_length=10, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 NextPath = Annotated[str, Query(max_length=2000)]
+#: What a share link's holder (or the trial's people, on the hand-over page) reads of the trial.
+OUTSIDE_FIELDS = ("id", "title", "template", "template_name", "expires_at", "time_left_seconds")
 
 
 def _openable(session: Session, visitor: Visitor, trial_id: str, component: str, now: datetime) -> Trial:
@@ -62,16 +64,11 @@ def _page_data(
     next_path: str,
     link: ShareLink | None = None,
 ) -> dict[str, Any]:
-    """What the hand-over page says: only what someone outside the den may read too."""
-    left = time_left(now=now, expires_at=trial.expires_at)
+    """What the hand-over page says: only what someone outside the den may read too (of the
+    trial, `OUTSIDE_FIELDS` of what the trial's page shows)."""
+    shown = views.trial(trial, owner="", now=now, sandboxes=sandboxes)
     return {
-        "trial": {
-            "id": trial.id,
-            "title": trial.title,
-            "template": trial.template_name,
-            "expires_at": trial.expires_at,
-            "time_left_seconds": int(left.total_seconds()) if left is not None else None,
-        },
+        "trial": {key: shown[key] for key in OUTSIDE_FIELDS},
         "components": [
             {"name": name, "url": sandboxes.url(trial.id, name), "action": action}
             for name, action in actions.items()

@@ -3,13 +3,16 @@ same call as `POST /api/v1/trials`, that page's twin for the write).
 
 The answers are kept in the server-side session (`WebSession.data["drafts"][template]`) until
 the trial is asked for; the version is fixed by the first answer, so the check page shows
-exactly what will be launched. Questions: title, problem, hypothesis, success criteria,
-duration, then the template's settings (only when it has parameters) and sharing with the
-department (only for people who have one). A changed answer returns to the check page.
+exactly what will be launched. The questions are one table, `QUESTIONS`: each names its page,
+the core field it answers, how its answer is read and checked, when it is asked and what its
+row on the check page says; the routes walk the table in order (the next question is the next
+one this journey asks, after the last comes the check page). A changed answer returns to the
+check page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,13 +22,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from orchestrator import catalogue, crud, rules
-from orchestrator.access import Role
-from orchestrator.errors import Forbidden, NotFound, Problem, ValidationFailed
+from orchestrator.access import check_may_start_trial
+from orchestrator.errors import NotFound, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Supplier, TemplateVersion
 from orchestrator.settings import Settings
 from web import views
-from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor, wake_reconciler
+from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.pages import page
 from web.rendering import duration, render
@@ -34,15 +37,6 @@ router = APIRouter(prefix="/templates/{name}/start")
 TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 Step = Annotated[str, Path(pattern=r"^[a-z-]{1,20}$")]
 DURATION_CHOICES = (900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800, 1209600)
-STEPS = ("title", "problem", "hypothesis", "success-criteria", "duration", "settings", "sharing")
-#: A core field's problem, shown on the check page, links to the question that sets it.
-CHECK_FIELDS = {
-    "duration_seconds": "duration",
-    "title": "title",
-    "hypothesis": "hypothesis",
-    "problem_statement": "problem",
-    "success_criteria": "success-criteria",
-}
 
 
 @dataclass(frozen=True)
@@ -57,13 +51,19 @@ class Journey:
     visitor: Visitor
 
     @property
+    def questions(self) -> list[Question]:
+        """The questions this journey asks, in order."""
+        return [q for q in QUESTIONS if q.asked(self)]
+
+    @property
     def steps(self) -> list[str]:
-        skip = set()
-        if not self.manifest.spec.parameters.get("properties"):
-            skip.add("settings")
-        if not (self.visitor.user and self.visitor.user.department):
-            skip.add("sharing")
-        return [s for s in STEPS if s not in skip]
+        return [q.step for q in self.questions]
+
+    def question(self, step: str) -> Question:
+        found = next((q for q in self.questions if q.step == step), None)
+        if found is None:
+            raise NotFound(f"no question {step!r} for this template")
+        return found
 
     def url(self, step: str, *, change: bool = False) -> str:
         return f"/templates/{self.name}/start/{step}" + ("?change=1" if change else "")
@@ -82,21 +82,68 @@ class Journey:
 
     def missing(self) -> str | None:
         """The first question not answered yet."""
-        needed = {
-            "title": "title",
-            "problem": "problem_statement",
-            "hypothesis": "hypothesis",
-            "success-criteria": "success_criteria",
-            "duration": "duration_seconds",
-            "settings": "parameters",
-            "sharing": "shared_with_department",
-        }
-        return next((s for s in self.steps if needed[s] not in self.answers), None)
+        return next((q.step for q in self.questions if q.field not in self.answers), None)
+
+
+Reader = Callable[[FormData, Journey, Settings], dict[str, Any]]
+
+
+def _always(_journey: Journey) -> bool:
+    return True
+
+
+def _nothing(_journey: Journey, _settings: Settings) -> dict[str, Any]:
+    return {}
+
+
+def _as_typed(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """The validation of a question that is one required text input (`id`, the input's)."""
+
+    id: str
+    longest: int
+    what: str  # the answer's name in a message: "The name must be 200 characters or fewer"
+    missing: str  # the message when it is left empty
+
+
+@dataclass(frozen=True)
+class Question:
+    """One page of the journey: `step` its page (/templates/{name}/start/{step}, shown by
+    start/{step}.html), `field` the core's `crud.TrialRequest` field it answers, `row` its row
+    on the check page. `validation` reads and checks the answer: a `TextInput`, or a reader
+    that returns the answers (`field`, and what the page needs to fill the form in again) or
+    raises `ValidationFailed` naming the input to fix."""
+
+    step: str
+    field: str
+    row: str
+    validation: TextInput | Reader
+    asked: Callable[[Journey], bool] = _always  # whether this journey asks it
+    offers: Callable[[Journey, Settings], dict[str, Any]] = _nothing  # the page's own data
+    shown: Callable[[Any], Any] = _as_typed  # the answer as the check page shows it
+
+    @property
+    def template(self) -> str:
+        return f"start/{self.step.replace('-', '_')}.html"
+
+    def read(self, form: FormData, journey: Journey, settings: Settings) -> dict[str, Any]:
+        rule = self.validation
+        if not isinstance(rule, TextInput):
+            return rule(form, journey, settings)
+        checks = Checks()
+        value = checks.required(
+            text(form, rule.id), field_id=rule.id, longest=rule.longest, what=rule.what, message=rule.missing
+        )
+        checks.raise_any()
+        return {self.field: value}
 
 
 def _journey(session: SessionDep, visitor: Visitor, name: str) -> Journey:
-    if visitor.role == Role.SUPPLIER:
-        raise Forbidden("suppliers cannot launch trials")
+    check_may_start_trial(visitor.actor.user)
     _template, supplier, _versions = crud.template_versions(session, name=name)
     drafts = visitor.web_session.data.get("drafts", {}) if visitor.web_session else {}
     answers = dict(drafts.get(name, {}))
@@ -125,18 +172,13 @@ def _data(journey: Journey, step: str, settings: Settings) -> dict[str, Any]:
         "back": journey.before(step),
         "action": journey.url(step),
     }
-    if step == "duration":
-        data["durations"] = duration_options(journey.manifest, settings)
-    if step == "settings":
-        data["parameters"] = parameter_fields(journey.manifest, journey.answers.get("parameters", {}))
-    if step == "sharing" and journey.visitor.user:
-        data["department"] = journey.visitor.user.department
     if step == "check":
         data["rows"] = check_rows(journey)
         data["needs_approval"] = rules.needs_approval(
             int(journey.answers.get("duration_seconds", 0)), settings=settings, template=journey.name
         )
-    return data
+        return data
+    return data | journey.question(step).offers(journey, settings)
 
 
 @page(router, "/{step}")
@@ -154,11 +196,12 @@ def question(
         missing = journey.missing()
         if missing is not None and not request.url.path.endswith(".json"):
             return RedirectResponse(journey.url(missing), status_code=status.HTTP_303_SEE_OTHER)
-    elif step not in journey.steps:
-        raise NotFound(f"no question {step!r} for this template")
+        template = "start/check.html"
+    else:
+        template = journey.question(step).template
     data = _data(journey, step, settings)
     data["change"] = change
-    return render(request, visitor, f"start/{step.replace('-', '_')}.html", data)
+    return render(request, visitor, template, data)
 
 
 @router.post("/{step}")
@@ -175,15 +218,14 @@ def answer(
     journey = _journey(session, visitor, name)
     if step == "check":
         return _launch(request, journey, session=session, settings=settings, now=now)
-    if step not in journey.steps:
-        raise NotFound(f"no question {step!r} for this template")
+    asked = journey.question(step)
     shown = FormPage(
-        f"start/{step.replace('-', '_')}.html",
+        asked.template,
         {**_data(journey, step, settings), "change": bool(text(form, "change"))},
         values=_typed(form),
     )
     with shown_again_on_error(request, shown):
-        answers = {**journey.answers, **READERS[step](form, journey, settings)}
+        answers = {**journey.answers, **asked.read(form, journey, settings)}
     answers["version"] = journey.version.version
     _save(session, visitor, name, answers)
     session.commit()
@@ -227,10 +269,11 @@ def _launch(
     if missing is not None:
         return RedirectResponse(journey.url(missing), status_code=status.HTTP_303_SEE_OTHER)
     answers = journey.answers
+    # A core field's problem, shown on the check page, links to the question that sets it.
     shown = FormPage(
         "start/check.html",
         _data(journey, "check", settings),
-        fields={f: journey.url(step, change=True) for f, step in CHECK_FIELDS.items()}
+        fields={q.field: journey.url(q.step, change=True) for q in journey.questions}
         | {"(form)": "start-trial"},
     )
     with shown_again_on_error(request, shown):
@@ -251,51 +294,11 @@ def _launch(
             ),
         )
     _save(session, journey.visitor, journey.name, None)
-    session.commit()
-    wake_reconciler(request)
+    session.commit()  # the commit wakes the reconciler (crud.on_intent_change)
     return RedirectResponse(f"/trials/{trial.id}/confirmation", status_code=status.HTTP_303_SEE_OTHER)
 
 
-# --- reading each question's answer ---------------------------------------------------------
-
-
-def _read_title(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
-    checks = Checks()
-    title = checks.required(
-        text(form, "title"),
-        field_id="title",
-        longest=200,
-        what="The name",
-        message="Enter a name for your trial",
-    )
-    checks.raise_any()
-    return {"title": title}
-
-
-def _read_problem(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
-    checks = Checks()
-    problem = checks.required(
-        text(form, "problem"),
-        field_id="problem",
-        longest=5000,
-        what="The problem",
-        message="Enter the problem you want to solve",
-    )
-    checks.raise_any()
-    return {"problem_statement": problem}
-
-
-def _read_hypothesis(form: FormData, _journey: Journey, _settings: Settings) -> dict[str, Any]:
-    checks = Checks()
-    hypothesis = checks.required(
-        text(form, "hypothesis"),
-        field_id="hypothesis",
-        longest=5000,
-        what="The hypothesis",
-        message="Enter your hypothesis",
-    )
-    checks.raise_any()
-    return {"hypothesis": hypothesis}
+# --- the questions that are more than one text input -----------------------------------------
 
 
 def _read_criteria(form: FormData, journey: Journey, _settings: Settings) -> dict[str, Any]:
@@ -324,8 +327,8 @@ def _read_duration(form: FormData, journey: Journey, settings: Settings) -> dict
     if choice != "other" and not (choice.isdigit() and len(choice) < 10):
         raise ValidationFailed([Problem(field_id, "Select how long the trial should last")])
     seconds = int(minutes) * 60 if choice == "other" else int(choice)
-    if rules.duration_problems(seconds, journey.manifest, settings):  # the core's rule, in words
-        shortest, longest = (settings.min_trial_duration, rules.longest_duration(journey.manifest, settings))
+    shortest, longest = rules.duration_bounds(journey.manifest, settings)  # the core's rule
+    if not shortest <= seconds <= longest:
         bound = f"at least {duration(shortest)}" if seconds < shortest else f"at most {duration(longest)}"
         raise ValidationFailed([Problem(field_id, f"The trial must last {bound}")])
     return {
@@ -370,15 +373,75 @@ def _read_sharing(form: FormData, _journey: Journey, _settings: Settings) -> dic
     return {"shared_with_department": choice == "yes"}
 
 
-READERS = {
-    "title": _read_title,
-    "problem": _read_problem,
-    "hypothesis": _read_hypothesis,
-    "success-criteria": _read_criteria,
-    "duration": _read_duration,
-    "settings": _read_settings,
-    "sharing": _read_sharing,
-}
+def _has_parameters(journey: Journey) -> bool:
+    return bool(journey.manifest.spec.parameters.get("properties"))
+
+
+def _has_department(journey: Journey) -> bool:
+    return bool(journey.visitor.user and journey.visitor.user.department)
+
+
+def _shown_parameters(values: dict[str, Any] | None) -> list[str]:
+    return [f"{k}: {v}" for k, v in (values or {}).items()] or ["The template's defaults"]
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        "title",
+        "title",
+        "Trial name",
+        TextInput("title", longest=200, what="The name", missing="Enter a name for your trial"),
+    ),
+    Question(
+        "problem",
+        "problem_statement",
+        "Problem",
+        TextInput("problem", longest=5000, what="The problem", missing="Enter the problem you want to solve"),
+    ),
+    Question(
+        "hypothesis",
+        "hypothesis",
+        "Hypothesis",
+        TextInput("hypothesis", longest=5000, what="The hypothesis", missing="Enter your hypothesis"),
+    ),
+    Question(
+        "success-criteria",
+        "success_criteria",
+        "Success criteria",
+        _read_criteria,
+        shown=lambda value: value or [],
+    ),
+    Question(
+        "duration",
+        "duration_seconds",
+        "Duration",
+        _read_duration,
+        offers=lambda journey, settings: {"durations": duration_options(journey.manifest, settings)},
+        shown=duration,
+    ),
+    Question(
+        "settings",
+        "parameters",
+        "Sandbox settings",
+        _read_settings,
+        asked=_has_parameters,
+        shown=_shown_parameters,
+        offers=lambda journey, _settings: {
+            "parameters": parameter_fields(journey.manifest, journey.answers.get("parameters", {}))
+        },
+    ),
+    Question(
+        "sharing",
+        "shared_with_department",
+        "Shared with your department",
+        _read_sharing,
+        asked=_has_department,
+        shown=lambda value: "Yes" if value else "No",
+        offers=lambda journey, _settings: {
+            "department": journey.visitor.user.department if journey.visitor.user else ""
+        },
+    ),
+)
 
 
 # --- what the pages offer ---------------------------------------------------------------------
@@ -387,15 +450,16 @@ READERS = {
 def duration_options(manifest: TemplateManifest, settings: Settings) -> list[dict[str, Any]]:
     """Common durations within the template's and the den's limits, its default among them;
     each says when it needs an approver."""
-    longest = rules.longest_duration(manifest, settings)
+    shortest, longest = rules.duration_bounds(manifest, settings)
     default = manifest.spec.limits.default_duration
-    choices = sorted(
-        {c for c in DURATION_CHOICES if settings.min_trial_duration <= c <= longest}
-        | ({default} if settings.min_trial_duration <= default <= longest else set())
-    )
-    limit = rules.self_service_limit(settings, manifest.metadata.name)
+    choices = sorted({c for c in (*DURATION_CHOICES, default) if shortest <= c <= longest})
     return [
-        {"seconds": c, "text": duration(c), "default": c == default, "needs_approval": c > limit}
+        {
+            "seconds": c,
+            "text": duration(c),
+            "default": c == default,
+            "needs_approval": rules.needs_approval(c, settings=settings, template=manifest.metadata.name),
+        }
         for c in choices
     ]
 
@@ -425,26 +489,13 @@ def parameter_fields(manifest: TemplateManifest, values: dict[str, Any]) -> list
 
 
 def check_rows(journey: Journey) -> list[dict[str, Any]]:
-    answers = journey.answers
-    rows = [
-        ("Trial name", answers.get("title", ""), "title"),
-        ("Problem", answers.get("problem_statement", ""), "problem"),
-        ("Hypothesis", answers.get("hypothesis", ""), "hypothesis"),
-        ("Success criteria", answers.get("success_criteria", []), "success-criteria"),
-        ("Duration", duration(answers.get("duration_seconds")), "duration"),
-    ]
-    if "settings" in journey.steps:
-        shown = [f"{k}: {v}" for k, v in answers.get("parameters", {}).items()]
-        rows.append(("Sandbox settings", shown or ["The template's defaults"], "settings"))
-    if "sharing" in journey.steps:
-        rows.append(
-            (
-                "Shared with your department",
-                "Yes" if answers.get("shared_with_department") else "No",
-                "sharing",
-            )
-        )
+    """The check page: one row per question asked, each linking back to change it."""
     return [
-        {"key": key, "value": value, "href": journey.url(step, change=True), "step": step}
-        for key, value, step in rows
+        {
+            "key": q.row,
+            "value": q.shown(journey.answers.get(q.field)),
+            "href": journey.url(q.step, change=True),
+            "step": q.step,
+        }
+        for q in journey.questions
     ]

@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from orchestrator import catalogue, crud
-from orchestrator.access import Role, require_role
+from orchestrator.access import Role, check_may_publish, require_role
 from orchestrator.drivers import image_pinner
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, Phase
@@ -89,7 +89,7 @@ def _counted(found: dict[str, Any]) -> dict[str, Any]:
 
 @page(router, "/supplier/publish")
 def publish_form(request: Request, visitor: SignedIn) -> Response:
-    require_role(visitor.actor.user, Role.SUPPLIER, Role.PLATFORM_ENGINEER, to="publish templates")
+    check_may_publish(visitor.actor.user)
     return render(request, visitor, "publish.html", {"largest": catalogue.MAX_MANIFEST_BYTES})
 
 
@@ -102,7 +102,7 @@ def publish(
     now: Now,
     settings: SettingsDep,
 ) -> Response:
-    require_role(visitor.actor.user, Role.SUPPLIER, Role.PLATFORM_ENGINEER, to="publish templates")
+    check_may_publish(visitor.actor.user)
     shown = FormPage("publish.html", {"largest": catalogue.MAX_MANIFEST_BYTES}, fields={"*": "manifest"})
     file = upload(form, "manifest")
     with shown_again_on_error(request, shown):

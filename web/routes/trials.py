@@ -11,6 +11,7 @@ Each write calls the core function its REST twin calls: `crud.request_extension`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,17 +20,19 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from orchestrator import access, crud, rules
-from orchestrator.errors import NotFound
-from orchestrator.lifecycle import LIVE_PHASES, Phase, Reason
+from orchestrator.crud.sandbox_access import is_open
+from orchestrator.lifecycle import Phase
+from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Trial, User
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 from web import views
-from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn, wake_reconciler
+from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
-from web.lookups import allowed, owner_names
+from web.lookups import allowed
 from web.pages import page
 from web.rendering import duration, render
+from web.routes.evaluations import recorded
 
 router = APIRouter()
 TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
@@ -56,7 +59,6 @@ def trials_page(
 ) -> Response:
     """The trials the visitor may see (`crud.list_trials`, as `GET /api/v1/trials`)."""
     rows = crud.list_trials(session, user=visitor.actor.user, selectors=crud.TrialFilter(phase=phase or None))
-    names = owner_names(session, rows)
     return render(
         request,
         visitor,
@@ -64,9 +66,9 @@ def trials_page(
         {
             "phase": phase,
             "phases": [str(p) for p in Phase],
-            "trials": [
-                views.trial(r, owner=names.get(r.owner_id, ""), now=now, sandboxes=sandboxes) for r in rows
-            ],
+            "trials": views.trials(
+                rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes
+            ),
         },
     )
 
@@ -81,66 +83,49 @@ def trial_data(
     sandboxes: SandboxAddress,
 ) -> dict[str, Any]:
     """Everything a trial's page shows, and what the visitor may do to it."""
-    names = owner_names(session, [trial])
+    owner = _owner(session, trial)
     manifest = crud.trial_manifest(session, trial)
-    try:
-        row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
-        evaluation = views.evaluation(
-            row, author=author, measured=measured, show_private=access.sees_private_notes(user, trial)
-        )
-    except NotFound:
-        evaluation = None
+    evaluation, _measured = recorded(session, user=user, trial=trial, now=now)
     return {
-        "trial": views.trial(trial, owner=names.get(trial.owner_id, ""), now=now, sandboxes=sandboxes),
+        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
         "events": [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)],
         "evaluation": evaluation,
-        "actions": _actions(session, user, trial, settings),
+        "actions": _actions(user, trial, owner=owner, manifest=manifest, settings=settings, now=now),
         "max_extensions": manifest.spec.limits.max_extensions,
         "dimensions": views.DIMENSION_NAMES,
         "decisions": views.DECISIONS,
     }
 
 
-def _actions(session: Session, user: User, trial: Trial, settings: Settings) -> dict[str, Any]:
-    manifest = crud.trial_manifest(session, trial)
-    room = rules.longest_duration(manifest, settings) - trial.duration_seconds
-    limit = rules.self_service_limit(settings, trial.template_name)
-    extendable = (
-        trial.phase in rules.EXTENDABLE_PHASES
-        and trial.end_requested_at is None
-        and trial.extension_requested_seconds is None
-        and trial.extension_count < manifest.spec.limits.max_extensions
-    )
-    requested_by = (
-        trial.extension_requested_by
-        if trial.extension_requested_seconds is not None
-        else _owner(session, trial)
-        if trial.phase == Phase.PENDING_APPROVAL
-        and trial.approved_at is None
-        and trial.rejected_at is None
-        and trial.end_requested_at is None
-        else None
-    )
-    never_started = trial.phase == Phase.PENDING_APPROVAL or trial.reason == Reason.REJECTED
+def _actions(
+    user: User, trial: Trial, *, owner: str, manifest: TemplateManifest, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """What the visitor may do to the trial: each offered when the core's rule (`rules`) and
+    who-may (`access`) would both let the write through."""
+    options = rules.extension_options(trial, choices=EXTENSIONS, manifest=manifest, settings=settings)
+    waiting = rules.waiting_decision(trial, owner=owner)
     return {
-        "extend": extendable and allowed(access.check_may_extend, user, trial),
+        "extend": bool(options) and allowed(access.check_may_extend, user, trial),
         "extend_options": [
-            {"seconds": s, "text": duration(s), "needs_approval": trial.duration_seconds + s > limit}
-            for s in EXTENSIONS
-            if s <= room
+            {"seconds": o.seconds, "text": duration(o.seconds), "needs_approval": o.needs_approval}
+            for o in options
         ],
-        "end": trial.end_requested_at is None
-        and allowed(access.check_may_end, user, trial)
-        and (trial.phase in LIVE_PHASES or trial.phase == Phase.PENDING_APPROVAL),
-        "decide": requested_by is not None
-        and allowed(access.check_may_decide, user, requested_by=requested_by),
-        "evaluate": not never_started and allowed(access.check_may_evaluate, user, trial),
-        "open": access.may_open_sandbox(user, trial),
+        "end": rules.may_ask_to_end(trial) and allowed(access.check_may_end, user, trial),
+        "decide": waiting is not None
+        and allowed(access.check_may_decide, user, requested_by=waiting.requested_by),
+        "evaluate": allowed(rules.check_evaluable, trial) and allowed(access.check_may_evaluate, user, trial),
+        "open": access.may_open_sandbox(user, trial)
+        and any(is_open(trial, name, now=now) for name in trial.endpoints),
     }
 
 
 def _owner(session: Session, trial: Trial) -> str:
-    return owner_names(session, [trial]).get(trial.owner_id, "")
+    return crud.owner_names(session, [trial]).get(trial.owner_id, "")
+
+
+def _shown(session: Session, trial: Trial, *, now: datetime, sandboxes: SandboxAddress) -> dict[str, Any]:
+    """The trial as a page about it (confirming, ending, rejecting) shows it."""
+    return {"trial": views.trial(trial, owner=_owner(session, trial), now=now, sandboxes=sandboxes)}
 
 
 @page(router, "/trials/{trial_id}")
@@ -163,15 +148,15 @@ def trial_page(
 
 @page(router, "/trials/{trial_id}/confirmation")
 def confirmation(
-    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    return render(
-        request,
-        visitor,
-        "confirmation.html",
-        {"trial": views.trial(trial, owner=visitor.actor.name, now=now)},
-    )
+    return render(request, visitor, "confirmation.html", _shown(session, trial, now=now, sandboxes=sandboxes))
 
 
 def _trial_form(
@@ -191,6 +176,17 @@ def _trial_form(
     )
 
 
+def _written(
+    request: Request, session: Session, trial: Trial, *, shown: FormPage, write: Callable[[], str]
+) -> Response:
+    """Make one write (its problems shown on `shown`), commit it, and show the trial's page
+    saying what was done (`write` returns which of `DONE`)."""
+    with shown_again_on_error(request, shown):
+        done = write()
+    session.commit()  # the commit wakes the reconciler (crud.on_intent_change)
+    return RedirectResponse(f"/trials/{trial.id}?done={done}", status_code=status.HTTP_303_SEE_OTHER)
+
+
 @router.post("/trials/{trial_id}/extend")
 def extend(
     request: Request,
@@ -204,9 +200,8 @@ def extend(
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     shown = _trial_form(session, visitor, trial, settings, now, sandboxes)
-    with shown_again_on_error(
-        request, FormPage(shown.template, shown.data, fields={**shown.fields, "(form)": "extend-by"})
-    ):
+
+    def write() -> str:
         chosen = text(form, "extend-by")
         if not chosen.isdigit() or len(chosen) > 9:
             checks = Checks()
@@ -215,92 +210,108 @@ def extend(
         applied = crud.request_extension(
             session, actor=visitor.actor, trial=trial, seconds=int(chosen), settings=settings, now=now
         )
-    session.commit()
-    wake_reconciler(request)
-    done = "extended" if applied else "extension-requested"
-    return RedirectResponse(f"/trials/{trial_id}?done={done}", status_code=status.HTTP_303_SEE_OTHER)
+        return "extended" if applied else "extension-requested"
+
+    return _written(
+        request,
+        session,
+        trial,
+        write=write,
+        shown=FormPage(shown.template, shown.data, fields={**shown.fields, "(form)": "extend-by"}),
+    )
 
 
 @page(router, "/trials/{trial_id}/end")
 def end_page(
-    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     """Are you sure? Ending deletes the sandbox and everything in it."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     access.check_may_end(visitor.actor.user, trial)
-    return render(
-        request, visitor, "end.html", {"trial": views.trial(trial, owner=_owner(session, trial), now=now)}
+    return render(request, visitor, "end.html", _shown(session, trial, now=now, sandboxes=sandboxes))
+
+
+#: The trial page's buttons that send nothing but their CSRF token: the core call each makes
+#: (its REST twin's: `POST /api/v1/trials/{id}/end`, `.../approve`) and what the page then says.
+BUTTONS: dict[str, tuple[Callable[..., object], str]] = {
+    "end": (crud.request_end, "ending"),
+    "approve": (crud.approve, "approved"),
+}
+
+
+def _button(call: Callable[..., object], done: str) -> Callable[..., Response]:
+    def post(
+        request: Request,
+        trial_id: TrialId,
+        form: CheckedForm,
+        visitor: SignedIn,
+        session: SessionDep,
+        settings: SettingsDep,
+        now: Now,
+        sandboxes: Sandboxes,
+    ) -> Response:
+        del form  # checked
+        trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
+
+        def write() -> str:
+            call(session, actor=visitor.actor, trial=trial, now=now)
+            return done
+
+        return _written(
+            request,
+            session,
+            trial,
+            write=write,
+            shown=_trial_form(session, visitor, trial, settings, now, sandboxes),
+        )
+
+    return post
+
+
+for _action, (_call, _done) in BUTTONS.items():
+    router.add_api_route(
+        f"/trials/{{trial_id}}/{_action}", _button(_call, _done), methods=["POST"], name=_action
     )
-
-
-@router.post("/trials/{trial_id}/end")
-def end(
-    request: Request,
-    trial_id: TrialId,
-    form: CheckedForm,
-    visitor: SignedIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: Now,
-    sandboxes: Sandboxes,
-) -> Response:
-    del form  # checked
-    trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now, sandboxes)):
-        crud.request_end(session, actor=visitor.actor, trial=trial, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial_id}?done=ending", status_code=status.HTTP_303_SEE_OTHER)
-
-
-@router.post("/trials/{trial_id}/approve")
-def approve(
-    request: Request,
-    trial_id: TrialId,
-    form: CheckedForm,
-    visitor: SignedIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: Now,
-    sandboxes: Sandboxes,
-) -> Response:
-    del form  # checked
-    trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    with shown_again_on_error(request, _trial_form(session, visitor, trial, settings, now, sandboxes)):
-        crud.approve(session, actor=visitor.actor, trial=trial, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial_id}?done=approved", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @page(router, "/trials/{trial_id}/reject")
 def reject_page(
-    request: Request, trial_id: TrialId, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    access.require_role(
-        visitor.actor.user,
-        access.Role.APPROVER,
-        access.Role.PLATFORM_ENGINEER,
-        to="approve or reject requests",
-    )
-    return render(
-        request, visitor, "reject.html", {"trial": views.trial(trial, owner=_owner(session, trial), now=now)}
-    )
+    access.check_decides(visitor.actor.user)
+    return render(request, visitor, "reject.html", _shown(session, trial, now=now, sandboxes=sandboxes))
 
 
 @router.post("/trials/{trial_id}/reject")
 def reject(
-    request: Request, trial_id: TrialId, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
 ) -> Response:
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     shown = FormPage(
         "reject.html",
-        {"trial": views.trial(trial, owner=_owner(session, trial), now=now)},
+        _shown(session, trial, now=now, sandboxes=sandboxes),
         values={"reason": text(form, "reason")},
         fields={"(form)": "reason"},
     )
-    with shown_again_on_error(request, shown):
+
+    def write() -> str:
         checks = Checks()
         reason = checks.required(
             text(form, "reason"),
@@ -311,6 +322,6 @@ def reject(
         )
         checks.raise_any()
         crud.reject(session, actor=visitor.actor, trial=trial, reason=reason, now=now)
-    session.commit()
-    wake_reconciler(request)
-    return RedirectResponse(f"/trials/{trial_id}?done=rejected", status_code=status.HTTP_303_SEE_OTHER)
+        return "rejected"
+
+    return _written(request, session, trial, shown=shown, write=write)

@@ -55,17 +55,17 @@ import docker
 import docker.errors
 import structlog
 
+from orchestrator.drivers import common, probe
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
+    LOG_TAIL,
     TRIAL_LABEL,
-    Handle,
     Observation,
     Status,
     TrialSpec,
 )
 from orchestrator.drivers.docker import firewall, specs
 from orchestrator.drivers.docker.nft import Nftables
-from orchestrator.drivers.probe import http_ok
 from orchestrator.egress import EgressPolicy
 from orchestrator.errors import (
     DenError,
@@ -79,8 +79,6 @@ from orchestrator.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PROBE_TIMEOUT_CAP = 2.0  # seconds: poll must stay quick whatever a manifest says
-FAILED_LOG_LINES = 10
 _GONE = ("exited", "dead")
 
 
@@ -197,7 +195,7 @@ class DockerDriver:
 
     # --- start ----------------------------------------------------------------------------
 
-    def start(self, spec: TrialSpec) -> Handle:
+    def start(self, spec: TrialSpec) -> None:
         specs.validate(spec)
         with _engine(f"starting trial {spec.trial_id}"):
             volumes = {c.name: self._image_volumes(c.image) for c in spec.components}
@@ -209,17 +207,8 @@ class DockerDriver:
                 if self._recorded(network) != allowed:  # made meanwhile by another start
                     allowed = self._recorded(network)
                     self._protect(spec, allowed)
-            containers = {
-                c.name: self._ensure_container(spec, c, network.id, volumes[c.name], allowed)
-                for c in spec.components
-            }
-        return {
-            "network": network.name,
-            "network_id": network.id,
-            "bridge": firewall.bridge_name(spec.trial_id),
-            "internal": not spec.egress,
-            "containers": containers,
-        }
+            for component in spec.components:
+                self._ensure_container(spec, component, network.id, volumes[component.name], allowed)
 
     def _destinations(self, spec: TrialSpec) -> tuple[firewall.Destination, ...]:
         """The declared egress as addresses, names resolved now (first start only)."""
@@ -309,7 +298,7 @@ class DockerDriver:
         network_id: str,
         volumes: list[str],
         allowed: Sequence[firewall.Destination],
-    ) -> str:
+    ) -> None:
         kwargs = specs.container_kwargs(
             spec,
             component,
@@ -326,7 +315,6 @@ class DockerDriver:
         if container.status == "created":
             self._start_container(container, component.name)
             log.info("container started", trial_id=spec.trial_id, component=component.name)
-        return str(container.id)
 
     def _create_or_get(self, kwargs: dict[str, Any]) -> Any:
         try:
@@ -368,7 +356,7 @@ class DockerDriver:
 
     # --- poll -----------------------------------------------------------------------------
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+    def poll(self, spec: TrialSpec) -> Observation:
         with _engine(f"observing trial {spec.trial_id}"):
             network = self._find_network(spec.trial_id)
             if network is None:
@@ -404,7 +392,7 @@ class DockerDriver:
                 waiting.append(f"{component.name} is {container.state}")
                 continue
             running.append(f"Container {component.name} running")
-            endpoints.update(self._endpoints(component, container))
+            endpoints.update(common.endpoints(component, container.target))
             if self._ready(component, container):
                 ready.append(f"{component.name} is ready")
             else:
@@ -424,33 +412,19 @@ class DockerDriver:
             error = state.get("Error") or ""
             return f"Component {container.component} cannot start: {error}" if error else ""
         why = " (out of memory)" if state.get("OOMKilled") else ""
-        lines = self._last_lines(container.id)
-        return f"Component {container.component} exited with code {state.get('ExitCode')}{why}" + (
-            f"; last log lines:\n{lines}" if lines else ""
+        raw = self.client.api.logs(container.id, tail=common.FAILED_LOG_LINES)
+        output = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return common.with_last_lines(
+            f"Component {container.component} exited with code {state.get('ExitCode')}{why}", output
         )
-
-    def _last_lines(self, container_id: str) -> str:
-        raw = self.client.api.logs(container_id, tail=FAILED_LOG_LINES)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        return "\n".join(line[:300] for line in text.splitlines()[-FAILED_LOG_LINES:])
-
-    @staticmethod
-    def _endpoints(component: Component, container: _Seen) -> dict[str, str]:
-        endpoints = {}
-        for key, port in specs.exposed_ports(component):
-            target = container.target(port.container_port)
-            if target:
-                endpoints[key] = specs.url(*target)
-        return endpoints
 
     @staticmethod
     def _ready(component: Component, container: _Seen) -> bool:
-        probe = component.readiness_probe
-        if probe is None:
+        check = component.readiness_probe
+        if check is None:
             return True
-        target = container.target(probe.http_get.port)
-        timeout = min(probe.timeout_seconds, PROBE_TIMEOUT_CAP)
-        return target is not None and http_ok(*target, probe.http_get.path, timeout)
+        target = container.target(check.http_get.port)
+        return target is not None and probe.answers(check, *target)
 
     # --- stop, remaining, list ------------------------------------------------------------
 
@@ -557,7 +531,9 @@ class DockerDriver:
 
     # --- logs -----------------------------------------------------------------------------
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
+    def logs(
+        self, trial_id: str, component: str, *, follow: bool = False, tail: int = LOG_TAIL
+    ) -> Iterator[str]:
         """A component's log lines (stdout and stderr), oldest first; `follow` keeps going."""
         name = specs.container_name(trial_id, component)
         with _engine(f"reading the logs of {name}"):

@@ -25,11 +25,8 @@ The decisions, in one place:
   writable), every capability dropped, `no-new-privileges`, uid/gid 10001, never privileged,
   no binds, no mounts, no devices, the Docker socket never present, CPU/memory/PID limits from
   the manifest with swap disabled, no restart, a bounded json-file log.
-- Environment: component env, then the trial's parameters (the user's choices override the
-  supplier's defaults), then the reserved `DEN_*` variables the driver sets. A parameter may not
-  name a reserved variable (`DEN_*`, and variables that change how a process loads code or where
-  it finds things, such as `PATH`, `HOME` or `LD_PRELOAD`): that is refused, never silently
-  dropped.
+- Environment, tmpfs sizes, labels, endpoint keys and URLs: the rules both runtimes share
+  (`orchestrator/drivers/common.py`).
 """
 
 from __future__ import annotations
@@ -38,23 +35,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from orchestrator import manifest
-from orchestrator.drivers.base import (
-    COMPONENT_LABEL,
-    INSTANCE_LABEL,
-    MANAGED_LABEL,
-    MANAGED_VALUE,
-    TRIAL_LABEL,
-    TrialSpec,
-)
+from orchestrator.drivers import common
+from orchestrator.drivers.base import COMPONENT_LABEL, INSTANCE_LABEL, TRIAL_LABEL, TrialSpec
 from orchestrator.drivers.docker import firewall
-from orchestrator.errors import PermanentError, Problem, ValidationFailed
-from orchestrator.manifest import Component, Port, parse_cpu, parse_memory
+from orchestrator.errors import PermanentError
+from orchestrator.manifest import Component, parse_cpu, parse_memory
 
 PREFIX = "den-"
-TEMPLATE_LABEL = "innovation-den.io/template"
-SANDBOX_USER = "10001:10001"
-TMPFS_MAX_BYTES = 64 * 2**20
+SANDBOX_USER = f"{common.SANDBOX_UID}:{common.SANDBOX_UID}"
 TMPFS_OPTIONS = "rw,noexec,nosuid,nodev"
 LOG_CONFIG: dict[str, Any] = {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}}
 # Trial ids become part of Docker object names: keep them to what every Docker name accepts.
@@ -79,10 +67,6 @@ def container_name(trial_id: str, component: str) -> str:
     return f"{PREFIX}{check_trial_id(trial_id)}-{component}"
 
 
-def trial_labels(trial_id: str, instance: str = "default") -> dict[str, str]:
-    return {TRIAL_LABEL: trial_id, MANAGED_LABEL: MANAGED_VALUE, INSTANCE_LABEL: instance}
-
-
 def trial_filter(trial_id: str | None = None, *, instance: str | None = None) -> dict[str, list[str]]:
     """A Docker list filter: resources of one trial, or (None) of any trial of `instance`."""
     if trial_id is not None:
@@ -100,65 +84,25 @@ def network_kwargs(spec: TrialSpec, allowed: Sequence[firewall.Destination] = ()
         "internal": not spec.egress,
         "check_duplicate": True,
         "options": {firewall.BRIDGE_OPTION: firewall.bridge_name(spec.trial_id)},
-        "labels": {
-            **trial_labels(spec.trial_id, spec.instance),
-            TEMPLATE_LABEL: spec.template,
-            firewall.EGRESS_LABEL: firewall.to_label(allowed),
-        },
+        "labels": {**common.labels(spec), firewall.EGRESS_LABEL: firewall.to_label(allowed)},
     }
-
-
-def exposed_ports(component: Component) -> list[tuple[str, Port]]:
-    """(endpoint key, port) of each exposed port: the first is keyed by the component name."""
-    exposed = [p for p in component.ports if p.expose]
-    return [
-        (component.name if i == 0 else f"{component.name}-{port.name}", port)
-        for i, port in enumerate(exposed)
-    ]
 
 
 def port_bindings(component: Component, publish_host: str) -> dict[str, tuple[str, None]]:
     """Each exposed port on `publish_host` with an ephemeral host port chosen by Docker."""
-    return {f"{p.container_port}/tcp": (publish_host, None) for _, p in exposed_ports(component)}
+    return {f"{p.container_port}/tcp": (publish_host, None) for _, p in common.exposed_ports(component)}
 
 
 def tmpfs_mounts(component: Component, image_volumes: Iterable[str] = ()) -> dict[str, str]:
     """Small tmpfs mounts for writable paths and over the image's `VOLUME`s."""
-    memory = parse_memory(component.resources.memory)
-    size = min(TMPFS_MAX_BYTES, memory // 4)
-    options = f"{TMPFS_OPTIONS},size={size},mode=1777"
+    options = f"{TMPFS_OPTIONS},size={common.tmpfs_bytes(component)},mode=1777"
     return dict.fromkeys([*component.writable_paths, *sorted(image_volumes)], options)
-
-
-def is_reserved_env(name: str) -> bool:
-    return manifest.is_reserved_env(name)
-
-
-def environment(spec: TrialSpec, component: Component) -> dict[str, str]:
-    """Component env < trial parameters < the driver's own `DEN_*` variables."""
-    problems = [
-        Problem(
-            f"parameters.{name}",
-            f"{name} is reserved and cannot be set by a parameter",
-            "rename the parameter",
-        )
-        for name in spec.parameters_env
-        if is_reserved_env(name)
-    ]
-    if problems:
-        raise ValidationFailed(problems)
-    env = {**component.env, **spec.parameters_env}
-    if "HOME" not in env and component.writable_paths:
-        env["HOME"] = component.writable_paths[0]  # uid 10001 has no writable home otherwise
-    env.update({"DEN_TRIAL_ID": spec.trial_id, "DEN_COMPONENT": component.name})
-    return env
 
 
 def validate(spec: TrialSpec) -> None:
     """Refuse a spec the builders would refuse, before anything is created for it."""
     check_trial_id(spec.trial_id)
-    for component in spec.components:
-        environment(spec, component)
+    common.check_parameters(spec)
 
 
 def limits(component: Component) -> dict[str, Any]:
@@ -207,12 +151,8 @@ def container_kwargs(
         "command": list(component.command) if component.command is not None else None,
         "name": name,
         "hostname": component.name,
-        "labels": {
-            **trial_labels(spec.trial_id, spec.instance),
-            COMPONENT_LABEL: component.name,
-            TEMPLATE_LABEL: spec.template,
-        },
-        "environment": environment(spec, component),
+        "labels": common.labels(spec, component.name),
+        "environment": common.environment(spec, component),
         "network": network,
         "networking_config": {network: {"Aliases": [component.name]}},
         "ports": port_bindings(component, publish_host),
@@ -222,15 +162,6 @@ def container_kwargs(
         **limits(component),
         **hardening(),
     }
-
-
-def url(host: str, port: int | str) -> str:
-    """`http://host:port/`; an unspecified publish address is reached on loopback."""
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def component_of(labels: Mapping[str, str] | None) -> str:

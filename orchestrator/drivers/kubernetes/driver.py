@@ -17,23 +17,24 @@ from typing import Any
 
 import structlog
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from orchestrator.drivers import common, probe
 from orchestrator.drivers.base import (
     COMPONENT_LABEL,
     INSTANCE_LABEL,
+    LOG_TAIL,
     MANAGED_LABEL,
     MANAGED_VALUE,
     TRIAL_LABEL,
-    Handle,
     Observation,
     Status,
     TrialSpec,
 )
 from orchestrator.drivers.kubernetes import images, manifests
 from orchestrator.drivers.kubernetes.informer import Informer, Summary, wait_synced
-from orchestrator.drivers.probe import http_ok
+from orchestrator.drivers.kubernetes.lease import load_configuration
 from orchestrator.errors import NotFound, PermanentError, RetryableError, RuntimeUnavailable
 from orchestrator.settings import Settings
 
@@ -131,14 +132,7 @@ class KubernetesDriver:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KubernetesDriver:
-        configuration = client.Configuration()
-        if settings.kubeconfig:
-            config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
-        else:
-            try:
-                config.load_incluster_config(client_configuration=configuration)
-            except config.ConfigException:
-                config.load_kube_config(client_configuration=configuration)
+        configuration = load_configuration(settings)
         peers: list[dict[str, Any]] = [
             {
                 "namespaceSelector": {
@@ -204,7 +198,7 @@ class KubernetesDriver:
         with _api("reaching the API server"):
             client.VersionApi(self.api).get_code()
 
-    def start(self, spec: TrialSpec) -> Handle:
+    def start(self, spec: TrialSpec) -> None:
         objects = manifests.trial_objects(
             spec, ingress_from=self.ingress_from, pod_pids_limit=self.pod_pids_limit
         )
@@ -212,7 +206,6 @@ class KubernetesDriver:
         for obj in objects:
             self._create(obj)
         log.info("trial applied", trial_id=spec.trial_id, namespace=namespace, objects=len(objects))
-        return {"namespace": namespace}
 
     def _create(self, obj: dict[str, Any]) -> None:
         kind, namespace = obj["kind"], obj["metadata"].get("namespace")
@@ -231,7 +224,7 @@ class KubernetesDriver:
         except _Exists:
             return  # converging: it is already there
 
-    def poll(self, spec: TrialSpec, handle: Handle) -> Observation:
+    def poll(self, spec: TrialSpec) -> Observation:
         namespace = manifests.namespace_name(spec.trial_id)
         found = [n for n in self._caches()["namespaces"].snapshot() if n["name"] == namespace]
         if not found or found[0]["phase"] == "Terminating":
@@ -254,8 +247,11 @@ class KubernetesDriver:
         ready = {p["component"] for p in pods if p["ready"] and not p["deleting"]}
         progress += [f"{c.name} is ready" for c in spec.components if c.name in ready]
         if all(c.name in ready for c in spec.components):
-            endpoints = self._endpoints(spec, namespace)
-            if self._answering(spec, endpoints):
+            addresses = self._service_addresses(namespace)
+            endpoints: dict[str, str] = {}
+            for component in spec.components:
+                endpoints.update(common.endpoints(component, _at(addresses.get(component.name))))
+            if self._answering(spec, addresses):
                 return Observation(Status.READY, endpoints=endpoints, progress=tuple(progress))
             return Observation(
                 Status.PENDING, message="waiting for the services to answer", progress=tuple(progress)
@@ -287,34 +283,35 @@ class KubernetesDriver:
         try:
             with _api(f"reading the last logs of {component}"):
                 text = self.core.read_namespaced_pod_log(
-                    pod["name"], namespace, container=component, previous=True, tail_lines=10
+                    pod["name"],
+                    namespace,
+                    container=component,
+                    previous=True,
+                    tail_lines=common.FAILED_LOG_LINES,
                 )
         except (NotFound, RuntimeUnavailable, PermanentError):
             return failure
-        lines = str(text).strip()
-        return f"{failure}; last output:\n{lines}"[:2000] if lines else failure
+        return common.with_last_lines(failure, str(text))
 
-    def _endpoints(self, spec: TrialSpec, namespace: str) -> dict[str, str]:
-        services = {s["name"]: s for s in self._in("services", namespace)}
-        endpoints: dict[str, str] = {}
-        for component in spec.components:
-            service = services.get(component.name)
-            exposed = [p for p in component.ports if p.expose]
-            for index, port in enumerate(exposed):
-                if service and service["cluster_ip"]:
-                    key = component.name if index == 0 else f"{component.name}-{port.name}"
-                    endpoints[key] = f"http://{service['cluster_ip']}:{port.container_port}/"
-        return endpoints
+    def _service_addresses(self, namespace: str) -> dict[str, str]:
+        """Component name -> its Service's cluster address: where this machine reaches it."""
+        return {
+            s["name"]: s["cluster_ip"]
+            for s in self._in("services", namespace)
+            if s["cluster_ip"] and s["cluster_ip"] != "None"
+        }
 
     @staticmethod
-    def _answering(spec: TrialSpec, endpoints: dict[str, str]) -> bool:
-        """Pods can be Ready a moment before their Service routes to them: probe through it."""
+    def _answering(spec: TrialSpec, addresses: dict[str, str]) -> bool:
+        """Pods can be Ready a moment before their Service routes to them: probe through it,
+        on the probe's port when it is exposed (the only ports the orchestrator may reach)."""
         for component in spec.components:
-            probe, url = component.readiness_probe, endpoints.get(component.name)
-            if probe is None or url is None:
+            check = component.readiness_probe
+            exposed = {port.container_port for _, port in common.exposed_ports(component)}
+            if check is None or check.http_get.port not in exposed:
                 continue
-            host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
-            if not http_ok(host, int(port), probe.http_get.path, min(probe.timeout_seconds, 2.0)):
+            address = addresses.get(component.name)
+            if address is None or not probe.answers(check, address, check.http_get.port):
                 return False
         return True
 
@@ -346,7 +343,9 @@ class KubernetesDriver:
                 running.setdefault(pod["trial"], set()).add(pod["component"])
         return running
 
-    def logs(self, trial_id: str, component: str, *, follow: bool = False, tail: int = 200) -> Iterator[str]:
+    def logs(
+        self, trial_id: str, component: str, *, follow: bool = False, tail: int = LOG_TAIL
+    ) -> Iterator[str]:
         namespace = manifests.namespace_name(trial_id)
         with _api(f"finding the pod of {component}"):
             found = self.core.list_namespaced_pod(
@@ -392,6 +391,11 @@ class KubernetesDriver:
     def close(self) -> None:
         for informer in (self._informers or {}).values():
             informer.stop()
+
+
+def _at(address: str | None) -> Callable[[int], tuple[str, int] | None]:
+    """Where this machine reaches a port of a component whose Service has `address`."""
+    return lambda port: (address, port) if address else None
 
 
 class _Exists(Exception):

@@ -9,7 +9,8 @@ only), a ServiceAccount with no token, and a Deployment and a Service per compon
 `restricted`, before anything is applied.
 
 Limits: CPU, memory and ephemeral storage are set on every container (and counted by the
-quota); writable paths are size-limited tmpfs. Kubernetes has no per-container PID limit: each
+quota); writable paths are size-limited tmpfs. Environment, tmpfs sizes and labels follow the
+rules both runtimes share (`orchestrator/drivers/common.py`). Kubernetes has no per-container PID limit: each
 component is one pod of one container, and the node's kubelet caps every pod at its
 `podPidsLimit`, so `check_pids` refuses a component that declares more than the nodes give, and
 each pod records what it declared and what the node enforces (annotations).
@@ -21,24 +22,17 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orchestrator.drivers.base import (
-    COMPONENT_LABEL,
-    INSTANCE_LABEL,
-    MANAGED_LABEL,
-    MANAGED_VALUE,
-    TRIAL_LABEL,
-    TrialSpec,
-)
+from orchestrator.drivers import common
+from orchestrator.drivers.base import COMPONENT_LABEL, TEMPLATE_LABEL, TRIAL_LABEL, TrialSpec
 from orchestrator.errors import PermanentError, Problem, ValidationFailed
-from orchestrator.manifest import Component, is_reserved_env, parse_cpu, parse_memory
+from orchestrator.manifest import Component, parse_cpu, parse_memory
 
 Obj = dict[str, Any]
 SERVICE_ACCOUNT = "den-sandbox"
-UID = 10001
+UID = common.SANDBOX_UID
 ALLOWED_KINDS = frozenset(
     {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Deployment", "Service"}
 )
-TEMPLATE_LABEL = "innovation-den.io/template"
 PIDS_DECLARED = "innovation-den.io/pids-declared"
 PIDS_ENFORCED = "innovation-den.io/pids-enforced"
 #: Every container's disk: with a read-only root and tmpfs writable paths only its logs (and
@@ -64,15 +58,7 @@ def _label_value(text: str) -> str:
 
 
 def labels(spec: TrialSpec, component: str | None = None) -> dict[str, str]:
-    found = {
-        TRIAL_LABEL: spec.trial_id,
-        MANAGED_LABEL: MANAGED_VALUE,
-        INSTANCE_LABEL: spec.instance,
-        TEMPLATE_LABEL: _label_value(spec.template),
-    }
-    if component is not None:
-        found[COMPONENT_LABEL] = component
-    return found
+    return {**common.labels(spec, component), TEMPLATE_LABEL: _label_value(spec.template)}
 
 
 def _meta(spec: TrialSpec, name: str, component: str | None = None) -> Obj:
@@ -281,26 +267,12 @@ def service_account(spec: TrialSpec) -> Obj:
 
 
 def _env(spec: TrialSpec, component: Component) -> list[Obj]:
-    problems = [
-        Problem(f"parameters.{name}", f"{name} is reserved", "rename the parameter")
-        for name in spec.parameters_env
-        if is_reserved_env(name)
-    ]
-    if problems:
-        raise ValidationFailed(problems)
-    values: dict[str, str] = {
-        **component.env,
-        **spec.parameters_env,
-        "DEN_TRIAL_ID": spec.trial_id,
-        "DEN_COMPONENT": component.name,
-    }
-    values.setdefault("HOME", component.writable_paths[0] if component.writable_paths else "/tmp")
+    values = common.environment(spec, component)
     return [{"name": key, "value": value} for key, value in sorted(values.items())]
 
 
 def _volumes(component: Component) -> tuple[list[Obj], list[Obj]]:
-    memory = parse_memory(component.resources.memory)
-    size = min(64 * 2**20, memory // 4)
+    size = common.tmpfs_bytes(component)
     volumes, mounts = [], []
     for index, path in enumerate(component.writable_paths):
         name = f"writable-{index}"
