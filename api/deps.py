@@ -75,13 +75,6 @@ def get_actor(
 ActorDep = Annotated[crud.Actor, Depends(get_actor)]
 
 
-def wake_reconciler(request: Request) -> None:
-    """Tell an in-process reconciler that intent changed, so it acts now."""
-    wake = getattr(request.app.state, "wake", None)
-    if wake is not None:
-        wake.set()
-
-
 async def get_base_url(request: Request, settings: SettingsDep) -> str:
     """The service's public URL: DEN_PUBLIC_URL, or what this request was sent to."""
     return settings.public_url or str(request.base_url)

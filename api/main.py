@@ -19,7 +19,7 @@ import web
 from api import errors, sandbox_origin, sandbox_proxy
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
-from orchestrator import __version__, crud, metrics, startup
+from orchestrator import __version__, crud, leadership, metrics, startup
 from orchestrator.drivers import load_driver
 from orchestrator.drivers.base import Driver
 from orchestrator.lifecycle import Phase
@@ -42,11 +42,20 @@ def create_app(
         app.state.engine, app.state.settings, app.state.driver = engine, settings, driver
         app.state.sandbox_proxy = sandbox_proxy.SandboxProxy(settings)
         stop = threading.Event()
-        thread = None
+        thread = keeper = None
         if with_reconciler:
-            reconciler = Reconciler(engine=engine, driver=driver or load_driver(settings), settings=settings)
-            app.state.wake = reconciler.wake
+            wake = threading.Event()
+            # Other `den serve` or `den reconcile` on the same database may run: one leads.
+            keeper = app.state.leadership = leadership.build(settings, on_gain=wake.set)
+            reconciler = Reconciler(
+                engine=engine,
+                driver=driver or load_driver(settings),
+                settings=settings,
+                wake=wake,
+                leader=keeper.is_leader,
+            )
             thread = threading.Thread(target=reconciler.run, args=(stop,), name="reconciler", daemon=True)
+            keeper.start()
             thread.start()
         log.info("started", driver=settings.driver, reconciler=with_reconciler)
         try:
@@ -54,8 +63,10 @@ def create_app(
         finally:
             stop.set()
             if thread is not None:
-                app.state.wake.set()
+                wake.set()
                 thread.join(timeout=10)
+            if keeper is not None:
+                keeper.stop()
             await app.state.sandbox_proxy.aclose()
             engine.dispose()
 

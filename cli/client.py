@@ -1,7 +1,7 @@
 """The HTTP client behind `denctl`: one place that talks to the API and turns its errors into
 messages and exit codes.
 
-Exit codes (documented in the README): 0 success, 1 refused by the server (a rule, a conflict,
+Exit codes (documented in docs/cli.md): 0 success, 1 refused by the server (a rule, a conflict,
 invalid input, a server error), 2 usage, 3 server unreachable, 4 not found, 5 not signed in or
 not allowed (401/403).
 """

@@ -118,24 +118,35 @@ def reconcile(
 ) -> None:
     """Run the reconciler alone (a second Deployment beside the API)."""
     from cli.health import serve_health
-    from orchestrator import db
+    from orchestrator import db, leadership
     from orchestrator.drivers import load_driver
+    from orchestrator.errors import DenError
     from orchestrator.reconciler import Reconciler
     from orchestrator.startup import prepare
 
     settings = _settings()
     engine = prepare(settings)
-    stop = threading.Event()
-    reconciler = Reconciler(engine=engine, driver=load_driver(settings), settings=settings)
+    stop, wake = threading.Event(), threading.Event()
+    try:
+        # Several `den reconcile` may run: one leads, the others stand by (and take over).
+        keeper = leadership.build(settings, on_gain=wake.set)
+    except DenError as exc:
+        typer.echo(f"den reconcile: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    reconciler = Reconciler(
+        engine=engine, driver=load_driver(settings), settings=settings, wake=wake, leader=keeper.is_leader
+    )
 
     if health_port is not None:
-        # A pass may wait out the longest back-off; a loop silent for much longer is stuck.
+        # A pass may wait out the longest back-off; a loop silent for much longer is stuck, and
+        # so is a leadership keeper (a hung leader would keep its claim and nobody would act).
         serve_health(
             health_host,
             health_port,
-            last_turn=lambda: reconciler.last_turn,
+            last_turn=lambda: min(reconciler.last_turn, keeper.last_tick),
             database_ok=lambda: db.problem(engine),
             stale_after=120.0,
+            leader=keeper.is_leader,
         )
 
     def _stop(*_: object) -> None:
@@ -144,7 +155,11 @@ def reconcile(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    reconciler.run(stop)
+    keeper.start()
+    try:
+        reconciler.run(stop)
+    finally:
+        keeper.stop()  # a standby takes over at its next try, not after the lease runs out
 
 
 @db_app.command("upgrade")
@@ -156,6 +171,29 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     engine = db.make_engine(settings.effective_database_url)
     db.upgrade(engine, revision)
     typer.echo(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (replaced whole).")],
+) -> None:
+    """Copy the embedded SQLite database to FILE while the service runs (PostgreSQL: pg_dump).
+
+    To restore: stop the service, copy FILE to the database's path (DEN_DATA_DIR/den.db),
+    remove den.db-wal and den.db-shm beside it, start the service (docs/operating-ha.md)."""
+    from orchestrator import db
+    from orchestrator.errors import DenError
+
+    settings = _settings()
+    try:
+        made = db.backup_sqlite(settings.effective_database_url, file)
+    except DenError as exc:
+        typer.echo(f"den db backup: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"den db backup: cannot write {file}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backed up to {made.path} ({made.size} bytes, schema revision {made.revision})")
 
 
 @images_app.command("build")

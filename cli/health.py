@@ -3,7 +3,9 @@
 - /healthz answers 200 while the reconciler's loop keeps turning (its latest turn, successful
   or not, ended less than `stale_after` seconds ago) and 503 when it is stuck: a liveness probe
   then restarts the process.
-- /readyz answers 200 when the database answers, 503 otherwise.
+  A standby (another reconciler leads) is alive too: its loop turns, it just does nothing.
+- /readyz answers 200 when the database answers, 503 otherwise; its body says whether this
+  reconciler leads (`"leader": true`) or stands by.
 - /metrics is the Prometheus exposition of the reconciler's counters and gauges.
 
 Standard library only (http.server in a daemon thread): the reconciler has no web framework.
@@ -38,19 +40,21 @@ def serve_health(
     last_turn: Callable[[], float],
     database_ok: Callable[[], str | None],
     stale_after: float,
+    leader: Callable[[], bool] = lambda: True,
 ) -> ThreadingHTTPServer:
     """Start the server in a daemon thread and return it (call shutdown() to stop it).
-    `database_ok` returns None when the database answers, else what went wrong."""
+    `database_ok` returns None when the database answers, else what went wrong; `leader`
+    whether this reconciler leads."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 status, body = health_status(last_turn(), now=time.monotonic(), stale_after=stale_after)
-                self._send(status, json.dumps(body).encode(), "application/json")
+                self._send(status, json.dumps({**body, "leader": leader()}).encode(), "application/json")
             elif self.path == "/readyz":
                 problem = database_ok()
                 body = (
-                    {"status": "ready"}
+                    {"status": "ready", "leader": leader()}
                     if problem is None
                     else {"reason": "DatabaseUnavailable", "detail": problem[:200]}
                 )

@@ -8,9 +8,12 @@ PostgreSQL is used through `DEN_DATABASE_URL`. The schema is owned by Alembic
 from __future__ import annotations
 
 import fcntl
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
+
+from orchestrator.errors import PermanentError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL advisory lock key held while one process migrates or loads the catalogue, so that
@@ -117,3 +122,92 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    size: int
+    revision: str
+
+
+def backup_sqlite(url: str, target: Path) -> Backup:
+    """An online copy of the embedded database into `target`, while the service runs.
+
+    SQLite's backup API copies every page in one step inside one read transaction: in WAL mode
+    writers go on meanwhile and the copy is the database as of that moment. The copy is made
+    beside `target` (same file system), switched to a single self-contained file (no WAL),
+    checked, flushed to disk and renamed over `target`, so `target` is whole or absent."""
+    source = sqlite_path(url)
+    target = target.resolve()
+    if target == source.resolve():
+        raise PermanentError(
+            f"{target} is the database itself: back it up to another file", reason="BadBackupTarget"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        _copy(source, partial)
+        revision = _check(partial)
+        with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Backup(path=target, size=target.stat().st_size, revision=revision)
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of an SQLite URL; a clear refusal for anything else."""
+    if not url.startswith("sqlite"):
+        raise PermanentError(
+            "den db backup copies the embedded SQLite database; this one is "
+            f"{url.split(':', 1)[0]}. Back PostgreSQL up with its own tools, e.g. "
+            '`pg_dump --format=custom --file=den.dump "$DATABASE_URL"` (restore with '
+            "pg_restore), or the point-in-time recovery of a managed service.",
+            reason="NotSqlite",
+        )
+    database = url.removeprefix("sqlite:///")
+    if url in ("sqlite://", "sqlite:///:memory:") or not database:
+        raise PermanentError("the database is in memory: there is no file to back up", reason="NotSqlite")
+    path = Path(database)
+    if not path.is_file():
+        raise PermanentError(
+            f"no database at {path}: check DEN_DATA_DIR (or DEN_DATABASE_URL)", reason="NoDatabase"
+        )
+    return path
+
+
+def _copy(source: Path, partial: Path) -> None:
+    partial.unlink(missing_ok=True)
+    origin = sqlite3.connect(source, timeout=30)
+    copy = sqlite3.connect(partial)
+    try:
+        origin.execute("PRAGMA busy_timeout=30000")
+        origin.backup(copy)  # all pages in one step: a consistent snapshot
+        copy.execute("PRAGMA journal_mode=DELETE")  # one file, whatever the source's mode
+        copy.commit()
+    finally:
+        copy.close()
+        origin.close()
+
+
+def _check(path: Path) -> str:
+    """The copy's schema revision, once SQLite has found it sound."""
+    connection = sqlite3.connect(path)
+    try:
+        verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise PermanentError(f"the copy failed its integrity check: {verdict}", reason="BackupCorrupt")
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+    finally:
+        connection.close()
+    return str(row[0]) if row else "none"

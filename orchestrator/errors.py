@@ -57,6 +57,13 @@ class RuntimeUnavailable(RetryableError):
     reason = "RuntimeUnavailable"
 
 
+class NotLeading(RetryableError):
+    """This reconciler lost the lead while working: it stops acting, and the leader (another
+    reconciler) carries on."""
+
+    reason = "NotLeading"
+
+
 class NotFound(PermanentError):
     reason = "NotFound"
 

@@ -30,3 +30,4 @@ DECISIONS = Counter(
     ["subject", "decision"],
 )
 EVALUATIONS = Counter("den_evaluations_total", "Evaluations recorded, by decision.", ["decision"])
+LEADER = Gauge("den_reconciler_leader", "1 while this reconciler leads (acts), 0 while it stands by.")

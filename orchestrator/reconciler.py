@@ -1,14 +1,23 @@
 """The reconciler: makes the runtime match what the database says, and records what it sees.
 
-`reconcile_once(now=...)` is level-triggered: it loads only the trials that need work (starting,
-stopping, failed, or Ready and due to end), acts on each in its own transaction, and returns
-when it next needs to wake: the next `expires_at`, the next poll of a starting sandbox, or the
-next liveness check / orphan sweep. `run()` is the loop around it; it sleeps until that time or
-until the API signals a change, so expiry is scheduled, not found by polling.
+Level-triggered and per trial. Each turn of the loop loads only the trials that need work
+(starting, stopping, failed, Ready and due to end, decided requests) and hands each one to a
+work queue (`orchestrator.workqueue`): runtime calls and readiness probes of different trials
+run concurrently within a bound, in separate lanes for starting and ending, and a trial whose
+work meets a `RetryableError` is retried alone after its own delay (exponential from the
+error's `delay`, capped) while every other trial goes on. Only an unreachable runtime
+(`RuntimeUnavailable`) pauses runtime work, until `ping` answers again.
 
-Crash safety comes from ordering: a phase is committed before the runtime call it leads to, and
-every driver call converges when repeated, so killing the process at any point and starting it
-again finishes the work. Runtime outages (`RetryableError`) back off and never touch the trial.
+The loop sleeps until the soonest of: the next `expires_at`, a trial's next poll or retry, the
+next liveness check or orphan sweep; and it wakes at once when a piece of work finishes or a
+commit changes intent (`crud.on_intent_change`, and PostgreSQL's LISTEN/NOTIFY for an API in
+another process), so expiry is scheduled, not found by polling.
+
+Crash safety comes from ordering: a phase is committed before the runtime call it leads to
+(`crud.commit_phase_before_runtime`), and every driver call converges when repeated, so killing
+the process at any point and starting it again finishes the work. With several reconcilers,
+only the leader acts (`leader()`, kept by `orchestrator.leadership`); it is asked before every
+piece of work and before each call that changes the runtime.
 """
 
 from __future__ import annotations
@@ -21,20 +30,24 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from orchestrator import catalogue, crud, metrics, review
-from orchestrator.drivers.base import Driver, Observation, Status, TrialSpec
-from orchestrator.errors import DenError, RetryableError
+from orchestrator.drivers.base import Driver, Status, TrialSpec
+from orchestrator.errors import DenError, NotLeading, RetryableError, RuntimeUnavailable
 from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import TemplateVersion, Trial, TrialEvent
+from orchestrator.models import TemplateVersion, Trial
 from orchestrator.settings import Settings
+from orchestrator.workqueue import MIN_DELAY, Schedule, WorkQueue, retry_delay
 
 log = structlog.get_logger("reconciler")
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 30.0  # seconds: the longest wait before a retry, of a trial or of the runtime
 FAST_POLL = 0.05  # seconds between polls of a sandbox in its first seconds of starting
 FAST_POLL_WINDOW = timedelta(seconds=10)
+FAILED_TURN_WAIT = 1.0  # seconds: a turn that failed (the database away) waits at least this
+LIVENESS, SWEEP = "~liveness", "~sweep"  # keys of the fleet-wide checks (never trial ids)
+STARTING = (Phase.REQUESTED, Phase.PROVISIONING)
 
 
 def build_spec(trial: Trial, manifest: TemplateManifest, *, instance: str = "default") -> TrialSpec:
@@ -67,84 +80,226 @@ def stop_reason(trial: Trial, *, now: datetime, quarantined: bool = False) -> tu
     return None
 
 
+def lane(trial: Trial, *, now: datetime) -> str:
+    """Pure: which pool works on the trial. Starting sandboxes (polls, probes) never hold up
+    ending ones (teardowns, decisions), and the other way round."""
+    starting = Phase(trial.phase) in STARTING and trial.end_requested_at is None
+    if starting and not is_expired(now=now, expires_at=trial.expires_at):
+        return "start"
+    return "end"
+
+
+def poll_delay(trial: Trial, *, now: datetime, interval: float) -> float:
+    """Pure: a sandbox that has just been started is watched closely (most become ready within
+    a few seconds, and every poll saved there is latency a person waits for); after that, the
+    configured interval."""
+    if Phase(trial.phase) in STARTING and now - trial.phase_changed_at < FAST_POLL_WINDOW:
+        return min(interval, FAST_POLL)
+    return interval
+
+
+def _always() -> bool:
+    return True
+
+
 @dataclass
 class Reconciler:
     engine: Engine
     driver: Driver
     settings: Settings
+    #: Whether this reconciler leads (cheap: a flag kept by `orchestrator.leadership`).
+    leader: Callable[[], bool] = _always
     wake: threading.Event = field(default_factory=threading.Event)
     #: time.monotonic() at the end of the loop's latest turn (successful or not): the health
     #: endpoint of `den reconcile` reports the loop stuck when it grows old.
     last_turn: float = field(default_factory=time.monotonic)
-    _last_liveness: datetime | None = None
-    _last_sweep: datetime | None = None
+    runtime_up: bool = True
+    _schedule: Schedule = field(default_factory=Schedule)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _paused_until: datetime | None = None
+    _outages: int = 0
+    _next_check: dict[str, datetime] = field(default_factory=dict)
     _manifests: dict[int, TemplateManifest] = field(default_factory=dict)
+    _clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _queue: WorkQueue = field(init=False)
 
-    # --- one pass ------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # An in-memory database is one connection: its trials are worked on one at a time.
+        size = 1 if self.engine.url.database in (None, "", ":memory:") else self.settings.reconciler_workers
+        self._queue = WorkQueue(lanes={"start": size, "end": size, "fleet": 1}, on_done=self.wake.set)
+
+    # --- one turn ------------------------------------------------------------------------
 
     def reconcile_once(self, *, now: datetime) -> datetime:
-        """Act on every trial that needs it; return when to wake next."""
-        with metrics.RECONCILE_SECONDS.time():
-            with Session(self.engine, expire_on_commit=False) as session:
-                due = crud.trials_needing_work(session, now=now)
-            wake_at = [now + timedelta(seconds=self.settings.liveness_interval)]
-            for trial in due:
-                if self._reconcile_trial(trial.id, now=now):
-                    wake_at.append(now + timedelta(seconds=self._poll_delay(trial, now=now)))
-            wake_at += self._periodic(now=now)
-            with Session(self.engine) as session:
-                expiry = crud.next_expiry(session)
-            if expiry is not None:
-                wake_at.append(expiry)
-            return max(min(wake_at), now)
+        """One pass run to completion, at a fixed `now`: every due trial is worked on (several
+        at once) and the pass returns when all of that work has finished, with when to wake
+        next. `run()` does the same without waiting for the work."""
+        self.dispatch(now=now, clock=lambda: now, polls=False)
+        self._queue.drain()
+        return self.next_wake(now=now)
 
-    def _poll_delay(self, trial: Trial, *, now: datetime) -> float:
-        """A sandbox that has just been started is watched closely (most become ready within a
-        few seconds, and every poll saved there is latency a person waits for); after that,
-        the configured interval."""
-        starting = trial.phase in (Phase.REQUESTED, Phase.PROVISIONING)
-        if starting and now - trial.phase_changed_at < FAST_POLL_WINDOW:
-            return min(self.settings.poll_interval, FAST_POLL)
-        return self.settings.poll_interval
+    def dispatch(self, *, now: datetime, clock: Callable[[], datetime], polls: bool = True) -> None:
+        """Hand every trial that needs work, and the fleet-wide checks when due, to the work
+        queue; `clock` gives each piece of work its own `now` when it starts. `polls=False`
+        (a one-off pass) also polls trials whose next poll is not due yet; a trial backing off
+        after a retryable error always waits."""
+        if not self.leader() or not self._runtime_answers(now=now):
+            return
+        self._clock = clock
+        with metrics.RECONCILE_SECONDS.time(), Session(self.engine) as session:
+            due = crud.trials_needing_work(session, now=now)
+        with self._lock:
+            self._schedule.keep_only({trial.id for trial in due})
+            ready = [t for t in due if self._schedule.due(t.id, now=now, polls=polls)]
+        for trial in ready:
+            self._submit(trial.id, lane=lane(trial, now=now), clock=clock)
+        for key, check in ((LIVENESS, self._check_liveness), (SWEEP, self.sweep_orphans)):
+            if key not in self._next_check or self._next_check[key] <= now:
+                self._submit_check(key, check, clock=clock)
 
-    def _periodic(self, *, now: datetime) -> list[datetime]:
-        liveness = timedelta(seconds=self.settings.liveness_interval)
-        sweep = timedelta(seconds=self.settings.sweep_interval)
-        if self._last_liveness is None or now - self._last_liveness >= liveness:
-            self._check_liveness(now=now)
-            self._last_liveness = now
-        if self._last_sweep is None or now - self._last_sweep >= sweep:
-            self.sweep_orphans(now=now)
-            self._last_sweep = now
-        return [self._last_liveness + liveness, self._last_sweep + sweep]
+    def next_wake(self, *, now: datetime) -> datetime:
+        with Session(self.engine) as session:
+            expiry = crud.next_expiry(session, after=now)
+        with self._lock:
+            retry = self._schedule.earliest(after=now)
+        # Only times still to come: work in flight wakes the loop itself when it finishes.
+        times = [
+            now + timedelta(seconds=self.settings.liveness_interval),
+            *(
+                t
+                for t in (expiry, retry, self._paused_until, *self._next_check.values())
+                if t is not None and t > now
+            ),
+        ]
+        return max(min(times), now + timedelta(seconds=MIN_DELAY))
 
-    def _reconcile_trial(self, trial_id: str, *, now: datetime) -> bool:
-        """Advance one trial; True while it still needs polling."""
-        bound = log.bind(trial_id=trial_id)
-        with Session(self.engine, expire_on_commit=False) as session:
+    def _runtime_answers(self, *, now: datetime) -> bool:
+        """While the runtime is away nothing is asked of it but `ping`, after a back-off."""
+        if self._paused_until is None:
+            return True
+        if now < self._paused_until:
+            return False
+        try:
+            self.driver.ping()
+        except RuntimeUnavailable as exc:
+            self._runtime_away(exc, now=now)
+            return False
+        self._runtime_back()
+        return True
+
+    def _runtime_away(self, exc: RuntimeUnavailable, *, now: datetime) -> None:
+        with self._lock:
+            if self._paused_until is not None and now < self._paused_until:
+                return  # the same outage, met by other work of the same turn
+            self._outages += 1
+            pause = retry_delay(attempt=self._outages, base=0.5, cap=MAX_BACKOFF)
+            self._paused_until = now + timedelta(seconds=pause)
+        if self.runtime_up:
+            log.warning("runtime_unavailable", error=exc.log_message, retry_in=pause)
+        self.runtime_up = False
+        metrics.RUNTIME_UP.set(0)
+        metrics.RECONCILE_ERRORS.labels(reason=exc.reason).inc()
+
+    def _runtime_back(self) -> None:
+        with self._lock:
+            self._outages, self._paused_until = 0, None
+        if not self.runtime_up:
+            log.info("runtime_available")
+        self.runtime_up = True
+        metrics.RUNTIME_UP.set(1)
+
+    # --- work items ----------------------------------------------------------------------
+
+    def _submit(self, trial_id: str, *, lane: str, clock: Callable[[], datetime]) -> None:
+        self._queue.submit(trial_id, lane=lane, work=lambda: self._work(trial_id, clock=clock))
+
+    def _submit_check(self, key: str, check: Callable[..., object], *, clock: Callable[[], datetime]) -> None:
+        def work() -> None:
+            now = clock()
+            try:
+                self._guard()
+                check(now=now)
+            except RuntimeUnavailable as exc:
+                self._runtime_away(exc, now=now)
+            except NotLeading:
+                pass
+            except Exception:  # a fleet check that fails is tried again at its next time
+                metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
+                log.exception("check_error", check=key)
+            interval = self.settings.liveness_interval if key == LIVENESS else self.settings.sweep_interval
+            self._next_check[key] = now + timedelta(seconds=interval)
+
+        self._queue.submit(key, lane="fleet", work=work)
+
+    def _work(self, trial_id: str, *, clock: Callable[[], datetime]) -> None:
+        """Advance one trial, then schedule when to look at it again."""
+        now = clock()
+        try:
+            self._guard()
+            again = self._reconcile_trial(trial_id, now=now)
+        except NotLeading:
+            return
+        except RuntimeUnavailable as exc:
+            self._runtime_away(exc, now=now)
+            return
+        except RetryableError as exc:
+            self._retry(trial_id, reason=exc.reason, error=exc.log_message, base=exc.delay, now=now)
+            return
+        except Exception:  # a bug met by one trial must not stall every other trial
+            metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
+            log.exception("trial_error", trial_id=trial_id)
+            self._retry(trial_id, reason="Unexpected", error="", base=1.0, now=now)
+            return
+        with self._lock:
+            self._schedule.done(
+                trial_id,
+                again_at=now + timedelta(seconds=max(MIN_DELAY, again if again is not None else 0.0)),
+            )
+
+    def _retry(self, trial_id: str, *, reason: str, error: str, base: float, now: datetime) -> None:
+        with self._lock:
+            when = self._schedule.retry(trial_id, now=now, base=base, cap=MAX_BACKOFF)
+        metrics.RECONCILE_ERRORS.labels(reason=reason).inc()
+        log.warning(
+            "trial_retry",
+            trial_id=trial_id,
+            reason=reason,
+            error=error,
+            retry_in=round((when - now).total_seconds(), 3),
+        )
+
+    def _guard(self) -> None:
+        if not self.leader():
+            raise NotLeading("This reconciler no longer leads")
+
+    def _reconcile_trial(self, trial_id: str, *, now: datetime) -> float | None:
+        """Advance one trial in its own transactions; seconds until it needs looking at again
+        (None: only when something changes)."""
+        with crud.quiet(Session(self.engine, expire_on_commit=False)) as session:
             trial = session.get(Trial, trial_id)
             if trial is None:
-                return False
+                return None
             try:
                 busy = self._advance(session, trial, now=now)
                 session.commit()
-                return busy
             except RetryableError:
                 session.rollback()
                 raise
             except DenError as exc:
                 session.rollback()
-                bound.warning("trial_failed", reason=exc.reason, error=exc.log_message)
-                self._fail(trial_id, reason=Reason.RUNTIME_ERROR, message=exc.detail, now=now)
-                return True
-            except Exception:  # a bug met by one trial must not stall every other trial
-                session.rollback()
-                metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
-                bound.exception("trial_error")
-                return True
+                log.warning("trial_failed", trial_id=trial_id, reason=exc.reason, error=exc.log_message)
+                if self._record_failure(trial_id, reason=Reason.RUNTIME_ERROR, message=exc.detail, now=now):
+                    return self._reconcile_trial(trial_id, now=now)  # clean up at once
+                return FAST_POLL
+        if not busy:
+            return None
+        return poll_delay(trial, now=now, interval=self.settings.poll_interval)
 
     def _advance(self, session: Session, trial: Trial, *, now: datetime) -> bool:
+        """One step of the trial's life; True while it still needs watching."""
         phase = Phase(trial.phase)
+        if phase is Phase.STOPPED:  # ended since the turn that handed out this work
+            return False
         if phase is Phase.PENDING_APPROVAL:
             return self._settle_approval(session, trial, now=now)
         if phase is Phase.FAILED:
@@ -153,16 +308,18 @@ class Reconciler:
             )
         if phase is Phase.STOPPING:
             return self._teardown(session, trial, now=now)
-        ending = stop_reason(trial, now=now, quarantined=self._quarantined(session, trial))
+        quarantined = trial.end_requested_at is not None and crud.version_quarantined(session, trial)
+        ending = stop_reason(trial, now=now, quarantined=quarantined)
         if ending is not None:
             if ending[0] is Reason.EXPIRED and trial.expires_at is not None:
                 metrics.TEARDOWN_DELAY.observe((now - trial.expires_at).total_seconds())
             return self._begin_teardown(session, trial, *ending, now=now)
         if phase is Phase.REQUESTED:
-            self._transition(session, trial, Phase.PROVISIONING, Reason.STARTING, "Creating the sandbox", now)
-            session.commit()  # the phase is durable before the runtime is touched
-            trial.runtime_handle = self.driver.start(self._spec(session, trial))
-            session.add(trial)
+            self._commit_phase(
+                session, trial, Phase.PROVISIONING, Reason.STARTING, "Creating the sandbox", now
+            )
+            self._guard()
+            self.driver.start(self._spec(session, trial))
             return True
         if phase is Phase.PROVISIONING:
             return self._provision(session, trial, now=now)
@@ -188,23 +345,22 @@ class Reconciler:
                     Reason.TEMPLATE_QUARANTINED,
                     "The template version was quarantined before approval: nothing was made",
                 )
-                if self._quarantined(session, trial)
+                if crud.version_quarantined(session, trial)
                 else (Reason.USER_REQUESTED, "Withdrawn before approval: nothing was made")
             )
             self._transition(session, trial, Phase.STOPPED, reason, message, now, ended_at=now)
             return False
         if trial.approved_at is None:
             return False
-        self._transition(
+        self._commit_phase(
             session, trial, Phase.REQUESTED, Reason.APPROVED, f"Approved by {trial.approved_by}", now
         )
-        session.commit()  # durable before the sandbox is asked for, in this same pass
         return self._advance(session, trial, now=now)
 
     def _provision(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         spec = self._spec(session, trial)
-        observed = self.driver.poll(spec, trial.runtime_handle)
-        self._record_progress(session, trial, observed, now=now)
+        observed = self.driver.poll(spec)
+        crud.record_new_progress(session, trial=trial, steps=observed.progress, now=now)
         if observed.status is Status.READY:
             metrics.TIME_TO_READY.observe((now - trial.created_at).total_seconds())
             self._transition(
@@ -234,33 +390,29 @@ class Reconciler:
             )
         if observed.status is Status.MISSING:
             # Half made (e.g. a crash between runtime calls): starting again converges.
-            trial.runtime_handle = self.driver.start(spec)
-            session.add(trial)
+            self._guard()
+            self.driver.start(spec)
         return True
 
     def _fail_then_clean(
         self, session: Session, trial: Trial, reason: Reason, message: str, now: datetime
     ) -> bool:
-        self._transition(session, trial, Phase.FAILED, reason, message, now)
-        session.commit()
+        self._commit_phase(session, trial, Phase.FAILED, reason, message, now)
         return self._begin_teardown(session, trial, reason, "Removing whatever was made", now=now)
 
     def _begin_teardown(
         self, session: Session, trial: Trial, reason: Reason, message: str, *, now: datetime
     ) -> bool:
-        self._transition(session, trial, Phase.STOPPING, reason, message, now)
-        session.commit()  # durable before the runtime is touched
+        self._commit_phase(session, trial, Phase.STOPPING, reason, message, now)
         return self._teardown(session, trial, now=now)
 
     def _teardown(self, session: Session, trial: Trial, *, now: datetime) -> bool:
+        self._guard()
         self.driver.stop(trial.id)
         left = self.driver.remaining(trial.id)
         if left:
-            self._record_progress(
-                session,
-                trial,
-                Observation(Status.PENDING, progress=(f"Still removing: {', '.join(sorted(left)[:5])}",)),
-                now=now,
+            crud.record_new_progress(
+                session, trial=trial, now=now, steps=(f"Still removing: {', '.join(sorted(left)[:5])}",)
             )
             return True
         reason = Reason(trial.reason)
@@ -271,7 +423,7 @@ class Reconciler:
             "removed and nothing remains",
         }.get(reason, f"Stopped after a failure ({reason}); nothing remains")
         if reason in FAILURE_REASONS:
-            message = f"{message}: {self._failure_message(session, trial)}"[:2000]
+            message = f"{message}: {crud.last_failure_message(session, trial)}"[:2000]
         self._transition(session, trial, Phase.STOPPED, reason, message, now, ended_at=now, endpoints={})
         return False
 
@@ -281,15 +433,14 @@ class Reconciler:
         """Ready trials must have every component running; a suspect is polled to say why."""
         running = self.driver.running_components()
         with Session(self.engine) as session:
-            ready = session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
             suspects = [
                 (trial, self._spec(session, trial))
-                for trial in ready
+                for trial in crud.ready_trials(session)
                 if not {c.name for c in self._manifest(session, trial).spec.components}
                 <= running.get(trial.id, set())
             ]
         for trial, spec in suspects:
-            observed = self.driver.poll(spec, trial.runtime_handle)
+            observed = self.driver.poll(spec)
             if observed.status is Status.MISSING:
                 self._fail(
                     trial.id,
@@ -313,23 +464,33 @@ class Reconciler:
         orphans = sorted(present - live)
         for trial_id in orphans:
             log.warning("orphan_removed", trial_id=trial_id)
+            self._guard()
             self.driver.stop(trial_id)
             metrics.ORPHANS_REMOVED.inc()
-            with Session(self.engine) as session:
-                crud.audit(session, actor=None, action="orphan.remove", obj=("runtime", trial_id), now=now)
+            with crud.quiet(Session(self.engine)) as session:
+                crud.record_orphan_removed(session, trial_id=trial_id, now=now)
                 session.commit()
         return orphans
 
     # --- helpers -------------------------------------------------------------------------
 
     def _fail(self, trial_id: str, *, reason: Reason, message: str, now: datetime) -> None:
-        with Session(self.engine) as session:
+        """A failure seen by a fleet-wide check: recorded, and the teardown handed to the
+        ending lane at once."""
+        if self._record_failure(trial_id, reason=reason, message=message, now=now):
+            with self._lock:
+                self._schedule.forget(trial_id)
+            self._submit(trial_id, lane="end", clock=self._clock)
+
+    def _record_failure(self, trial_id: str, *, reason: Reason, message: str, now: datetime) -> bool:
+        """Commit `Failed` for a live trial; False when it was not live (nothing written)."""
+        with crud.quiet(Session(self.engine)) as session:
             trial = session.get(Trial, trial_id)
-            if trial is None or trial.phase not in (Phase.REQUESTED, Phase.PROVISIONING, Phase.READY):
-                return
+            if trial is None or trial.phase not in (*STARTING, Phase.READY):
+                return False
             self._transition(session, trial, Phase.FAILED, reason, message, now)
             session.commit()
-        self._reconcile_trial(trial_id, now=now)  # clean up at once, not on the next pass
+        return True
 
     def _transition(
         self,
@@ -344,43 +505,18 @@ class Reconciler:
         crud.record_transition(
             session, trial=trial, to=to, reason=reason, message=message, now=now, **observed
         )
+        self._count(trial, to, reason)
+
+    def _commit_phase(
+        self, session: Session, trial: Trial, to: Phase, reason: Reason, message: str, now: datetime
+    ) -> None:
+        crud.commit_phase_before_runtime(session, trial=trial, to=to, reason=reason, message=message, now=now)
+        self._count(trial, to, reason)
+
+    @staticmethod
+    def _count(trial: Trial, to: Phase, reason: Reason) -> None:
         metrics.TRANSITIONS.labels(phase=str(to), reason=str(reason)).inc()
         log.info("transition", trial_id=trial.id, phase=str(to), reason=str(reason))
-
-    def _record_progress(
-        self, session: Session, trial: Trial, observed: Observation, *, now: datetime
-    ) -> None:
-        if not observed.progress:
-            return
-        seen = set(
-            session.exec(
-                select(TrialEvent.message).where(
-                    TrialEvent.trial_id == trial.id, col(TrialEvent.kind) == "Progress"
-                )
-            ).all()
-        )
-        for step in observed.progress:
-            if step not in seen:
-                crud.record_progress(session, trial=trial, message=step, now=now)
-
-    @staticmethod
-    def _quarantined(session: Session, trial: Trial) -> bool:
-        """Only asked of trials that are ending, so the status read is rare."""
-        if trial.end_requested_at is None:
-            return False
-        version = session.get(TemplateVersion, trial.template_version_id)
-        return version is not None and version.status == "Quarantined"
-
-    @staticmethod
-    def _failure_message(session: Session, trial: Trial) -> str:
-        return (
-            session.exec(
-                select(TrialEvent.message)
-                .where(TrialEvent.trial_id == trial.id, TrialEvent.phase == Phase.FAILED)
-                .order_by(col(TrialEvent.id).desc())
-            ).first()
-            or trial.message
-        )
 
     def _manifest(self, session: Session, trial: Trial) -> TemplateManifest:
         """The manifest as it runs, its images pinned as published. Versions are immutable and
@@ -401,27 +537,32 @@ class Reconciler:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, clock: Callable[[], datetime] | None = None) -> None:
-        """Reconcile until `stop` is set; back off while the runtime is unavailable."""
+        """Reconcile until `stop` is set. Work runs in the queue's pools; the loop only hands
+        it out and sleeps until the next thing to do."""
         now_fn = clock or (lambda: datetime.now(UTC))
-        backoff = 0.0
-        while not stop.is_set():
-            now = now_fn()
-            try:
-                wake_at = self.reconcile_once(now=now)
-                metrics.RUNTIME_UP.set(1)
-                backoff = 0.0
-            except RetryableError as exc:
-                metrics.RUNTIME_UP.set(0)
-                metrics.RECONCILE_ERRORS.labels(reason=exc.reason).inc()
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
-                log.warning("reconcile_retry", reason=exc.reason, error=exc.log_message, retry_in=backoff)
-                wake_at = now + timedelta(seconds=backoff)
-            except Exception:  # the loop must survive anything; the error is logged
-                metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
-                log.exception("reconcile_error")
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
-                wake_at = now + timedelta(seconds=backoff)
-            self.last_turn = time.monotonic()
-            delay = (wake_at - now_fn()).total_seconds()
-            self.wake.wait(timeout=max(0.0, min(delay, self.settings.idle_wakeup)))
-            self.wake.clear()
+        unregister = crud.on_intent_change(self.wake.set)
+        listener = crud.listen_for_intent(self.engine, self.wake.set, stop)
+        try:
+            while not stop.is_set():
+                self.wake.clear()  # before the turn: a wake-up during it is never lost
+                wait, failed = self._turn(now_fn)
+                self.last_turn = time.monotonic()
+                # A failed turn waits its minimum whatever wakes it: the loop never spins.
+                (stop if failed else self.wake).wait(timeout=wait)
+        finally:
+            unregister()
+            self._queue.shutdown()
+            if listener is not None:
+                listener.join(timeout=5)
+
+    def _turn(self, now_fn: Callable[[], datetime]) -> tuple[float, bool]:
+        """Hand out what is due; how long to sleep, and whether the turn failed."""
+        now = now_fn()
+        try:
+            self.dispatch(now=now, clock=now_fn)
+            wait = (self.next_wake(now=now) - now_fn()).total_seconds()
+        except Exception:  # the loop must survive anything (the database away); it is logged
+            metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
+            log.exception("reconcile_error")
+            return FAILED_TURN_WAIT, True
+        return max(MIN_DELAY, min(wait, self.settings.idle_wakeup)), False

@@ -3,7 +3,7 @@
 A trial's exposed component answers at `<trial id>-<component>.<DEN_SANDBOX_DOMAIN>`, with the
 scheme and port of the den's public URL. Being its own origin, a supplier's page cannot read
 the den's cookies or pages, nor another sandbox's; with the sandbox domain on another site
-than the den's (README: Security), the den's `SameSite` cookies are not even sent to it.
+than the den's (docs/security.md), the den's `SameSite` cookies are not even sent to it.
 
 Pure: names in, names out. One DNS label carries both names: trial ids are `t` + 12 hex digits
 (no hyphen), so the first hyphen splits them, and a component name (a manifest DNS label of

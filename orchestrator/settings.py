@@ -1,7 +1,8 @@
 """Settings: one pydantic-settings object read from `DEN_*` environment variables.
 
-Every field carries a description and a group (`json_schema_extra`), from which the README's
-settings table is checked (tests/unit/test_docs.py fails when a setting is undocumented).
+Every field carries a description and a group (`json_schema_extra`), from which the settings
+table of docs/settings.md is written (scripts/gen-docs) and checked (tests/unit/test_docs.py
+fails when a setting is undocumented).
 Unsafe defaults are refused in production mode (`DEN_ENVIRONMENT=production`).
 """
 
@@ -262,8 +263,55 @@ class Settings(BaseSettings):
     idle_wakeup: float = _setting(
         2.0,
         "reconciler",
-        "Longest sleep of a reconciler that runs apart from the API (it then looks for new requests).",
+        "Longest sleep of the reconciler's loop. Commits that change intent "
+        "wake it at once (on PostgreSQL also from other processes, by LISTEN/NOTIFY), so this "
+        "only bounds how late it notices a change made some other way.",
         gt=0,
+    )
+    reconciler_workers: int = _setting(
+        8,
+        "reconciler",
+        "Trials worked on at once in each of the reconciler's two lanes "
+        "(starting sandboxes; ending them): runtime calls and readiness probes of different "
+        "trials run concurrently, so one slow trial never holds up another's expiry.",
+        ge=1,
+        le=64,
+    )
+    leader_election: Literal["auto", "none", "postgres", "kubernetes"] = _setting(
+        "auto",
+        "reconciler",
+        "How one of several reconcilers is chosen to act (the others "
+        "stand by and take over): `postgres`, a session advisory lock on the database; "
+        "`kubernetes`, a Lease in `DEN_KUBERNETES_ORCHESTRATOR_NAMESPACE`; `auto`, the Lease "
+        "with the Kubernetes driver inside a cluster, else the advisory lock on PostgreSQL, else "
+        "(SQLite) a file lock beside the database; `none`, every reconciler acts (only when "
+        "exactly one runs).",
+    )
+    leader_renew_interval: float = _setting(
+        2.0,
+        "reconciler",
+        "Seconds between a reconciler's checks of its leadership (the leader "
+        "renews its claim, a standby tries to take it). On PostgreSQL a standby takes over "
+        "within about two of these plus one second of the leader's death or loss of its "
+        "database connection.",
+        ge=0.2,
+        le=30,
+    )
+    leader_lease_seconds: int = _setting(
+        10,
+        "reconciler",
+        "Kubernetes Lease duration: a leader that has not renewed its Lease "
+        "for this long stops acting (a little before), and a standby then takes over. At least "
+        "twice `DEN_LEADER_RENEW_INTERVAL`.",
+        ge=2,
+        le=300,
+    )
+    leader_identity: str = _setting(
+        "",
+        "reconciler",
+        "This reconciler's name as the leader (the Lease's `holderIdentity`); "
+        "the chart sets the pod's name. Empty: the host name and process id.",
+        max_length=128,
     )
     # --- docker
     docker_host: str = _setting(
@@ -326,7 +374,7 @@ class Settings(BaseSettings):
         "Domain under which each sandbox gets an origin of its own, "
         "`<trial>-<component>.<domain>`, with the scheme and port of the den's public URL. "
         "In production a wildcard DNS name and a wildcard TLS certificate on another site than "
-        "the den's (README: Security); the default resolves to loopback in browsers.",
+        "the den's (docs/security.md); the default resolves to loopback in browsers.",
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     )
     max_request_bytes: int = _setting(1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024)
@@ -400,6 +448,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _leader_timing(self) -> Settings:
+        """A Lease renewed less than twice per duration is lost to one slow renewal."""
+        if self.leader_lease_seconds < 2 * self.leader_renew_interval:
+            raise ValueError(
+                "DEN_LEADER_LEASE_SECONDS must be at least twice "
+                "DEN_LEADER_RENEW_INTERVAL: lengthen the lease or renew more often"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_the_den_among_sandboxes(self) -> Settings:
         """Requests for the sandbox domain never reach the den: the den cannot live there, and
         in production sandboxes must not be named below the den's own host either (they would
@@ -414,7 +472,7 @@ class Settings(BaseSettings):
         if self.environment == "production" and den and domain.endswith("." + den):
             raise ValueError(
                 "DEN_SANDBOX_DOMAIN is below the den's own host: in production "
-                "give sandboxes a domain on another site (README: Security)"
+                "give sandboxes a domain on another site (docs/security.md)"
             )
         return self
 

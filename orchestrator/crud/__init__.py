@@ -25,12 +25,18 @@ from orchestrator.crud.evaluations import (
     report,
 )
 from orchestrator.crud.observed import (
+    commit_phase_before_runtime,
     count_by_phase,
+    last_failure_message,
     live_trial_ids,
     next_expiry,
+    ready_trials,
+    record_new_progress,
+    record_orphan_removed,
     record_progress,
     record_transition,
     trials_needing_work,
+    version_quarantined,
 )
 from orchestrator.crud.outcomes import supplier_outcomes, template_outcomes
 from orchestrator.crud.sandbox_access import (
@@ -73,6 +79,7 @@ from orchestrator.crud.trials import (
     create_trial,
     get_trial,
     list_trials,
+    owner_names,
     parameter_problems,
     request_end,
     trial_events,
@@ -96,6 +103,7 @@ from orchestrator.crud.users import (
     token_expiry,
     update_user,
 )
+from orchestrator.crud.wakeups import listen_for_intent, on_intent_change, quiet
 
 __all__ = [
     "STATUS_CHANGES",
@@ -116,6 +124,7 @@ __all__ = [
     "authenticate_token",
     "changed_trials",
     "check_openable",
+    "commit_phase_before_runtime",
     "consume_grant",
     "count_by_phase",
     "create_share_link",
@@ -133,6 +142,7 @@ __all__ = [
     "has_sandbox_session",
     "hash_token",
     "issue_token",
+    "last_failure_message",
     "latest_versions",
     "list_audit",
     "list_share_links",
@@ -141,14 +151,21 @@ __all__ = [
     "list_tokens",
     "list_trials",
     "list_users",
+    "listen_for_intent",
     "live_trial_ids",
     "next_expiry",
+    "on_intent_change",
     "only_component",
+    "owner_names",
     "parameter_problems",
     "pending_decisions",
     "pk",
     "publish_template",
     "put_evaluation",
+    "quiet",
+    "ready_trials",
+    "record_new_progress",
+    "record_orphan_removed",
     "record_progress",
     "record_transition",
     "reject",
@@ -176,6 +193,7 @@ __all__ = [
     "upstream_for_cookie",
     "upstream_for_token",
     "usage",
+    "version_quarantined",
     "version_review",
     "visible_trials_query",
 ]

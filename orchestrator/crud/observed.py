@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from orchestrator.crud.common import trial_event
+from orchestrator.crud.common import audit, trial_event
 from orchestrator.lifecycle import LIVE_PHASES, Phase, check_transition
-from orchestrator.models import Trial
+from orchestrator.models import TemplateVersion, Trial, TrialEvent
 
 
 def record_transition(
@@ -31,8 +31,64 @@ def record_transition(
     trial_event(session, trial, now=now, kind="Transition", message=message)
 
 
+def commit_phase_before_runtime(
+    session: Session,
+    *,
+    trial: Trial,
+    to: Phase,
+    reason: str,
+    message: str,
+    now: datetime,
+) -> None:
+    """Record a transition and commit it at once: the phase is durable before the runtime call
+    it leads to, so a crash between the two is finished by the next pass, never lost."""
+    record_transition(session, trial=trial, to=to, reason=reason, message=message, now=now)
+    session.commit()
+
+
 def record_progress(session: Session, *, trial: Trial, message: str, now: datetime) -> None:
     trial_event(session, trial, now=now, kind="Progress", message=message)
+
+
+def record_new_progress(session: Session, *, trial: Trial, steps: Sequence[str], now: datetime) -> None:
+    """Record each step the runtime reports once, however often it is reported."""
+    if not steps:
+        return
+    seen = set(
+        session.exec(
+            select(TrialEvent.message).where(
+                TrialEvent.trial_id == trial.id, col(TrialEvent.kind) == "Progress"
+            )
+        ).all()
+    )
+    for step in steps:
+        if step not in seen:
+            record_progress(session, trial=trial, message=step, now=now)
+            seen.add(step)
+
+
+def last_failure_message(session: Session, trial: Trial) -> str:
+    """Why the trial failed, for its final message once the teardown is done."""
+    return (
+        session.exec(
+            select(TrialEvent.message)
+            .where(TrialEvent.trial_id == trial.id, TrialEvent.phase == Phase.FAILED)
+            .order_by(col(TrialEvent.id).desc())
+        ).first()
+        or trial.message
+    )
+
+
+def version_quarantined(session: Session, trial: Trial) -> bool:
+    """Whether the trial's template version is quarantined (asked only of ending trials)."""
+    version = session.get(TemplateVersion, trial.template_version_id)
+    return version is not None and version.status == "Quarantined"
+
+
+def record_orphan_removed(session: Session, *, trial_id: str, now: datetime) -> None:
+    audit(
+        session, actor=None, action="orphan.remove", obj=("runtime", trial_id), now=now, source="reconciler"
+    )
 
 
 def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
@@ -52,8 +108,18 @@ def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
     return session.exec(select(Trial).where(busy | ready_due | decided).order_by(col(Trial.created_at))).all()
 
 
-def next_expiry(session: Session) -> datetime | None:
-    return session.exec(select(func.min(Trial.expires_at)).where(Trial.phase == Phase.READY)).one()
+def next_expiry(session: Session, *, after: datetime | None = None) -> datetime | None:
+    """The soonest `expires_at` of a Ready trial (after `after`, when given: the due ones are
+    already being worked on)."""
+    query = select(func.min(Trial.expires_at)).where(Trial.phase == Phase.READY)
+    if after is not None:
+        query = query.where(col(Trial.expires_at) > after)
+    return session.exec(query).one()
+
+
+def ready_trials(session: Session) -> Sequence[Trial]:
+    """Every Ready trial, for the liveness check (one query, whatever their number)."""
+    return session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
 
 
 def live_trial_ids(session: Session) -> set[str]:

@@ -98,7 +98,7 @@ def test_sqlite_is_one_pod_with_the_reconciler_and_a_kept_volume() -> None:
     assert "DEN_DATABASE_URL" not in env and "DEN_BOOTSTRAP_ADMIN_TOKEN" in env
 
 
-def test_postgres_splits_the_api_from_a_single_reconciler() -> None:
+def test_postgres_splits_the_api_from_two_reconcilers_one_leading() -> None:
     objects = render("postgres.yaml")
     deployments = {
         o["metadata"]["labels"]["app.kubernetes.io/component"]: o["spec"]
@@ -109,7 +109,21 @@ def test_postgres_splits_the_api_from_a_single_reconciler() -> None:
     assert deployments["api"]["replicas"] == 2
     assert "--no-reconciler" in deployments["api"]["template"]["spec"]["containers"][0]["args"]
     reconciler = deployments["reconciler"]
-    assert reconciler["replicas"] == 1 and reconciler["strategy"]["type"] == "Recreate"
+    # Two, one leading (a Lease named after the pod): an upgrade rolls them one at a time.
+    assert reconciler["replicas"] == 2
+    assert reconciler["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    env = {e["name"]: e for e in reconciler["template"]["spec"]["containers"][0]["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["DEN_LEADER_IDENTITY"]["value"] == "$(POD_NAME)"
+    (spread,) = reconciler["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["labelSelector"]["matchLabels"] == reconciler["selector"]["matchLabels"]
+    (budget,) = [o["spec"] for o in objects if o["kind"] == "PodDisruptionBudget"]
+    assert budget == {"minAvailable": 1, "selector": reconciler["selector"]}
+    single = render("postgres.yaml", sets={"reconciler.replicas": "1"})
+    assert not [o for o in single if o["kind"] == "PodDisruptionBudget"]  # would block drains
     probes = reconciler["template"]["spec"]["containers"][0]
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -162,6 +176,22 @@ def test_rbac_is_least_privilege() -> None:
             {"kind": "ServiceAccount", "name": "den-innovation-den-api", "namespace": "den-system"}
         ],
     }
+    # Leader election: its own Lease in the release's namespace, nothing else, and no delete.
+    (role,) = [o for o in objects if o["kind"] == "Role"]
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["den-leader-den"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    (role_binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
+    assert role_binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert role_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "den-innovation-den", "namespace": "den-system"}
+    ]
     accounts = {
         spec["serviceAccountName"] for name, spec in pod_specs(objects) if name.startswith("Deployment/")
     }
@@ -198,6 +228,8 @@ def test_existing_secrets_and_outside_rbac_render_no_secret_or_cluster_object() 
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "Job",
+        "Role",
+        "RoleBinding",
     }
     env = next(iter(pod_specs(objects)))[1]["containers"][0]["env"]
     sources = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env}
@@ -257,6 +289,8 @@ def test_every_value_is_commented() -> None:
     [
         ({"api.replica": "2"}, "replica"),
         ({"api.replicas": "0"}, "/api/replicas"),
+        ({"reconciler.replicas": "0"}, "/reconciler/replicas"),
+        ({"settings.DEN_LEADER_IDENTITY": "x"}, "settings.DEN_LEADER_IDENTITY is set by the chart"),
         ({"api.replicas": "2"}, "api.replicas > 1 needs PostgreSQL"),
         ({"image.tag": "latest"}, "/image/tag"),
         ({"bootstrapToken.value": "short"}, "/bootstrapToken/value"),
@@ -652,7 +686,7 @@ def chart_database() -> Iterator[str]:
     engine.dispose()
 
 
-def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> None:
+def test_install_postgres_two_api_replicas_and_two_reconcilers(chart_database: str) -> None:
     release = Release(
         name="chart-pg",
         namespace="den-chart-" + uuid.uuid4().hex[:6],
@@ -663,13 +697,23 @@ def test_install_postgres_two_replicas_and_a_reconciler(chart_database: str) -> 
         release.install()
         pods = json.loads(kubectl("get", "pods", "-n", release.namespace, "-o", "json").stdout)
         components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods["items"])
-        assert components == ["api", "api", "reconciler"]
-        reconciler = next(
-            p for p in pods["items"] if p["metadata"]["labels"]["app.kubernetes.io/component"] == "reconciler"
+        assert components == ["api", "api", "reconciler", "reconciler"]
+        healths = [
+            f"http://{p['status']['podIP']}:8001"
+            for p in pods["items"]
+            if p["metadata"]["labels"]["app.kubernetes.io/component"] == "reconciler"
+        ]
+        for health in healths:
+            assert httpx.get(f"{health}/healthz", timeout=5).json()["status"] == "alive"
+            assert httpx.get(f"{health}/readyz", timeout=5).status_code == 200
+        # One leads, the other stands by; both are healthy and ready.
+        wait_until(
+            "exactly one reconciler leading",
+            lambda: (
+                sorted(httpx.get(f"{h}/readyz", timeout=5).json()["leader"] for h in healths) == [False, True]
+            ),
+            timeout=30,
         )
-        health = f"http://{reconciler['status']['podIP']}:8001"
-        assert httpx.get(f"{health}/healthz", timeout=5).json()["status"] == "alive"
-        assert httpx.get(f"{health}/readyz", timeout=5).status_code == 200
         with release.api() as api:
             created = api.post(
                 "/api/v1/trials",

@@ -75,7 +75,10 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(split: tuple[Se
     server, health = split
     alive = _get(f"{health}/healthz")
     assert alive.status_code == 200 and alive.json()["status"] == "alive"
-    assert _get(f"{health}/readyz").json() == {"status": "ready"}
+    deadline = time.monotonic() + 15  # the only reconciler leads once its claim is sure
+    while _get(f"{health}/readyz").json() != {"status": "ready", "leader": True}:
+        assert time.monotonic() < deadline, _get(f"{health}/readyz").text
+        time.sleep(0.2)
     assert _get(f"{health}/nowhere").status_code == 404
 
     first = server.launch(TEMPLATE, duration=600)

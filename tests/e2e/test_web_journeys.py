@@ -5,7 +5,7 @@ On every page a person reaches, axe-core (from npm, web/node_modules) checks WCA
 no violation allowed, and the page must have run under its Content-Security-Policy with no
 violation (GOV.UK's inline script allowed by its hash, so the body is marked
 `govuk-frontend-supported`). A trial launched from the pages really starts, its link answers,
-it is ended from the page and nothing of it is left in the engine. The run writes the README's
+it is ended from the page and nothing of it is left in the engine. The run writes the docs'
 screenshots (docs/screenshots/*.png). Never skipped in CI: a missing chromium or axe-core fails.
 """
 

@@ -1,5 +1,5 @@
 """The authorisation matrix: every route of the app, called as every kind of person, answers
-exactly the status that README "Who may do what" (orchestrator/access.py) promises.
+exactly the status that docs/access.md "Who may do what" (orchestrator/access.py) promises.
 
 Every route counts, as `app.routes` lists them: the REST API, routes left out of the OpenAPI
 document (`include_in_schema=False`: the old sandbox paths, `/metrics`, the document itself),
@@ -613,7 +613,7 @@ def host_routed_apps(app: FastAPI) -> dict[str, Any]:
 
 HOW_TO_ADD = (
     "For each, add a row to {table} in tests/service/test_authorisation.py with the status each "
-    'person should get (README: "Who may do what"), e.g.\n'
+    'person should get (docs/access.md, "Who may do what"), e.g.\n'
     "    ('GET', '/x/{{id}}'): Row(get('/x/1'), only(200, 'pat', others=403)),\n"
     "or for a page and its JSON twin: **page('/x', get('/x'), everyone(200)),"
 )

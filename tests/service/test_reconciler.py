@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from orchestrator import crud, db, startup
+from orchestrator.drivers.base import Observation, Status, TrialSpec
+from orchestrator.errors import RetryableError
 from orchestrator.lifecycle import Phase
-from orchestrator.models import AuditEvent, Trial, TrialEvent
+from orchestrator.models import AuditEvent, TemplateVersion, Trial, TrialEvent
 from orchestrator.reconciler import Reconciler
 from orchestrator.settings import Settings
+from tests.conftest import _fresh_postgres, postgres_url, require
 from tests.fakes import FakeDriver
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -156,17 +163,19 @@ def test_orphans_are_swept_and_audited(den) -> None:  # type: ignore[no-untyped-
 
 
 def test_a_runtime_outage_changes_no_trial_and_recovers(den) -> None:  # type: ignore[no-untyped-def]
-    from orchestrator.errors import RuntimeUnavailable
-
     reconciler, driver = den
     trial_id = launch(reconciler)
     driver.available = False
-    with pytest.raises(RuntimeUnavailable):
-        reconciler.reconcile_once(now=T0)
+    reconciler.reconcile_once(now=T0)
+    assert not reconciler.runtime_up
     assert trial(reconciler, trial_id).phase == Phase.PROVISIONING  # committed before the call
+    driver.calls.clear()
+    reconciler.reconcile_once(now=T0 + timedelta(milliseconds=100))
+    assert driver.calls == []  # paused: nothing is asked of the runtime during the back-off
     driver.available = True
     for second in range(1, 4):
         reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    assert reconciler.runtime_up
     assert trial(reconciler, trial_id).phase == Phase.READY
 
 
@@ -216,3 +225,229 @@ def test_a_stored_version_that_no_longer_validates_fails_its_trial_only(den) -> 
 def _messages(reconciler: Reconciler, trial_id: str) -> list[str]:
     with Session(reconciler.engine) as session:
         return [e.message for e in session.exec(select(TrialEvent).where(TrialEvent.trial_id == trial_id))]
+
+
+class StuckTeardown(FakeDriver):
+    """One trial's teardown keeps meeting a retryable error (a network still in use)."""
+
+    stuck: str = ""
+    stops: int = 0
+
+    def stop(self, trial_id: str) -> None:
+        if trial_id == self.stuck:
+            self.stops += 1
+            raise RetryableError("The trial network is still in use; retrying.", delay=2)
+        super().stop(trial_id)
+
+
+def test_one_trials_retryable_error_retries_that_trial_alone_after_its_own_delay(
+    settings: Settings, engine: Engine
+) -> None:
+    assert settings.templates_dir is not None
+    startup.load_catalogue(engine, settings.templates_dir, now=T0)
+    driver = StuckTeardown(ready_after=1)
+    reconciler = Reconciler(engine=engine, driver=driver, settings=settings)
+    ids = [launch(reconciler, duration=60) for _ in range(4)]
+    driver.stuck = ids[1]
+    for second in range(3):
+        reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    expiry = T0 + timedelta(seconds=60)
+    reconciler.reconcile_once(now=expiry)
+    phases = {i: trial(reconciler, i).phase for i in ids}
+    assert phases == {**dict.fromkeys(ids, Phase.STOPPED), ids[1]: Phase.STOPPING}
+    assert reconciler.runtime_up  # one trial's trouble is not an outage
+    assert driver.stops == 1
+    # Its own delay (2 s), then doubled; nobody else waits for it.
+    reconciler.reconcile_once(now=expiry + timedelta(seconds=1))
+    assert driver.stops == 1
+    reconciler.reconcile_once(now=expiry + timedelta(seconds=2))
+    assert driver.stops == 2
+    reconciler.reconcile_once(now=expiry + timedelta(seconds=5))
+    assert driver.stops == 2
+    wake = reconciler.reconcile_once(now=expiry + timedelta(seconds=6))
+    assert driver.stops == 3 and wake <= expiry + timedelta(seconds=14)
+    other = launch(reconciler, duration=3600)  # new work is not held back either
+    reconciler.reconcile_once(now=expiry + timedelta(seconds=7))
+    assert trial(reconciler, other).phase == Phase.PROVISIONING
+    driver.stuck = ""
+    reconciler.reconcile_once(now=expiry + timedelta(seconds=14))
+    assert trial(reconciler, ids[1]).phase == Phase.STOPPED
+
+
+class SlowToAnswer(FakeDriver):
+    """The components of template `pair` never answer their probes: each poll of one of its
+    trials takes a second (the drivers cap a probe at 2 s) and says Pending."""
+
+    def poll(self, spec: TrialSpec) -> Observation:
+        if spec.template.startswith("pair@"):
+            time.sleep(1.0)
+            return Observation(Status.PENDING, progress=("Waiting for the probe",))
+        return super().poll(spec)
+
+
+def test_slow_trials_never_delay_another_trials_teardown(settings: Settings, engine: Engine) -> None:
+    """Real time, the real loop: four trials whose probes never answer are starting while six
+    ordinary trials run out their time; each ordinary one begins its teardown within 2 s of
+    its `expires_at`."""
+    assert settings.templates_dir is not None
+    startup.load_catalogue(engine, settings.templates_dir, now=T0)
+    fast = settings.model_copy(
+        update={"liveness_interval": 1.0, "idle_wakeup": 30.0, "max_active_trials_per_user": 20}
+    )
+    reconciler = Reconciler(engine=engine, driver=SlowToAnswer(ready_after=1), settings=fast)
+    stop = threading.Event()
+    loop = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        slow = [launch_now(reconciler, duration=600, template="pair") for _ in range(4)]
+        ordinary = [launch_now(reconciler, duration=3 + n % 3) for n in range(6)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            trial(reconciler, i).phase != Phase.STOPPED for i in ordinary
+        ):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        reconciler.wake.set()
+        loop.join(timeout=10)
+    for trial_id in ordinary:
+        row = trial(reconciler, trial_id)
+        assert row.phase == Phase.STOPPED and row.expires_at is not None
+        began = teardown_began(reconciler, trial_id)
+        assert began - _aware(row.expires_at) <= timedelta(seconds=2), (trial_id, began)
+    assert all(trial(reconciler, i).phase == Phase.PROVISIONING for i in slow)
+
+
+def test_a_commit_that_changes_intent_wakes_the_reconciler(settings: Settings, engine: Engine) -> None:
+    """Quarantining a version ends its trials at once, with no route waking anything and a
+    reconciler that would otherwise sleep for a minute."""
+    assert settings.templates_dir is not None
+    startup.load_catalogue(engine, settings.templates_dir, now=T0)
+    lazy = settings.model_copy(
+        update={"liveness_interval": 60.0, "idle_wakeup": 60.0, "sweep_interval": 60.0}
+    )
+    reconciler = Reconciler(engine=engine, driver=FakeDriver(ready_after=1), settings=lazy)
+    stop = threading.Event()
+    loop = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        time.sleep(0.3)  # the loop is asleep now
+        trial_id = launch_now(reconciler, duration=3600)
+        assert wait_for(lambda: trial(reconciler, trial_id).phase == Phase.READY, 3.0)
+        row = trial(reconciler, trial_id)
+        with db.session_scope(engine) as session:
+            admin = crud.ensure_user(session, name="admin", role="platform_engineer", now=T0)
+            version = session.get(TemplateVersion, row.template_version_id)
+            assert version is not None
+            crud.set_version_status(
+                session,
+                actor=crud.Actor(user=admin),
+                name=row.template_name,
+                version=version.version,
+                status="Quarantined",
+                reason="a test",
+                now=datetime.now(UTC),
+            )
+        assert wait_for(lambda: trial(reconciler, trial_id).phase == Phase.STOPPED, 2.0)
+        assert trial(reconciler, trial_id).reason == "TemplateQuarantined"
+    finally:
+        stop.set()
+        reconciler.wake.set()
+        loop.join(timeout=10)
+
+
+def launch_now(reconciler: Reconciler, *, duration: int, template: str = "demo") -> str:
+    with db.session_scope(reconciler.engine) as session:
+        admin = crud.ensure_user(session, name="admin", role="platform_engineer", now=T0)
+        return crud.create_trial(
+            session,
+            actor=crud.Actor(user=admin),
+            settings=reconciler.settings,
+            now=datetime.now(UTC),
+            request=crud.TrialRequest(
+                template=template, title="t", hypothesis="h", duration_seconds=duration
+            ),
+        ).id
+
+
+def teardown_began(reconciler: Reconciler, trial_id: str) -> datetime:
+    with Session(reconciler.engine) as session:
+        event = session.exec(
+            select(TrialEvent).where(TrialEvent.trial_id == trial_id, TrialEvent.phase == Phase.STOPPING)
+        ).first()
+        assert event is not None
+        return _aware(event.at)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.postgres
+def test_another_processes_commit_reaches_a_listening_reconciler(templates_dir: Path, tmp_path: Path) -> None:
+    """PostgreSQL: an API in another process (here: another engine, its own connections)
+    wakes the reconciler by NOTIFY on commit, and a rolled-back change wakes nobody."""
+    require(bool(postgres_url()), "PostgreSQL (DEN_TEST_POSTGRES_URL)")
+    settings = Settings(
+        database_url=_fresh_postgres(postgres_url()),
+        data_dir=tmp_path,
+        templates_dir=templates_dir,
+        min_trial_duration=1,
+    )
+    engine = db.make_engine(settings.effective_database_url)
+    db.upgrade(engine)
+    assert settings.templates_dir is not None
+    startup.load_catalogue(engine, settings.templates_dir, now=T0)
+    woken, stop = threading.Event(), threading.Event()
+    listener = crud.listen_for_intent(engine, woken.set, stop)
+    assert listener is not None
+    try:
+        assert woken.wait(5)  # woken once on connecting: a change may have been missed
+        time.sleep(0.2)
+        woken.clear()
+        other = db.make_engine(settings.effective_database_url)
+        unregister = crud.on_intent_change(lambda: None)
+        try:
+            with Session(other) as session:
+                row = session.exec(select(Trial)).first()
+                assert row is None
+                admin = crud.ensure_user(session, name="admin", role="platform_engineer", now=T0)
+                crud.create_trial(
+                    session,
+                    actor=crud.Actor(user=admin),
+                    settings=settings,
+                    now=T0,
+                    request=crud.TrialRequest(
+                        template="demo", title="t", hypothesis="h", duration_seconds=60
+                    ),
+                )
+                session.rollback()
+            assert not woken.wait(1.0)
+            with db.session_scope(other) as session:
+                admin = crud.ensure_user(session, name="admin", role="platform_engineer", now=T0)
+                crud.create_trial(
+                    session,
+                    actor=crud.Actor(user=admin),
+                    settings=settings,
+                    now=T0,
+                    request=crud.TrialRequest(
+                        template="demo", title="t", hypothesis="h", duration_seconds=60
+                    ),
+                )
+            assert woken.wait(2.0)
+        finally:
+            unregister()
+            other.dispose()
+    finally:
+        stop.set()
+        listener.join(timeout=5)
+        engine.dispose()

@@ -119,6 +119,21 @@ env:
   {{- end }}
 {{- end -}}
 
+{{/* Entries appended to den.env's list in the pods that run a reconciler: the pod's name (from
+the downward API) is its name as the leader, the Lease's holderIdentity. */}}
+{{- define "den.leaderEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+- name: DEN_LEADER_IDENTITY
+  value: $(POD_NAME)
+{{- end -}}
+
+{{/* The reconcilers' Lease (orchestrator.drivers.kubernetes.lease.lease_name). */}}
+{{- define "den.leaseName" -}}
+{{- printf "den-leader-%s" (include "den.instance" .) -}}
+{{- end -}}
+
 {{/* DEN_PUBLIC_URL: as set, or the Ingress's host over https. */}}
 {{- define "den.publicUrl" -}}
 {{- if .Values.publicUrl -}}
