@@ -87,11 +87,20 @@ def _signal(pod: str, signal_number: int) -> None:
     assert found, f"no process of pod {pod} on this machine"
 
 
-def _leads(pod: str, namespace: str) -> bool:
-    """What the pod's /readyz says."""
-    ip = json.loads(kubectl("get", "pod", pod, "-n", namespace, "-o", "json").stdout)
-    answer = httpx.get(f"http://{ip['status']['podIP']}:8001/readyz", timeout=5)
-    return bool(answer.json()["leader"])
+def _leads(pod: str, namespace: str, *, within: float = 60) -> bool:
+    """What the pod's /readyz says. A process thawed after a long freeze may have been
+    restarted meanwhile by its liveness probe: its health server is then answered again once
+    it is back (refused connections until then are waited out)."""
+    deadline = time.monotonic() + within
+    while True:
+        ip = json.loads(kubectl("get", "pod", pod, "-n", namespace, "-o", "json").stdout)
+        try:
+            answer = httpx.get(f"http://{ip['status']['podIP']}:8001/readyz", timeout=5)
+            return bool(answer.json()["leader"])
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _teardown_delay(api: Any, trial: dict[str, Any]) -> float:
