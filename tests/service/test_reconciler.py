@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -295,10 +296,7 @@ def test_slow_trials_never_delay_another_trials_teardown(settings: Settings, eng
         update={"liveness_interval": 1.0, "idle_wakeup": 30.0, "max_active_trials_per_user": 20}
     )
     reconciler = Reconciler(engine=engine, driver=SlowToAnswer(ready_after=1), settings=fast)
-    stop = threading.Event()
-    loop = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
-    loop.start()
-    try:
+    with running(reconciler):
         slow = [launch_now(reconciler, duration=600, template="pair") for _ in range(4)]
         ordinary = [launch_now(reconciler, duration=3 + n % 3) for n in range(6)]
         deadline = time.monotonic() + 30
@@ -306,10 +304,6 @@ def test_slow_trials_never_delay_another_trials_teardown(settings: Settings, eng
             trial(reconciler, i).phase != Phase.STOPPED for i in ordinary
         ):
             time.sleep(0.2)
-    finally:
-        stop.set()
-        reconciler.wake.set()
-        loop.join(timeout=10)
     for trial_id in ordinary:
         row = trial(reconciler, trial_id)
         assert row.phase == Phase.STOPPED and row.expires_at is not None
@@ -327,10 +321,7 @@ def test_a_commit_that_changes_intent_wakes_the_reconciler(settings: Settings, e
         update={"liveness_interval": 60.0, "idle_wakeup": 60.0, "sweep_interval": 60.0}
     )
     reconciler = Reconciler(engine=engine, driver=FakeDriver(ready_after=1), settings=lazy)
-    stop = threading.Event()
-    loop = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
-    loop.start()
-    try:
+    with running(reconciler):
         time.sleep(0.3)  # the loop is asleep now
         trial_id = launch_now(reconciler, duration=3600)
         assert wait_for(lambda: trial(reconciler, trial_id).phase == Phase.READY, 3.0)
@@ -350,6 +341,16 @@ def test_a_commit_that_changes_intent_wakes_the_reconciler(settings: Settings, e
             )
         assert wait_for(lambda: trial(reconciler, trial_id).phase == Phase.STOPPED, 2.0)
         assert trial(reconciler, trial_id).reason == "TemplateQuarantined"
+
+
+@contextmanager
+def running(reconciler: Reconciler) -> Iterator[None]:
+    """The reconciler's real loop in a thread, on the real clock, for the body's duration."""
+    stop = threading.Event()
+    loop = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        yield
     finally:
         stop.set()
         reconciler.wake.set()
