@@ -142,9 +142,15 @@ class ApiToken(SQLModel, table=True):
 
 
 class Trial(SQLModel, table=True):
-    __table_args__ = (Index("ix_trial_phase_expires", "phase", "expires_at"),)
+    __table_args__ = (
+        Index("ix_trial_phase_expires", "phase", "expires_at"),
+        UniqueConstraint("owner_id", "name", name="uq_trial_owner_name"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=20)
     owner_id: int = Field(foreign_key="den_user.id", index=True)
+    # A name the owner chose (`metadata.name` in `denctl apply -f`), unique among their trials,
+    # so that applying the same file again finds the trial instead of starting another.
+    name: str | None = Field(default=None, max_length=63)
     department: str = Field(default="", max_length=100, index=True)
     template_version_id: int = Field(foreign_key="template_version.id", index=True)
     template_name: str = Field(max_length=40, index=True)
@@ -155,6 +161,8 @@ class Trial(SQLModel, table=True):
     hypothesis: str = Field(max_length=5000)
     success_criteria: list[str] = _json([])
     parameters: dict[str, Any] = _json({})
+    # Why a trial longer than self-service allows is needed, for the approver.
+    justification: str = Field(default="", max_length=2000)
     # Intent, written by people.
     shared_with_department: bool = False
     duration_seconds: int  # the whole trial, extensions included
@@ -171,6 +179,7 @@ class Trial(SQLModel, table=True):
     extension_requested_seconds: int | None = None
     extension_requested_at: datetime | None = _when()
     extension_requested_by: str = Field(default="", max_length=100)
+    extension_justification: str = Field(default="", max_length=2000)
     # What the sandbox reserves (its components' limits), summed for the resource caps.
     cpu_millicores: int = 0
     memory_mib: int = 0
@@ -186,6 +195,8 @@ class Trial(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     ready_at: datetime | None = _when()
     ended_at: datetime | None = _when()
+    # When the retention period removed the trial's free text (its scores are kept).
+    text_removed_at: datetime | None = _when()
 
 
 class TrialEvent(SQLModel, table=True):
@@ -257,8 +268,17 @@ class TrialEventList(SQLModel):
 
 class Evaluation(SQLModel, table=True):
     trial_id: str = Field(foreign_key="trial.id", primary_key=True, max_length=20)
+    # `draft` while the owner saves and returns; `complete` once every answer is given.
+    status: str = Field(default="complete", max_length=10)
+    # The trial's own question first: did the hypothesis hold (yes | partly | no), and was
+    # each success criterion met: [{"criterion", "met": yes | partly | no, "evidence"}].
+    hypothesis_held: str = Field(default="", max_length=10)
+    hypothesis_evidence: str = Field(default="", max_length=5000)
+    criteria_results: list[dict[str, Any]] = _json([])
     scores: dict[str, Any] = _json({})  # dimension -> {"score": 1-5, "evidence": str}
-    decision: str = Field(max_length=10)  # adopt | iterate | stop
+    decision: str = Field(default="", max_length=10)  # adopt | iterate | stop ("" in a draft)
+    # False keeps the evidence text out of the published report (the scores stay in it).
+    publish_evidence: bool = True
     lessons_learned: str = Field(default="", max_length=10000)
     private_notes: str = Field(default="", max_length=10000)
     recorded_by: int = Field(foreign_key="den_user.id")
@@ -275,6 +295,18 @@ class AuditEvent(SQLModel, table=True):
     object_id: str = Field(max_length=100)
     source: str = Field(default="", max_length=100)
     detail: dict[str, Any] = _json({})
+
+
+class Feedback(SQLModel, table=True):
+    """What someone told us through the feedback form: read by platform engineers."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(nullable=False, index=True)
+    user_id: int | None = Field(default=None, foreign_key="den_user.id")
+    page: str = Field(default="", max_length=300)
+    satisfaction: str = Field(default="", max_length=30)
+    message: str = Field(max_length=5000)
+    reply_to: str = Field(default="", max_length=320)
 
 
 class SignInAttempt(SQLModel, table=True):
