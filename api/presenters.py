@@ -112,9 +112,14 @@ def evaluation(
 ) -> schemas.EvaluationPublic:
     return schemas.EvaluationPublic(
         trial_id=row.trial_id,
-        scores=schemas.Scores.model_validate(row.scores),
+        status=row.status,
+        hypothesis_held=row.hypothesis_held,
+        hypothesis_evidence=row.hypothesis_evidence,
+        criteria_results=[schemas.CriterionResult.model_validate(r) for r in row.criteria_results],
+        scores=schemas.Scores.model_validate({d: s for d, s in row.scores.items() if s}),
         decision=row.decision,
         lessons_learned=row.lessons_learned,
+        publish_evidence=row.publish_evidence,
         private_notes=row.private_notes if show_private else None,
         recorded_by=author,
         recorded_at=row.recorded_at,

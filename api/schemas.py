@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -45,7 +46,16 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+TRIAL_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
 class TrialCreate(_Strict):
+    name: str | None = Field(
+        None,
+        max_length=63,
+        description="Your own name for the trial (`metadata.name` in `denctl apply -f`), unique "
+        "among your trials: a DNS label, up to 63 lowercase letters, digits and hyphens.",
+    )
     template: str = Field(
         min_length=1,
         max_length=110,
@@ -61,6 +71,22 @@ class TrialCreate(_Strict):
     shared_with_department: bool = Field(
         False, description="Let civil servants of your department see the trial and evaluate it."
     )
+    justification: str = Field(
+        "",
+        max_length=2000,
+        description="Why the trial needs longer than self-service allows: the approver reads it. "
+        "Optional here (the web form asks for it when an approver must agree).",
+    )
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _dns_label(cls, value: str | None) -> str | None:
+        if value is not None and not TRIAL_NAME.match(value):
+            raise ValueError(
+                "must be a DNS label: lowercase letters, digits and hyphens, starting and "
+                "ending with a letter or digit (e.g. air-quality-pilot)"
+            )
+        return value
 
 
 class TemplatePublic(BaseModel):
@@ -92,6 +118,13 @@ class TemplatePublic(BaseModel):
         "review (empty: published at once, or not reviewed yet).",
     )
     reviewed_at: datetime | None = None
+
+
+class TemplatePublished(TemplatePublic):
+    """The answer to publishing a manifest: the stored version, and whether it was already
+    stored exactly so (a repeat changes nothing: 200 with `unchanged` true)."""
+
+    unchanged: bool = Field(False, description="The same manifest was already published as this version.")
 
 
 class Change(BaseModel):
@@ -185,6 +218,16 @@ class SupplierCreate(_Strict):
 
 class ExtendRequest(_Strict):
     duration_seconds: int = Field(ge=1, le=10**8, description="Seconds to add.")
+    justification: str = Field(
+        "",
+        max_length=2000,
+        description="Why the trial needs more time, read by the approver when the extension "
+        "needs one. Optional here (the web form asks for it then).",
+    )
+
+
+class ApproveRequest(_Strict):
+    note: str = Field("", max_length=2000, description="A note for the requester, kept in the audit log.")
 
 
 class RejectRequest(_Strict):
@@ -192,28 +235,49 @@ class RejectRequest(_Strict):
 
 
 class Score(_Strict):
-    score: int = Field(ge=1, le=5)
-    evidence: str = Field(min_length=1, max_length=5000)
+    score: int | None = Field(None, ge=1, le=5, description="1-5; required unless a draft.")
+    evidence: str = Field("", max_length=5000, description="Required unless a draft.")
 
 
 class Scores(_Strict):
-    user_need: Score
-    accessibility: Score
-    security: Score
-    privacy: Score
-    interoperability: Score
-    performance: Score
-    cost_value: Score
-    ease_of_adoption: Score
+    """Every dimension is required unless the evaluation is a draft."""
+
+    user_need: Score | None = None
+    accessibility: Score | None = None
+    security: Score | None = None
+    privacy: Score | None = None
+    interoperability: Score | None = None
+    performance: Score | None = None
+    cost_value: Score | None = None
+    ease_of_adoption: Score | None = None
 
 
 assert tuple(Scores.model_fields) == DIMENSIONS, "the API's dimensions must be the scheme's"
 
+Held = Literal["yes", "partly", "no", ""]
+
+
+class CriterionResult(_Strict):
+    criterion: str = Field(max_length=500, description="One of the trial's success criteria, as it names it.")
+    met: Held = Field("", description="yes, partly or no; required unless a draft.")
+    evidence: str = Field("", max_length=5000, description="Required unless a draft.")
+
 
 class EvaluationPut(_Strict):
-    scores: Scores
-    decision: Literal["adopt", "iterate", "stop"]
+    """A complete evaluation needs every answer: whether the hypothesis held with evidence, a
+    result with evidence for each of the trial's success criteria, every dimension scored with
+    evidence, and a decision. `"status": "draft"` saves what is given, to finish later."""
+
+    status: Literal["complete", "draft"] = "complete"
+    hypothesis_held: Held = Field("", description="Did the hypothesis hold: yes, partly or no.")
+    hypothesis_evidence: str = Field("", max_length=5000)
+    criteria_results: list[CriterionResult] = Field(default_factory=list, max_length=20)
+    scores: Scores = Field(default_factory=Scores)
+    decision: Literal["adopt", "iterate", "stop", ""] = ""
     lessons_learned: str = Field("", max_length=10000)
+    publish_evidence: bool = Field(
+        True, description="False keeps the evidence text out of the published report; the scores stay."
+    )
     private_notes: str = Field(
         "",
         max_length=10000,
@@ -230,9 +294,14 @@ class Measured(BaseModel):
 
 class EvaluationPublic(BaseModel):
     trial_id: str
+    status: Literal["complete", "draft"]
+    hypothesis_held: str
+    hypothesis_evidence: str
+    criteria_results: list[CriterionResult]
     scores: Scores
     decision: str
     lessons_learned: str
+    publish_evidence: bool
     private_notes: str | None = Field(description="null when the caller may not see them.")
     recorded_by: str
     recorded_at: datetime

@@ -1,28 +1,37 @@
 """`denctl`: the kubectl-like client for Innovation Den.
 
-Verbs follow kubectl: get, describe, apply -f, delete, extend, approve, reject, open, logs,
-events, config. Resources have short names: templates (tmpl), trials (tr), suppliers.
-Output: -o table|wide|json|yaml|name; -l phase=Ready,template=x,owner=y filters trials;
--w/--watch streams changes. Exit codes: 0 success, 1 refused by the server, 2 usage,
-3 server unreachable, 4 not found, 5 not signed in or not allowed.
+Verbs follow kubectl: get, describe, apply -f, create -f, delete, extend, approve, reject, open,
+wait, logs, events, explain, api-resources, version, config. Resources have short names:
+templates (tmpl), trials (tr), suppliers; objects are named `TYPE NAME...` or `TYPE/NAME...`.
+Global flags (--server, --token, --context, -o) go before or after the verb.
+Output: -o table|wide|json|yaml|name|jsonpath=...|custom-columns=...; -l phase=Ready,owner=y
+filters trials on the server, --field-selector phase!=Stopped on the client; -w/--watch streams
+changes. Exit codes: 0 success, 1 refused by the server, 2 usage, 3 server unreachable (or not a
+den), 4 not found, 5 not signed in or not allowed.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from cli import contexts, describing, render
-from cli.client import EXIT_NOT_FOUND, EXIT_USAGE, Answer, ApiError, Client
+from cli import applying, describing, explaining, plumbing, render
+from cli.client import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, ApiError, Client
 from cli.denctl_config import config_app
-from orchestrator import catalogue
+from cli.parsing import (
+    UsageError,
+    parse_duration,
+    parse_field_selector,
+    select_fields,
+    sort_by,
+)
+from cli.plumbing import Globals, answer, call, fail, now, refs, report, trial_id
+from orchestrator import __version__
 
 app = typer.Typer(
     help=__doc__,
@@ -32,81 +41,94 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 
-RESOURCES = {
-    "templates": "templates",
-    "template": "templates",
-    "tmpl": "templates",
-    "trials": "trials",
-    "trial": "trials",
-    "tr": "trials",
-    "suppliers": "suppliers",
-    "supplier": "suppliers",
-}
+RESOURCES = plumbing.RESOURCES
 SELECTOR_KEYS = ("phase", "template", "owner", "department")
+FIELD_KEYS = {
+    "trials": ("id", "name", "phase", "reason", "template", "owner", "department", "shared_with_department"),
+    "templates": ("name", "version", "supplier", "status", "data_classification"),
+    "suppliers": ("slug", "name", "size"),
+}
 
 
-def _complete_resource(incomplete: str) -> list[str]:
+# --- completion: resources, ids from the server, output formats ----------------------------
+
+
+def _complete_resource(ctx: typer.Context, incomplete: str) -> list[str]:
+    if "/" in incomplete:
+        type_, _, start = incomplete.partition("/")
+        kind = RESOURCES.get(type_)
+        return [f"{type_}/{n}" for n in _server_names(ctx, kind, start)] if kind else []
     return [name for name in RESOURCES if name.startswith(incomplete)]
 
 
+def _complete_name(ctx: typer.Context, incomplete: str) -> list[str]:
+    first = str(ctx.params.get("resource") or "")
+    if "/" in first:
+        type_ = first.partition("/")[0]
+        return [
+            f"{type_}/{n}" for n in _server_names(ctx, RESOURCES.get(type_), incomplete.partition("/")[2])
+        ]
+    return _server_names(ctx, RESOURCES.get(first, "trials"), incomplete)
+
+
+def _server_names(ctx: typer.Context, kind: str | None, start: str) -> list[str]:
+    """Names of `kind` from the server, when it answers within two seconds; else none."""
+    if kind is None:
+        return []
+    params = ctx.find_root().params
+    try:
+        made = Client.resolve(
+            server=ctx.params.get("server") or params.get("server"),
+            token=ctx.params.get("token") or params.get("token"),
+            context=ctx.params.get("context") or params.get("context"),
+        )
+        made.timeout = 2.0
+        items = made.request("GET", f"/api/v1/{kind}")["items"] if made.token else []
+    except Exception:  # completion never fails the shell: no server, no names
+        return []
+    key = render.KINDS[kind][4]
+    names = [str(i[key]) for i in items] + [
+        str(i["name"]) for i in items if kind == "trials" and i.get("name")
+    ]
+    return sorted({n for n in names if n.startswith(start)})
+
+
+def _complete_output(incomplete: str) -> list[str]:
+    return [name for name in render.OUTPUT_CHOICES if name.startswith(incomplete)]
+
+
 Resource = Annotated[
-    str, typer.Argument(help="templates (tmpl), trials (tr) or suppliers.", autocompletion=_complete_resource)
+    str,
+    typer.Argument(
+        help="templates (tmpl), trials (tr) or suppliers; or TYPE/NAME (trials/ID).",
+        autocompletion=_complete_resource,
+    ),
 ]
 Server = Annotated[str | None, typer.Option("--server", help="API URL (else DEN_SERVER, or the context's).")]
 Token = Annotated[str | None, typer.Option("--token", help="API token (else DEN_TOKEN, or the context's).")]
 ContextName = Annotated[str | None, typer.Option("--context", help="Use this context from the config file.")]
-Output = Annotated[str, typer.Option("-o", "--output", help="table, wide, json, yaml or name.")]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "-o",
+        "--output",
+        help="table, wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=HEADER:.field,...",
+        autocompletion=_complete_output,
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Check and print what would happen; change nothing.")]
 
 
-# --- plumbing ----------------------------------------------------------------------------
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    sys.stderr.write(f"error: {message}\n")
-    return typer.Exit(code)
-
-
-def _resource(name: str, *, allowed: tuple[str, ...] = ("templates", "trials", "suppliers")) -> str:
-    kind = RESOURCES.get(name)
-    if kind is None or kind not in allowed:
-        raise _fail(f"unknown or unsupported resource {name!r} here; use " + ", ".join(allowed))
-    return kind
-
-
-def _output(output: str) -> str:
-    if output not in render.OUTPUTS:
-        raise _fail(f"unknown output format {output!r}; use {', '.join(render.OUTPUTS)}")
-    return output
-
-
-def _client(server: str | None, token: str | None, context: str | None) -> Client:
-    try:
-        return Client.resolve(server=server, token=token, context=context)
-    except contexts.ConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _report(exc: ApiError) -> typer.Exit:
-    sys.stderr.write(f"error: {exc.reason}: {exc.detail}\n")
-    for problem in exc.problems:
-        hint = f" ({problem['hint']})" if problem.get("hint") else ""
-        sys.stderr.write(f"  - {problem['field']}: {problem['message']}{hint}\n")
-    return typer.Exit(exc.exit_code)
-
-
-def _answer(client: Client, method: str, path: str, **kwargs: Any) -> Answer:
-    try:
-        return client.call(method, path, **kwargs)
-    except ApiError as exc:
-        raise _report(exc) from exc
-
-
-def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
-    return _answer(client, method, path, **kwargs).body
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+@app.callback()
+def _global_flags(
+    ctx: typer.Context,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+    output: Output = None,
+) -> None:
+    """Flags before the verb apply to it, as kubectl's do; the verb's own flags win."""
+    ctx.obj = Globals(server=server, token=token, context=context, output=output)
 
 
 def selectors(text: str | None) -> dict[str, str]:
@@ -115,36 +137,49 @@ def selectors(text: str | None) -> dict[str, str]:
     for part in filter(None, (text or "").split(",")):
         key, sep, value = part.partition("=")
         if not sep or key.strip() not in SELECTOR_KEYS or not value.strip():
-            raise _fail(f"bad selector {part!r}: use key=value with keys " + ", ".join(SELECTOR_KEYS))
+            raise fail(f"bad selector {part!r}: use key=value with keys " + ", ".join(SELECTOR_KEYS))
         found[key.strip()] = value.strip()
     return found
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise plumbing.usage(exc) from exc
 
 
-def parse_duration(text: str) -> int:
-    """`90`, `90s`, `30m`, `1h30m`, `2d` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise _fail(f"bad duration {text!r}: use e.g. 900, 30m, 1h30m or 2d")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+def _seconds_or_duration(text: str) -> int:
+    """`--timeout` of `delete --wait`: a duration (60s, 5m), or seconds as earlier releases took."""
+    return int(text) if text.strip().isdigit() and int(text) > 0 else _duration(text)
 
 
 # --- get ---------------------------------------------------------------------------------
 
+FORMATS = render.OUTPUTS
+
 
 @app.command()
 def get(
+    ctx: typer.Context,
     resource: Resource,
-    name: Annotated[str | None, typer.Argument(help="One object: its name, or a trial's id.")] = None,
-    output: Output = "table",
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Objects: their names, or trials' ids.", autocompletion=_complete_name),
+    ] = None,
+    output: Output = None,
     selector: Annotated[
         str | None,
         typer.Option(
             "-l", "--selector", help="Trials only: phase=Ready,template=NAME,owner=NAME,department=NAME."
         ),
+    ] = None,
+    field_selector: Annotated[
+        str | None,
+        typer.Option("--field-selector", help="Keep objects whose fields match: phase=Ready,template!=x."),
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option("--sort-by", help="Order by a JSONPath field, e.g. .expires_at.")
     ] = None,
     watch: Annotated[
         bool,
@@ -154,7 +189,7 @@ def get(
     token: Token = None,
     context: ContextName = None,
 ) -> None:
-    """List objects, or show one.
+    """List objects, or show some.
 
     Examples:
 
@@ -162,48 +197,65 @@ def get(
       denctl get tmpl
       denctl get tmpl open-data-dashboard        # every version and its status
       denctl get tr -o wide -l phase=Ready,owner=alice
+      denctl get tr --field-selector phase!=Stopped --sort-by .expires_at
+      denctl get tr -o jsonpath='{.items[*].id}'
+      denctl get tr -o custom-columns=ID:.id,PHASE:.phase
       denctl get tr -w
-      denctl get trial t1a2b3c4d5e6 -o yaml
+      denctl get trials/t1a2b3c4d5e6 -o yaml     # a document apply -f takes back
     """
-    kind, output = _resource(resource), _output(output)
+    kind, names = refs(resource, names)
+    shown = plumbing.output_of(ctx, output, FORMATS)
     if (selector or watch) and kind != "trials":
-        raise _fail("-l and --watch apply to trials only")
+        raise fail("-l and --watch apply to trials only")
     params = selectors(selector)
-    client = _client(server, token, context)
+    try:
+        terms = parse_field_selector(field_selector, keys=FIELD_KEYS[kind])
+        if sort:
+            sort_by([], sort)
+    except UsageError as exc:
+        raise plumbing.usage(exc) from exc
+    made = plumbing.client(ctx, server, token, context)
     if watch:
-        _watch(client, params, output)
+        _watch(made, params, shown[0])
         return
-    items, single = _fetch(client, kind, name, params)
-    sys.stdout.write(render.render(kind, items, output, now=_now(), single=single))
+    items, single = _fetch(made, kind, names, params)
+    items = select_fields(items, terms)
+    if sort:
+        items = sort_by(items, sort)
+    sys.stdout.write(render.shaped(kind, items, shown, now=now(), single=single))
 
 
 def _fetch(
-    client: Client, kind: str, name: str | None, params: dict[str, str]
+    made: Client, kind: str, names: list[str], params: dict[str, str]
 ) -> tuple[list[dict[str, Any]], bool]:
-    if name and kind == "trials":
-        return [_call(client, "GET", f"/api/v1/trials/{name}")], True
-    if name and kind == "templates":
-        detail = _call(client, "GET", f"/api/v1/templates/{name}")
-        return detail["versions"], False
-    items: list[dict[str, Any]] = _call(client, "GET", f"/api/v1/{kind}", params=params)["items"]
-    if name:
-        items = [i for i in items if i["slug"] == name]
-        if not items:
-            raise _fail(f"NotFound: no supplier {name!r}", EXIT_NOT_FOUND)
-    return items, bool(name)
+    if names and kind == "trials":
+        found = [call(made, "GET", f"/api/v1/trials/{trial_id(made, n)}") for n in names]
+        return found, len(found) == 1
+    if names and kind == "templates":
+        versions: list[dict[str, Any]] = []
+        for name in names:
+            versions += call(made, "GET", f"/api/v1/templates/{name}")["versions"]
+        return versions, False
+    items: list[dict[str, Any]] = call(made, "GET", f"/api/v1/{kind}", params=params)["items"]
+    if names:
+        missing = [n for n in names if n not in {i["slug"] for i in items}]
+        if missing:
+            raise fail(f"NotFound: no supplier {missing[0]!r}", EXIT_NOT_FOUND)
+        items = [i for i in items if i["slug"] in names]
+    return items, len(names) == 1
 
 
-def _watch(client: Client, params: dict[str, str], output: str) -> None:
+def _watch(made: Client, params: dict[str, str], output: str) -> None:
     sys.stdout.write(render.watch_header("trials", output))
     sys.stdout.flush()
     try:
-        for line in client.lines("/api/v1/trials", {**params, "watch": "true"}):
+        for line in made.lines("/api/v1/trials", {**params, "watch": "true"}):
             if line.strip():
                 event = yaml.safe_load(line)
-                sys.stdout.write(render.watch_line("trials", event["object"], output, now=_now()))
+                sys.stdout.write(render.watch_line("trials", event["object"], output, now=now()))
                 sys.stdout.flush()
     except ApiError as exc:
-        raise _report(exc) from exc
+        raise report(exc) from exc
     except KeyboardInterrupt:
         return
 
@@ -213,13 +265,15 @@ def _watch(client: Client, params: dict[str, str], output: str) -> None:
 
 @app.command()
 def describe(
+    ctx: typer.Context,
     resource: Resource,
     name: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="A trial's id, a template's name, or a template version (NAME@VERSION: its review)."
+            help="A trial's id or name, a template's name, or a template version (NAME@VERSION: its review).",
+            autocompletion=_complete_name,
         ),
-    ],
+    ] = None,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
@@ -231,69 +285,111 @@ def describe(
 
     \b
       denctl describe tr t1a2b3c4d5e6
+      denctl describe trials/air-quality-pilot
       denctl describe tmpl open-data-dashboard
       denctl describe tmpl open-data-dashboard@1.1.0
     """
-    kind = _resource(resource, allowed=("trials", "templates"))
-    client = _client(server, token, context)
-    if kind == "templates" and "@" in name:
-        template, _, version = name.partition("@")
-        describing.review(_call(client, "GET", f"/api/v1/templates/{template}/versions/{version}"))
+    kind, names = refs(resource, [name] if name else [], allowed=("trials", "templates"))
+    if len(names) != 1:
+        raise fail("name one object: denctl describe tr ID (or trials/ID)")
+    made = plumbing.client(ctx, server, token, context)
+    target = names[0]
+    if kind == "templates" and "@" in target:
+        template, _, version = target.partition("@")
+        describing.review(call(made, "GET", f"/api/v1/templates/{template}/versions/{version}"))
         return
     if kind == "templates":
-        describing.template(_call(client, "GET", f"/api/v1/templates/{name}"), now=_now())
+        describing.template(call(made, "GET", f"/api/v1/templates/{target}"), now=now())
         return
-    trial = _call(client, "GET", f"/api/v1/trials/{name}")
-    events = _call(client, "GET", f"/api/v1/trials/{name}/events")["items"]
+    found = trial_id(made, target)
+    trial = call(made, "GET", f"/api/v1/trials/{found}")
+    events = call(made, "GET", f"/api/v1/trials/{found}/events")["items"]
     try:
-        evaluation: dict[str, Any] | None = client.request("GET", f"/api/v1/trials/{name}/evaluation")
+        evaluation: dict[str, Any] | None = made.request("GET", f"/api/v1/trials/{found}/evaluation")
     except ApiError:
         evaluation = None
-    describing.trial(trial, events, evaluation, now=_now())
+    describing.trial(trial, events, evaluation, now=now())
 
 
-# --- apply and delete --------------------------------------------------------------------
+# --- apply, create and delete ------------------------------------------------------------
+
+Filename = Annotated[
+    str,
+    typer.Option(
+        "-f",
+        "--filename",
+        help="YAML or JSON file (- for standard input): a template manifest (kind: "
+        "SandboxTemplate), a trial (kind: Trial) or a supplier (kind: Supplier); several "
+        "documents may be separated by ---.",
+    ),
+]
+
+
+def _send_file(
+    ctx: typer.Context,
+    filename: str,
+    output: str | None,
+    conn: tuple[Any, Any, Any],
+    *,
+    create: bool,
+    dry_run: bool,
+) -> None:
+    shown = plumbing.output_of(ctx, output, ("table", "name"))[0]
+    text = _read(filename)
+    made = plumbing.client(ctx, *conn)
+    docs = applying.load(text)
+    for document in docs:
+        raw = text if len(docs) == 1 else yaml.safe_dump(document, sort_keys=False).encode()
+        line = applying.one(made, document, raw, create=create, dry_run=dry_run)
+        sys.stdout.write(line.split(" ")[0] + "\n" if shown == "name" else line + "\n")
 
 
 @app.command()
 def apply(
-    filename: Annotated[
-        str,
-        typer.Option(
-            "-f",
-            "--filename",
-            help="YAML or JSON file (- for "
-            "standard input): a template manifest (kind: "
-            "SandboxTemplate), a trial request (kind: Trial) or a "
-            "supplier (kind: Supplier); several documents may be "
-            "separated by ---.",
-        ),
-    ],
-    output: Output = "table",
+    ctx: typer.Context,
+    filename: Filename,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="table or name.")] = None,
+    dry_run: DryRun = False,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
 ) -> None:
-    """Publish template versions, ask for trials, register suppliers, from a file.
+    """Publish template versions, ask for trials, register suppliers, from a file. Applying
+    the same file again changes nothing: a trial is found again by its metadata.name
+    ("unchanged"); a trial's spec cannot change, so a file that differs is refused (exit 1).
 
     Examples:
 
     \b
       denctl apply -f sandbox_templates/open-data-dashboard/template.yaml
-      denctl apply -f trial.yaml     # kind: Trial, template: ..., title: ..., hypothesis: ...
+      denctl apply -f trial.yaml     # kind: Trial, metadata: {name: ...}, spec: {template: ...}
+      denctl get tr/air-quality-pilot -o yaml > trial.yaml; denctl apply -f trial.yaml
+      denctl apply -f trial.yaml --dry-run
       cat supplier.yaml | denctl apply -f -
     """
-    output = _output(output)
-    text = _read(filename)
-    client = _client(server, token, context)
-    try:  # no aliases: a Trial document is re-encoded as JSON, which would expand a bomb
-        documents = [d for d in yaml.load_all(text, Loader=catalogue.StrictSafeLoader) if d is not None]
-    except yaml.YAMLError:
-        documents = [None]  # the server names the YAML problem precisely
-    for document in documents:
-        raw = text if len(documents) == 1 else yaml.safe_dump(document, sort_keys=False).encode()
-        line = _apply_one(client, document, raw)
-        sys.stdout.write(line.split(" ")[0] + "\n" if output == "name" else line + "\n")
+    _send_file(ctx, filename, output, (server, token, context), create=False, dry_run=dry_run)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    filename: Filename,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="table or name.")] = None,
+    dry_run: DryRun = False,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """Like apply, but every Trial document asks for a new trial each time (it needs no
+    metadata.name; one it has must be free: AlreadyExists, exit 1).
+
+    Examples:
+
+    \b
+      denctl create -f trial.yaml
+      denctl create -f trial.yaml --dry-run -o name
+    """
+    _send_file(ctx, filename, output, (server, token, context), create=True, dry_run=dry_run)
 
 
 def _read(filename: str) -> bytes:
@@ -301,42 +397,22 @@ def _read(filename: str) -> bytes:
         return sys.stdin.buffer.read()
     path = Path(filename)
     if not path.is_file():
-        raise _fail(f"no file {filename!r}")
+        raise fail(f"no file {filename!r}")
     return path.read_bytes()
-
-
-def _apply_one(client: Client, document: Any, raw: bytes) -> str:
-    kind = document.get("kind") if isinstance(document, dict) else None
-    if kind in ("Trial", "Supplier"):
-        body = {k: v for k, v in document.items() if k not in ("kind", "apiVersion")}
-        path = "/api/v1/trials" if kind == "Trial" else "/api/v1/suppliers"
-        created = _call(client, "POST", path, json=body)
-        return (
-            f"trials/{created['id']} created ({created['phase']})"
-            if kind == "Trial"
-            else f"suppliers/{created['slug']} created"
-        )
-    answer = _answer(
-        client, "POST", "/api/v1/templates", content=raw, headers={"Content-Type": "application/yaml"}
-    )
-    stored = answer.body
-    verb = (
-        "unchanged"
-        if answer.status != 201
-        else "sent for review"
-        if stored.get("status") == "PendingReview"
-        else "published"
-    )
-    return f"templates/{stored['name']}@{stored['version']} {verb}"
 
 
 @app.command()
 def delete(
+    ctx: typer.Context,
     resource: Resource,
-    names: Annotated[list[str] | None, typer.Argument(help="Trial ids.")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Trial ids or names (or trials/ID...).", autocompletion=_complete_name),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every trial you may see that is not stopped yet.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first.")] = False,
     selector: Annotated[
         str | None,
         typer.Option(
@@ -347,68 +423,145 @@ def delete(
         bool, typer.Option("--wait", help="Wait until each trial is Stopped, its teardown verified.")
     ] = False,
     timeout: Annotated[
-        int, typer.Option("--timeout", help="Seconds --wait waits before failing.", min=1)
-    ] = 300,
+        str, typer.Option("--timeout", help="How long --wait waits before failing: 5m, 90s (or seconds).")
+    ] = "5m",
+    dry_run: DryRun = False,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
 ) -> None:
     """End trials now: their sandboxes are torn down (a pending request is withdrawn).
+    --all asks first, unless --yes (and refuses, exit 2, when nobody can answer).
 
     Examples:
 
     \b
       denctl delete tr t1a2b3c4d5e6
-      denctl delete tr --all --wait       # e.g. before uninstalling the orchestrator
+      denctl delete trials/t1a2b3c4d5e6 trials/t6e5d4c3b2a1
+      denctl delete tr --all --yes --wait     # e.g. before uninstalling the orchestrator
       denctl delete tr --all -l template=open-data-dashboard
     """
-    _resource(resource, allowed=("trials",))
+    _kind, names = refs(resource, names, allowed=("trials",))
     if bool(names) == all_:
-        raise _fail("name the trials to end, or use --all (not both)")
+        raise fail("name the trials to end, or use --all (not both)")
     if selector and not all_:
-        raise _fail("-l/--selector goes with --all")
-    client = _client(server, token, context)
+        raise fail("-l/--selector goes with --all")
+    seconds = _seconds_or_duration(timeout)
+    made = plumbing.client(ctx, server, token, context)
     if all_:
-        found = _call(client, "GET", "/api/v1/trials", params=selectors(selector))["items"]
-        names = [t["id"] for t in found if t["phase"] != "Stopped"]
-        _end_each(client, names)
+        found = call(made, "GET", "/api/v1/trials", params=selectors(selector))["items"]
+        ids = [t["id"] for t in found if t["phase"] != "Stopped"]
+        if ids and not yes and not dry_run:
+            _confirm(ids)
     else:
-        _post_each(client, names or [], action="end", done="ending")
+        ids = [trial_id(made, n) for n in names]
+    if dry_run:
+        for found_id in ids:
+            call(made, "GET", f"/api/v1/trials/{found_id}")
+            sys.stdout.write(f"trials/{found_id} ending (dry run)\n")
+        return
+    _end_each(made, ids, tolerate_ending=all_)
     if wait:
-        _wait_stopped(client, names or [], timeout=timeout)
+        _wait_stopped(made, ids, timeout=seconds)
 
 
-def _end_each(client: Client, names: list[str]) -> None:
-    """End each trial; one already on its way out (409 Conflict) is fine with --all."""
-    for name in names:
+def _confirm(ids: list[str]) -> None:
+    if not sys.stdin.isatty():
+        raise fail(
+            f"--all would end {len(ids)} trial(s) and nobody can confirm here: add --yes (-y) to go ahead"
+        )
+    sys.stderr.write("".join(f"  trials/{i}\n" for i in ids))
+    if not typer.confirm(f"End these {len(ids)} trial(s)?", default=False, err=True):
+        raise fail("nothing ended", EXIT_ERROR)
+
+
+def _end_each(made: Client, ids: list[str], *, tolerate_ending: bool) -> None:
+    """End each trial; with --all, one already on its way out (409 Conflict) is fine."""
+    for found in ids:
         try:
-            client.call("POST", f"/api/v1/trials/{name}/end")
+            made.call("POST", f"/api/v1/trials/{found}/end")
         except ApiError as exc:
-            if exc.status != 409:
-                raise _report(exc) from exc
-        sys.stdout.write(f"trials/{name} ending\n")
+            if exc.status != 409 or not tolerate_ending:
+                raise report(exc) from exc
+        sys.stdout.write(f"trials/{found} ending\n")
 
 
-def _wait_stopped(client: Client, names: list[str], *, timeout: int) -> None:
+def _wait_stopped(made: Client, ids: list[str], *, timeout: int) -> None:
     deadline = time.monotonic() + timeout
-    waiting = list(names)
+    waiting = list(ids)
     while waiting:
-        for name in list(waiting):
-            trial = _call(client, "GET", f"/api/v1/trials/{name}")
+        for found in list(waiting):
+            trial = call(made, "GET", f"/api/v1/trials/{found}")
             if trial["phase"] == "Stopped":
-                waiting.remove(name)
-                sys.stdout.write(f"trials/{name} stopped\n")
+                waiting.remove(found)
+                sys.stdout.write(f"trials/{found} stopped\n")
         if waiting and time.monotonic() > deadline:
-            raise _fail(f"still not stopped after {timeout} s: {', '.join(waiting)}", 1)
+            raise fail(
+                f"still not stopped after {render.human_duration(timeout)}: {', '.join(waiting)}", EXIT_ERROR
+            )
         if waiting:
             time.sleep(1)
 
 
-def _post_each(client: Client, names: list[str], *, action: str, done: str) -> None:
-    """POST /api/v1/trials/{name}/{action} for each trial, kubectl-style: one line each."""
-    for name in names:
-        _call(client, "POST", f"/api/v1/trials/{name}/{action}")
-        sys.stdout.write(f"trials/{name} {done}\n")
+def _post_each(made: Client, ids: list[str], *, action: str, done: str) -> None:
+    """POST /api/v1/trials/{id}/{action} for each trial, kubectl-style: one line each."""
+    for found in ids:
+        call(made, "POST", f"/api/v1/trials/{found}/{action}")
+        sys.stdout.write(f"trials/{found} {done}\n")
+
+
+# --- wait --------------------------------------------------------------------------------
+
+
+@app.command("wait")
+def wait_(
+    ctx: typer.Context,
+    resource: Resource,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Trial ids or names.", autocompletion=_complete_name)
+    ] = None,
+    for_: Annotated[str, typer.Option("--for", help="The condition: phase=PHASE.")] = "phase=Ready",
+    timeout: Annotated[str, typer.Option("--timeout", help="How long to wait: 60s, 5m.")] = "30s",
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """Wait until each trial is in a phase (exit 1 on timeout, naming the phase it is in).
+
+    Examples:
+
+    \b
+      denctl wait --for=phase=Ready tr/t1a2b3c4d5e6 --timeout 60s
+      denctl wait trials/air-quality-pilot --for phase=Stopped --timeout 5m
+    """
+    _kind, names = refs(resource, names, allowed=("trials",))
+    key, sep, wanted = for_.partition("=")
+    if key != "phase" or not sep or not wanted:
+        raise fail(f"--for {for_!r}: use --for=phase=PHASE, e.g. --for=phase=Ready")
+    if not names:
+        raise fail("name the trials to wait for: denctl wait tr/ID --for=phase=Ready")
+    seconds = _duration(timeout)
+    made = plumbing.client(ctx, server, token, context)
+    ids = [trial_id(made, n) for n in names]
+    deadline = time.monotonic() + seconds
+    waiting = list(ids)
+    while True:
+        for found in list(waiting):
+            phase = call(made, "GET", f"/api/v1/trials/{found}")["phase"]
+            if phase == wanted:
+                waiting.remove(found)
+                sys.stdout.write(f"trials/{found} condition met (phase={wanted})\n")
+            elif phase in ("Stopped", "Failed") and wanted not in ("Stopped", "Failed"):
+                raise fail(f"trials/{found} is {phase}: it will never be {wanted}", EXIT_ERROR)
+            elif time.monotonic() > deadline:
+                raise fail(
+                    f"timed out after {render.human_duration(seconds)} waiting for trials/{found}: "
+                    f"phase is {phase}, not {wanted}",
+                    EXIT_ERROR,
+                )
+        if not waiting:
+            return
+        time.sleep(1)
 
 
 # --- extend, approve, reject -------------------------------------------------------------
@@ -416,42 +569,63 @@ def _post_each(client: Client, names: list[str], *, action: str, done: str) -> N
 
 @app.command()
 def extend(
+    ctx: typer.Context,
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="The trial's id.")],
-    by: Annotated[str, typer.Option("--by", help="How much longer: 900, 30m, 1h30m, 2d.")],
+    name: Annotated[
+        str | None, typer.Argument(help="The trial's id or name.", autocompletion=_complete_name)
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="How much longer, with a unit: 30m, 1h30m, 2d.")] = "",
+    dry_run: DryRun = False,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
 ) -> None:
     """Give a trial more time. Past the self-service limit the extension waits for an
-    approver; a rule that forbids it is named (exit 1).
+    approver; a rule that forbids it is named (exit 1). A duration needs its unit.
 
     Examples:
 
     \b
       denctl extend tr t1a2b3c4d5e6 --by 30m
-      denctl extend tr t1a2b3c4d5e6 --by 2h    # may wait for an approver
+      denctl extend trials/t1a2b3c4d5e6 --by 2h    # may wait for an approver
+      denctl extend tr/air-quality-pilot --by 1h30m --dry-run
     """
-    _resource(resource, allowed=("trials",))
-    seconds = parse_duration(by)
-    client = _client(server, token, context)
-    answer = _answer(client, "POST", f"/api/v1/trials/{name}/extend", json={"duration_seconds": seconds})
-    trial = answer.body
-    if answer.status == 202:
+    _kind, names = refs(resource, [name] if name else [], allowed=("trials",))
+    if len(names) != 1:
+        raise fail("name one trial: denctl extend tr ID --by 30m")
+    if not by:
+        raise fail("say how much longer: --by 30m (a number with a unit: s, m, h, d)")
+    seconds = _duration(by)
+    made = plumbing.client(ctx, server, token, context)
+    found = trial_id(made, names[0])
+    if dry_run:
+        trial = call(made, "GET", f"/api/v1/trials/{found}")
         sys.stdout.write(
-            f"trials/{name} extension by {render.human_duration(seconds)} waits for an approver\n"
+            f"trials/{found} extended by {render.human_duration(seconds)} (dry run; now "
+            f"{trial['phase']}, {trial['extension_count']} extension(s) so far)\n"
+        )
+        return
+    answered = answer(made, "POST", f"/api/v1/trials/{found}/extend", json={"duration_seconds": seconds})
+    trial = answered.body
+    if answered.status == 202:
+        sys.stdout.write(
+            f"trials/{found} extension by {render.human_duration(seconds)} waits for an approver\n"
         )
         return
     sys.stdout.write(
-        f"trials/{name} extended: expires at {trial['expires_at']} (in "
-        f"{render.until(trial['expires_at'], _now())})\n"
+        f"trials/{found} extended: expires at {trial['expires_at']} (in "
+        f"{render.until(trial['expires_at'], now())})\n"
     )
 
 
 @app.command()
 def approve(
+    ctx: typer.Context,
     resource: Resource,
-    names: Annotated[list[str], typer.Argument(help="Trial ids, or template versions (NAME@VERSION).")],
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Trial ids, or template versions (NAME@VERSION).", autocompletion=_complete_name),
+    ] = None,
     reason: Annotated[
         str,
         typer.Option("--reason", help="For a template version: a note for the supplier and the audit log."),
@@ -471,21 +645,23 @@ def approve(
       denctl describe tmpl open-data-dashboard@1.1.0   # what changed, first
       denctl approve tmpl open-data-dashboard@1.1.0
     """
-    kind = _resource(resource, allowed=("trials", "templates"))
-    client = _client(server, token, context)
+    kind, names = refs(resource, names, allowed=("trials", "templates"))
+    if not names:
+        raise fail("name what to approve: denctl approve tr ID, or tmpl NAME@VERSION")
+    made = plumbing.client(ctx, server, token, context)
     if kind == "templates":
         for name in names:
-            _set_version_status(client, name, status="Published", reason=reason)
+            _set_version_status(made, name, status="Published", reason=reason)
         return
-    _post_each(client, names, action="approve", done="approved")
+    _post_each(made, [trial_id(made, n) for n in names], action="approve", done="approved")
 
 
-def _set_version_status(client: Client, ref: str, *, status: str, reason: str) -> None:
+def _set_version_status(made: Client, ref: str, *, status: str, reason: str) -> None:
     name, _, version = ref.partition("@")
     if not version:
-        raise _fail(f"name the version to review: {name}@VERSION (see denctl describe tmpl {name})")
-    row = _call(
-        client,
+        raise fail(f"name the version to review: {name}@VERSION (see denctl describe tmpl {name})")
+    row = call(
+        made,
         "POST",
         f"/api/v1/templates/{name}/versions/{version}/status",
         json={"status": status, "reason": reason},
@@ -500,9 +676,15 @@ def _set_version_status(client: Client, ref: str, *, status: str, reason: str) -
 
 @app.command()
 def reject(
+    ctx: typer.Context,
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="The trial's id, or a template version (NAME@VERSION).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (or supplier) reads it.")],
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="The trial's id, or a template version (NAME@VERSION).", autocompletion=_complete_name
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (or supplier) reads it.")] = "",
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
@@ -515,13 +697,16 @@ def reject(
       denctl reject tr t1a2b3c4d5e6 --reason "Use the open-data template instead"
       denctl reject tmpl open-data-dashboard@1.1.0 --reason "Egress to a private range"
     """
-    kind = _resource(resource, allowed=("trials", "templates"))
-    client = _client(server, token, context)
+    kind, names = refs(resource, [name] if name else [], allowed=("trials", "templates"))
+    if len(names) != 1 or not reason:
+        raise fail('name one object and say why: denctl reject tr ID --reason "..."')
+    made = plumbing.client(ctx, server, token, context)
     if kind == "templates":
-        _set_version_status(client, name, status="Rejected", reason=reason)
+        _set_version_status(made, names[0], status="Rejected", reason=reason)
         return
-    _call(client, "POST", f"/api/v1/trials/{name}/reject", json={"reason": reason})
-    sys.stdout.write(f"trials/{name} rejected\n")
+    found = trial_id(made, names[0])
+    call(made, "POST", f"/api/v1/trials/{found}/reject", json={"reason": reason})
+    sys.stdout.write(f"trials/{found} rejected\n")
 
 
 # --- open ------------------------------------------------------------------------------
@@ -529,8 +714,11 @@ def reject(
 
 @app.command("open")
 def open_(
+    ctx: typer.Context,
     resource: Resource,
-    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    name: Annotated[
+        str | None, typer.Argument(help="The trial's id or name.", autocompletion=_complete_name)
+    ] = None,
     component: Annotated[
         str | None, typer.Argument(help="Which component (needed when the trial exposes several).")
     ] = None,
@@ -547,21 +735,37 @@ def open_(
     \b
       denctl open tr t1a2b3c4d5e6
       denctl open tr t1a2b3c4d5e6 web
+      denctl open trials/t1a2b3c4d5e6 web
       xdg-open "$(denctl open tr t1a2b3c4d5e6)"
     """
-    _resource(resource, allowed=("trials",))
-    client = _client(server, token, context)
+    if "/" in resource and name is not None and component is None:
+        name, component = None, name  # trials/ID COMPONENT
+    _kind, names = refs(resource, [name] if name else [], allowed=("trials",))
+    if len(names) != 1:
+        raise fail("name one trial: denctl open tr ID [COMPONENT]")
+    made = plumbing.client(ctx, server, token, context)
     body = {"component": component} if component else {}
-    answer = _call(client, "POST", f"/api/v1/trials/{name}/open", json=body)
-    sys.stdout.write(answer["url"] + "\n")
+    found = trial_id(made, names[0])
+    opened = call(made, "POST", f"/api/v1/trials/{found}/open", json=body)
+    sys.stdout.write(opened["url"] + "\n")
 
 
 # --- logs and events ---------------------------------------------------------------------
 
 
+def _one_trial(ref: str) -> str:
+    """`ID`, `NAME` or `trials/ID` for the verbs that take only a trial."""
+    if "/" in ref:
+        return refs(ref, [], allowed=("trials",))[1][0]
+    return ref
+
+
 @app.command()
 def logs(
-    name: Annotated[str, typer.Argument(help="The trial's id.")],
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="The trial's id or name (or trials/ID).", autocompletion=_complete_name)
+    ],
     component: Annotated[
         str | None, typer.Argument(help="Which component (needed when the template has several).")
     ] = None,
@@ -577,36 +781,40 @@ def logs(
 
     \b
       denctl logs t1a2b3c4d5e6
-      denctl logs t1a2b3c4d5e6 api -f --tail 20
+      denctl logs trials/t1a2b3c4d5e6 api -f --tail 20
     """
-    client = _client(server, token, context)
-    component = component or _only_component(client, name)
+    made = plumbing.client(ctx, server, token, context)
+    found = trial_id(made, _one_trial(name))
+    component = component or _only_component(made, found)
     try:
-        for line in client.lines(
-            f"/api/v1/trials/{name}/logs/{component}", {"follow": str(follow).lower(), "tail": tail}
+        for line in made.lines(
+            f"/api/v1/trials/{found}/logs/{component}", {"follow": str(follow).lower(), "tail": tail}
         ):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
     except ApiError as exc:
-        raise _report(exc) from exc
+        raise report(exc) from exc
     except KeyboardInterrupt:
         return
 
 
-def _only_component(client: Client, trial_id: str) -> str:
-    trial = _call(client, "GET", f"/api/v1/trials/{trial_id}")
+def _only_component(made: Client, found: str) -> str:
+    trial = call(made, "GET", f"/api/v1/trials/{found}")
     template, _, version = trial["template"].partition("@")
-    detail = _call(client, "GET", f"/api/v1/templates/{template}")
+    detail = call(made, "GET", f"/api/v1/templates/{template}")
     components = next(v["components"] for v in detail["versions"] if v["version"] == version)
     if len(components) != 1:
-        raise _fail(f"trial {trial_id} has components {', '.join(components)}: name one")
+        raise fail(f"trial {found} has components {', '.join(components)}: name one")
     return str(components[0])
 
 
 @app.command()
 def events(
-    name: Annotated[str, typer.Argument(help="The trial's id.")],
-    output: Output = "table",
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="The trial's id or name (or trials/ID).", autocompletion=_complete_name)
+    ],
+    output: Output = None,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
@@ -617,15 +825,83 @@ def events(
 
     \b
       denctl events t1a2b3c4d5e6
-      denctl events t1a2b3c4d5e6 -o json
+      denctl events trials/t1a2b3c4d5e6 -o json
     """
-    output = _output(output)
-    items = _call(_client(server, token, context), "GET", f"/api/v1/trials/{name}/events")["items"]
-    sys.stdout.write(render.render("events", items, output, now=_now()))
+    shown = plumbing.output_of(ctx, output, FORMATS)
+    made = plumbing.client(ctx, server, token, context)
+    found = trial_id(made, _one_trial(name))
+    items = call(made, "GET", f"/api/v1/trials/{found}/events")["items"]
+    sys.stdout.write(render.shaped("events", items, shown, now=now()))
+
+
+# --- explain, api-resources, version -----------------------------------------------------
+
+
+@app.command()
+def explain(
+    path: Annotated[str, typer.Argument(help="A resource, or one of its fields: trials.spec.duration.")],
+) -> None:
+    """Describe a resource's document and its fields (no server needed).
+
+    Examples:
+
+    \b
+      denctl explain trials
+      denctl explain trials.spec.duration
+    """
+    try:
+        sys.stdout.write(explaining.explain(path))
+    except UsageError as exc:
+        raise plumbing.usage(exc) from exc
+
+
+@app.command("api-resources")
+def api_resources(
+    ctx: typer.Context,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="table, wide or name.")] = None,
+) -> None:
+    """The resources denctl knows, their short names and kinds (no server needed).
+
+    Example:
+
+    \b
+      denctl api-resources
+    """
+    shown = plumbing.output_of(ctx, output, ("table", "wide", "name"))[0]
+    rows = explaining.rows()
+    if shown == "name":
+        sys.stdout.write("".join(f"{r[0]}\n" for r in rows))
+        return
+    headers = ["NAME", "SHORTNAMES", "KIND"] + (["VERBS"] if shown == "wide" else [])
+    sys.stdout.write(render.table(headers, [r[: len(headers)] for r in rows]))
+
+
+@app.command()
+def version(
+    ctx: typer.Context,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """The client's version and the server's (from its OpenAPI document; no token needed).
+
+    Example:
+
+    \b
+      denctl version
+    """
+    sys.stdout.write(f"Client Version: {__version__}\n")
+    made = plumbing.client(ctx, server, token, context, signed=False)
+    info = call(made, "GET", "/openapi.json").get("info", {})
+    sys.stdout.write(f"Server Version: {info.get('version', '-')}\n")
 
 
 def main() -> None:
-    sys.exit(app(prog_name="denctl"))
+    try:
+        app(prog_name="denctl")
+    except UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

@@ -3,38 +3,67 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cli import render
 
 
+def shown(value: object) -> str:
+    """A value as people read it: Yes/No, "-" for nothing, lists joined; never Python's
+    `None`, `True` or `False`."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
 def field(label: str, value: object) -> None:
-    sys.stdout.write(f"{label + ':':<20}{value if value not in (None, '') else '<none>'}\n")
+    sys.stdout.write(f"{label + ':':<19} {shown(value)}\n")
+
+
+def when(value: str | None, now: datetime) -> str:
+    """`2026-03-01 09:00 UTC (5m ago)`, or `-`."""
+    if not value:
+        return "-"
+    at = render.parse_when(value).astimezone(UTC)
+    gap = (at - now).total_seconds()
+    relative = f"in {render.human_duration(gap)}" if gap > 0 else f"{render.human_duration(-gap)} ago"
+    return f"{at:%Y-%m-%d %H:%M} UTC ({relative})"
 
 
 def trial(
     trial: dict[str, Any], events: list[dict[str, Any]], evaluation: dict[str, Any] | None, *, now: datetime
 ) -> None:
-    for key in (
-        "id",
-        "title",
-        "template",
-        "owner",
-        "department",
-        "phase",
-        "reason",
-        "message",
-        "created_at",
-        "ready_at",
-        "expires_at",
-        "ended_at",
-        "duration_seconds",
-        "extension_count",
-        "shared_with_department",
-        "hypothesis",
+    for label, value in (
+        ("Id", trial["id"]),
+        ("Name", trial.get("name")),
+        ("Title", trial["title"]),
+        ("Template", trial["template"]),
+        ("Owner", trial["owner"]),
+        ("Department", trial["department"]),
+        ("Phase", trial["phase"]),
+        ("Reason", trial["reason"]),
+        ("Message", trial["message"]),
+        ("Created", when(trial["created_at"], now)),
+        ("Ready", when(trial["ready_at"], now)),
+        ("Expires", when(trial["expires_at"], now) if trial["phase"] != "Stopped" else None),
+        ("Ended", when(trial["ended_at"], now) if trial["ended_at"] else None),
+        ("Duration", render.human_duration(trial["duration_seconds"])),
+        ("Extensions", trial["extension_count"]),
+        ("Shared with department", trial["shared_with_department"]),
+        ("Hypothesis", trial["hypothesis"]),
+        ("Success criteria", trial.get("success_criteria")),
+        ("Parameters", trial.get("parameters")),
     ):
-        field(key.replace("_", " ").capitalize(), trial[key])
+        if label in ("Name", "Ended", "Parameters") and value in (None, "", {}):
+            continue
+        field(label, value)
     if trial["approved_by"] or trial["rejected_by"]:
         field(
             "Approved by" if trial["approved_by"] else "Rejected by",
@@ -47,15 +76,17 @@ def trial(
             f" asked by {trial['extension_requested_by']}, waiting for an approver",
         )
     sys.stdout.write("Endpoints:\n")
-    for component, url in trial["endpoints"].items() or [("<none>", "")]:
+    for component, url in trial["endpoints"].items() or [("-", "")]:
         sys.stdout.write(f"  {component}  {url}\n".rstrip() + "\n")
     if evaluation is not None:
         measured = evaluation["measured"]
+        ready = measured.get("time_to_ready_seconds")
         field(
             "Evaluation",
-            f"{evaluation['decision']} (by {evaluation['recorded_by']}); "
-            f"time to ready {measured['time_to_ready_seconds']} s, availability "
-            f"{measured['availability']}, teardown verified {measured['teardown_verified']}",
+            f"{shown(evaluation.get('decision'))} (by {shown(evaluation.get('recorded_by'))}); "
+            f"time to ready {render.human_duration(ready) if ready is not None else '-'}, "
+            f"availability {shown(measured.get('availability'))}, "
+            f"teardown verified {shown(measured.get('teardown_verified'))}",
         )
     sys.stdout.write("Events:\n")
     sys.stdout.write(render.render("events", events, "table", now=now))

@@ -1,5 +1,7 @@
 """How `denctl` prints: kubectl-style plain tables (never truncated or wrapped, so scripts can
-cut columns), human durations, and `-o json|yaml|name`. Pure: `now` is passed in."""
+cut columns), human durations, and `-o json|yaml|name|jsonpath=...|custom-columns=...`. Pure:
+`now` is passed in. `-o json` is the API's body; `-o yaml` of trials is the document that
+`denctl apply -f` takes back (cli/documents.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from typing import Any
 
 import yaml
 
+from cli import documents, parsing
+
 OUTPUTS = ("table", "wide", "json", "yaml", "name")
+#: What `-o` takes, for help and shell completion.
+OUTPUT_CHOICES = (*OUTPUTS, "jsonpath=", "custom-columns=")
 
 
 def human_duration(seconds: float) -> str:
@@ -154,6 +160,8 @@ def render(
 ) -> str:
     """The text for `-o output`. `single` (a named `get`) prints the object, not a list."""
     if output in ("json", "yaml"):
+        if output == "yaml" and kind == "trials":
+            return yaml.safe_dump(_trial_documents(items, single=single), sort_keys=False)
         document: Any = items[0] if single and items else {"items": list(items)}
         return (
             json.dumps(document, indent=2) + "\n"
@@ -165,6 +173,34 @@ def render(
         return "".join(f"{kind}/{item[key]}\n" for item in items)
     wide = output == "wide"
     return table(headers(kind, wide=wide), rows(kind, items, wide=wide, now=now))
+
+
+def _trial_documents(items: Sequence[dict[str, Any]], *, single: bool) -> Any:
+    found = [documents.trial_document(item) for item in items]
+    if single and found:
+        return found[0]
+    return {"apiVersion": "v1", "kind": "List", "items": found}
+
+
+def shaped(
+    kind: str,
+    items: Sequence[dict[str, Any]],
+    output: tuple[str, str],
+    *,
+    now: datetime,
+    single: bool = False,
+) -> str:
+    """`render`, and kubectl's `-o jsonpath=TEMPLATE` (over what `-o json` prints) and
+    `-o custom-columns=HEADER:.field,...` (one row per object)."""
+    name, argument = output
+    if name == "jsonpath":
+        document: Any = items[0] if single and items else {"items": list(items)}
+        text = parsing.jsonpath_text(document, argument)
+        return text if text.endswith("\n") else text + "\n"
+    if name == "custom-columns":
+        columns = parsing.custom_columns(argument)
+        return table([h for h, _ in columns], [parsing.column_cells(i, columns) for i in items])
+    return render(kind, items, name, now=now, single=single)
 
 
 #: Column widths while watching, where rows come one at a time: wide enough for most values,
@@ -203,7 +239,8 @@ def watch_line(kind: str, item: dict[str, Any], output: str, *, now: datetime) -
     if output == "json":
         return json.dumps(item) + "\n"
     if output == "yaml":
-        return "---\n" + yaml.safe_dump(item, sort_keys=False)
+        shown = documents.trial_document(item) if kind == "trials" else item
+        return "---\n" + yaml.safe_dump(shown, sort_keys=False)
     if output == "name":
         return f"{kind}/{item[KINDS[kind][4]]}\n"
     wide = output == "wide"

@@ -10,59 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from orchestrator.errors import PermanentError, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
+from orchestrator.manifest_errors import ManifestProblem, line_finder, located, problem_of
 
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_DEPTH = 20
-
-_HINTS = {
-    "extra_forbidden": "remove this field: it is not part of the manifest format "
-    "(see sandbox_templates/README.md)",
-    "missing": "add this field",
-    "string_pattern_mismatch": "use the allowed characters and form",
-    "literal_error": "use one of the allowed values",
-    "greater_than_equal": "use a larger value",
-    "less_than_equal": "use a smaller value",
-    "too_short": "add at least the minimum number of items",
-    "too_long": "use fewer items or characters",
-    "string_too_long": "shorten the text",
-    "int_parsing": "use a whole number",
-    "dict_type": "use a mapping (key: value)",
-    "list_type": "use a list",
-}
-_PATTERN_HINTS = {
-    "name": "lower-case letters, digits and '-', starting with a letter, at most 40 characters",
-    "supplier": "the supplier's slug: lower-case letters, digits and '-'",
-    "version": "a semantic version such as 1.2.0",
-    "image": "an image reference such as registry.example/team/app:1.0, with no spaces, "
-    "quotes or shell characters",
-    "path": "an absolute URL path such as /healthz",
-    "host": "a DNS name such as api.example.org (optionally *.example.org) or an IPv4 CIDR",
-}
-_SECURITY_FIELDS = {
-    "privileged",
-    "hostPath",
-    "hostNetwork",
-    "hostPID",
-    "hostIPC",
-    "capabilities",
-    "securityContext",
-    "volumes",
-    "volumeMounts",
-    "runAsUser",
-    "user",
-    "devices",
-}
 
 
 @dataclass(frozen=True)
@@ -121,8 +83,17 @@ def load_yaml(text: str | bytes) -> Any:
             if "alias" in str(exc)
             else "check indentation and quoting near that line"
         )
+        mark = getattr(exc, "problem_mark", None)
         raise ValidationFailed(
-            [Problem("(document)", f"not valid YAML: {_yaml_message(exc)}", hint)]
+            [
+                ManifestProblem(
+                    "(document)",
+                    f"The manifest is not valid YAML: {_yaml_message(exc)}",
+                    hint,
+                    where="the manifest",
+                    line=mark.line + 1 if mark else None,
+                )
+            ]
         ) from exc
     if len(documents) != 1:
         raise ValidationFailed(
@@ -196,7 +167,7 @@ def stored_manifest(manifest: dict[str, Any], digest: str) -> TemplateManifest:
         try:
             found = TemplateManifest.model_validate(manifest)
         except ValidationError as exc:  # stored before a rule that now refuses it
-            problems = "; ".join(f"{p.field}: {p.message}" for p in map(_problem, exc.errors()))
+            problems = "; ".join(p.message for p in map(problem_of, exc.errors()))
             raise PermanentError(
                 f"template version {digest[:12]} no longer passes validation ({problems}); "
                 "publish a corrected version",
@@ -208,13 +179,15 @@ def stored_manifest(manifest: dict[str, Any], digest: str) -> TemplateManifest:
     return found
 
 
-def validate_manifest(data: Any) -> TemplateManifest:
+def validate_manifest(data: Any, *, text: str | bytes | None = None) -> TemplateManifest:
+    """`data` as a manifest, or ValidationFailed with every problem worded for the supplier
+    (orchestrator/manifest_errors.py); with the `text` it was read from, each has its line."""
     if not isinstance(data, dict):
         raise ValidationFailed(
             [
                 Problem(
                     "(document)",
-                    "a manifest must be a mapping",
+                    "A manifest must be a mapping of fields, starting with apiVersion",
                     "start with 'apiVersion: innovation-den.io/v1'",
                 )
             ]
@@ -223,35 +196,22 @@ def validate_manifest(data: Any) -> TemplateManifest:
     try:
         return TemplateManifest.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed([_problem(error) for error in exc.errors()]) from exc
+        problems: list[Problem] = [problem_of(error) for error in exc.errors()]
+        raise ValidationFailed(with_lines(problems, text)) from exc
+
+
+def with_lines(problems: list[Problem], text: str | bytes | None) -> list[Problem]:
+    """The problems with the line of each in `text` (when it is known) and each field written
+    as the supplier wrote it: for problems found after parsing (the publishing rules) too."""
+    return list(located(problems, line_finder(text, StrictSafeLoader) if text is not None else _nowhere))
+
+
+def _nowhere(_path: tuple[str | int, ...]) -> None:
+    return None
 
 
 def parse_manifest_text(text: str | bytes) -> TemplateManifest:
-    return validate_manifest(load_yaml(text))
-
-
-def _problem(error: ErrorDetails) -> Problem:
-    path = ".".join(str(part) for part in error["loc"]) or "(document)"
-    last = str(error["loc"][-1]) if error["loc"] else ""
-    message = error["msg"].removeprefix("Value error, ")
-    hint = _HINTS.get(error["type"], "")
-    if error["type"] == "parameter_schema":  # orchestrator/parameters.py says how to fix it
-        hint = str(error.get("ctx", {}).get("hint", ""))
-    if error["type"] == "string_pattern_mismatch":
-        message = f"{error['input']!r} is not allowed here"[:300]
-        hint = _PATTERN_HINTS.get(last, "") or _env_or_tag_hint(error["loc"]) or hint
-    if error["type"] == "extra_forbidden" and last in _SECURITY_FIELDS:
-        message = f"'{last}' is not allowed: sandboxes never get host access or extra privileges"
-        hint = "remove it; every container runs unprivileged, read-only, with no capabilities"
-    return Problem(path, message, hint)
-
-
-def _env_or_tag_hint(loc: tuple[int | str, ...]) -> str:
-    if "env" in loc:
-        return "environment variable names are upper case letters, digits and '_'"
-    if "tags" in loc or "problemAreas" in loc:
-        return "lower-case words joined by '-'"
-    return ""
+    return validate_manifest(load_yaml(text), text=text)
 
 
 def digest(manifest: TemplateManifest) -> str:
@@ -281,3 +241,50 @@ def load_suppliers(templates_dir: Path) -> list[Supplier]:
         )
         for r in rows
     ]
+
+
+# --- search: the techmap's words -----------------------------------------------------------------
+#
+# People type a few words the way they think of the problem ("pollution dashboards"), not the
+# supplier's exact phrase. So a template matches when *any* word matches, words compare
+# without case and without a plural ending ("dashboards" finds "dashboard", "queries" finds
+# "query"), and the templates that match more of the words come first. Both sides go through
+# the same `stem`, so an ending it strips too eagerly ("analysis" -> "analysi") still matches.
+
+_WORD = re.compile(r"[a-z0-9]+")
+T = TypeVar("T")
+
+
+def stem(word: str) -> str:
+    """A word without its plural ending: -ies -> -y, -es after s/x/z/ch/sh, else -s (not -ss).
+    Words of three letters or fewer are kept as they are ("gas", "bus")."""
+    word = word.lower()
+    if len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def search_words(text: str) -> frozenset[str]:
+    """The distinct stemmed words of a text: letters and digits, split at anything else
+    ("air-quality" is "air" and "quality")."""
+    return frozenset(stem(w) for w in _WORD.findall(text.lower()))
+
+
+def words_matched(query: str, text: str) -> int:
+    """How many of the query's distinct words the text contains."""
+    return len(search_words(query) & search_words(text))
+
+
+def ranked(items: Sequence[T], query: str, *, text: Callable[[T], str]) -> list[T]:
+    """The items any word of `query` matches, those matching more words first (else in their
+    given order); every item, in order, for a query with no words."""
+    if not search_words(query):
+        return list(items)
+    scored = [(words_matched(query, text(item)), index, item) for index, item in enumerate(items)]
+    return [item for score, _i, item in sorted(scored, key=lambda s: (-s[0], s[1])) if score]

@@ -80,6 +80,12 @@ class Conflict(PermanentError):
     reason = "Conflict"
 
 
+class AlreadyExists(Conflict):
+    """An object with that name is already there (a second trial named the same by its owner)."""
+
+    reason = "AlreadyExists"
+
+
 class RuleViolation(PermanentError):
     """A request is well formed but a product rule forbids it (duration cap, quota, ...)."""
 

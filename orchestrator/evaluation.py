@@ -1,13 +1,18 @@
 """The standard evaluation scheme (PRODUCT.md section 6) and the comparable trial report.
 
-Pure: no I/O and no clock. Every trial is scored on the same eight dimensions, 1 to 5 with
-evidence, plus a decision and lessons learned; beside what people say sits what the
-orchestrator measured itself from the trial's timeline (`measure`). The report has one row per
-evaluated trial, the same columns in CSV and JSON, and a versioned schema documented column by
-column in docs/report-schema.md (a test keeps the two in step). It never holds private notes,
-the owner's name, nor anything that opens the trial (a row is numbered within its export, not
-named by the trial's id): it is meant to be published. Suppliers get their templates' rows
-without the civil servant's own words (`for_supplier`).
+Pure: no I/O and no clock. An evaluation first answers the trial's own question: did the
+hypothesis hold, and was each success criterion met, with evidence. Then every trial is scored
+on the same eight dimensions, 1 to 5 with evidence (each score's meaning written down in
+`SCALE`), plus a decision and lessons learned. It is saved as a `draft` until every answer is
+given (`missing` names each one still to give), and only a complete one reaches the report.
+Beside what people say sits what the orchestrator measured itself from the trial's timeline
+(`measure`). The report has one row per completely evaluated trial, the same columns in CSV and
+JSON, and a versioned schema documented column by column in docs/report-schema.md (a test keeps
+the two in step). It never holds private notes, the owner's name, nor anything that opens the
+trial (a row is numbered within its export, not named by the trial's id): it is meant to be
+published. Suppliers get their templates' rows without the civil servant's own words
+(`for_supplier`). An owner may keep the evidence text out of the report
+(`Evaluation.publish_evidence`): the answers and scores stay in it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
 
-REPORT_SCHEMA = "innovation-den.io/trial-report/v2"
+REPORT_SCHEMA = "innovation-den.io/trial-report/v3"
 DIMENSIONS = (
     "user_need",
     "accessibility",
@@ -40,6 +46,141 @@ class Decision(StrEnum):
     ADOPT = "adopt"
     ITERATE = "iterate"
     STOP = "stop"
+
+
+#: How the hypothesis held, and how each success criterion was met.
+HELD = ("yes", "partly", "no")
+HELD_NAMES = {"yes": "Yes", "partly": "Partly", "no": "No"}
+MET_NAMES = {"yes": "Met", "partly": "Partly met", "no": "Not met"}
+
+DIMENSION_NAMES = {
+    "user_need": "User need met",
+    "accessibility": "Accessibility",
+    "security": "Security",
+    "privacy": "Privacy and data protection",
+    "interoperability": "Interoperability and open standards",
+    "performance": "Performance",
+    "cost_value": "Cost and value for money",
+    "ease_of_adoption": "Ease of adoption",
+}
+assert tuple(DIMENSION_NAMES) == DIMENSIONS, "one name per dimension of the scheme"
+
+#: What each score means: one scale for every dimension, so that scores compare.
+SCALE = {
+    1: "Does not meet the need at all",
+    2: "Meets little of the need: serious gaps",
+    3: "Meets the essentials, with gaps to close",
+    4: "Meets most of the need: small gaps only",
+    5: "Fully meets the need",
+}
+
+#: What to judge on each dimension, shown beside the scale.
+DIMENSION_HINTS = {
+    "user_need": "Did it do what your users need it to do? 5: every user need you tested was met.",
+    "accessibility": "Could everyone use it, including with assistive technology (WCAG 2.2 AA)? "
+    "5: no barriers found.",
+    "security": "Does it protect the service and its data to the standard you need? 5: no weaknesses found.",
+    "privacy": "Does it handle personal data lawfully, with only the data it needs? "
+    "5: no concerns about personal data.",
+    "interoperability": "Does it work with your systems through open standards and formats? "
+    "5: connects without custom work.",
+    "performance": "Was it fast and reliable enough for real use? 5: always fast enough.",
+    "cost_value": "Would it be good value for money at the scale you need? 5: clearly good value.",
+    "ease_of_adoption": "How easily could your team and users take it up? 5: ready to take up as it is.",
+}
+assert tuple(DIMENSION_HINTS) == DIMENSIONS, "one hint per dimension of the scheme"
+
+#: The parts of the evaluation, in the order it asks them: each is saved on its own.
+PARTS = ("question", "scores", "decision")
+
+
+def missing(
+    *,
+    criteria: Sequence[str],
+    hypothesis_held: str,
+    hypothesis_evidence: str,
+    criteria_results: Sequence[dict[str, Any]],
+    scores: dict[str, dict[str, Any]],
+    decision: str,
+) -> list[Problem]:
+    """Every answer a complete evaluation still lacks, in the order the evaluation asks them,
+    each at its field path (`criteria_results.0.met`, `scores.privacy.evidence`, ...).
+    `criteria` are the trial's success criteria: each needs a result with evidence."""
+    problems: list[Problem] = []
+    if hypothesis_held not in HELD:
+        problems.append(Problem("hypothesis_held", "Select whether the hypothesis held"))
+    if not hypothesis_evidence.strip():
+        problems.append(Problem("hypothesis_evidence", "Enter the evidence for whether the hypothesis held"))
+    results = {str(r.get("criterion", "")): r for r in criteria_results}
+    for index, criterion in enumerate(criteria):
+        result = results.get(criterion, {})
+        if result.get("met") not in HELD:
+            problems.append(Problem(f"criteria_results.{index}.met", f"Select whether '{criterion}' was met"))
+        if not str(result.get("evidence", "")).strip():
+            problems.append(
+                Problem(f"criteria_results.{index}.evidence", f"Enter evidence for '{criterion}'")
+            )
+    for dimension, name in DIMENSION_NAMES.items():
+        given = scores.get(dimension)
+        if not given:
+            problems.append(Problem(f"scores.{dimension}", f"Score {name.lower()} from 1 to 5 with evidence"))
+            continue
+        if given.get("score") not in SCALE:
+            problems.append(
+                Problem(f"scores.{dimension}.score", f"Select a score from 1 to 5 for {name.lower()}")
+            )
+        if not str(given.get("evidence", "")).strip():
+            problems.append(Problem(f"scores.{dimension}.evidence", f"Enter the evidence for {name.lower()}"))
+    if decision not in tuple(Decision):
+        problems.append(Problem("decision", "Select adopt, iterate or stop"))
+    return problems
+
+
+def part_of(field: str) -> str:
+    """Which part of the evaluation a field path of `missing` belongs to."""
+    if field.startswith("scores"):
+        return "scores"
+    return "decision" if field == "decision" else "question"
+
+
+def unknown_criteria(criteria: Sequence[str], criteria_results: Sequence[dict[str, Any]]) -> list[Problem]:
+    """Results for criteria the trial does not have, or given twice."""
+    seen: set[str] = set()
+    problems = []
+    for index, result in enumerate(criteria_results):
+        criterion = str(result.get("criterion", ""))
+        if criterion not in criteria:
+            problems.append(
+                Problem(
+                    f"criteria_results.{index}.criterion",
+                    f"'{criterion}' is not one of the trial's success criteria",
+                    hint="Give one result for each of the trial's success criteria, named as the trial "
+                    "names it: " + "; ".join(f"'{c}'" for c in criteria)
+                    if criteria
+                    else "The trial has no success criteria: leave criteria_results empty.",
+                )
+            )
+        elif criterion in seen:
+            problems.append(
+                Problem(f"criteria_results.{index}.criterion", f"'{criterion}' has a result already")
+            )
+        seen.add(criterion)
+    return problems
+
+
+def in_trial_order(
+    criteria: Sequence[str], criteria_results: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One result per success criterion, in the trial's order (empty answers for those not given)."""
+    results = {str(r.get("criterion", "")): r for r in criteria_results}
+    return [
+        {
+            "criterion": criterion,
+            "met": str(results.get(criterion, {}).get("met", "")),
+            "evidence": str(results.get(criterion, {}).get("evidence", "")),
+        }
+        for criterion in criteria
+    ]
 
 
 @dataclass(frozen=True)
@@ -133,6 +274,13 @@ COLUMNS: tuple[str, ...] = (
     "duration_seconds",
     "extension_count",
     "outcome_reason",
+    "hypothesis_held",
+    "hypothesis_evidence",
+    "criteria_total",
+    "criteria_met",
+    "criteria_partly",
+    "criteria_results",
+    "criteria_evidence",
     *(f"{d}_{part}" for d in DIMENSIONS for part in ("score", "evidence")),
     "decision",
     "lessons_learned",
@@ -143,6 +291,7 @@ COLUMNS: tuple[str, ...] = (
     "teardown_verified",
     "cpu_millicores",
     "memory_mib",
+    "evidence_published",
 )
 
 
@@ -183,10 +332,23 @@ def report_row(data: ReportInput) -> dict[str, Any]:
         "extension_count": trial.extension_count,
         "outcome_reason": trial.reason if trial.phase == Phase.STOPPED else "",
     }
+    published = evaluation.publish_evidence
+    results = in_trial_order(trial.success_criteria, evaluation.criteria_results)
+    row.update(
+        {
+            "hypothesis_held": evaluation.hypothesis_held,
+            "hypothesis_evidence": evaluation.hypothesis_evidence if published else "",
+            "criteria_total": len(results),
+            "criteria_met": sum(1 for r in results if r["met"] == "yes"),
+            "criteria_partly": sum(1 for r in results if r["met"] == "partly"),
+            "criteria_results": [r["met"] for r in results],
+            "criteria_evidence": [r["evidence"] if published else "" for r in results],
+        }
+    )
     for dimension in DIMENSIONS:
-        score = evaluation.scores.get(dimension, {})
+        score = evaluation.scores.get(dimension) or {}
         row[f"{dimension}_score"] = score.get("score")
-        row[f"{dimension}_evidence"] = score.get("evidence", "")
+        row[f"{dimension}_evidence"] = score.get("evidence", "") if published else ""
     row.update(
         {
             "decision": evaluation.decision,
@@ -195,6 +357,7 @@ def report_row(data: ReportInput) -> dict[str, Any]:
             **vars(data.measured),
             "cpu_millicores": trial.cpu_millicores,
             "memory_mib": trial.memory_mib,
+            "evidence_published": published,
         }
     )
     return {column: row[column] for column in COLUMNS}
@@ -249,6 +412,9 @@ class Summary:
     key: str
     trials: int
     decisions: dict[str, int]
+    hypothesis_held: dict[str, int]  # yes, partly, no
+    criteria_met: int  # success criteria met, of
+    criteria_total: int
     mean_scores: dict[str, float]
     mean_time_to_ready_seconds: float | None
     mean_availability: float | None
@@ -271,6 +437,9 @@ def _summary(key: str, rows: list[dict[str, Any]]) -> Summary:
         key=key,
         trials=len(rows),
         decisions={d.value: sum(1 for r in rows if r["decision"] == d.value) for d in Decision},
+        hypothesis_held={h: sum(1 for r in rows if r.get("hypothesis_held") == h) for h in HELD},
+        criteria_met=sum(int(r.get("criteria_met") or 0) for r in rows),
+        criteria_total=sum(int(r.get("criteria_total") or 0) for r in rows),
         mean_scores={d: m for d in DIMENSIONS if (m := _mean([r[f"{d}_score"] for r in rows])) is not None},
         mean_time_to_ready_seconds=_mean([r["time_to_ready_seconds"] for r in rows]),
         mean_availability=_mean([r["availability"] for r in rows], digits=4),

@@ -218,6 +218,7 @@ class TrialEvent(SQLModel, table=True):
 
 class TrialPublic(SQLModel):
     id: str
+    name: str | None = Field(default=None, description="The owner's own name for it, if they chose one.")
     phase: str
     reason: str
     message: str
@@ -246,6 +247,11 @@ class TrialPublic(SQLModel):
     rejection_reason: str
     pending_extension_seconds: int | None = Field(description="An extension waiting for an approver, if any.")
     extension_requested_by: str
+    justification: str = Field("", description="Why the trial needs longer than self-service allows.")
+    extension_justification: str = Field("", description="Why the waiting extension is needed.")
+    text_removed_at: datetime | None = Field(
+        None, description="When the trial's free text was removed (`DEN_RETENTION_DAYS`)."
+    )
     cpu_millicores: int
     memory_mib: int
 

@@ -9,8 +9,8 @@ with a few bounded keywords, refused at publish otherwise (`schema_problems`, ea
 its path below `spec.parameters` and a hint). Values are checked by our own code
 (`value_problems`): sizes first, and a `pattern` only ever runs on RE2, whose matching is linear
 in the value (no backtracking, so no backreferences or look-around either). Nothing here uses
-Python's `re` on a supplier's pattern. The rules are documented in sandbox_templates/README.md
-("Parameters"); `published_schema` is the same subset as a JSON Schema for the manifest's schema.
+Python's `re` on a supplier's pattern. The rules are documented in the template guide
+(`GUIDE`, "Parameters"); `published_schema` is the same subset as a JSON Schema for the manifest's schema.
 
 Longer than most modules (the house says about 150 lines): the subset's rules at publish and at
 request time belong together, so that one cannot drift from the other.
@@ -44,7 +44,9 @@ MAX_NUMBER = 1e308
 MAX_ISSUES = 50
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-DOCS = "see sandbox_templates/README.md, 'Parameters'"
+#: Where suppliers read the rules: the den's own guide page (never a path in a repository).
+GUIDE = "/guide/templates"
+DOCS = f"see 'Parameters' in the template guide, {GUIDE}#parameters"
 
 SCALAR_TYPES = ("string", "integer", "number", "boolean")
 _COMMON = frozenset({"type", "enum", "const", "default", "title", "description", "examples"})
@@ -417,12 +419,13 @@ def _sample_problems(path: Path, spec: dict[str, Any]) -> list[Issue]:
     samples += [(("examples", i), item) for i, item in enumerate(spec.get("examples", []))]
     issues = []
     for sub, sample in samples:
-        fault = value_fault(spec, sample)
+        fault = value_fault(spec, sample, name=str(path[-1]) if path else "")
         if fault:
+            which = "the default" if sub[0] == "default" else f"example {int(sub[1]) + 1}"
             issues.append(
                 Issue(
                     (*path, *sub),
-                    f"{sub[0]} {_shown(sample)}: {fault[0]}",
+                    f"{which} is not a value this parameter accepts: {fault[0]}",
                     "make it a value the parameter accepts",
                 )
             )
@@ -463,6 +466,27 @@ def matches(pattern: str, value: str) -> bool:
 
 
 # --- values, at request time ---------------------------------------------------------------
+#
+# Messages follow the GOV.UK pattern for errors: they name the parameter by its title (or its
+# name made readable), say what a good value is, and never repeat the value typed (a long one
+# would run off the page, and it may be something its author would rather not see echoed).
+
+_SEE = "see the template's parameters"
+
+
+def display_name(name: str, spec: Mapping[str, Any]) -> str:
+    """What people call a parameter: its title, else its name made readable."""
+    title = spec.get("title") if isinstance(spec, Mapping) else None
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    words = str(name).replace("_", " ").strip()
+    return (words[:1].upper() + words[1:]) if words else "The value"
+
+
+def _lowered(title: str) -> str:
+    """A title in the middle of a sentence ("Enter number of users"); an acronym such as "URL"
+    keeps its capitals."""
+    return title if title[1:2].isupper() else title[:1].lower() + title[1:]
 
 
 def value_problems(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[Problem]:
@@ -475,81 +499,102 @@ def value_problems(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list
         return [
             Problem(
                 "parameters",
-                f"{name[:60]!r} is not a parameter of this template",
-                "see the template's parameters: " + (", ".join(sorted(declared)) or "none"),
+                f"This template has no parameter called {name[:60]!r}",
+                "use one of its parameters: " + (", ".join(sorted(declared)) or "it has none"),
             )
             for name in undeclared[:10]
         ]
     problems = [
-        Problem(
-            f"parameters.{name}", f"{name} is required", "give it a value (see the template's parameters)"
-        )
+        Problem(f"parameters.{name}", *missing_fault(name, declared.get(name, {})))
         for name in schema.get("required", [])
         if name not in values
     ]
     for name, value in values.items():
-        fault = value_fault(declared[name], value)
+        fault = value_fault(declared[name], value, name=name)
         if fault:
-            problems.append(Problem(f"parameters.{name}", fault[0][:300], fault[1]))
+            problems.append(Problem(f"parameters.{name}", *fault))
     return problems
 
 
-def value_fault(spec: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
+def missing_fault(name: str, spec: Mapping[str, Any]) -> tuple[str, str]:
+    """A required parameter with no value: "Enter ..." or "Select ..." as GOV.UK asks."""
+    title = _lowered(display_name(name, spec))
+    if isinstance(spec, Mapping) and spec.get("type") == "boolean":
+        return f"Select yes or no for {title}", f"give true or false ({_SEE})"
+    if isinstance(spec, Mapping) and "enum" in spec:
+        return f"Select {title}", _choices(spec)
+    return f"Enter {title}", f"it is required ({_SEE})"
+
+
+def value_fault(spec: Mapping[str, Any], value: Any, *, name: str = "") -> tuple[str, str] | None:
     """The first thing wrong with one value (message, hint), cheapest checks first: the type
-    and size before any comparison, the length before any pattern."""
+    and size before any comparison, the length before any pattern. `name` is the parameter's,
+    for its title when the schema gives none."""
+    title = display_name(name, spec)
     kind = spec.get("type")
     fault = _type_fault(kind, value)
     if fault:
-        too_long = isinstance(value, str) and len(value) > MAX_VALUE_LENGTH
-        return fault, (
-            "shorten it"
-            if too_long
-            else f"give a {kind} of ordinary text"
-            if kind == "string"
-            else f"give a {kind}"
-        ) + " (see the template's parameters)"
+        return f"{title} {fault}", _type_hint(kind, value)
     if "enum" in spec and _identity(value) not in {_identity(item) for item in spec["enum"]}:
-        return (
-            f"{_shown(value)} is not one of the choices",
-            "use one of "
-            + ", ".join(_shown(item) for item in spec["enum"][:20])
-            + " (see the template's parameters)",
-        )
+        return f"Select {_lowered(title)} from the list", _choices(spec)
     if "const" in spec and _identity(value) != _identity(spec["const"]):
-        return (
-            f"{_shown(value)} is not {_shown(spec['const'])}",
-            f"use {_shown(spec['const'])} (see the template's parameters)",
-        )
+        return f"{title} must be {_shown(spec['const'])}", f"it can only be {_shown(spec['const'])} ({_SEE})"
     if kind == "string":
-        return _string_fault(spec, value)
+        return _string_fault(spec, value, title)
     if kind in ("integer", "number"):
-        return _number_fault(spec, value)
+        return _number_fault(spec, value, title)
     return None
 
 
+def _choices(spec: Mapping[str, Any]) -> str:
+    items = spec.get("enum", [])
+    more = f" (and {len(items) - 20} more)" if len(items) > 20 else ""
+    return "choose one of " + ", ".join(_shown(item) for item in items[:20]) + more
+
+
+def _type_hint(kind: Any, value: Any) -> str:
+    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+        return f"shorten it ({_SEE})"
+    words = {
+        "string": "give ordinary text",
+        "integer": "give a whole number, such as 10",
+        "number": "give a number, such as 10 or 2.5",
+        "boolean": "give true or false",
+    }
+    return f"{words.get(str(kind), 'ask the supplier to fix the template')} ({_SEE})"
+
+
 def _type_fault(kind: Any, value: Any) -> str | None:
+    """What is wrong with the type of `value`, worded to follow the parameter's title."""
     if kind == "boolean":
         return None if isinstance(value, bool) else "must be true or false"
     if kind == "string":
         return _text_fault(value)
     if kind == "integer" and not (_is_number(value) and isinstance(value, int)):
-        return f"must be a whole number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+        return _magnitude(value) or "must be a whole number"
     if kind == "number" and not _is_number(value):
-        return f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
-    return None if kind in SCALAR_TYPES else "this parameter has no usable type"
+        return _magnitude(value) or "must be a number"
+    return None if kind in SCALAR_TYPES else "cannot be set: the template gives it no usable type"
+
+
+def _magnitude(value: Any) -> str | None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (isinstance(value, int) or math.isfinite(value)) and abs(value) > MAX_NUMBER:
+        return f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+    return None
 
 
 def _text_fault(value: Any) -> str | None:
     if not isinstance(value, str):
         return "must be text"
     if len(value) > MAX_VALUE_LENGTH:
-        return f"is {len(value)} characters long, over {MAX_VALUE_LENGTH}"
+        return f"must be {MAX_VALUE_LENGTH} characters or fewer"
     if "\x00" in value:
-        return "must not contain NUL characters"
+        return "must not contain null characters"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "is not valid Unicode text"
+        return "must be ordinary text (it holds a broken character)"
     return None
 
 
@@ -564,37 +609,48 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def _string_fault(spec: Mapping[str, Any], value: str) -> tuple[str, str] | None:
-    hint = "see the template's parameters"
+def _string_fault(spec: Mapping[str, Any], value: str, title: str) -> tuple[str, str] | None:
     if len(value) > spec.get("maxLength", MAX_VALUE_LENGTH):
-        return f"is {len(value)} characters long, over {spec['maxLength']}", f"shorten it ({hint})"
+        return f"{title} must be {spec['maxLength']} characters or fewer", f"shorten it ({_SEE})"
     if len(value) < spec.get("minLength", 0):
-        return f"is shorter than {spec['minLength']} characters", f"lengthen it ({hint})"
+        return f"{title} must be {spec['minLength']} characters or more", f"lengthen it ({_SEE})"
     if "pattern" in spec and not (pattern_fault(spec["pattern"]) is None and matches(spec["pattern"], value)):
-        return (
-            f"{_shown(value)} does not have the form this parameter needs",
-            f"match the pattern {spec['pattern'][:100]!r} ({hint})",
+        examples = [e for e in spec.get("examples", []) if isinstance(e, str)][:3]
+        hint = (
+            "for example " + " or ".join(_shown(e) for e in examples)
+            if examples
+            else f"it must match the pattern {spec['pattern'][:100]!r}"
         )
+        return f"Enter {_lowered(title)} in the right format", f"{hint} ({_SEE})"
     return None
 
 
 _BOUNDS: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
-    ("minimum", lambda v, b: v < b, "less than"),
-    ("exclusiveMinimum", lambda v, b: v <= b, "not more than"),
-    ("maximum", lambda v, b: v > b, "more than"),
-    ("exclusiveMaximum", lambda v, b: v >= b, "not less than"),
+    ("minimum", lambda v, b: v < b, "{title} must be {bound} or more"),
+    ("exclusiveMinimum", lambda v, b: v <= b, "{title} must be more than {bound}"),
+    ("maximum", lambda v, b: v > b, "{title} must be {bound} or less"),
+    ("exclusiveMaximum", lambda v, b: v >= b, "{title} must be less than {bound}"),
 )
 
 
-def _number_fault(spec: Mapping[str, Any], value: float) -> tuple[str, str] | None:
-    hint = "see the template's parameters"
+def _number_fault(spec: Mapping[str, Any], value: float, title: str) -> tuple[str, str] | None:
     for key, fails, words in _BOUNDS:
         if key in spec and fails(value, spec[key]):
-            return f"{_shown(value)} is {words} {spec[key]}", f"use another number ({hint})"
+            return words.format(title=title, bound=_number(spec[key])), f"give another number ({_SEE})"
     step = spec.get("multipleOf")
     if step is not None and (Fraction(repr(value)) / Fraction(repr(step))).denominator != 1:
-        return f"{_shown(value)} is not a multiple of {step}", f"use a multiple of {step} ({hint})"
+        return (
+            f"{title} must be a multiple of {_number(step)}",
+            f"give a number in steps of {_number(step)} ({_SEE})",
+        )
     return None
+
+
+def _number(value: float) -> str:
+    """A bound as people write it: 10, not 10.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _identity(value: Any) -> tuple[str, Any]:

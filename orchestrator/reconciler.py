@@ -47,6 +47,7 @@ FAST_POLL = 0.05  # seconds between polls of a sandbox in its first seconds of s
 FAST_POLL_WINDOW = timedelta(seconds=10)
 FAILED_TURN_WAIT = 1.0  # seconds: a turn that failed (the database away) waits at least this
 LIVENESS, SWEEP = "~liveness", "~sweep"  # keys of the fleet-wide checks (never trial ids)
+RETENTION = "~retention"  # housekeeping: old trials' free text removed, at the sweep's interval
 STARTING = (Phase.REQUESTED, Phase.PROVISIONING)
 
 
@@ -153,7 +154,12 @@ class Reconciler:
             ready = [t for t in due if self._schedule.due(t.id, now=now, polls=polls)]
         for trial in ready:
             self._submit(trial.id, lane=lane(trial, now=now), clock=clock)
-        for key, check in ((LIVENESS, self._check_liveness), (SWEEP, self.sweep_orphans)):
+        checks = (
+            (LIVENESS, self._check_liveness),
+            (SWEEP, self.sweep_orphans),
+            (RETENTION, self.apply_retention),
+        )
+        for key, check in checks:
             if key not in self._next_check or self._next_check[key] <= now:
                 self._submit_check(key, check, clock=clock)
 
@@ -471,6 +477,18 @@ class Reconciler:
                 crud.record_orphan_removed(session, trial_id=trial_id, now=now)
                 session.commit()
         return orphans
+
+    def apply_retention(self, *, now: datetime) -> list[str]:
+        """Remove the free text of trials that ended longer ago than `DEN_RETENTION_DAYS`: one
+        bounded batch per pass, the rest at the next (no runtime call)."""
+        if self.settings.retention_days <= 0:
+            return []
+        with crud.quiet(Session(self.engine)) as session:
+            removed = crud.remove_old_text(session, now=now, days=self.settings.retention_days)
+            session.commit()
+        if removed:
+            log.info("trial_text_removed", trials=len(removed))
+        return removed
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -260,6 +260,16 @@ class Settings(BaseSettings):
     sweep_interval: float = _setting(
         60.0, "reconciler", "Seconds between orphan sweeps (resources labelled for no live trial).", gt=0
     )
+    retention_days: int = _setting(
+        730,
+        "reconciler",
+        "Days the free text of an ended trial is kept (its problem, hypothesis, success "
+        "criteria, the reasons given for it, and the evaluation's evidence, lessons and private "
+        "notes); the reconciler then removes it, keeping the title, scores and decision. `0` "
+        "keeps it for ever. The privacy notice (`/privacy`) states it.",
+        ge=0,
+        le=36500,
+    )
     idle_wakeup: float = _setting(
         2.0,
         "reconciler",
@@ -378,6 +388,13 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     )
     max_request_bytes: int = _setting(1_048_576, "web", "Largest request body accepted, in bytes.", ge=1024)
+    department_names: dict[str, str] = _setting(
+        {},
+        "web",
+        "JSON map from a department's code, as users carry it, to the name pages show, e.g. "
+        '`{"dwp": "Department for Work and Pensions"}`. Adds to (or corrects) the built-in names '
+        "of the UK government's ministerial departments; a code with no name is shown as written.",
+    )
     sandbox_max_concurrent_requests: int = _setting(
         32,
         "web",
@@ -427,6 +444,19 @@ class Settings(BaseSettings):
         "web",
         "Development sign-in: pick any existing user, no password. Empty means on "
         "when `DEN_ENVIRONMENT=development`, off otherwise; `true` in production is refused.",
+    )
+    govuk_brand: bool = _setting(
+        False,
+        "web",
+        "Show the GOV.UK crown and logotype in the header: only for a service on GOV.UK. "
+        "Off, the pages carry GOV.UK's generic header with the service's name.",
+    )
+    contact_email: str = _setting(
+        "",
+        "web",
+        "Email address of the team that runs this den, given on the accessibility statement "
+        "for people who need information in another format; empty gives the feedback form only.",
+        max_length=320,
     )
 
     @model_validator(mode="after")

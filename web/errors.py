@@ -75,15 +75,32 @@ def render_error(request: Request, error: DenError, status: int) -> Response | N
             status=status,
         )
     title = next((text for kind, text in TITLES if isinstance(error, kind)), "There is a problem")
+    kind = (
+        "not_found"
+        if isinstance(error, NotFound)
+        else "unavailable"
+        if isinstance(error, RetryableError) and not isinstance(error, SignInUnavailable)
+        else ""
+    )
     return render(
         request,
         visitor,
         "error.html",
         {
             "title": title,
+            "kind": kind,
             "reason": error.reason,
-            "detail": error.detail,
+            "detail": _sentence(error.detail),
             "problems": [p.as_dict() for p in error.problems] if isinstance(error, ValidationFailed) else [],
         },
         status=status,
     )
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence on a page: a capital first, a full stop last."""
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."

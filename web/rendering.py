@@ -18,21 +18,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from pydantic_core import to_jsonable_python
 
 from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
+from orchestrator.presenting import SERVICE_TIME_ZONE, department_name, duration_words, plain_message
 from orchestrator.settings import Settings
 from web.deps import SIGN_IN_CSRF_MAX_AGE, Visitor, cookie_name
 
 HERE = Path(__file__).resolve().parent
-LONDON = ZoneInfo("Europe/London")
+LONDON = SERVICE_TIME_ZONE
 NO_STORE = {"cache-control": "no-store"}
 
 env = Environment(
@@ -134,16 +135,20 @@ def when(value: datetime | None) -> str:
 
 
 def duration(seconds: int | float | None) -> str:
-    """Whole units, largest first, at most two: '1 day 2 hours', '15 minutes', '40 seconds'."""
-    if seconds is None:
-        return ""
-    left = int(seconds)
-    parts = []
-    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        count, left = divmod(left, size)
-        if count:
-            parts.append(f"{count} {name}{'s' if count != 1 else ''}")
-    return " ".join(parts[:2]) or "0 seconds"
+    """Whole units, largest first, at most two: '1 day 2 hours', '15 minutes', '40 seconds'
+    (`presenting.duration_words`)."""
+    return duration_words(seconds)
+
+
+def plain(message: str, phase: str) -> str:
+    """A trial's or an event's message in words about the sandbox (`presenting.plain_message`)."""
+    return plain_message(message or "", phase=phase)
+
+
+@pass_context
+def department(context: Context, code: str | None) -> str:
+    """A department's name for its code (`DEN_DEPARTMENT_NAMES`, then the built-in names)."""
+    return department_name(code or "", context.get("department_names") or {})
 
 
 def lines(value: str) -> Markup:
@@ -171,6 +176,8 @@ def _govuk_macros() -> dict[str, Any]:
 env.filters.update(
     when=when,
     duration=duration,
+    plain=plain,
+    department=department,
     label=label,
     phase_tag=phase_tag,
     lines=lines,
@@ -239,6 +246,8 @@ def render(
             item["href"][1:]: item["text"] for item in reversed(summary) if item["href"].startswith("#")
         },
         values=values or {},
+        department_names=request.app.state.settings.department_names,
+        govuk_brand=request.app.state.settings.govuk_brand,
     )
     policy = content_security_policy(form_targets(request.app.state.settings))
     response = HTMLResponse(html, headers={**NO_STORE, "content-security-policy": policy})

@@ -14,22 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator import catalogue, presenting, rules
+from orchestrator import evaluation as evaluation_scheme
 from orchestrator.evaluation import DIMENSIONS, Measured, Summary
 from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
-DIMENSION_NAMES = {
-    "user_need": "User need met",
-    "accessibility": "Accessibility",
-    "security": "Security",
-    "privacy": "Privacy and data protection",
-    "interoperability": "Interoperability and open standards",
-    "performance": "Performance",
-    "cost_value": "Cost and value for money",
-    "ease_of_adoption": "Ease of adoption",
-}
-assert tuple(DIMENSION_NAMES) == DIMENSIONS, "one name per dimension of the scheme"
+DIMENSION_NAMES = evaluation_scheme.DIMENSION_NAMES
 DECISIONS = {
     "adopt": ("Adopt", "Take it forward: it met the need."),
     "iterate": ("Iterate", "Promising: try again with changes."),
@@ -111,7 +102,12 @@ def supplier_view(row: Supplier) -> dict[str, Any]:
 
 def evaluation(row: Evaluation, *, author: str, measured: Measured, show_private: bool) -> dict[str, Any]:
     return {
-        "scores": {d: dict(row.scores.get(d, {})) for d in DIMENSIONS},
+        "status": row.status,
+        "hypothesis_held": row.hypothesis_held,
+        "hypothesis_evidence": row.hypothesis_evidence,
+        "criteria_results": [dict(r) for r in row.criteria_results],
+        "publish_evidence": row.publish_evidence,
+        "scores": {d: dict(row.scores.get(d) or {}) for d in DIMENSIONS},
         "decision": row.decision,
         "lessons_learned": row.lessons_learned,
         "private_notes": row.private_notes if show_private else None,
@@ -126,6 +122,9 @@ def summary(row: Summary) -> dict[str, Any]:
         "key": row.key,
         "trials": row.trials,
         "decisions": row.decisions,
+        "hypothesis_held": row.hypothesis_held,
+        "criteria_met": row.criteria_met,
+        "criteria_total": row.criteria_total,
         "mean_scores": row.mean_scores,
         "mean_time_to_ready_seconds": row.mean_time_to_ready_seconds,
         "mean_availability": row.mean_availability,

@@ -49,7 +49,13 @@ def list_templates(session: SessionDep, _actor: ActorDep) -> schemas.TemplateLis
             },
         }
     },
-    responses={200: {"model": schemas.TemplatePublic, "description": "Identical version already published"}},
+    responses={
+        200: {
+            "model": schemas.TemplatePublished,
+            "description": "The same manifest is already published as this version: nothing changed "
+            "(`unchanged` is true)",
+        }
+    },
 )
 async def publish_template(
     request: Request,
@@ -59,23 +65,28 @@ async def publish_template(
     now: Now,
     settings: SettingsDep,
     content_type: Annotated[str, Header()] = "application/json",
-) -> schemas.TemplatePublic:
+) -> schemas.TemplatePublished:
     """Send a manifest (JSON, or YAML with `Content-Type: application/yaml`) as a new,
     immutable version. It is stored `PendingReview` until a platform engineer publishes it,
     unless it changes nothing risky (`DEN_ALLOWED_IMAGE_PREFIXES`). Every problem is listed at
-    once; nothing is stored on error."""
+    once, each with its `line` in the manifest, the field as written (`where`) and a `hint`;
+    nothing is stored on error. The same manifest again is 200 with `unchanged` true."""
     check_may_publish(actor.user)  # before reading the body: a refusal, not its problems
     body = await request.body()
     manifest = _parse(body, content_type.split(";")[0].strip().lower())
     publishing = crud.Publishing(settings=settings, pin=image_pinner(request.app.state))
-    version, created = crud.publish_template(
-        session, manifest=manifest, now=now, actor=actor, publishing=publishing
-    )
+    try:
+        version, created = crud.publish_template(
+            session, manifest=manifest, now=now, actor=actor, publishing=publishing
+        )
+    except ValidationFailed as exc:  # the publishing rules' problems, placed in the manifest too
+        raise ValidationFailed(catalogue.with_lines(exc.problems, body)) from exc
     session.commit()
     if not created:
         response.status_code = 200
     supplier = session.exec(select(Supplier).where(Supplier.slug == manifest.metadata.supplier)).one()
-    return presenters.template(version, supplier)
+    shown = presenters.template(version, supplier)
+    return schemas.TemplatePublished(**shown.model_dump(), unchanged=not created)
 
 
 def _parse(body: bytes, content_type: str) -> TemplateManifest:
@@ -96,12 +107,12 @@ def _parse(body: bytes, content_type: str) -> TemplateManifest:
             [
                 Problem(
                     "(body)",
-                    f"not valid JSON: {exc}",
+                    f"The manifest is not valid JSON: {exc}",
                     "send JSON, or YAML with Content-Type: application/yaml",
                 )
             ]
         ) from exc
-    return catalogue.validate_manifest(data)
+    return catalogue.validate_manifest(data, text=body)
 
 
 @router.get("/suppliers")

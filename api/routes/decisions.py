@@ -17,12 +17,18 @@ router = APIRouter(
 
 @router.post("/{trial_id}/approve")
 def approve(
-    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+    trial_id: TrialId,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    body: schemas.ApproveRequest | None = None,
 ) -> schemas.TrialPublic:
-    """Approve what waits on the trial. A pending trial's clock starts now, and the reconciler
-    moves it to Requested (reason `Approved`); a pending extension applies at once."""
+    """Approve what waits on the trial, optionally with a `note` for the requester (kept in
+    the audit log and the trial's timeline). A pending trial's clock starts now, and the
+    reconciler moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    crud.approve(session, actor=actor, trial=trial, now=now)
+    crud.approve(session, actor=actor, trial=trial, note=body.note if body else "", now=now)
     return committed(session, trial, now=now, sandboxes=sandboxes)
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api import errors, presenters, schemas
 from api.deps import ActorDep, Now, SessionDep, StrictQuery, TrialId
-from orchestrator import crud
+from orchestrator import crud, evaluation
 from orchestrator.access import sees_private_notes
 from orchestrator.evaluation import COLUMNS, REPORT_SCHEMA, to_csv
 
@@ -24,23 +24,41 @@ router = APIRouter(
 def put_evaluation(
     trial_id: TrialId, body: schemas.EvaluationPut, session: SessionDep, actor: ActorDep, now: Now
 ) -> schemas.EvaluationPublic:
-    """Record (or replace) the trial's evaluation: the eight dimensions scored 1-5 with
-    evidence, the decision, lessons learned and private notes."""
+    """Record (or replace) the trial's evaluation: whether the hypothesis held and each
+    success criterion was met, with evidence; the eight dimensions scored 1-5 with evidence;
+    the decision, lessons learned and private notes. A complete one needs every answer (422
+    lists each one missing); `"status": "draft"` saves what is given, and drafts are never in
+    the report. A body written before the trial's question was asked (none of
+    `hypothesis_held`, `hypothesis_evidence`, `criteria_results`) is still taken as complete
+    when its scores and decision are: the report then says the question was not answered."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    draft = body.status == "draft"
+    parts = evaluation.PARTS if _asks_the_question(body) else ("scores", "decision")
     crud.put_evaluation(
         session,
         actor=actor,
         trial=trial,
         now=now,
+        check=() if draft else parts,
+        required=parts,
         data=crud.EvaluationInput(
-            scores=body.scores.model_dump(),
+            scores={d: s.model_dump() for d, s in body.scores if s is not None},
             decision=body.decision,
             lessons_learned=body.lessons_learned,
             private_notes=body.private_notes,
+            hypothesis_held=body.hypothesis_held,
+            hypothesis_evidence=body.hypothesis_evidence,
+            criteria_results=[r.model_dump() for r in body.criteria_results],
+            publish_evidence=body.publish_evidence,
+            final=not draft,
         ),
     )
     session.commit()
     return _present(session, actor, trial_id, now)
+
+
+def _asks_the_question(body: schemas.EvaluationPut) -> bool:
+    return bool({"hypothesis_held", "hypothesis_evidence", "criteria_results"} & body.model_fields_set)
 
 
 @router.get("/trials/{trial_id}/evaluation")
@@ -74,8 +92,8 @@ def report(
     supplier: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     decision: Annotated[Literal["adopt", "iterate", "stop"] | None, Query()] = None,
 ) -> Response:
-    """One row per evaluated trial, the same columns in JSON and CSV, schema
-    `innovation-den.io/trial-report/v2` (docs/report-schema.md). No private notes, no owners,
+    """One row per completely evaluated trial (never a draft), the same columns in JSON and CSV, schema
+    `innovation-den.io/trial-report/v3` (docs/report-schema.md). No private notes, no owners,
     no trial ids (rows are numbered); suppliers get their templates' rows without the civil
     servant's words."""
     rows = crud.report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -63,7 +64,9 @@ def create_trial(
             success_criteria=tuple(body.success_criteria),
             parameters=body.parameters,
             shared_with_department=body.shared_with_department,
+            justification=body.justification,
         ),
+        name=body.name,
     )
     return committed(session, trial, now=now, sandboxes=sandboxes)
 
@@ -102,8 +105,14 @@ def list_trials(
     timeout_seconds: Annotated[
         int, Query(ge=0, le=3600, description="How long a watch lasts (0: send the current state, then end).")
     ] = 1800,
+    name: Annotated[
+        str | None,
+        Query(min_length=1, max_length=63, description="Only the trial(s) with this owner-chosen name."),
+    ] = None,
 ) -> Response | schemas.TrialList:
     """Trials the caller may see, newest first, filtered by the selectors; or a watch."""
+    if name is not None:
+        selectors = replace(selectors, name=name)
     if watch_:
         stream = watch.trials(
             request.app.state.engine,
@@ -147,7 +156,13 @@ def extend_trial(
     409 or 422 with the rule that forbids it in `reason`."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     applied = crud.request_extension(
-        session, actor=actor, trial=trial, settings=settings, seconds=body.duration_seconds, now=now
+        session,
+        actor=actor,
+        trial=trial,
+        settings=settings,
+        seconds=body.duration_seconds,
+        justification=body.justification,
+        now=now,
     )
     if not applied:
         response.status_code = 202

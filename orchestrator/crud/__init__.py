@@ -10,9 +10,9 @@ every transition is checked against the lifecycle table.
 One module per subject: common (actor, audit, timeline), templates (suppliers and templates),
 users (people and tokens), trials (requests, visibility, ending), decisions (extensions and
 approvals), evaluations (evaluation and report), outcomes (templates' trials in aggregate,
-for their suppliers), observed (the reconciler's writes),
-sessions (the web pages' sign-in sessions), sandbox_access (share links, and the hand-overs
-and sessions of the sandboxes' own origins).
+for their suppliers), observed (the reconciler's writes), retention (old trials' free text
+removed), sessions (the web pages' sign-in sessions), sandbox_access (share links, and the
+hand-overs and sessions of the sandboxes' own origins).
 """
 
 from orchestrator.crud.common import Actor, audit, list_audit, pk, trial_event
@@ -20,7 +20,9 @@ from orchestrator.crud.decisions import approve, pending_decisions, reject, requ
 from orchestrator.crud.evaluations import (
     EvaluationInput,
     ReportFilter,
+    find_evaluation,
     get_evaluation,
+    input_of,
     put_evaluation,
     report,
 )
@@ -39,6 +41,7 @@ from orchestrator.crud.observed import (
     version_quarantined,
 )
 from orchestrator.crud.outcomes import supplier_outcomes, template_outcomes
+from orchestrator.crud.retention import remove_old_text
 from orchestrator.crud.sandbox_access import (
     check_openable,
     consume_grant,
@@ -133,6 +136,7 @@ __all__ = [
     "create_user",
     "end_session",
     "ensure_user",
+    "find_evaluation",
     "get_evaluation",
     "get_supplier",
     "get_trial",
@@ -141,6 +145,7 @@ __all__ = [
     "hand_over_shared",
     "has_sandbox_session",
     "hash_token",
+    "input_of",
     "issue_token",
     "last_failure_message",
     "latest_versions",
@@ -169,6 +174,7 @@ __all__ = [
     "record_progress",
     "record_transition",
     "reject",
+    "remove_old_text",
     "report",
     "request_end",
     "request_extension",

@@ -32,9 +32,17 @@ from orchestrator.settings import Settings
 
 
 def request_extension(
-    session: Session, *, actor: Actor, trial: Trial, seconds: int, settings: Settings, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    trial: Trial,
+    seconds: int,
+    settings: Settings,
+    now: datetime,
+    justification: str = "",
 ) -> bool:
-    """Extend the trial by `seconds`; True if done now, False if it waits for an approver."""
+    """Extend the trial by `seconds`; True if done now, False if it waits for an approver, who
+    reads `justification` (why more time is needed)."""
     check_may_extend(actor.user, trial)
     lock_trial(session, trial)
     manifest = trial_manifest(session, trial)
@@ -43,6 +51,7 @@ def request_extension(
     if rules.needs_approval(total, settings=settings, template=trial.template_name):
         trial.extension_requested_seconds = seconds
         trial.extension_requested_at, trial.extension_requested_by = now, actor.name
+        trial.extension_justification = justification
         trial_event(
             session,
             trial,
@@ -57,7 +66,7 @@ def request_extension(
             action="trial.extension.request",
             obj=("trial", trial.id),
             now=now,
-            detail={"seconds": seconds},
+            detail={"seconds": seconds, "justification": justification},
         )
         metrics.EXTENSIONS.labels(outcome="pending").inc()
         return False
@@ -88,17 +97,23 @@ def _extend(session: Session, trial: Trial, *, seconds: int, now: datetime, mess
     )
 
 
-def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> str:
-    """Approve what waits on the trial: the trial itself, or an extension. Returns which."""
+def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime, note: str = "") -> str:
+    """Approve what waits on the trial: the trial itself, or an extension. Returns which.
+    The approver's `note`, if any, is kept in the audit log and on the trial's timeline,
+    where the requester reads it."""
     lock_trial(session, trial)
     if trial.phase == Phase.PENDING_APPROVAL:
-        _approve_trial(session, actor=actor, trial=trial, now=now)
+        _approve_trial(session, actor=actor, trial=trial, now=now, note=note)
         return "trial"
-    _approve_extension(session, actor=actor, trial=trial, now=now)
+    _approve_extension(session, actor=actor, trial=trial, now=now, note=note)
     return "extension"
 
 
-def _approve_trial(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> None:
+def _with_note(message: str, note: str) -> str:
+    return f"{message}: {note}" if note else message
+
+
+def _approve_trial(session: Session, *, actor: Actor, trial: Trial, now: datetime, note: str) -> None:
     check_may_decide(actor.user, requested_by=_owner_name(session, trial))
     _check_undecided(trial)
     version = session.get(TemplateVersion, trial.template_version_id)
@@ -106,12 +121,19 @@ def _approve_trial(session: Session, *, actor: Actor, trial: Trial, now: datetim
     check_trialable(version, ref=f"{trial.template_name}@{trial.template_version}")
     trial.approved_at, trial.approved_by = now, actor.name
     trial.expires_at = now + timedelta(seconds=trial.duration_seconds)
-    trial_event(session, trial, now=now, kind="Intent", message=f"Approved by {actor.name}")
-    audit(session, actor=actor, action="trial.approve", obj=("trial", trial.id), now=now)
+    trial_event(session, trial, now=now, kind="Intent", message=_with_note(f"Approved by {actor.name}", note))
+    audit(
+        session,
+        actor=actor,
+        action="trial.approve",
+        obj=("trial", trial.id),
+        now=now,
+        detail={"note": note},
+    )
     metrics.DECISIONS.labels(subject="trial", decision="approved").inc()
 
 
-def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: datetime) -> None:
+def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: datetime, note: str) -> None:
     seconds = _pending_extension(trial)
     check_may_decide(actor.user, requested_by=trial.extension_requested_by)
     if not rules.is_running(trial):
@@ -119,7 +141,11 @@ def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: dat
             f"the trial is {trial.phase}; the extension can no longer apply", reason=rules.Rule.NOT_RUNNING
         )
     _extend(
-        session, trial, seconds=seconds, now=now, message=f"Extension by {seconds} s approved by {actor.name}"
+        session,
+        trial,
+        seconds=seconds,
+        now=now,
+        message=_with_note(f"Extension by {seconds} s approved by {actor.name}", note),
     )
     _clear_extension(trial)
     audit(
@@ -128,7 +154,7 @@ def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: dat
         action="trial.extension.approve",
         obj=("trial", trial.id),
         now=now,
-        detail={"seconds": seconds},
+        detail={"seconds": seconds, "note": note},
     )
     metrics.DECISIONS.labels(subject="extension", decision="approved").inc()
 

@@ -1,9 +1,10 @@
-"""Recording a trial's evaluation, reading it back with the measured evidence, and the
-comparable report (one row per evaluated trial)."""
+"""Recording a trial's evaluation (a draft until every answer is given), reading it back with
+the measured evidence, and the comparable report (one row per completely evaluated trial)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from orchestrator import evaluation, metrics, rules
 from orchestrator.access import Role, check_may_evaluate
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.trials import events_of, trial_events
-from orchestrator.errors import NotFound
+from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.models import Evaluation, SandboxTemplate, Supplier, TemplateVersion, Trial, User
 
 
@@ -23,6 +24,33 @@ class EvaluationInput:
     decision: str
     lessons_learned: str = ""
     private_notes: str = ""
+    hypothesis_held: str = ""  # yes | partly | no ("" not answered yet)
+    hypothesis_evidence: str = ""
+    # One per success criterion, named as the trial names it: {"criterion", "met", "evidence"}.
+    criteria_results: list[dict[str, Any]] = field(default_factory=list)
+    publish_evidence: bool = True
+    # False: saved as a draft whatever it holds (the owner said so); True: complete once
+    # every answer is given.
+    final: bool = True
+
+
+def input_of(row: Evaluation) -> EvaluationInput:
+    """A recorded evaluation as the input that would record it again: so that one part of it
+    can be changed and the rest kept."""
+    return EvaluationInput(
+        scores={d: dict(s) for d, s in row.scores.items() if s},
+        decision=row.decision,
+        lessons_learned=row.lessons_learned,
+        private_notes=row.private_notes,
+        hypothesis_held=row.hypothesis_held,
+        hypothesis_evidence=row.hypothesis_evidence,
+        criteria_results=[dict(r) for r in row.criteria_results],
+        publish_evidence=row.publish_evidence,
+    )
+
+
+def find_evaluation(session: Session, *, trial: Trial) -> Evaluation | None:
+    return session.get(Evaluation, trial.id)
 
 
 @dataclass(frozen=True)
@@ -34,24 +62,53 @@ class ReportFilter:
 
 
 def put_evaluation(
-    session: Session, *, actor: Actor, trial: Trial, data: EvaluationInput, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    trial: Trial,
+    data: EvaluationInput,
+    now: datetime,
+    check: Collection[str] = evaluation.PARTS,
+    required: Collection[str] = evaluation.PARTS,
 ) -> Evaluation:
-    """Record (or replace) the trial's evaluation."""
+    """Record (or replace) the trial's evaluation. Every answer of the parts in `check`
+    (`evaluation.PARTS`) must be given, or nothing is saved; it is `complete` once every
+    answer of every part in `required` is, unless `data.final` is False, and a `draft` until
+    then."""
     check_may_evaluate(actor.user, trial)
     rules.check_evaluable(trial)
-    row = session.get(Evaluation, trial.id) or Evaluation(
-        trial_id=trial.id, decision=data.decision, recorded_by=pk(actor.user), recorded_at=now
+    criteria = list(trial.success_criteria)
+    wrong = evaluation.unknown_criteria(criteria, data.criteria_results)
+    results = evaluation.in_trial_order(criteria, data.criteria_results)
+    lacking = evaluation.missing(
+        criteria=criteria,
+        hypothesis_held=data.hypothesis_held,
+        hypothesis_evidence=data.hypothesis_evidence,
+        criteria_results=results,
+        scores=data.scores,
+        decision=data.decision,
     )
-    row.scores, row.decision = data.scores, data.decision
+    refused = wrong + [p for p in lacking if evaluation.part_of(p.field) in check]
+    if refused:
+        raise ValidationFailed(refused)
+    unanswered = [p for p in lacking if evaluation.part_of(p.field) in required]
+    status = "complete" if data.final and not unanswered else "draft"
+    row = session.get(Evaluation, trial.id) or Evaluation(
+        trial_id=trial.id, recorded_by=pk(actor.user), recorded_at=now
+    )
+    row.status, row.scores, row.decision = status, data.scores, data.decision
+    row.hypothesis_held, row.hypothesis_evidence = data.hypothesis_held, data.hypothesis_evidence
+    row.criteria_results, row.publish_evidence = results, data.publish_evidence
     row.lessons_learned, row.private_notes = data.lessons_learned, data.private_notes
     row.recorded_by, row.recorded_at = pk(actor.user), now
     session.add(row)
+    said = data.decision if status == "complete" else "draft saved"
     trial_event(
         session,
         trial,
         now=now,
         kind="Intent",
-        message=f"Evaluation recorded by {actor.name}: {data.decision}",
+        message=f"Evaluation recorded by {actor.name}: {said}",
     )
     audit(
         session,
@@ -59,9 +116,10 @@ def put_evaluation(
         action="trial.evaluate",
         obj=("trial", trial.id),
         now=now,
-        detail={"decision": data.decision},
+        detail={"decision": data.decision, "status": status},
     )
-    metrics.EVALUATIONS.labels(decision=data.decision).inc()
+    if status == "complete":
+        metrics.EVALUATIONS.labels(decision=data.decision).inc()
     return row
 
 
@@ -78,12 +136,14 @@ def get_evaluation(
 
 
 def report(session: Session, *, user: User, selectors: ReportFilter, now: datetime) -> list[dict[str, Any]]:
-    """Rows of the comparable report, numbered from 1 in this export. Everyone but suppliers
+    """Rows of the comparable report, numbered from 1 in this export: complete evaluations
+    only, never drafts. Everyone but suppliers
     sees every evaluated trial, since the report holds no private notes, owners nor trial ids;
     a supplier sees its own templates' trials only, without the civil servant's words."""
     query = (
         select(Trial, Evaluation, TemplateVersion, Supplier)
         .join(Evaluation, col(Evaluation.trial_id) == Trial.id)
+        .where(Evaluation.status == "complete")
         .join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
         .join(SandboxTemplate, col(SandboxTemplate.id) == TemplateVersion.template_id)
         .join(Supplier, col(Supplier.id) == SandboxTemplate.supplier_id)

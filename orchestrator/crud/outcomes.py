@@ -68,7 +68,12 @@ def _facts(session: Session, *, template_ids: Sequence[int]) -> dict[int, list[o
         )
         .select_from(Trial)
         .join(TemplateVersion, col(TemplateVersion.id) == Trial.template_version_id)
-        .join(Evaluation, col(Evaluation.trial_id) == Trial.id, isouter=True)
+        # A draft evaluation counts as none yet.
+        .join(
+            Evaluation,
+            (col(Evaluation.trial_id) == Trial.id) & (col(Evaluation.status) == "complete"),
+            isouter=True,
+        )
         .where(col(TemplateVersion.template_id).in_(template_ids))
     )
     found: dict[int, list[outcomes.TrialFacts]] = {}

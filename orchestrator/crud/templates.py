@@ -170,8 +170,9 @@ def publish_template(
         if existing is not None:
             if existing.digest != content:
                 raise Conflict(
-                    f"{manifest.ref} is already published with different content; "
-                    "versions are immutable: publish a new version"
+                    f"Version {meta.version} of {meta.name} is already published, and this "
+                    "manifest is different from it. A published version cannot change: give "
+                    "this manifest a new version number"
                 )
             return existing, False
     else:

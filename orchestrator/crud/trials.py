@@ -20,7 +20,7 @@ from orchestrator.access import SEES_ALL, Role, check_may_end, check_may_start_t
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import hold_caps, lock_trial
 from orchestrator.crud.templates import resolve_template
-from orchestrator.errors import NotFound, Problem, ValidationFailed
+from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import TemplateVersion, Trial, TrialEvent, User
@@ -37,6 +37,7 @@ class TrialRequest:
     success_criteria: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     shared_with_department: bool = False
+    justification: str = ""  # why it needs longer than self-service allows
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,22 @@ class TrialFilter:
     template: str | None = None  # name, or name@version
     owner: str | None = None
     department: str | None = None
+    name: str | None = None  # the owner-chosen name (`metadata.name`)
 
 
 def create_trial(
-    session: Session, *, actor: Actor, request: TrialRequest, settings: Settings, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    request: TrialRequest,
+    settings: Settings,
+    now: datetime,
+    name: str | None = None,
 ) -> Trial:
+    """`name`: the owner's own name for the trial (`metadata.name`), unique among theirs."""
     check_may_start_trial(actor.user)
+    if name is not None:
+        check_name_free(session, owner_id=pk(actor.user), name=name)
     version = resolve_template(session, ref=request.template)
     manifest = catalogue.stored_manifest(version.manifest, version.digest)
     duration = request.duration_seconds or manifest.spec.limits.default_duration
@@ -62,9 +73,12 @@ def create_trial(
         raise ValidationFailed(problems)
     reserved = rules.reservation(manifest)
     check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved, settings=settings)
+    if name is not None:  # again under the cap lock: two requests at once never both take it
+        check_name_free(session, owner_id=pk(actor.user), name=name)
     pending = rules.needs_approval(duration, settings=settings, template=manifest.metadata.name)
     trial = Trial(
         owner_id=pk(actor.user),
+        name=name,
         department=actor.user.department,
         template_version_id=pk(version),
         template_name=manifest.metadata.name,
@@ -76,6 +90,7 @@ def create_trial(
         parameters=request.parameters,
         duration_seconds=duration,
         shared_with_department=request.shared_with_department,
+        justification=request.justification if pending else "",
         cpu_millicores=reserved.cpu_millicores,
         memory_mib=reserved.memory_mib,
         # A trial waiting for approval starts its clock when approved.
@@ -197,7 +212,19 @@ def filtered(query: SelectOfScalar[Trial], selectors: TrialFilter) -> SelectOfSc
         query = query.where(col(Trial.owner_id) == owner_id)
     if selectors.department:
         query = query.where(Trial.department == selectors.department)
+    if selectors.name:
+        query = query.where(Trial.name == selectors.name)
     return query
+
+
+def check_name_free(session: Session, *, owner_id: int, name: str) -> None:
+    """A name is the owner's handle on one trial: a second trial of theirs may not take it."""
+    taken = session.exec(select(Trial).where(Trial.owner_id == owner_id, Trial.name == name)).first()
+    if taken is not None:
+        raise AlreadyExists(
+            f"you already have a trial named {name!r}: {taken.id} ({taken.phase}); "
+            "choose another name, or leave the name out to start another trial"
+        )
 
 
 def list_trials(

@@ -89,7 +89,7 @@ def test_the_reconciler_apart_runs_trials_and_reports_its_health(split: tuple[Se
     assert "den_reconcile_pass_seconds_count" in _get(f"{health}/metrics").text
 
     done = subprocess.run(
-        [sys.executable, "-m", "cli.denctl", "delete", "tr", "--all", "--wait", "--timeout", "60"],
+        [sys.executable, "-m", "cli.denctl", "delete", "tr", "--all", "--yes", "--wait", "--timeout", "60"],
         capture_output=True,
         text=True,
         timeout=90,

@@ -2,11 +2,13 @@
 Docker engine: Playwright drives Debian's chromium (installed by `scripts/bootstrap test`).
 
 On every page a person reaches, axe-core (from npm, web/node_modules) checks WCAG 2.2 AA with
-no violation allowed, and the page must have run under its Content-Security-Policy with no
-violation (GOV.UK's inline script allowed by its hash, so the body is marked
-`govuk-frontend-supported`). A trial launched from the pages really starts, its link answers,
-it is ended from the page and nothing of it is left in the engine. The run writes the docs'
-screenshots (docs/screenshots/*.png). Never skipped in CI: a missing chromium or axe-core fails.
+no violation allowed, the page must not scroll sideways (WCAG 1.4.10 reflow: each journey at a
+desktop width, and one walk through every page at 320 CSS pixels), and the page must have run
+under its Content-Security-Policy with no violation (GOV.UK's inline script allowed by its
+hash, so the body is marked `govuk-frontend-supported`). A trial launched from the pages
+really starts, its link answers, it is ended from the page and nothing of it is left in the
+engine. The run writes the docs' screenshots (docs/screenshots/*.png). Never skipped in CI:
+a missing chromium or axe-core fails.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from orchestrator.settings import Settings
 from tests.conftest import require
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
+from tests.service.plain_words import assert_plain
 from web.routes import MODULES
 
 pytestmark = pytest.mark.docker
@@ -52,8 +55,40 @@ PEOPLE = {
     "pat": ("platform_engineer", "", ""),
     "carol": ("civil_servant", "hmrc", ""),
 }
+NARROW = {"width": 320, "height": 640}  # WCAG 1.4.10: content reflows at 320 CSS pixels
 #: Every page route checked by axe in this module (test_every_page_was_checked_by_axe).
 CHECKED: set[str] = set()
+#: Every page route checked, at 320 CSS pixels wide, for sideways scrolling.
+REFLOWED: set[str] = set()
+#: The elements (a CSS path each) that reach past the right edge of the window, outside any
+#: area that scrolls on its own (a wide table's focusable region).
+OVERFLOWING = """() => {
+  const width = window.innerWidth;
+  const path = (e) => {
+    const parts = [];
+    for (let n = e; n && n.nodeType === 1 && parts.length < 4; n = n.parentElement) {
+      parts.unshift(n.tagName.toLowerCase() + (n.id ? '#' + n.id : '')
+        + [...n.classList].slice(0, 2).map(c => '.' + c).join(''));
+      if (n.id) break;
+    }
+    return parts.join(' > ');
+  };
+  const scrollsOnItsOwn = (e) => {
+    for (let n = e.parentElement; n && n !== document.body; n = n.parentElement) {
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(n).overflowX)) return true;
+    }
+    return false;
+  };
+  const reach = (e) => {  // the box's right edge, or its content's when that spills out
+    const box = e.getBoundingClientRect();
+    return getComputedStyle(e).overflowX === 'visible'
+      ? Math.max(box.right, box.left + e.scrollWidth) : box.right;
+  };
+  const wide = [...document.body.querySelectorAll('*')].filter(
+    e => reach(e) > width + 0.5 && !scrollsOnItsOwn(e));
+  return wide.filter(e => !wide.some(o => o !== e && e.contains(o))).slice(0, 5).map(
+    e => path(e) + ' (reaches ' + Math.round(reach(e)) + 'px)');
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +144,8 @@ class Person:
     server: Server
     page: Any
     javascript: bool = True
+    #: A civil servant: no page may use the runtime's words (tests/service/plain_words.py).
+    plain: bool = False
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -139,8 +176,18 @@ class Person:
         found = axe(page) if self.javascript else self._axe_without_scripts()
         assert found == [], f"axe on {page.url}: {found}"
         assert self.problems == [], self.problems
+        if self.plain:
+            assert_plain(page.content())
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > page.evaluate("window.innerWidth"):
+            raise AssertionError(
+                f"{page.url} scrolls sideways ({width} CSS px wide): {page.evaluate(OVERFLOWING)}"
+            )
         path = page.url.removeprefix(self.server.url).split("?")[0].split("#")[0]
-        CHECKED.update(route.path for route in page_routes() if route.path_regex.match(path))
+        routes = {route.path for route in page_routes() if route.path_regex.match(path)}
+        CHECKED.update(routes)
+        if page.viewport_size["width"] <= NARROW["width"]:
+            REFLOWED.update(routes)
         return self
 
     def _axe_without_scripts(self) -> list[Any]:
@@ -187,9 +234,19 @@ def axe(page: Any) -> list[Any]:
     return found
 
 
-def person(chromium: Any, server: Server, name: str | None, *, javascript: bool = True) -> Person:
-    """A fresh browser (its own cookies); signed in through the development sign-in."""
-    context = chromium.new_context(viewport={"width": 1024, "height": 768}, java_script_enabled=javascript)
+def person(
+    chromium: Any,
+    server: Server,
+    name: str | None,
+    *,
+    javascript: bool = True,
+    viewport: dict[str, int] | None = None,
+) -> Person:
+    """A fresh browser (its own cookies), 1024 pixels wide unless `viewport` says otherwise;
+    signed in through the development sign-in."""
+    context = chromium.new_context(
+        viewport=viewport or {"width": 1024, "height": 768}, java_script_enabled=javascript
+    )
     visitor = Person(server=server, page=context.new_page(), javascript=javascript)
     if name is not None:
         visitor.go("/sign-in")
@@ -232,6 +289,7 @@ def test_the_public_pages(chromium: Any, server: Server) -> None:
     assert "Development sign-in" in visitor.text()
     visitor.shot("sign-in")
     visitor.go("/accessibility").go("/cookies").go("/signed-out")
+    tell_us_about_a_problem(visitor, came_from="/signed-out")
     assert visitor.page.goto(server.url + "/no-such-page").status == 404
     visitor.check()
     assert "Page not found" in visitor.text()
@@ -243,6 +301,7 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     chromium: Any, server: Server, engine_client: Any
 ) -> None:
     alice = person(chromium, server, "alice")
+    alice.plain = True
     assert "You have no trials running" in alice.text()
     alice.go("/techmap")
     alice.shot("techmap")
@@ -276,7 +335,7 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
 
     alice.click("text=Follow your trial")
     alice.page.evaluate("window.notReloaded = true")
-    link = alice.page.locator("text=Open web")
+    link = alice.page.locator("text=Open the open data dashboard")
     already_ready = link.count() > 0
     link.wait_for(timeout=90_000)  # swapped in by the live progress, with no reload
     assert alice.page.evaluate("window.notReloaded") is True
@@ -289,7 +348,7 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     alice.shot("trial")
 
     sandbox = f"http://{trial_id}-web.sandbox.localhost:{server.port}/"
-    alice.click("text=Open web")  # the den's hand-over page first
+    alice.click("text=Open the open data dashboard")  # the den's hand-over page first
     assert "Do not enter real personal data" in alice.text()
     continue_to_sandbox(alice.page, sandbox)  # the supplier's page: not ours to check with axe
     assert "Air quality by borough" in alice.page.content()
@@ -297,7 +356,7 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
 
     alice.page.check("input[name='extend-by'][value='600']")
     alice.click("button:has-text('Extend the trial')")
-    assert "The trial has been extended." in alice.text()
+    assert "The trial has been extended: it now ends at" in alice.text()
     assert "Extensions used: 1 of 2" in alice.text()
 
     alice.click("text=End the trial now")
@@ -311,9 +370,21 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     alice.go(f"/trials/{trial_id}")
 
     alice.click("text=Record the evaluation")
-    alice.shot("evaluation")
-    alice.click("button:has-text('Save the evaluation')")
-    assert alice.page.locator(".govuk-error-summary li").count() == 17
+    alice.shot("evaluation")  # the task list, with what the service measured beside it
+    alice.click("text=Your trial's question")
+    alice.click("button:has-text('Save and continue')")
+    assert "Select whether the hypothesis held" in alice.text()
+    alice.page.check("input[name='hypothesis-held'][value='partly']")
+    alice.page.fill("#hypothesis-evidence", "Most residents read it; some needed help.")
+    alice.click("button:has-text('Save and come back later')")  # a draft, kept
+    assert "Your answers have been saved" in alice.text() and "In progress" in alice.text()
+    alice.click("text=Your trial's question")
+    criteria = alice.page.locator("textarea[name^='criterion-']")
+    for index in range(criteria.count()):
+        alice.page.check(f"input[name='criterion-{index}-met'][value='yes']")
+        alice.page.fill(f"#criterion-{index}-evidence", f"Seen in session {index + 1}")
+    alice.click("button:has-text('Save and continue')")
+    alice.shot("evaluation-scores")
     for index, dimension in enumerate(
         (
             "user_need",
@@ -328,13 +399,15 @@ def test_a_civil_servant_launches_opens_extends_ends_and_evaluates_a_trial(
     ):
         alice.page.check(f"input[name='score-{dimension}'][value='{3 + index % 3}']")
         alice.page.fill(f"#evidence-{dimension}", f"What we saw about {dimension}")
+    alice.click("button:has-text('Save and continue')")
     alice.page.check("input[name='decision'][value='iterate']")
     alice.page.fill("#lessons", "Residents needed the map as well as the table.")
     alice.page.fill("#notes", "Only for dwp.")
-    alice.click("button:has-text('Save the evaluation')")
+    alice.click("button:has-text('Save and continue')")
     assert "The evaluation has been saved." in alice.text() and "Iterate" in alice.text()
     evaluation = server.call("GET", f"/api/v1/trials/{trial_id}/evaluation").json()
     assert evaluation["decision"] == "iterate" and evaluation["measured"]["teardown_verified"]
+    assert (evaluation["status"], evaluation["hypothesis_held"]) == ("complete", "partly")
 
     alice.go("/reports")
     assert "Can residents read air quality data without help?" in alice.text()
@@ -398,7 +471,7 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any, se
     assert server.wait_for(trial_id, "Ready")["endpoints"] == {"web": origin + "/"}
 
     alice = person(chromium, server, "alice").go(f"/trials/{trial_id}")
-    alice.click("text=Open web")
+    alice.click("text=Open the case management prototype")
     assert alice.page.url == f"{server.url}/trials/{trial_id}/open/web"
     assert "synthetic (made-up) data only" in alice.text()
     assert "will be deleted on" in alice.text()
@@ -533,7 +606,7 @@ def test_pages_work_without_javascript(chromium: Any, server: Server, engine_cli
         "tone": "formal",
     }
     alice.click("text=Refresh this page")  # no live progress: the link reloads the page
-    assert "Open web" in alice.text()
+    assert "Open the citizen enquiry assistant" in alice.text()
     alice.click("text=End the trial now")
     alice.click("button:has-text('End the trial')")
     server.wait_for(trial_id, "Stopped", timeout=60)
@@ -556,16 +629,19 @@ def test_a_supplier_sees_usage_and_publishes_a_version_by_upload(chromium: Any, 
     }
     upload = {"name": "template.yaml", "mimeType": "application/yaml"}
     sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(broken).encode()})
-    sam.click("button:has-text('Publish')")
+    sam.click("button:has-text('Check the manifest')")
     items = sam.page.locator(".govuk-error-summary li")
     assert items.count() == 2
     assert "metadata.version" in sam.text() and "spec.hostNetwork" in sam.text()
     sam.shot("publish-errors")
-    sam.page.click(".govuk-error-summary a >> nth=0")
-    assert sam.page.evaluate("document.activeElement.id") == "manifest"
+    sam.page.click(".govuk-error-summary a >> nth=0")  # each problem links to its own line
+    assert sam.page.evaluate("location.hash").startswith("#line-")
     fixed = {**manifest, "metadata": {**manifest["metadata"], "version": "1.1.0"}}
     sam.page.set_input_files("#manifest", {**upload, "buffer": yaml.safe_dump(fixed).encode()})
-    sam.click("button:has-text('Publish')")
+    sam.click("button:has-text('Check the manifest')")
+    assert "Check the version before you publish it" in sam.text()
+    assert "A platform engineer reviews this version" in sam.text()
+    sam.click("button:has-text('Publish this version')")
     assert "open-data-dashboard@1.1.0 has been sent. A platform engineer reviews it" in sam.text()
     sam.go("/templates/open-data-dashboard")
     assert "Start a trial" not in sam.text()  # suppliers do not launch trials
@@ -597,21 +673,27 @@ def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any, 
             "title": "Two hours with the assistant",
             "hypothesis": "Residents get answers",
             "duration_seconds": 7200,
+            "justification": "Enquiries peak over the lunch hour",
         },
     )
     assert asked.json()["phase"] == "PendingApproval", asked.text
     ann = person(chromium, server, "ann")
     ann.go("/approvals")
-    assert "A trial of 2 hours" in ann.text()
+    assert "A trial of 2 hours" in ann.text() and "Enquiries peak over the lunch hour" in ann.text()
     ann.shot("approvals")
     ann.click("text=Two hours with the assistant")
-    assert "Decide on this request" in ann.text()
-    ann.click("text=Reject it")
-    ann.click("button:has-text('Reject the request')")
+    assert "Decide on this request" in ann.text() and "Withdraw the request" not in ann.text()
+    ann.click("text=Approve or reject")
+    ann.click("button:has-text('Confirm the decision')")  # nothing chosen: the error summary
     assert ann.page.locator(".govuk-error-summary").is_visible()
-    ann.page.fill("#reason", "Two hours is more than this question needs: ask for one.")
-    ann.click("button:has-text('Reject the request')")
-    assert "The request has been rejected." in ann.text()
+    ann.page.check("input[name='decision'][value='reject']")
+    ann.click("button:has-text('Confirm the decision')")  # a rejection needs its reason
+    assert "Enter why you are rejecting the request" in ann.text()
+    ann.page.check("input[name='decision'][value='reject']")
+    ann.page.fill("#note", "Two hours is more than this question needs: ask for one.")
+    ann.click("button:has-text('Confirm the decision')")
+    assert "Request rejected" in ann.text() and "alice will see the decision" in ann.text()
+    ann.shot("decided")
     server.wait_for(asked.json()["id"], "Stopped")
 
     pat = person(chromium, server, "pat")
@@ -625,22 +707,131 @@ def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any, 
     pat.go("/templates/case-management-prototype")
     assert "quarantined: it cannot be trialled" in pat.text()
     pat.go("/approvals").go("/supplier/publish").go("/trials")
+    pat.go("/platform")
+    pat.click("text=Feedback from people using the service")
+    assert "The dark mode toggle is missing" in pat.text() and "/signed-out" in pat.text()
+
+
+def tell_us_about_a_problem(visitor: Person, *, came_from: str) -> None:
+    """'Tell us about any problem' (in the phase banner of every page) opens the feedback
+    form, which carries the page it came from; it can be sent without signing in."""
+    visitor.click(".govuk-phase-banner a")
+    assert visitor.page.url.endswith(f"/feedback?page={came_from}")
+    visitor.click("button:has-text('Send feedback')")
+    assert "Enter what went wrong" in visitor.page.inner_text(".govuk-error-summary")
+    visitor.page.fill("#doing", "Reading the service at night")
+    visitor.page.fill("#wrong", "The dark mode toggle is missing")
+    visitor.page.check("input[name='satisfaction'][value='satisfied']")
+    visitor.page.fill("#reply-to", "not an address")
+    visitor.click("button:has-text('Send feedback')")
+    assert "Enter an email address in the correct format" in visitor.text()
+    visitor.page.fill("#reply-to", "reader@example.com")
+    visitor.click("button:has-text('Send feedback')")
+    assert "Thank you for your feedback" in visitor.text()
+
+
+def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None:
+    """WCAG 1.4.10: one walk through every page at 320 CSS pixels wide (the journeys above
+    run at a desktop width), each checked by axe and for sideways scrolling, with long
+    answers, as people type them, where a page shows them."""
+    auth = token_for(server, "alice")
+    # Words longer than a phone is wide, with nowhere to break: a station's code, an address.
+    long_words = "Can residents read HACKNEYAIRQUALITYMONITORINGSTATIONSEVENTEENNORTH without help?"
+    made = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "open-data-dashboard",
+            "title": long_words,
+            "hypothesis": "https://data.example.gov.uk/airquality/boroughs/everyreadingthisyear.csv",
+            "duration_seconds": 900,
+        },
+    )
+    assert made.status_code == 201, made.text
+    trial_id = made.json()["id"]
+    pending = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "citizen-enquiry-assistant",
+            "title": "Narrow screens for two hours",
+            "hypothesis": "It reflows",
+            "duration_seconds": 7200,
+        },
+    ).json()["id"]
+    server.wait_for(trial_id, "Ready")
+    link = httpx.post(
+        f"{server.url}/api/v1/trials/{trial_id}/share-links",
+        headers=auth,
+        timeout=30,
+        json={"expires_in_seconds": 3600},
+    )
+    assert link.status_code == 201, link.text
+    share = link.json()["url"].removeprefix(server.url)
+    trial = f"/trials/{trial_id}"
+    walks: dict[str | None, list[str]] = {
+        None: [
+            "/",
+            "/sign-in",
+            "/signed-out",
+            "/accessibility",
+            "/cookies",
+            "/feedback?page=/cookies",
+            "/privacy",
+            share,
+        ],
+        "alice": [
+            "/",
+            "/techmap",
+            "/templates/open-data-dashboard",
+            "/templates/open-data-dashboard/start/title",
+            "/trials",
+            trial,
+            f"{trial}/confirmation",
+            f"{trial}/open/web",
+            f"{trial}/evaluation",
+            *(f"{trial}/evaluation/{part}" for part in ("question", "scores", "decision")),
+            f"{trial}/end",
+            "/reports",
+            "/reports?by=supplier",
+            "/guide/templates",
+        ],
+        "ann": [
+            "/approvals",
+            f"/trials/{pending}/decide",
+            f"/trials/{pending}/reject",
+            f"/trials/{pending}/decided?decision=rejected",
+        ],
+        "sam": ["/supplier", "/supplier/publish", "/supplier/publish/check"],
+        "pat": ["/platform", "/platform/templates/open-data-dashboard/1.0.0", "/platform/feedback"],
+    }
+    for name, paths in walks.items():
+        visitor = person(chromium, server, name, viewport=NARROW)
+        for path in paths:
+            visitor.go(path)
+        visitor.page.context.close()
+    server.call("POST", f"/api/v1/trials/{trial_id}/end")
+    server.call("POST", f"/api/v1/trials/{pending}/end")
+
+
+NOT_PAGES = {
+    "/reports/trial-report.{extension}",  # downloads, not pages
+    "/trials/{trial_id}/evaluation.pdf",
+    # Redirects through the sign-in provider, never a page of their own; their journey,
+    # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.
+    "/sign-in/start",
+    "/sign-in/callback",
+}
 
 
 def test_every_page_was_checked_by_axe() -> None:
-    """Runs last (file order): each page route was reached, and passed, in a test above."""
-    missing = (
-        {route.path for route in page_routes()}
-        - CHECKED
-        - {
-            "/reports/trial-report.{extension}",  # a download, not a page
-            # Redirects through the sign-in provider, never a page of their own; their journey,
-            # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.
-            "/sign-in/start",
-            "/sign-in/callback",
-        }
-    )
-    assert not missing, f"pages no journey reached: {sorted(missing)}"
+    """Runs last (file order): each page route was reached, and passed axe and the reflow
+    check, in a test above, and again at 320 pixels wide."""
+    pages = {route.path for route in page_routes()} - NOT_PAGES
+    assert not pages - CHECKED, f"pages no journey reached: {sorted(pages - CHECKED)}"
+    assert not pages - REFLOWED, f"pages not checked at 320 pixels: {sorted(pages - REFLOWED)}"
 
 
 def test_the_screenshots_are_small_enough_to_commit() -> None:

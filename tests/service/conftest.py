@@ -106,3 +106,6 @@ SCORES = {
         "ease_of_adoption",
     )
 }
+#: The trial's own question, answered: with SCORES and a decision, a complete evaluation of a
+#: trial without success criteria (as `launch` makes them).
+QUESTION = {"hypothesis_held": "partly", "hypothesis_evidence": "Half the testers found it"}

@@ -138,3 +138,44 @@ def test_decisions_are_audited_with_actor_and_source(
         ("trial.create", "alice", "testclient"),
         ("trial.approve", "ann", "testclient"),
     ]
+
+
+def test_the_requester_says_why_and_the_approver_adds_a_note_kept_in_the_audit_log(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    trial = launch(client, people["alice"], duration=1000, justification="Residents use it on bin days")
+    assert trial["justification"] == "Residents use it on bin days"
+    approved = client.post(
+        f"/api/v1/trials/{trial['id']}/approve", headers=people["ann"], json={"note": "Report back in a week"}
+    )
+    assert approved.status_code == 200, approved.text
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        row = session.exec(select(AuditEvent).where(AuditEvent.action == "trial.approve")).one()
+    assert row.detail == {"note": "Report back in a week"}
+    events = client.get(f"/api/v1/trials/{trial['id']}/events", headers=people["alice"]).json()["items"]
+    assert "Approved by ann: Report back in a week" in [e["message"] for e in events]
+
+
+def test_the_api_takes_a_long_request_without_a_reason_and_a_short_one_keeps_none(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    # Optional in the API (scripts made before it still work); the web form asks for it.
+    assert launch(client, people["alice"], duration=1000)["justification"] == ""
+    short = launch(client, people["alice"], duration=600, justification="Not needed")
+    assert (short["phase"], short["justification"]) == ("Requested", "")
+    too_long = client.post(
+        "/api/v1/trials",
+        headers=people["alice"],
+        json={
+            "template": "demo",
+            "title": "T",
+            "hypothesis": "H",
+            "duration_seconds": 1000,
+            "justification": "x" * 2001,
+        },
+    )
+    assert too_long.status_code == 422 and "justification" in too_long.text
+    refused = client.post(
+        f"/api/v1/trials/{short['id']}/approve", headers=people["ann"], json={"note": "n" * 2001}
+    )
+    assert refused.status_code == 422 and "note" in refused.text

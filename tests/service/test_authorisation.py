@@ -54,7 +54,7 @@ from starlette.routing import Mount
 from api.main import create_app
 from orchestrator.settings import Settings
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, PEOPLE, SCORES, launch, run_until_ready
+from tests.service.conftest import AUTH, PEOPLE, QUESTION, SCORES, launch, run_until_ready
 from tests.service.test_web_pages import browser, csrf_of
 from tests.unit.test_catalogue import GOOD
 from web.pages import twin_path
@@ -113,7 +113,7 @@ class World:
             answer = self.client.put(
                 f"/api/v1/trials/{body['id']}/evaluation",
                 headers=self.people["alice"],
-                json={"scores": SCORES, "decision": "iterate", "private_notes": "only for us"},
+                json={**QUESTION, "scores": SCORES, "decision": "iterate", "private_notes": "only for us"},
             )
             assert answer.status_code == 200, answer.text
         return str(body["id"])
@@ -243,9 +243,9 @@ def _supplier(_world: World) -> Request:
 
 
 def _evaluation_form() -> dict[str, str]:
+    """The evaluation's scores page, answered."""
     fields = {f"score-{d}": str(s["score"]) for d, s in SCORES.items()}
-    fields |= {f"evidence-{d}": str(s["evidence"]) for d, s in SCORES.items()}
-    return fields | {"decision": "iterate", "lessons": "", "notes": ""}
+    return fields | {f"evidence-{d}": str(s["evidence"]) for d, s in SCORES.items()}
 
 
 def _sign_in(world: World) -> Request:
@@ -294,7 +294,7 @@ def on_sandbox(method: str, path: str = "/", *, enter: bool = False) -> Case:
     return case
 
 
-EVALUATION = {"scores": SCORES, "decision": "adopt", "lessons_learned": "Worth it"}
+EVALUATION = {**QUESTION, "scores": SCORES, "decision": "adopt", "lessons_learned": "Worth it"}
 SEES_TRIAL = ("alice", "pat", "ann")  # owner, platform engineer, approver
 
 # --- the REST API ------------------------------------------------------------------------------
@@ -413,6 +413,9 @@ PAGES: dict[tuple[str, str], Row] = {
     **page("/signed-out", get("/signed-out"), everyone(200, anonymous=200)),
     **page("/accessibility", get("/accessibility"), everyone(200, anonymous=200)),
     **page("/cookies", get("/cookies"), everyone(200, anonymous=200)),
+    **page("/feedback", get("/feedback?page=/techmap"), everyone(200, anonymous=200)),
+    **page("/privacy", get("/privacy"), everyone(200, anonymous=200)),
+    **page("/guide/templates", get("/guide/templates"), everyone(200, anonymous=200)),
     # Single sign-on is not set up here, so its routes do not exist for anyone (with a
     # provider, whoever asks starts signing in: tests/service/test_sign_in_pages.py).
     ("GET", "/sign-in/start"): Row(get("/sign-in/start"), everyone(404, anonymous=404), via="browser"),
@@ -444,9 +447,29 @@ PAGES: dict[tuple[str, str], Row] = {
         only(200, "pat", "ann", hidden=404),
     ),
     **page(
+        "/trials/{trial_id}/decide",
+        on_trial("GET", "/decide", prefix="/trials", pending=True),
+        only(200, "pat", "ann", hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/decided",
+        on_trial("GET", "/decided?decision=approved", prefix="/trials", pending=True),
+        only(200, "pat", "ann", hidden=404),
+    ),
+    **page(
         "/trials/{trial_id}/evaluation",
         on_trial("GET", "/evaluation", prefix="/trials"),
         only(200, "alice", hidden=404),
+    ),
+    **page(
+        "/trials/{trial_id}/evaluation/{part}",
+        on_trial("GET", "/evaluation/scores", prefix="/trials"),
+        only(200, "alice", hidden=404),
+    ),
+    ("GET", "/trials/{trial_id}/evaluation.pdf"): Row(
+        on_trial("GET", "/evaluation.pdf", prefix="/trials", evaluated=True),
+        only(200, *SEES_TRIAL, hidden=404, anonymous=303),
+        via="browser",
     ),
     **page(
         "/trials/{trial_id}/open/{component}",
@@ -457,8 +480,11 @@ PAGES: dict[tuple[str, str], Row] = {
     **page("/reports", get("/reports?by=supplier&decision=adopt"), everyone(200)),
     **page("/supplier", get("/supplier"), only(200, "sam", "gus")),
     **page("/supplier/publish", get("/supplier/publish"), only(200, "sam", "gus", "pat")),
+    # With no upload waiting, the check page says so and links back to the upload.
+    **page("/supplier/publish/check", get("/supplier/publish/check"), only(200, "sam", "gus", "pat")),
     **page("/approvals", get("/approvals"), only(200, "pat", "ann")),
     **page("/platform", get("/platform?phase=Ready"), only(200, "pat")),
+    **page("/platform/feedback", get("/platform/feedback"), only(200, "pat")),
     **page("/platform/templates/{name}/{version}", get("/platform/templates/demo/1.0.0"), only(200, "pat")),
     ("GET", "/reports/trial-report.{extension}"): Row(
         get("/reports/trial-report.csv"), everyone(200, anonymous=303), via="browser"
@@ -492,13 +518,20 @@ FORMS: dict[tuple[str, str], Row] = {
         only(303, "pat", "ann", hidden=404, anonymous=303),
         via="form",
     ),
+    ("POST", "/trials/{trial_id}/decide"): Row(
+        on_trial(
+            "POST", "/decide", form={"decision": "approve", "note": "fine"}, prefix="/trials", pending=True
+        ),
+        only(303, "pat", "ann", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/reject"): Row(
         on_trial("POST", "/reject", form={"reason": "not now"}, prefix="/trials", pending=True),
         only(303, "pat", "ann", hidden=404, anonymous=303),
         via="form",
     ),
-    ("POST", "/trials/{trial_id}/evaluation"): Row(
-        on_trial("POST", "/evaluation", form=_evaluation_form(), prefix="/trials", ready=True),
+    ("POST", "/trials/{trial_id}/evaluation/{part}"): Row(
+        on_trial("POST", "/evaluation/scores", form=_evaluation_form(), prefix="/trials", ready=True),
         only(303, "alice", hidden=404, anonymous=303),
         via="form",
     ),
@@ -514,6 +547,18 @@ FORMS: dict[tuple[str, str], Row] = {
         anonymous_to="https://t",
     ),
     ("POST", "/supplier/publish"): Row(_upload, only(303, "sam", "pat", anonymous=303), via="form"),
+    ("POST", "/supplier/publish/check"): Row(
+        lambda w: ("POST", "/supplier/publish/check", {}),
+        only(303, "sam", "gus", "pat", anonymous=303),
+        via="form",
+    ),
+    # Anyone may tell us about a problem, signed in or not.
+    ("POST", "/feedback"): Row(
+        lambda w: ("POST", "/feedback", {"data": {"wrong": "It broke"}}),
+        everyone(303, anonymous=303),
+        via="form",
+        anonymous_to="/feedback?sent=yes",
+    ),
     ("POST", "/platform/templates/{name}/{version}"): Row(
         lambda w: (
             "POST",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from orchestrator.evaluation import COLUMNS, REPORT_SCHEMA
+from orchestrator.evaluation import COLUMNS, DIMENSIONS, REPORT_SCHEMA
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, SCORES, launch, reconciler, run_until_ready
+from tests.service.conftest import AUTH, QUESTION, SCORES, launch, reconciler, run_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +21,7 @@ def evaluate(client: TestClient, headers: dict[str, str], trial_id: str, **extra
         f"/api/v1/trials/{trial_id}/evaluation",
         headers=headers,
         json={
+            **QUESTION,
             "scores": SCORES,
             "decision": "iterate",
             "lessons_learned": "Needs Welsh",
@@ -166,7 +167,8 @@ def test_a_supplier_gets_its_rows_without_the_civil_servants_words(
         )["id"]
     )
     run_until_ready(client, fake_driver, trial_id)
-    evaluate(client, people["alice"], trial_id)
+    result = {"criterion": "Half find their day", "met": "yes", "evidence": "Six of ten did"}
+    assert evaluate(client, people["alice"], trial_id, criteria_results=[result]).status_code == 200
     (full,) = client.get("/api/v1/reports/trials", headers=people["carol"]).json()["items"]
     assert (full["title"], full["department"]) == ("Bins in Barnsley", "dwp")
     answer = client.get("/api/v1/reports/trials", headers=people["sam"])
@@ -183,6 +185,7 @@ def test_a_supplier_gets_its_rows_without_the_civil_servants_words(
         4,
         "Needs Welsh",
     )  # the evaluation itself is published
+    assert (row["criteria_total"], row["criteria_met"], row["criteria_results"]) == (1, 1, ["yes"])
     text = client.get("/api/v1/reports/trials?format=csv", headers=people["sam"]).text
     for private in ("Barnsley", "Residents miss", "Half find", "It helps", "dwp", trial_id):
         assert private not in answer.text and private not in text
@@ -194,7 +197,8 @@ def test_the_report_schema_document_describes_every_column() -> None:
     documented = [
         line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")
     ]
-    expected = [c for c in COLUMNS if not c.endswith(("_score", "_evidence"))]
+    per_dimension = {f"{d}_{part}" for d in DIMENSIONS for part in ("score", "evidence")}
+    expected = [c for c in COLUMNS if c not in per_dimension]
     expected += ["<dimension>_score", "<dimension>_evidence"]
     assert sorted(documented) == sorted(expected)
 

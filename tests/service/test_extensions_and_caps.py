@@ -19,9 +19,9 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"self_service_max_duration": 1000})
 
 
-def extend(client: TestClient, headers: dict[str, str], trial_id: str, seconds: int):  # type: ignore[no-untyped-def]
+def extend(client: TestClient, headers: dict[str, str], trial_id: str, seconds: int, **extra: str):  # type: ignore[no-untyped-def]
     return client.post(
-        f"/api/v1/trials/{trial_id}/extend", headers=headers, json={"duration_seconds": seconds}
+        f"/api/v1/trials/{trial_id}/extend", headers=headers, json={"duration_seconds": seconds, **extra}
     )
 
 
@@ -71,9 +71,10 @@ def test_past_self_service_an_extension_waits_for_an_approver(
 ) -> None:
     trial = running(client, people, fake_driver)
     trial_id = str(trial["id"])
-    answer = extend(client, people["alice"], trial_id, 500)  # 1100 s in all: over 1000
-    assert answer.status_code == 202
+    answer = extend(client, people["alice"], trial_id, 500, justification="The pilot runs over a weekend")
+    assert answer.status_code == 202  # 1100 s in all: over 1000
     waiting = answer.json()
+    assert waiting["extension_justification"] == "The pilot runs over a weekend"
     assert waiting["expires_at"] == trial["expires_at"]
     assert (waiting["pending_extension_seconds"], waiting["extension_requested_by"]) == (500, "alice")
     assert extend(client, people["alice"], trial_id, 10).json()["reason"] == "ExtensionPending"

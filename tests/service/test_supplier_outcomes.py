@@ -14,7 +14,7 @@ import json
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeDriver
-from tests.service.conftest import SCORES, launch, run_until_ready
+from tests.service.conftest import QUESTION, SCORES, launch, run_until_ready
 from tests.service.test_web_pages import browser, client, settings
 
 __all__ = ["client", "settings"]  # the https client and settings of test_web_pages
@@ -35,6 +35,7 @@ def _evaluated_trial(
         f"/api/v1/trials/{trial_id}/evaluation",
         headers=people["alice"],
         json={
+            **QUESTION,
             "scores": {**SCORES, "security": {"score": 2, "evidence": "x"}},
             "decision": decision,
             "private_notes": "Only for dwp",

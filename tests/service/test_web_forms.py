@@ -102,7 +102,7 @@ def test_extend_and_end_from_the_trial_page(
     assert none.status_code == 422 and error_links(none.text) == ["#extend-by"]
     extended = post_form(alice, page, {"extend-by": "600"}, action=f"{page}/extend")
     assert extended.headers["location"] == f"{page}?done=extended"
-    assert "The trial has been extended." in alice.get(extended.headers["location"]).text
+    assert "The trial has been extended: it now ends at" in alice.get(extended.headers["location"]).text
     api = client.get(f"/api/v1/trials/{trial['id']}", headers=AUTH).json()
     assert (api["extension_count"], api["duration_seconds"]) == (1, 1200)
     refused = post_form(alice, page, {"extend-by": "600"}, action=f"{page}/extend")
@@ -113,11 +113,9 @@ def test_extend_and_end_from_the_trial_page(
 
 
 def _evaluation(**changes: Any) -> dict[str, str]:
+    """The evaluation's scores page, answered."""
     form = {f"score-{d}": str(s["score"]) for d, s in SCORES.items()}
-    form |= {f"evidence-{d}": s["evidence"] for d, s in SCORES.items()}
-    return (
-        form | {"decision": "iterate", "lessons": "Try it with residents", "notes": "Our team only"} | changes
-    )
+    return form | {f"evidence-{d}": s["evidence"] for d, s in SCORES.items()} | changes
 
 
 def test_recording_the_evaluation(
@@ -126,17 +124,20 @@ def test_recording_the_evaluation(
     trial = launch(client, people["alice"])
     run_until_ready(client, fake_driver, trial["id"])
     alice, form = browser(client, "alice"), f"/trials/{trial['id']}/evaluation"
-    empty = post_form(alice, form, {})
+    empty = post_form(alice, f"{form}/scores", {"action": "continue"})
     assert empty.status_code == 422
     links = error_links(empty.text)
-    assert links[:2] == ["#score-user_need", "#evidence-user_need"] and links[-1] == "#decision"
-    assert len(links) == 17
-    saved = post_form(alice, form, _evaluation())
+    assert links[:2] == ["#score-user_need", "#evidence-user_need"] and len(links) == 16
+    question = {"hypothesis-held": "yes", "hypothesis-evidence": "Residents found it", "action": "continue"}
+    assert post_form(alice, f"{form}/question", question).headers["location"] == f"{form}/scores"
+    assert post_form(alice, f"{form}/scores", _evaluation(action="continue")).status_code == 303
+    decided = {"decision": "iterate", "lessons": "Try it with residents", "notes": "Our team only"}
+    saved = post_form(alice, f"{form}/decision", decided | {"publish-evidence": "yes", "action": "continue"})
     assert saved.headers["location"] == f"/trials/{trial['id']}?done=evaluated"
     api = client.get(f"/api/v1/trials/{trial['id']}/evaluation", headers=people["alice"]).json()
     assert api["scores"] == SCORES and api["decision"] == "iterate"
     assert api["private_notes"] == "Our team only"
-    assert 'value="4" checked' in alice.get(form).text  # the form shows what was recorded
+    assert 'value="4" checked' in alice.get(f"{form}/scores").text  # the form shows what was recorded
     # The supplier sees the scores in aggregate and in the report, never the trial, its title
     # or the private notes.
     assert "Our team only" in alice.get(f"/trials/{trial['id']}").text
@@ -178,15 +179,18 @@ def test_a_supplier_publishes_by_upload_and_sees_every_problem(
     )
     assert refused.status_code == 422
     links = error_links(refused.text)
-    assert len(links) >= 3 and set(links) == {"#manifest"}
+    assert len(links) >= 3 and len(set(links)) == len(links)  # each problem links to its own line
+    assert all(link.startswith("#line-") for link in links)
     for field in ("metadata.name", "metadata.version", "spec.privileged"):
         assert field in refused.text
     missing = post_form(sam, "/supplier/publish", {})
     assert missing.status_code == 422 and "Select a manifest file" in missing.text
     good = {**GOOD, "metadata": {**GOOD["metadata"], "version": "1.0.1"}}
-    published = post_form(
+    checked = post_form(
         sam, "/supplier/publish", {}, files={"manifest": ("t.yaml", yaml.safe_dump(good), "application/yaml")}
     )
+    assert checked.headers["location"] == "/supplier/publish/check"
+    published = post_form(sam, "/supplier/publish/check", {})
     ref = f"{GOOD['metadata']['name']}@1.0.1"
     assert published.headers["location"] == f"/supplier?published={ref}"
     assert (
@@ -239,7 +243,7 @@ def test_forms_are_refused_to_people_the_core_refuses(
     token = csrf_of(carol.get("/techmap").text)
     assert (
         carol.post(
-            f"/trials/{trial['id']}/evaluation", data={"csrf_token": token, **_evaluation()}
+            f"/trials/{trial['id']}/evaluation/scores", data={"csrf_token": token, **_evaluation()}
         ).status_code
         == 404
     )

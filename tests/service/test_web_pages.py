@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from api.main import create_app
 from orchestrator.settings import Settings
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, PEOPLE, launch, run_until_ready
+from tests.service.conftest import AUTH, PEOPLE, QUESTION, SCORES, launch, run_until_ready
 from web import rendering
 from web.routes import MODULES
 
@@ -105,6 +105,17 @@ class World:
             self.trial_id = body["id"]
         return self.trial_id
 
+    def evaluated_trial(self) -> str:
+        """That trial, with a complete evaluation (recorded again at each call)."""
+        trial_id = self.trial()
+        answer = self.client.put(
+            f"/api/v1/trials/{trial_id}/evaluation",
+            headers=self.people["alice"],
+            json={**QUESTION, "scores": SCORES, "decision": "adopt"},
+        )
+        assert answer.status_code == 200, answer.text
+        return trial_id
+
 
 def share_link_path(world: World) -> str:
     """The den page of a new share link (alice's) to her Ready trial."""
@@ -138,6 +149,8 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/sign-in/callback": (lambda w: "/sign-in/callback?state=x&code=y", everyone(404, anonymous=404)),
     "/accessibility": (lambda w: "/accessibility", everyone(200, anonymous=200)),
     "/cookies": (lambda w: "/cookies", everyone(200, anonymous=200)),
+    "/privacy": (lambda w: "/privacy", everyone(200, anonymous=200)),
+    "/feedback": (lambda w: "/feedback?page=/techmap", everyone(200, anonymous=200)),
     "/techmap": (lambda w: "/techmap?q=demo&area=testing", everyone(200)),
     "/templates/{name}": (lambda w: "/templates/demo", everyone(200)),
     "/templates/{name}/start/{step}": (
@@ -161,9 +174,26 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
         lambda w: f"/trials/{w.trial()}/reject",
         only(200, "pat", "ann", hidden=UNSHARED),
     ),
+    # Nothing waits on a Ready trial: the approvers are told so (409).
+    "/trials/{trial_id}/decide": (
+        lambda w: f"/trials/{w.trial()}/decide",
+        only(409, "pat", "ann", hidden=UNSHARED),
+    ),
+    "/trials/{trial_id}/decided": (
+        lambda w: f"/trials/{w.trial()}/decided?decision=approved",
+        only(200, "pat", "ann", hidden=UNSHARED),
+    ),
     "/trials/{trial_id}/evaluation": (
         lambda w: f"/trials/{w.trial()}/evaluation",
         only(200, "alice", hidden=UNSHARED),
+    ),
+    "/trials/{trial_id}/evaluation/{part}": (
+        lambda w: f"/trials/{w.trial()}/evaluation/question",
+        only(200, "alice", hidden=UNSHARED),
+    ),
+    "/trials/{trial_id}/evaluation.pdf": (
+        lambda w: f"/trials/{w.evaluated_trial()}/evaluation.pdf",
+        only(200, "alice", "pat", "ann", hidden=UNSHARED),
     ),
     # Only the trial's people open its sandbox: an approver who sees the trial gets 404 too.
     "/trials/{trial_id}/open/{component}": (
@@ -175,8 +205,12 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/reports/trial-report.{extension}": (lambda w: "/reports/trial-report.csv", everyone(200)),
     "/supplier": (lambda w: "/supplier", only(200, "sam", "gus")),
     "/supplier/publish": (lambda w: "/supplier/publish", only(200, "sam", "gus", "pat")),
+    # Nothing uploaded yet: a link to the upload.
+    "/supplier/publish/check": (lambda w: "/supplier/publish/check", only(200, "sam", "gus", "pat")),
+    "/guide/templates": (lambda w: "/guide/templates", everyone(200, anonymous=200)),
     "/approvals": (lambda w: "/approvals", only(200, "pat", "ann")),
     "/platform": (lambda w: "/platform?phase=Ready", only(200, "pat")),
+    "/platform/feedback": (lambda w: "/platform/feedback", only(200, "pat")),
     "/platform/templates/{name}/{version}": (lambda w: "/platform/templates/demo/1.0.0", only(200, "pat")),
 }
 
@@ -242,8 +276,9 @@ def test_a_json_twin_answers_the_same_data_as_its_page_and_takes_api_tokens(
     refused = tokenised.get(f"/trials/{trial['id']}.json", headers=people["gus"])
     assert refused.status_code == 404 and refused.json()["reason"] == "NotFound"
     techmap = tokenised.get("/techmap.json", headers=AUTH).json()
-    listed = {t["name"] for g in techmap["groups"] for t in g["templates"]}
-    assert listed == {t["name"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]}
+    listed = [t["name"] for t in techmap["templates"]]
+    assert len(listed) == len(set(listed)), "each template once"
+    assert set(listed) == {t["name"] for t in client.get("/api/v1/templates", headers=AUTH).json()["items"]}
 
 
 #: What the pages add to the API's trial; every other field is the API's, with its meaning.
@@ -317,6 +352,7 @@ def test_every_form_refuses_a_post_without_the_session_csrf_token(
         "version": "1.0.0",
         "component": "web",
         "secret": "dsl_" + "x" * 43,
+        "part": "scores",
     }
     posts = web_routes("POST")
     assert posts >= {
@@ -325,7 +361,7 @@ def test_every_form_refuses_a_post_without_the_session_csrf_token(
         "/templates/{name}/start/{step}",
         "/trials/{trial_id}/extend",
         "/trials/{trial_id}/end",
-        "/trials/{trial_id}/evaluation",
+        "/trials/{trial_id}/evaluation/{part}",
         "/supplier/publish",
     }
     pat, other = browser(client, "pat"), browser(client, "alice")

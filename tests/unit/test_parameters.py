@@ -259,13 +259,108 @@ def test_good_values_pass() -> None:
 def test_bad_values_are_refused_at_parameters_dot_name(name: str, value: Any) -> None:
     found = parameters.value_problems(SCHEMA, {"tone": "formal", name: value})
     assert [p.field for p in found] == [f"parameters.{name}"]
-    assert all(p.message and "see the template's parameters" in p.hint for p in found)
+    assert all(p.message[0].isupper() and p.hint for p in found)
 
 
 def test_missing_required_and_undeclared_names_are_refused() -> None:
-    assert faults({}) == {"parameters.tone": "tone is required"}
+    assert faults({}) == {"parameters.tone": "Select tone"}
     found = parameters.value_problems(SCHEMA, {"PATH": "/evil", "tone": "formal"})
-    assert [(p.field, "not a parameter" in p.message) for p in found] == [("parameters", True)]
+    assert [(p.field, p.message) for p in found] == [
+        ("parameters", "This template has no parameter called 'PATH'")
+    ]
+    assert "code, debug, ratio, rows, tone" in found[0].hint
+
+
+# Each keyword a value can break, with the GOV.UK message it gets: the parameter named by its
+# title (or its name made readable), what a good value is, and never the value typed.
+GREETING = {"type": "string", "title": "Greeting", "minLength": 3, "maxLength": 200}
+
+
+@pytest.mark.parametrize(
+    "spec, value, message",
+    [
+        (GREETING, "x" * 300, "Greeting must be 200 characters or fewer"),
+        (GREETING, "hi", "Greeting must be 3 characters or more"),
+        ({"type": "string", "title": "Greeting"}, "x" * 5000, "Greeting must be 4096 characters or fewer"),
+        (
+            {"type": "string", "title": "Reference", "pattern": "^[A-Z]{3}$"},
+            "abcd",
+            "Enter reference in the right format",
+        ),
+        (
+            {"type": "string", "title": "Colour", "enum": ["red", "blue"]},
+            "green",
+            "Select colour from the list",
+        ),
+        ({"type": "string", "title": "Mode", "const": "demo"}, "live", "Mode must be 'demo'"),
+        (
+            {"type": "integer", "title": "Number of users", "maximum": 10},
+            11,
+            "Number of users must be 10 or less",
+        ),
+        (
+            {"type": "integer", "title": "Number of users", "minimum": 1},
+            0,
+            "Number of users must be 1 or more",
+        ),
+        ({"type": "number", "title": "Ratio", "exclusiveMaximum": 1.0}, 1, "Ratio must be less than 1"),
+        ({"type": "number", "title": "Ratio", "exclusiveMinimum": 0}, 0, "Ratio must be more than 0"),
+        ({"type": "number", "title": "Step", "multipleOf": 0.5}, 0.7, "Step must be a multiple of 0.5"),
+        ({"type": "integer", "title": "Rows"}, 1.5, "Rows must be a whole number"),
+        ({"type": "integer", "title": "Rows"}, 10**400, "Rows must be between -1e+308 and 1e+308"),
+        ({"type": "number", "title": "Ratio"}, "half", "Ratio must be a number"),
+        ({"type": "boolean", "title": "Debug"}, "yes", "Debug must be true or false"),
+        ({"type": "string", "title": "Greeting"}, 5, "Greeting must be text"),
+        ({"type": "string", "title": "Greeting"}, "a\x00", "Greeting must not contain null characters"),
+        (
+            {"type": "string", "title": "Greeting"},
+            "\ud800",
+            "Greeting must be ordinary text (it holds a broken character)",
+        ),
+    ],
+)
+def test_each_keyword_has_a_plain_message(spec: dict[str, Any], value: Any, message: str) -> None:
+    fault = parameters.value_fault(spec, value, name="greeting")
+    assert fault is not None and fault[0] == message and fault[1]
+
+
+def test_the_name_is_made_readable_when_there_is_no_title() -> None:
+    fault = parameters.value_fault({"type": "integer", "maximum": 10}, 11, name="number_of_users")
+    assert fault is not None and fault[0] == "Number of users must be 10 or less"
+
+
+def test_a_required_parameter_asks_to_enter_select_or_choose_yes_or_no() -> None:
+    schema = {
+        "type": "object",
+        "required": ["greeting", "colour", "debug", "api_url"],
+        "properties": {
+            "greeting": {"type": "string", "title": "Greeting"},
+            "colour": {"type": "string", "enum": ["red"]},
+            "debug": {"type": "boolean", "title": "Debug mode"},
+            "api_url": {"type": "string", "title": "URL of the API"},
+        },
+    }
+    assert [p.message for p in parameters.value_problems(schema, {})] == [
+        "Enter greeting",
+        "Select colour",
+        "Select yes or no for debug mode",
+        "Enter URL of the API",
+    ]
+
+
+def test_a_pattern_hint_gives_the_examples_when_there_are_some() -> None:
+    spec = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["ABC"]}
+    assert parameters.value_fault(spec, "x", name="code") == (
+        "Enter code in the right format",
+        "for example 'ABC' (see the template's parameters)",
+    )
+
+
+def test_no_message_repeats_the_value_typed() -> None:
+    typed = "SECRET-" + "y" * 400
+    for spec in (GREETING, {"type": "string", "pattern": "^a$"}, {"type": "string", "enum": ["a"]}):
+        fault = parameters.value_fault(spec, typed, name="greeting")
+        assert fault is not None and "SECRET" not in fault[0] + fault[1] and len(fault[0]) < 80
 
 
 def test_json_equality_true_is_not_one_and_one_is_one_point_zero() -> None:
@@ -298,7 +393,7 @@ def test_a_long_value_is_refused_before_any_pattern_runs(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(parameters, "matches", never)
     fault = parameters.value_fault({"type": "string", "pattern": "^a+$"}, "a" * 100_000)
-    assert fault is not None and "over 4096" in fault[0]
+    assert fault is not None and "4096 characters or fewer" in fault[0]
 
 
 @given(st.text(max_size=50))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import rules
+from orchestrator import evaluation, rules
 from orchestrator.errors import Conflict, NotFound, RuleViolation
 from orchestrator.evaluation import COLUMNS, DIMENSIONS, measure, to_csv
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import Trial, TrialEvent
+from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
 from orchestrator.settings import Settings, TemplateCaps
 from tests.unit.test_catalogue import GOOD
 
@@ -248,3 +249,106 @@ def test_csv_has_the_columns_and_defuses_formulas() -> None:
     assert header.split(",") == list(COLUMNS)
     assert "'+SUM(A1)" in line and "a | b" in line and ",true," in line
     assert len(DIMENSIONS) == 8
+
+
+# --- the trial's own question -------------------------------------------------------------
+
+ALL_SCORED = {d: {"score": 4, "evidence": "seen"} for d in DIMENSIONS}
+
+
+def lacking(**answers: object) -> list[tuple[str, str]]:
+    given: dict[str, Any] = {
+        "criteria": ["Fast"],
+        "hypothesis_held": "yes",
+        "hypothesis_evidence": "it was",
+        "criteria_results": [{"criterion": "Fast", "met": "no", "evidence": "slow"}],
+        "scores": ALL_SCORED,
+        "decision": "stop",
+        **answers,
+    }
+    return [(p.field, p.message) for p in evaluation.missing(**given)]
+
+
+def test_a_complete_evaluation_answers_the_question_scores_every_dimension_and_decides() -> None:
+    assert lacking() == []
+    assert lacking(hypothesis_held="", hypothesis_evidence=" ") == [
+        ("hypothesis_held", "Select whether the hypothesis held"),
+        ("hypothesis_evidence", "Enter the evidence for whether the hypothesis held"),
+    ]
+    assert lacking(criteria_results=[]) == [
+        ("criteria_results.0.met", "Select whether 'Fast' was met"),
+        ("criteria_results.0.evidence", "Enter evidence for 'Fast'"),
+    ]
+    assert lacking(scores={**ALL_SCORED, "privacy": {}, "security": {"score": 6, "evidence": "x"}}) == [
+        ("scores.security.score", "Select a score from 1 to 5 for security"),
+        ("scores.privacy", "Score privacy and data protection from 1 to 5 with evidence"),
+    ]
+    assert lacking(decision="") == [("decision", "Select adopt, iterate or stop")]
+    parts = {evaluation.part_of(f) for f, _ in lacking(hypothesis_held="", scores={}, decision="")}
+    assert parts == set(evaluation.PARTS)
+
+
+def test_results_are_kept_in_the_trials_order_and_strangers_are_refused() -> None:
+    results = [{"criterion": "B", "met": "yes", "evidence": "b"}, {"criterion": "A", "met": "no"}]
+    ordered = evaluation.in_trial_order(["A", "B", "C"], results)
+    assert [(r["criterion"], r["met"]) for r in ordered] == [("A", "no"), ("B", "yes"), ("C", "")]
+    (problem,) = evaluation.unknown_criteria(["A"], [{"criterion": "A"}, {"criterion": "A"}])
+    assert (problem.field, problem.message) == ("criteria_results.1.criterion", "'A' has a result already")
+    assert evaluation.unknown_criteria([], [{"criterion": "Z"}])[0].hint.startswith("The trial has no")
+
+
+def test_every_score_and_dimension_has_its_meaning_written_down() -> None:
+    assert sorted(evaluation.SCALE) == [1, 2, 3, 4, 5]
+    assert evaluation.SCALE[1] == "Does not meet the need at all"
+    assert evaluation.SCALE[5] == "Fully meets the need"
+    assert tuple(evaluation.DIMENSION_HINTS) == DIMENSIONS
+
+
+def _row(*, publish: bool) -> dict[str, Any]:
+    scored = Evaluation(
+        trial_id="t1",
+        status="complete",
+        hypothesis_held="partly",
+        hypothesis_evidence="half did",
+        criteria_results=[
+            {"criterion": "B", "met": "partly", "evidence": "b"},
+            {"criterion": "A", "met": "yes", "evidence": "a"},
+        ],
+        scores=ALL_SCORED,
+        decision="adopt",
+        publish_evidence=publish,
+        private_notes="secret",
+        recorded_by=1,
+        recorded_at=T0,
+    )
+    data = evaluation.ReportInput(
+        row=1,
+        trial=trial(success_criteria=["A", "B"]),
+        evaluation=scored,
+        supplier=Supplier(slug="acme", name="Acme", size="sme"),
+        problem_areas=[],
+        measured=evaluation.Measured(None, None, None, None),
+    )
+    return evaluation.report_row(data)
+
+
+def test_the_report_row_carries_the_answers_and_honours_keeping_evidence_out() -> None:
+    shown = _row(publish=True)
+    assert shown["schema"] == "innovation-den.io/trial-report/v3" and list(shown) == list(COLUMNS)
+    assert (shown["criteria_total"], shown["criteria_met"], shown["criteria_partly"]) == (2, 1, 1)
+    assert shown["criteria_results"] == ["yes", "partly"] and shown["criteria_evidence"] == ["a", "b"]
+    assert shown["hypothesis_evidence"] == "half did" and shown["user_need_evidence"] == "seen"
+    kept = _row(publish=False)
+    assert (kept["hypothesis_held"], kept["user_need_score"], kept["evidence_published"]) == (
+        "partly",
+        4,
+        False,
+    )
+    assert kept["hypothesis_evidence"] == kept["user_need_evidence"] == "" and kept["criteria_evidence"] == [
+        "",
+        "",
+    ]
+    assert "secret" not in str(shown) + str(kept)
+    (summary,) = evaluation.summarise([shown, kept], by="supplier")
+    assert summary.hypothesis_held == {"yes": 0, "partly": 2, "no": 0}
+    assert (summary.criteria_met, summary.criteria_total) == (2, 4)

@@ -145,3 +145,15 @@ def test_debootstrap_argv_makes_a_minimal_python_rootfs(tmp_path: Path) -> None:
     assert argv[:2] == ["debootstrap", "--variant=minbase"]
     assert "python3-minimal" in argv[2] and "ca-certificates" in argv[2]
     assert argv[-3:] == ["bookworm", str(tmp_path), "http://mirror.example/debian"]
+
+
+def test_the_hosted_guide_shows_a_bundled_manifest_that_publishes() -> None:
+    """The guide's complete example is a bundled template as it is, so it is always valid."""
+    from orchestrator import catalogue
+    from web import publishing
+
+    shown = publishing.guide(None)
+    assert shown["example"], "the guide has no example manifest"
+    manifest = catalogue.parse_manifest_text(shown["example"])
+    assert manifest.metadata.name == publishing.EXAMPLE
+    assert manifest.spec.parameters["properties"], "the example shows parameters"

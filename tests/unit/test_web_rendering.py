@@ -48,7 +48,7 @@ def test_times_and_durations_read_as_gov_uk_writes_them() -> None:
     assert when(datetime(2026, 12, 1, 0, 30, tzinfo=UTC)) == "1 December 2026 at 12:30am"
     assert when(None) == ""
     assert duration(90061) == "1 day 1 hour" and duration(900) == "15 minutes"
-    assert duration(61) == "1 minute 1 second" and duration(0) == "0 seconds"
+    assert duration(61) == "1 minute" and duration(0) == "0 seconds"  # no seconds beside minutes
 
 
 def test_error_summary_links_point_at_the_inputs_to_fix() -> None:

@@ -6,6 +6,7 @@ from web.routes import (
     account,
     catalogue,
     evaluations,
+    feedback,
     platform,
     sandboxes,
     sso,
@@ -14,7 +15,7 @@ from web.routes import (
     trials,
 )
 
-MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier, platform)
+MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier, platform, feedback)
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
     router.include_router(module.router)

@@ -10,12 +10,12 @@ the den's session and, after single sign-on, the provider's too where it offers 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from orchestrator import crud
+from orchestrator import crud, retention
 from orchestrator.access import DECIDES
 from orchestrator.errors import Forbidden, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES
@@ -157,9 +157,40 @@ def signed_out(request: Request, visitor: VisitorDep) -> Response:
     return render(request, visitor, "signed_out.html", {"signed_in": visitor.user is not None})
 
 
+#: When the accessibility statement was first written, and last checked against the service.
+STATEMENT_PREPARED = date(2026, 11, 26)
+STATEMENT_REVIEWED = date(2026, 12, 1)
+
+
 @page(router, "/accessibility")
-def accessibility(request: Request, visitor: VisitorDep) -> Response:
-    return render(request, visitor, "accessibility.html", {"standard": "WCAG 2.2 AA"})
+def accessibility(request: Request, visitor: VisitorDep, settings: SettingsDep) -> Response:
+    return render(
+        request,
+        visitor,
+        "accessibility.html",
+        {
+            "standard": "WCAG 2.2 AA",
+            "compliance": "partially compliant",
+            "contact_email": settings.contact_email,
+            "prepared": STATEMENT_PREPARED,
+            "reviewed": STATEMENT_REVIEWED,
+        },
+    )
+
+
+@page(router, "/privacy")
+def privacy(request: Request, visitor: VisitorDep, settings: SettingsDep) -> Response:
+    """What the den keeps about people, for how long (`DEN_RETENTION_DAYS`), and who sees it."""
+    return render(
+        request,
+        visitor,
+        "privacy.html",
+        {
+            "retention_days": settings.retention_days,
+            "retention": retention.in_words(settings.retention_days),
+            "contact_email": settings.contact_email,
+        },
+    )
 
 
 @page(router, "/cookies")

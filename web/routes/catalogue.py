@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from orchestrator import crud
+from orchestrator import catalogue, crud
 from orchestrator.access import Role, check_may_start_trial
 from orchestrator.crud.templates import check_trialable
 from orchestrator.evaluation import summarise
@@ -38,52 +38,49 @@ def techmap(
     area: Annotated[list[str] | None, Query(max_length=20)] = None,
     size: Annotated[list[str] | None, Query(max_length=2)] = None,
 ) -> Response:
-    """Every template that can be trialled, grouped by problem area, narrowed by a search and
-    filters (areas, supplier size). A template with several areas appears under each."""
+    """Every template that can be trialled, each once with its problem areas as tags, narrowed
+    by filters (areas, supplier size) and ranked by a search (`catalogue.ranked`: any word,
+    plurals too); the suppliers are those of the templates found."""
     everything = [views.template(v, s, settings) for _t, v, s in crud.latest_versions(session)]
     chosen_areas, chosen_sizes = set(area or ()), set(size or ())
-    found = [t for t in everything if _matches(t, q.strip().lower(), chosen_sizes)]
-    areas = sorted({a for t in everything for a in t["problem_areas"]})
-    groups = [
-        {"area": a, "templates": [t for t in found if a in t["problem_areas"]]}
-        for a in areas
-        if not chosen_areas or a in chosen_areas
-    ]
-    groups = [g for g in groups if g["templates"]]
-    shown = {t["name"] for g in groups for t in g["templates"]}
+    kept = [t for t in everything if _kept(t, areas=chosen_areas, sizes=chosen_sizes)]
+    found = catalogue.ranked(kept, q, text=_searched_text)
+    suppliers = [views.supplier_view(s) for s in crud.list_suppliers(session)]
+    if q.strip() or chosen_areas or chosen_sizes:
+        theirs = {t["supplier"]["slug"] for t in found}
+        suppliers = [s for s in suppliers if s["slug"] in theirs]
     return render(
         request,
         visitor,
         "techmap.html",
         {
             "query": {"q": q, "area": sorted(chosen_areas), "size": sorted(chosen_sizes)},
-            "areas": areas,
+            "areas": sorted({a for t in everything for a in t["problem_areas"]}),
             "sizes": SIZES,
-            "groups": groups,
-            "count": len(shown),
-            "suppliers": [views.supplier_view(s) for s in crud.list_suppliers(session)],
+            "templates": found,
+            "count": len(found),
+            "suppliers": suppliers,
         },
     )
 
 
-def _matches(template: dict[str, Any], words: str, sizes: set[str]) -> bool:
+def _kept(template: dict[str, Any], *, areas: set[str], sizes: set[str]) -> bool:
     if sizes and template["supplier"]["size"] not in sizes:
         return False
-    haystack = (
-        " ".join(
-            [
-                template["name"],
-                template["summary"],
-                template["description"],
-                template["supplier"]["name"],
-                *template["tags"],
-                *template["problem_areas"],
-            ]
-        )
-        .lower()
-        .replace("-", " ")
+    return not areas or bool(areas & set(template["problem_areas"]))
+
+
+def _searched_text(template: dict[str, Any]) -> str:
+    return " ".join(
+        [
+            template["name"],
+            template["summary"],
+            template["description"],
+            template["supplier"]["name"],
+            *template["tags"],
+            *template["problem_areas"],
+        ]
     )
-    return all(word in haystack for word in words.replace("-", " ").split())
 
 
 @page(router, "/templates/{name}")

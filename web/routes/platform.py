@@ -1,6 +1,10 @@
-"""The approver queue (requests beyond self-service, and extensions waiting), and the platform
-views: every trial, every template version with its status, and quarantining a version.
+"""The approver queue (requests beyond self-service, and extensions waiting), deciding on one
+(a confirmation page with a note, then a page saying who decided and how the requester hears),
+and the platform views: every trial, every template version with its status, and quarantining
+a version.
 
+The decision calls `crud.approve` / `crud.reject`, as `POST /api/v1/trials/{id}/approve`
+(`{"note"}`) and `.../reject` (`{"reason"}`) do.
 Twins: `/approvals.json` (`crud.pending_decisions`), `/platform.json` (`crud.list_trials`,
 `crud.list_template_versions`); the status change calls `crud.set_version_status`, as
 `POST /api/v1/templates/{name}/versions/{version}/status` does.
@@ -16,9 +20,16 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator import crud, rules
-from orchestrator.access import Role, check_may_set_version_status, require_role
+from orchestrator.access import (
+    Role,
+    check_decides,
+    check_may_decide,
+    check_may_set_version_status,
+    require_role,
+)
 from orchestrator.crud import STATUS_CHANGES, VERSION_STATUSES
 from orchestrator.drivers import image_pinner
+from orchestrator.errors import Conflict
 from orchestrator.lifecycle import Phase
 from orchestrator.models import Trial
 from orchestrator.review import AREAS
@@ -32,6 +43,8 @@ from web.rendering import render
 
 router = APIRouter()
 TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
+TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
+Decided = Annotated[str, Query(pattern=r"^(approved|rejected)$")]
 Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 STATUS_HINTS = {
@@ -85,8 +98,128 @@ def _waiting(
     return {
         "trial": views.trial(row, owner=owner, now=now, sandboxes=sandboxes),
         **asdict(waiting),
+        "why": _why(row, waiting),
         "own": waiting.requested_by == visitor,
     }
+
+
+def _why(row: Trial, waiting: rules.Waiting) -> str:
+    """The requester's reason for what waits: a longer trial, or more time."""
+    return row.extension_justification if waiting.subject == "extension" else row.justification
+
+
+# --- deciding on one request ----------------------------------------------------------------
+
+
+def _decision_data(
+    session: SessionDep, *, visitor: SignedIn, trial: Trial, now: datetime, sandboxes: SandboxAddress
+) -> dict[str, Any]:
+    """The request as the approver decides on it; refused when nothing waits, or when it is
+    the approver's own request (`access.check_may_decide`)."""
+    check_decides(visitor.actor.user)
+    owner = crud.owner_names(session, [trial]).get(trial.owner_id, "")
+    waiting = rules.waiting_decision(trial, owner=owner)
+    if waiting is None:
+        raise Conflict("nothing on this trial waits for a decision", reason="NothingToDecide")
+    check_may_decide(visitor.actor.user, requested_by=waiting.requested_by)
+    return {
+        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
+        **asdict(waiting),
+        "why": _why(trial, waiting),
+    }
+
+
+@page(router, "/trials/{trial_id}/decide")
+def decide_page(
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
+    """Approve or reject: what is asked for, the requester's reason, and a note."""
+    trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
+    data = _decision_data(session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes)
+    return render(request, visitor, "decide.html", data, values={"decision": "", "note": ""})
+
+
+def read_decision(*, decision: str, note: str) -> tuple[str, str]:
+    """The approver's answer: `approve` (a note optional) or `reject` (a reason required)."""
+    checks = Checks()
+    if decision not in ("approve", "reject"):
+        checks.add("decision", "Select whether to approve or reject the request")
+    if decision == "reject":
+        note = checks.required(
+            note,
+            field_id="note",
+            longest=2000,
+            what="The reason",
+            message="Enter why you are rejecting the request",
+        )
+    else:
+        note = checks.optional(note, field_id="note", longest=2000, what="The note")
+    checks.raise_any()
+    return decision, note
+
+
+@router.post("/trials/{trial_id}/decide")
+def decide(
+    request: Request,
+    trial_id: TrialId,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+) -> Response:
+    trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
+    shown = FormPage(
+        "decide.html",
+        _decision_data(session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes),
+        values={"decision": text(form, "decision"), "note": text(form, "note")},
+        fields={"(form)": "decision", "reason": "note"},
+    )
+    with shown_again_on_error(request, shown):
+        decision, note = read_decision(decision=text(form, "decision"), note=text(form, "note"))
+        if decision == "approve":
+            crud.approve(session, actor=visitor.actor, trial=trial, note=note, now=now)
+        else:
+            crud.reject(session, actor=visitor.actor, trial=trial, reason=note, now=now)
+    session.commit()  # the commit wakes the reconciler (crud.on_intent_change)
+    done = "approved" if decision == "approve" else "rejected"
+    return RedirectResponse(
+        f"/trials/{trial.id}/decided?decision={done}&subject={shown.data['subject']}",
+        status_code=status.HTTP_303_SEE_OTHER,
+    )
+
+
+@page(router, "/trials/{trial_id}/decided")
+def decided(
+    request: Request,
+    trial_id: TrialId,
+    visitor: SignedIn,
+    session: SessionDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    decision: Decided = "approved",
+    subject: Annotated[str, Query(pattern=r"^(trial|extension)$")] = "trial",
+) -> Response:
+    """After a decision: who decided, and how the requester will hear of it."""
+    trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
+    check_decides(visitor.actor.user)
+    owner = crud.owner_names(session, [trial]).get(trial.owner_id, "")
+    return render(
+        request,
+        visitor,
+        "decided.html",
+        {
+            "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
+            "decision": decision,
+            "subject": subject,
+            "decided_by": visitor.actor.name,
+        },
+    )
 
 
 @page(router, "/platform")

@@ -21,7 +21,8 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from orchestrator import catalogue, crud, rules
+from orchestrator import catalogue, crud, presenting, rules
+from orchestrator import parameters as parameter_subset
 from orchestrator.access import check_may_start_trial
 from orchestrator.errors import NotFound, Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
@@ -291,6 +292,7 @@ def _launch(
                 success_criteria=tuple(answers["success_criteria"]),
                 parameters=dict(answers.get("parameters", {})),
                 shared_with_department=bool(answers.get("shared_with_department", False)),
+                justification=answers.get("justification", "") if _needs_approval(journey) else "",
             ),
         )
     _save(session, journey.visitor, journey.name, None)
@@ -325,7 +327,7 @@ def _read_duration(form: FormData, journey: Journey, settings: Settings) -> dict
     if choice == "other" and not (minutes.isdigit() and 0 < int(minutes) < 10**6):
         raise ValidationFailed([Problem(field_id, "Enter the duration as a whole number of minutes")])
     if choice != "other" and not (choice.isdigit() and len(choice) < 10):
-        raise ValidationFailed([Problem(field_id, "Select how long the trial should last")])
+        raise ValidationFailed([Problem(field_id, "Select how long the trial should run")])
     seconds = int(minutes) * 60 if choice == "other" else int(choice)
     shortest, longest = rules.duration_bounds(journey.manifest, settings)  # the core's rule
     if not shortest <= seconds <= longest:
@@ -335,6 +337,9 @@ def _read_duration(form: FormData, journey: Journey, settings: Settings) -> dict
         "duration_seconds": seconds,
         "duration_choice": choice,
         "duration_minutes": minutes if choice == "other" else "",
+        # Whether the journey then asks why (`_needs_approval`): the core's rule, read here
+        # because only the readers are given the settings.
+        "needs_approval": rules.needs_approval(seconds, settings=settings, template=journey.name),
     }
 
 
@@ -351,7 +356,8 @@ def _read_settings(form: FormData, journey: Journey, _settings: Settings) -> dic
             try:
                 values[item["name"]] = int(raw) if kind == "integer" else float(raw)
             except ValueError:
-                checks.add(item["id"], f"{item['title']} must be a number")
+                whole = "a whole number" if kind == "integer" else "a number"
+                checks.add(item["id"], f"{item['title']} must be {whole}")
         else:
             values[item["name"]] = raw
     checks.raise_any()
@@ -371,6 +377,11 @@ def _read_sharing(form: FormData, _journey: Journey, _settings: Settings) -> dic
     if choice not in ("yes", "no"):
         raise ValidationFailed([Problem("shared", "Select yes if your department may see the trial")])
     return {"shared_with_department": choice == "yes"}
+
+
+def _needs_approval(journey: Journey) -> bool:
+    """A trial longer than self-service allows: the approver needs to know why."""
+    return bool(journey.answers.get("needs_approval"))
 
 
 def _has_parameters(journey: Journey) -> bool:
@@ -418,6 +429,21 @@ QUESTIONS: tuple[Question, ...] = (
         _read_duration,
         offers=lambda journey, settings: {"durations": duration_options(journey.manifest, settings)},
         shown=duration,
+    ),
+    Question(
+        "why-longer",
+        "justification",
+        "Why it needs longer",
+        TextInput(
+            "justification",
+            longest=2000,
+            what="The reason",
+            missing="Enter why the trial needs to run for longer",
+        ),
+        asked=_needs_approval,
+        offers=lambda journey, settings: {
+            "self_service_limit": rules.self_service_limit(settings, journey.name)
+        },
     ),
     Question(
         "settings",
@@ -478,8 +504,10 @@ def parameter_fields(manifest: TemplateManifest, values: dict[str, Any]) -> list
                 "name": name,
                 "id": f"param-{name}",
                 "type": kind,
-                "title": spec.get("title", name) if isinstance(spec, dict) else name,
-                "description": spec.get("description", "") if isinstance(spec, dict) else "",
+                "title": parameter_subset.display_name(name, spec if isinstance(spec, dict) else {}),
+                "description": presenting.without_runtime_notes(spec.get("description", ""))
+                if isinstance(spec, dict)
+                else "",
                 "choices": list(spec.get("enum", [])) if isinstance(spec, dict) else [],
                 "required": name in required,
                 "value": ("yes" if value else "no") if kind == "boolean" and value != "" else str(value),

@@ -18,8 +18,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
-from orchestrator import access, crud, rules
+from orchestrator import access, crud, presenting, rules
+from orchestrator.access import Role
 from orchestrator.crud.sandbox_access import is_open
 from orchestrator.lifecycle import Phase
 from orchestrator.manifest import TemplateManifest
@@ -45,6 +47,8 @@ DONE = {
     "approved": "The request has been approved.",
     "rejected": "The request has been rejected.",
 }
+#: What `DONE` says of a write that is done; the others wait on someone (a neutral banner).
+WAITING = {"extension-requested"}
 PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 
 
@@ -86,9 +90,13 @@ def trial_data(
     owner = _owner(session, trial)
     manifest = crud.trial_manifest(session, trial)
     evaluation, _measured = recorded(session, user=user, trial=trial, now=now)
+    events = [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)]
     return {
         "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
-        "events": [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)],
+        "events": events,
+        "progress": presenting.plain_timeline(events),
+        "status_text": presenting.plain_message(trial.message, phase=trial.phase),
+        "runtime_detail": user.role == Role.PLATFORM_ENGINEER,
         "evaluation": evaluation,
         "actions": _actions(user, trial, owner=owner, manifest=manifest, settings=settings, now=now),
         "max_extensions": manifest.spec.limits.max_extensions,
@@ -113,6 +121,7 @@ def _actions(
         "end": rules.may_ask_to_end(trial) and allowed(access.check_may_end, user, trial),
         "decide": waiting is not None
         and allowed(access.check_may_decide, user, requested_by=waiting.requested_by),
+        "own": access.is_owner(user, trial),
         "evaluate": allowed(rules.check_evaluable, trial) and allowed(access.check_may_evaluate, user, trial),
         "open": access.may_open_sandbox(user, trial)
         and any(is_open(trial, name, now=now) for name in trial.endpoints),
@@ -143,7 +152,10 @@ def trial_page(
     data = trial_data(
         session, user=visitor.actor.user, trial=trial, settings=settings, now=now, sandboxes=sandboxes
     )
-    return render(request, visitor, "trial.html", {**data, "done": DONE.get(done, "")})
+    said = DONE.get(done, "")
+    if done == "extended" and trial.expires_at is not None:
+        said = f"The trial has been extended: it now ends at {presenting.clock_words(trial.expires_at)}."
+    return render(request, visitor, "trial.html", {**data, "done": said, "done_success": done not in WAITING})
 
 
 @page(router, "/trials/{trial_id}/confirmation")
@@ -207,8 +219,15 @@ def extend(
             checks = Checks()
             checks.add("extend-by", "Select how much time to add")
             checks.raise_any()
+        justification = _extension_justification(form, trial, seconds=int(chosen), settings=settings)
         applied = crud.request_extension(
-            session, actor=visitor.actor, trial=trial, seconds=int(chosen), settings=settings, now=now
+            session,
+            actor=visitor.actor,
+            trial=trial,
+            seconds=int(chosen),
+            settings=settings,
+            now=now,
+            justification=justification,
         )
         return "extended" if applied else "extension-requested"
 
@@ -217,8 +236,30 @@ def extend(
         session,
         trial,
         write=write,
-        shown=FormPage(shown.template, shown.data, fields={**shown.fields, "(form)": "extend-by"}),
+        shown=FormPage(
+            shown.template,
+            shown.data,
+            values={key: text(form, key) for key in ("extend-by", "extension-justification")},
+            fields={**shown.fields, "(form)": "extend-by"},
+        ),
     )
+
+
+def _extension_justification(form: FormData, trial: Trial, *, seconds: int, settings: Settings) -> str:
+    """Why more time is needed: asked for (and kept) only when an approver must agree."""
+    total = trial.duration_seconds + seconds
+    if not rules.needs_approval(total, settings=settings, template=trial.template_name):
+        return ""
+    checks = Checks()
+    reason = checks.required(
+        text(form, "extension-justification"),
+        field_id="extension-justification",
+        longest=2000,
+        what="The reason",
+        message="Enter why the trial needs more time",
+    )
+    checks.raise_any()
+    return reason
 
 
 @page(router, "/trials/{trial_id}/end")

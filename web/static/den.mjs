@@ -80,7 +80,7 @@ function follow(live) {
         if (page.trial.phase !== phase || page.events.length !== events) {
           await refresh(trialId);
           if (page.trial.phase !== phase) {
-            announce(`Status: ${PHASE_WORDS[page.trial.phase] || page.trial.phase}. ${page.trial.message}`);
+            announce(`Status: ${PHASE_WORDS[page.trial.phase] || page.trial.phase}. ${page.status_text ?? page.trial.message}`);
           }
           phase = page.trial.phase;
           events = page.events.length;

@@ -1,0 +1,140 @@
+"""`denctl api-resources` and `denctl explain`: the resources and their documents' fields,
+described from a table here (the API's OpenAPI document describes the wire format)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cli.parsing import UsageError
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    shortnames: tuple[str, ...]
+    kind: str
+    verbs: tuple[str, ...]
+
+
+RESOURCES = (
+    Resource("suppliers", ("supplier",), "Supplier", ("get", "apply")),
+    Resource(
+        "templates",
+        ("tmpl", "template"),
+        "SandboxTemplate",
+        ("get", "describe", "apply", "approve", "reject"),
+    ),
+    Resource(
+        "trials",
+        ("tr", "trial"),
+        "Trial",
+        (
+            "get",
+            "describe",
+            "apply",
+            "create",
+            "delete",
+            "extend",
+            "approve",
+            "reject",
+            "open",
+            "wait",
+            "logs",
+            "events",
+        ),
+    ),
+)
+
+#: dotted path -> (type, description). The top entry of a resource describes the resource.
+FIELDS: dict[str, tuple[str, str]] = {
+    "trials": (
+        "Trial",
+        "A time-limited sandbox of one template version, asked for by a civil servant to learn "
+        "whether it helps. Apply a file with metadata.name to find the same trial again.",
+    ),
+    "trials.apiVersion": ("string", "innovation-den.io/v1"),
+    "trials.kind": ("string", "Trial"),
+    "trials.metadata": ("object", "What names the trial."),
+    "trials.metadata.name": (
+        "string",
+        "Your own name for the trial, unique among your trials: a DNS label (up to 63 "
+        "lowercase letters, digits and hyphens). `apply` finds the trial by it; `create` needs none.",
+    ),
+    "trials.metadata.id": ("string", "The trial's id, given by the server (read only)."),
+    "trials.spec": ("object", "What is asked for. It cannot change once the trial exists."),
+    "trials.spec.template": (
+        "string",
+        "The template: `name` (its newest published version) or `name@version`. Required.",
+    ),
+    "trials.spec.title": ("string", "A short title people recognise (up to 200 characters). Required."),
+    "trials.spec.hypothesis": ("string", "What you expect to learn. Required."),
+    "trials.spec.problemStatement": ("string", "The problem the trial looks into."),
+    "trials.spec.successCriteria": (
+        "[]string",
+        "How you will know it worked (up to 20); the template's own criteria when left out.",
+    ),
+    "trials.spec.duration": (
+        "duration",
+        "How long the sandbox runs, with a unit: 30m, 1h30m, 2d (the template's default when "
+        "left out). Past the self-service limit the request waits for an approver; more time "
+        "later: `denctl extend`.",
+    ),
+    "trials.spec.parameters": ("object", "Values for the template's parameters (see describe tmpl)."),
+    "trials.spec.sharedWithDepartment": (
+        "boolean",
+        "Let civil servants of your department see the trial and evaluate it.",
+    ),
+    "trials.status": ("object", "What the server observes (printed by get, ignored by apply)."),
+    "trials.status.phase": (
+        "string",
+        "PendingApproval, Requested, Provisioning, Ready, Sleeping, Stopping, Stopped or Failed.",
+    ),
+    "trials.status.reason": ("string", "Why the trial is in its phase (a CamelCase token)."),
+    "trials.status.message": ("string", "The reason, in words."),
+    "trials.status.expiresAt": ("time", "When the sandbox is torn down."),
+    "trials.status.endpoints": ("object", "Component -> the address of its sandbox."),
+    "templates": (
+        "SandboxTemplate",
+        "A supplier's sandbox, as immutable versions; a version runs once a platform "
+        "engineer has published it. Its manifest is documented in docs/templates.md.",
+    ),
+    "templates.metadata.name": ("string", "The template's name."),
+    "templates.metadata.version": ("string", "The version (semantic versioning), immutable once applied."),
+    "templates.spec": ("object", "Components, limits, parameters and data classification."),
+    "suppliers": ("Supplier", "A company offering templates."),
+    "suppliers.slug": ("string", "The supplier's short name (its handle)."),
+    "suppliers.name": ("string", "The supplier's name as people write it."),
+    "suppliers.size": ("string", "sme or large."),
+}
+
+
+def alias_map() -> dict[str, str]:
+    return {n: r.name for r in RESOURCES for n in (r.name, *r.shortnames)}
+
+
+def rows() -> list[list[str]]:
+    return [[r.name, ",".join(r.shortnames), r.kind, ",".join(r.verbs)] for r in RESOURCES]
+
+
+def explain(path: str) -> str:
+    """`trials` or `tr.spec.duration` -> the field's description and the fields below it."""
+    head, _, rest = path.partition(".")
+    resource = alias_map().get(head)
+    if resource is None:
+        raise UsageError(f"unknown resource {head!r}; see `denctl api-resources`")
+    key = resource + ("." + rest if rest else "")
+    if key not in FIELDS:
+        below = [k for k in FIELDS if k.startswith(key + ".")]
+        if not below:
+            raise UsageError(f"{resource} has no field {rest!r}; see `denctl explain {resource}`")
+    type_, description = FIELDS.get(key, ("object", ""))
+    kind = next(r.kind for r in RESOURCES if r.name == resource)
+    lines = [f"KIND:     {kind}", "VERSION:  innovation-den.io/v1", ""]
+    if rest:
+        lines += [f"FIELD:    {rest.rsplit('.', 1)[-1]} <{type_}>", ""]
+    lines += ["DESCRIPTION:", f"  {description}" if description else "  -", ""]
+    children = [k for k in FIELDS if k.startswith(key + ".") and "." not in k[len(key) + 1 :]]
+    if children:
+        lines.append("FIELDS:")
+        lines += [f"  {k[len(key) + 1 :]}\t<{FIELDS[k][0]}>\n    {FIELDS[k][1]}" for k in children]
+    return "\n".join(lines).rstrip() + "\n"
