@@ -394,7 +394,7 @@ class AuditList(BaseModel):
 class ErrorBody(BaseModel):
     reason: str
     detail: str
-    problems: list[dict[str, str]] | None = None
+    problems: list[dict[str, str | int | None]] | None = None  # field, message, hint, where, line
 
 
 class ShareLinkCreate(_Strict):

@@ -129,7 +129,7 @@ def test_trial_rules_name_the_field_and_store_nothing(client: TestClient) -> Non
     cases = [
         ({"duration_seconds": 5000}, "duration_seconds", "at most 1200"),
         ({"parameters": {"tone": "rude"}}, "parameters.tone", "choose one of"),
-        ({"parameters": {"other": 1}}, "parameters", "see the template"),
+        ({"parameters": {"other": 1}}, "parameters", "use one of its parameters"),
     ]
     for change, field, hint in cases:
         body = {"template": "pair", "title": "t", "hypothesis": "h", **change}
