@@ -5,19 +5,23 @@ each sync dependency and the sync endpoint in a worker thread of their own, and 
 waits for a free thread between them; had it kept its connection while waiting, a burst of
 requests (more than the pool holds) would leave every thread waiting for a connection held by
 a request that waits for a thread, until the pool's timeout. So the session opens and closes on
-the event loop (a session touches no connection until its first query), the caller's lookup
-ends its transaction at once, and the dependencies that do no I/O run on the loop too.
+the event loop (a session touches no connection until its first query), the caller comes from
+the process's token cache on the loop (or, once a second, from a lookup on a connection of its
+own), and the dependencies that do no I/O run on the loop too.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Query, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import schemas
@@ -29,6 +33,7 @@ from orchestrator.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from orchestrator.models import User
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
@@ -56,20 +61,28 @@ Now = Annotated[datetime, Depends(get_now)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_actor(
+async def get_actor(
     request: Request,
-    session: SessionDep,
     now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> crud.Actor:
+    """The caller, from the process's token cache when it knows the token (no thread, no
+    query), else looked up in a worker thread on a connection of its own."""
     if credentials is None:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    found = crud.authenticate_token(session, token=credentials.credentials, now=now)
-    session.commit()  # hands the connection back to the pool until the endpoint's first query
+    token = credentials.credentials
+    found = crud.cached_caller(token, now=now)
+    if found is None:
+        found = await anyio.to_thread.run_sync(partial(_look_up, request.app.state.engine, token, now))
     if found is None:
         raise Unauthenticated("the API token is unknown, expired or revoked, or its person is disabled")
     source = request.client.host if request.client else ""
-    return crud.Actor(user=found[0], source=source, token_expires_at=found[1].expires_at)
+    return crud.Actor(user=found[0], source=source, token_expires_at=found[1])
+
+
+def _look_up(engine: Engine, token: str, now: datetime) -> tuple[User, datetime | None] | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return crud.caller_of_token(session, token=token, now=now)
 
 
 ActorDep = Annotated[crud.Actor, Depends(get_actor)]

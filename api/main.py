@@ -12,14 +12,13 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session
 
 import web
 from api import errors, sandbox_origin, sandbox_proxy
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
-from orchestrator import __version__, crud, leadership, metrics, startup
+from orchestrator import __version__, crud, db, leadership, metrics, startup
 from orchestrator.drivers import load_driver
 from orchestrator.drivers.base import Driver
 from orchestrator.lifecycle import Phase
@@ -30,16 +29,25 @@ log = structlog.get_logger("api")
 
 
 def create_app(
-    settings: Settings | None = None, *, with_reconciler: bool = True, driver: Driver | None = None
+    settings: Settings | None = None,
+    *,
+    with_reconciler: bool = True,
+    driver: Driver | None = None,
+    prepared: bool = False,
 ) -> FastAPI:
     """`driver` (tests) serves both the reconciler and the API's log reads; by default the
-    reconciler loads its own and the API loads one when it first serves logs."""
+    reconciler loads its own and the API loads one when it first serves logs. `prepared`: the
+    schema, catalogue and bootstrap token are already in place (`den serve --workers N`)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = startup.prepare(settings)
+        engine = db.make_engine(settings.effective_database_url) if prepared else startup.prepare(settings)
         app.state.engine, app.state.settings, app.state.driver = engine, settings, driver
+        # Commits here wake a reconciler in another process on this machine (SQLite).
+        unwake = (
+            crud.on_intent_change(crud.socket_waker(settings.wake_socket)) if settings.wake_socket else None
+        )
         app.state.sandbox_proxy = sandbox_proxy.SandboxProxy(settings)
         stop = threading.Event()
         thread = keeper = None
@@ -68,6 +76,8 @@ def create_app(
             if keeper is not None:
                 keeper.stop()
             await app.state.sandbox_proxy.aclose()
+            if unwake is not None:
+                unwake()
             engine.dispose()
 
     app = FastAPI(
@@ -91,7 +101,8 @@ def create_app(
             counts = crud.count_by_phase(session)
         for phase in Phase:
             metrics.TRIALS.labels(phase=str(phase)).set(counts.get(phase, 0))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

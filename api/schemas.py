@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from orchestrator.evaluation import DIMENSIONS
 
 # A trial as clients see it lives in the core, so that the pages' JSON twins render it the same.
+from orchestrator.models import ListMeta as ListMeta
 from orchestrator.models import TrialEventList as TrialEventList
 from orchestrator.models import TrialEventPublic as TrialEventPublic
 from orchestrator.models import TrialList as TrialList
@@ -149,6 +150,7 @@ class VersionReview(BaseModel):
 
 class TemplateList(BaseModel):
     items: list[TemplatePublic]
+    metadata: ListMeta = Field(default_factory=ListMeta)
 
 
 class SupplierPublic(BaseModel):
@@ -352,6 +354,7 @@ class UserPublic(BaseModel):
 
 class UserList(BaseModel):
     items: list[UserPublic]
+    metadata: ListMeta = Field(default_factory=ListMeta)
 
 
 class TokenCreate(_Strict):
@@ -389,6 +392,7 @@ class AuditPublic(BaseModel):
 
 class AuditList(BaseModel):
     items: list[AuditPublic]
+    metadata: ListMeta = Field(default_factory=ListMeta)
 
 
 class ErrorBody(BaseModel):

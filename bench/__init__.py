@@ -86,15 +86,16 @@ def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] |
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str]) -> Iterator[Server]:
-    """A real `den serve` in a temporary data directory. Whatever happens (a failure, Ctrl-C),
-    the server is stopped and every runtime object labelled with its instance is removed."""
+def running_server(env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Iterator[Server]:
+    """A real `den serve` (given `serve_args` beyond its port) in a temporary data directory.
+    Whatever happens (a failure, Ctrl-C), the server is stopped and every runtime object
+    labelled with its instance is removed."""
     # Ctrl-C, and a plain `kill` too, end the run through the clean-up below (a shell that
     # starts a job in the background makes it ignore SIGINT: restore the default).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="den-bench-") as data_dir:
-        server = Server(data_dir=Path(data_dir), env=env)
+        server = Server(data_dir=Path(data_dir), env=env, serve_args=serve_args)
         try:
             server.start()
             yield server
@@ -143,6 +144,46 @@ def process_rss_mib(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def process_pss_mib(pid: int) -> float:
+    """Proportional set size: pages shared by several processes (worker processes forked from
+    one parent) counted once in all, split between them."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live process below it (a server's worker processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` and every live process below it (processes that end meanwhile are
+    lost: sample a tree whose processes live through the window)."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += process_cpu_seconds(member)
+    return total
 
 
 # --- the runtimes, seen from outside the product -----------------------------------------

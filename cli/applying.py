@@ -107,7 +107,7 @@ def _trial_dry_run(made: Client, name: str | None, body: dict[str, Any], *, crea
         raise plumbing.fail("the Trial names no template (spec.template)", EXIT_USAGE)
     plumbing.call(made, "GET", f"/api/v1/templates/{template}")
     if name is not None:
-        found = plumbing.call(made, "GET", "/api/v1/trials", params={"name": name})["items"]
+        found = plumbing.items(made, "/api/v1/trials", {"name": name})
         if found and create:
             raise plumbing.fail(f"AlreadyExists: a trial named {name!r} exists: {found[0]['id']}", EXIT_ERROR)
         if found:

@@ -73,8 +73,18 @@ def serve(
             "apart (the Helm chart with PostgreSQL, where the API has several replicas)."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes serving the API and the pages (about one per core). With more than "
+            "one, the reconciler runs in a process of its own beside them: still exactly one.",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the API and web pages, with the reconciler, in one process."""
+    """Serve the API and web pages, with the reconciler: in one process, or in --workers
+    processes and one reconciler process."""
     import uvicorn
 
     from api.main import create_app
@@ -96,6 +106,14 @@ def serve(
     if token and not os.environ.get("DEN_BOOTSTRAP_ADMIN_TOKEN"):
         typer.echo(f"API token (platform engineer): {token}", err=True)
         typer.echo(f"  export DEN_SERVER={url} DEN_TOKEN={token}", err=True)
+    if workers > 1:
+        from cli.serving import serve_workers
+
+        given = {"DEN_DRIVER": settings.driver} | ({"DEN_BOOTSTRAP_ADMIN_TOKEN": token} if token else {})
+        serve_workers(
+            settings, host=host, port=port, workers=workers, reconciler=reconciler, environment=given
+        )
+        return
     uvicorn.run(
         create_app(settings, with_reconciler=reconciler),
         host=host,

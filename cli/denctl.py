@@ -185,6 +185,16 @@ def get(
         bool,
         typer.Option("-w", "--watch", help="Trials only: after the list, print each change as it happens."),
     ] = False,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            min=0,
+            max=plumbing.MAX_CHUNK_SIZE,
+            help="Read long lists this many items a request, page after page (0: one request, "
+            "the server's first page only).",
+        ),
+    ] = plumbing.CHUNK_SIZE,
     server: Server = None,
     token: Token = None,
     context: ContextName = None,
@@ -201,6 +211,7 @@ def get(
       denctl get tr -o jsonpath='{.items[*].id}'
       denctl get tr -o custom-columns=ID:.id,PHASE:.phase
       denctl get tr -w
+      denctl get tr --chunk-size 100             # every trial, 100 a request
       denctl get trials/t1a2b3c4d5e6 -o yaml     # a document apply -f takes back
     """
     kind, names = refs(resource, names)
@@ -218,7 +229,7 @@ def get(
     if watch:
         _watch(made, params, shown[0])
         return
-    items, single = _fetch(made, kind, names, params)
+    items, single = _fetch(made, kind, names, params, chunk_size=chunk_size)
     items = select_fields(items, terms)
     if sort:
         items = sort_by(items, sort)
@@ -226,7 +237,7 @@ def get(
 
 
 def _fetch(
-    made: Client, kind: str, names: list[str], params: dict[str, str]
+    made: Client, kind: str, names: list[str], params: dict[str, str], *, chunk_size: int
 ) -> tuple[list[dict[str, Any]], bool]:
     if names and kind == "trials":
         found = [call(made, "GET", f"/api/v1/trials/{trial_id(made, n)}") for n in names]
@@ -236,7 +247,7 @@ def _fetch(
         for name in names:
             versions += call(made, "GET", f"/api/v1/templates/{name}")["versions"]
         return versions, False
-    items: list[dict[str, Any]] = call(made, "GET", f"/api/v1/{kind}", params=params)["items"]
+    items: list[dict[str, Any]] = plumbing.items(made, f"/api/v1/{kind}", params, chunk_size=chunk_size)
     if names:
         missing = [n for n in names if n not in {i["slug"] for i in items}]
         if missing:
@@ -303,7 +314,7 @@ def describe(
         return
     found = trial_id(made, target)
     trial = call(made, "GET", f"/api/v1/trials/{found}")
-    events = call(made, "GET", f"/api/v1/trials/{found}/events")["items"]
+    events = plumbing.items(made, f"/api/v1/trials/{found}/events")
     try:
         evaluation: dict[str, Any] | None = made.request("GET", f"/api/v1/trials/{found}/evaluation")
     except ApiError:
@@ -449,7 +460,7 @@ def delete(
     seconds = _seconds_or_duration(timeout)
     made = plumbing.client(ctx, server, token, context)
     if all_:
-        found = call(made, "GET", "/api/v1/trials", params=selectors(selector))["items"]
+        found = plumbing.items(made, "/api/v1/trials", selectors(selector))
         ids = [t["id"] for t in found if t["phase"] != "Stopped"]
         if ids and not yes and not dry_run:
             _confirm(ids)
@@ -830,7 +841,7 @@ def events(
     shown = plumbing.output_of(ctx, output, FORMATS)
     made = plumbing.client(ctx, server, token, context)
     found = trial_id(made, _one_trial(name))
-    items = call(made, "GET", f"/api/v1/trials/{found}/events")["items"]
+    items = plumbing.items(made, f"/api/v1/trials/{found}/events")
     sys.stdout.write(render.shaped("events", items, shown, now=now()))
 
 

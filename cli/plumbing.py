@@ -1,5 +1,6 @@
 """What every `denctl` command shares: the global flags (given before or after the verb), the
-client they make, errors turned into messages and exit codes, and trials found by id or name."""
+client they make, errors turned into messages and exit codes, lists read page after page, and
+trials found by id or name."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from cli.parsing import UsageError, parse_output, parse_refs
 RESOURCES = explaining.alias_map()
 TRIAL_ID = re.compile(r"^t[0-9a-f]{12}$")
 NOT_SIGNED_IN = "not signed in: set DEN_TOKEN or --token, or `denctl config set-context`"
+#: Items per request when a list is read (`denctl get --chunk-size`, as kubectl's default).
+CHUNK_SIZE = 500
+MAX_CHUNK_SIZE = 1000  # the server's largest `limit`
 
 
 @dataclass
@@ -101,6 +105,44 @@ def call(made: Client, method: str, path: str, **kwargs: Any) -> Any:
     return answer(made, method, path, **kwargs).body
 
 
+def items(
+    made: Client, path: str, params: dict[str, str] | None = None, *, chunk_size: int = CHUNK_SIZE
+) -> list[Any]:
+    """Every item of a list, following `metadata.continue` page after page, `chunk_size`
+    items a request (kubectl's `--chunk-size`). 0: one request with no `limit`, which holds
+    the server's default page; when more follow, a warning says how to see them."""
+    asked = {**(params or {}), **({"limit": str(chunk_size)} if chunk_size else {})}
+    found: list[Any] = []
+    seen: set[str] = set()
+    while True:
+        body = _page(made, path, asked)
+        found += body["items"]
+        token = (body.get("metadata") or {}).get("continue")
+        if not token:
+            return found
+        if not chunk_size:
+            sys.stderr.write(
+                f"warning: the server holds more than these {len(found)}; leave --chunk-size 0 out "
+                "(or give --chunk-size N) to read every page\n"
+            )
+            return found
+        if token in seen:  # a server that repeats itself would otherwise be read forever
+            raise fail(f"the server sent the same continue token twice for {path}; try again", EXIT_ERROR)
+        seen.add(token)
+        asked = {**asked, "continue": token}
+
+
+def _page(made: Client, path: str, params: dict[str, str]) -> Any:
+    """One page; a den from before lists had pages refuses `limit`, and is asked without it."""
+    try:
+        return made.call("GET", path, params=params).body
+    except ApiError as exc:
+        fields = {p.get("field") for p in exc.problems if "unknown" in p.get("message", "")}
+        if exc.status != 422 or "limit" not in fields or "continue" in params:
+            raise report(exc) from exc
+    return call(made, "GET", path, params={k: v for k, v in params.items() if k != "limit"})
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -109,7 +151,7 @@ def trial_id(made: Client, name: str) -> str:
     """A trial's id, or the id of the one trial you may see that has this name."""
     if TRIAL_ID.match(name):
         return name
-    found = call(made, "GET", "/api/v1/trials", params={"name": name})["items"]
+    found = items(made, "/api/v1/trials", {"name": name})
     if not found:
         raise fail(f"NotFound: no trial with the id or name {name!r}", EXIT_NOT_FOUND)
     if len(found) > 1:

@@ -1,8 +1,24 @@
-"""Prometheus metrics of the core (served at `/metrics` by the API)."""
+"""Prometheus metrics of the core (served at `/metrics` by the API).
+
+`den serve --workers N` runs the API in several processes and the reconciler in another, so
+it sets `PROMETHEUS_MULTIPROC_DIR` for all of them: each writes its figures to files there,
+and `/metrics` (`exposition`) adds them up. A gauge then shows the most recent value set by a
+live process.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 TRANSITIONS = Counter("den_trial_transitions_total", "Trial phase transitions.", ["phase", "reason"])
 TIME_TO_READY = Histogram(
@@ -18,8 +34,12 @@ TEARDOWN_DELAY = Histogram(
 RECONCILE_SECONDS = Histogram("den_reconcile_pass_seconds", "Duration of one reconcile pass.")
 RECONCILE_ERRORS = Counter("den_reconcile_errors_total", "Errors in reconcile passes.", ["reason"])
 ORPHANS_REMOVED = Counter("den_orphans_removed_total", "Runtime resources of no live trial.")
-RUNTIME_UP = Gauge("den_runtime_up", "1 when the runtime answered the last call, else 0.")
-TRIALS = Gauge("den_trials", "Trials by phase, counted when scraped.", ["phase"])
+RUNTIME_UP = Gauge(
+    "den_runtime_up", "1 when the runtime answered the last call, else 0.", multiprocess_mode="livemostrecent"
+)
+TRIALS = Gauge(
+    "den_trials", "Trials by phase, counted when scraped.", ["phase"], multiprocess_mode="livemostrecent"
+)
 TRIAL_REQUESTS = Counter(
     "den_trial_requests_total", "Trials asked for, by whether they need an approver.", ["outcome"]
 )
@@ -30,4 +50,17 @@ DECISIONS = Counter(
     ["subject", "decision"],
 )
 EVALUATIONS = Counter("den_evaluations_total", "Evaluations recorded, by decision.", ["decision"])
-LEADER = Gauge("den_reconciler_leader", "1 while this reconciler leads (acts), 0 while it stands by.")
+LEADER = Gauge(
+    "den_reconciler_leader",
+    "1 while this reconciler leads (acts), 0 while it stands by.",
+    multiprocess_mode="livemostrecent",
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics of this process, or of every process of a `den serve --workers N`."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

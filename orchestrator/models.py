@@ -12,6 +12,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
@@ -144,6 +146,9 @@ class ApiToken(SQLModel, table=True):
 class Trial(SQLModel, table=True):
     __table_args__ = (
         Index("ix_trial_phase_expires", "phase", "expires_at"),
+        # Lists newest first, a page at a time (crud/listing.py): everyone's, and one owner's.
+        Index("ix_trial_created", "created_at", "id"),
+        Index("ix_trial_owner_created", "owner_id", "created_at", "id"),
         UniqueConstraint("owner_id", "name", name="uq_trial_owner_name"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=20)
@@ -256,8 +261,24 @@ class TrialPublic(SQLModel):
     memory_mib: int
 
 
-class TrialList(SQLModel):
+class ListMeta(BaseModel):
+    """A list's `metadata`, as Kubernetes lists have: where the next page starts."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    continue_: str | None = PydanticField(
+        None,
+        alias="continue",
+        exclude_if=lambda value: value is None,
+        description="Present when more items follow: send it back as `continue` (with the same "
+        "selectors) for the next page. Absent on the last page.",
+    )
+
+
+class TrialList(BaseModel):
+    """A page of trials: `SQLModel` reserves the name `metadata`, so a plain pydantic model."""
+
     items: list[TrialPublic]
+    metadata: ListMeta = PydanticField(default_factory=ListMeta)
 
 
 class TrialEventPublic(SQLModel):
@@ -268,8 +289,9 @@ class TrialEventPublic(SQLModel):
     message: str
 
 
-class TrialEventList(SQLModel):
+class TrialEventList(BaseModel):
     items: list[TrialEventPublic]
+    metadata: ListMeta = PydanticField(default_factory=ListMeta)
 
 
 class Evaluation(SQLModel, table=True):

@@ -560,6 +560,8 @@ class Reconciler:
         now_fn = clock or (lambda: datetime.now(UTC))
         unregister = crud.on_intent_change(self.wake.set)
         listener = crud.listen_for_intent(self.engine, self.wake.set, stop)
+        if self.settings.wake_socket:
+            crud.listen_on_socket(self.settings.wake_socket, self.wake.set, stop)
         try:
             while not stop.is_set():
                 self.wake.clear()  # before the turn: a wake-up during it is never lost

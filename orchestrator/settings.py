@@ -278,6 +278,16 @@ class Settings(BaseSettings):
         "only bounds how late it notices a change made some other way.",
         gt=0,
     )
+    wake_socket: str = _setting(
+        "",
+        "reconciler",
+        "A Unix socket path on which the reconciler listens for wake-ups from API processes "
+        "on the same machine, and to which those processes send one after each commit that "
+        "changes intent: what NOTIFY does on PostgreSQL, for SQLite. `den serve --workers N` "
+        "sets it for its own processes; set it yourself only to run `den reconcile` beside "
+        "`den serve --no-reconciler` on one SQLite database.",
+        max_length=100,
+    )
     reconciler_workers: int = _setting(
         8,
         "reconciler",

@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import select
 
-from api import errors, presenters, schemas
+from api import conditional, errors, lists, presenters, schemas
 from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import catalogue, crud
 from orchestrator.access import check_may_publish, check_may_review
+from orchestrator.crud import listing, paging
 from orchestrator.drivers import image_pinner
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
@@ -24,17 +25,26 @@ router = APIRouter(
 TemplateName = Annotated[str, Path(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 Version = Annotated[str, Path(max_length=60, pattern=r"^[0-9A-Za-z.+-]+$")]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+TEMPLATES_PAGE = 500  # without `limit`: every template a catalogue held before lists had pages
 
 
-@router.get("/templates")
-def list_templates(session: SessionDep, _actor: ActorDep) -> schemas.TemplateList:
-    """The newest published version of every template."""
-    return schemas.TemplateList(
-        items=[
-            presenters.template(version, supplier)
-            for _template, version, supplier in crud.latest_versions(session)
-        ]
+@router.get("/templates", response_model=schemas.TemplateList, responses=conditional.RESPONSES)
+def list_templates(
+    request: Request,
+    session: SessionDep,
+    _actor: ActorDep,
+    limit: lists.Limit = None,
+    continue_: lists.Continue = None,
+) -> Response:
+    """The newest published version of every template, by name, a page at a time (`limit`,
+    default 500; `continue`), with an `ETag` (an unchanged page is 304 to `If-None-Match`)."""
+    asked = paging.ask("templates", limit=limit or TEMPLATES_PAGE, token=continue_, key=listing.NAME_KEY)
+    found = listing.templates_page(session, asked=asked)
+    body = schemas.TemplateList(
+        items=[presenters.template(version, supplier) for _template, version, supplier in found.rows],
+        metadata=lists.meta(found),
     )
+    return conditional.respond(request, body)
 
 
 @router.post(

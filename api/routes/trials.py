@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from api import errors, presenters, schemas, watch
+from api import conditional, errors, lists, presenters, schemas, watch
 from api.deps import (
     ActorDep,
     Now,
@@ -22,12 +22,17 @@ from api.deps import (
     TrialId,
 )
 from orchestrator import crud
+from orchestrator.crud import listing, paging
+from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.models import Trial
 from orchestrator.sandbox_hosts import SandboxAddress
 
 router = APIRouter(
     prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
 )
+#: Page sizes when the caller sends no `limit`: what a list held before it had pages.
+TRIALS_PAGE = 500
+EVENTS_PAGE = 1000
 
 
 def committed(
@@ -82,7 +87,8 @@ def create_trial(
                     "example": '{"type": "MODIFIED", "object": {"id": "t1a2b3c4d5e6"}}',
                 },
             }
-        }
+        },
+        **conditional.RESPONSES,
     },
 )
 def list_trials(
@@ -109,11 +115,16 @@ def list_trials(
         str | None,
         Query(min_length=1, max_length=63, description="Only the trial(s) with this owner-chosen name."),
     ] = None,
-) -> Response | schemas.TrialList:
-    """Trials the caller may see, newest first, filtered by the selectors; or a watch."""
+    limit: lists.Limit = None,
+    continue_: lists.Continue = None,
+) -> Response:
+    """Trials the caller may see, newest first, filtered by the selectors, a page at a time
+    (`limit`, default 500; `continue`); or a watch, which takes neither. A list answers
+    with an `ETag`: sent back as `If-None-Match`, an unchanged page is 304."""
     if name is not None:
         selectors = replace(selectors, name=name)
     if watch_:
+        _no_pages_in_a_watch(limit=limit, continue_=continue_)
         stream = watch.trials(
             request.app.state.engine,
             watch.WatchSpec(
@@ -125,16 +136,37 @@ def list_trials(
             ),
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
-    rows = list(crud.list_trials(session, user=actor.user, selectors=selectors))
-    return presenters.trials(session, rows, now=now, sandboxes=sandboxes)
+    asked = paging.ask(
+        "trials",
+        limit=limit or TRIALS_PAGE,
+        token=continue_,
+        selectors=asdict(selectors),
+        key=listing.TRIAL_KEY,
+    )
+    found = listing.trials_page(session, user=actor.user, selectors=selectors, asked=asked)
+    shown = presenters.trials(session, found.rows, now=now, sandboxes=sandboxes)
+    return conditional.respond(request, schemas.TrialList(items=shown.items, metadata=lists.meta(found)))
 
 
-@router.get("/{trial_id}")
+def _no_pages_in_a_watch(*, limit: int | None, continue_: str | None) -> None:
+    """A watch starts with every matching trial and then streams changes: it has no pages."""
+    problems = [
+        Problem(field, "a watch has no pages", f"leave {field} out, or list without watch")
+        for field, given in (("limit", limit), ("continue", continue_))
+        if given is not None
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+
+
+@router.get("/{trial_id}", response_model=schemas.TrialPublic, responses=conditional.RESPONSES)
 def get_trial(
-    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
-) -> schemas.TrialPublic:
+    request: Request, trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+) -> Response:
+    """One trial, with an `ETag`: sent back as `If-None-Match`, an unchanged trial is 304
+    with no body (the tag ignores `time_left_seconds`, which counts down on its own)."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
+    return conditional.respond(request, presenters.trial_of(session, trial, now=now, sandboxes=sandboxes))
 
 
 @router.post(
@@ -185,7 +217,21 @@ def end_trial(
 
 
 @router.get("/{trial_id}/events")
-def trial_events(trial_id: TrialId, session: SessionDep, actor: ActorDep) -> schemas.TrialEventList:
-    """The trial's timeline, oldest first."""
+def trial_events(
+    trial_id: TrialId,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: lists.Limit = None,
+    continue_: lists.Continue = None,
+) -> schemas.TrialEventList:
+    """The trial's timeline, oldest first, a page at a time (`limit`, default 1000; `continue`)."""
     crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return presenters.events(crud.trial_events(session, trial_id=trial_id))
+    asked = paging.ask(
+        "events",
+        limit=limit or EVENTS_PAGE,
+        token=continue_,
+        selectors={"trial": trial_id},
+        key=listing.ID_KEY,
+    )
+    found = listing.events_page(session, trial_id=trial_id, asked=asked)
+    return schemas.TrialEventList(items=presenters.events(found.rows).items, metadata=lists.meta(found))

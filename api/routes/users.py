@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api import errors, presenters, schemas
+from api import errors, lists, presenters, schemas
 from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
 from orchestrator import crud
 from orchestrator.access import Role, require_role
+from orchestrator.crud import listing, paging
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=errors.RESPONSES, dependencies=[StrictQuery])
 UserName = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9._@-]{0,99}$")]
@@ -39,10 +40,18 @@ def create_user(
     return presenters.user(user, supplier_slug=body.supplier or None)
 
 
+USERS_PAGE = 500  # without `limit`
+
+
 @router.get("/users")
-def list_users(session: SessionDep, actor: ActorDep) -> schemas.UserList:
+def list_users(
+    session: SessionDep, actor: ActorDep, limit: lists.Limit = None, continue_: lists.Continue = None
+) -> schemas.UserList:
+    """People by name, a page at a time (`limit`, default 500; `continue`)."""
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="list users")
-    return presenters.users(session, crud.list_users(session))
+    asked = paging.ask("users", limit=limit or USERS_PAGE, token=continue_, key=listing.NAME_KEY)
+    found = listing.users_page(session, asked=asked)
+    return schemas.UserList(items=presenters.users(session, found.rows).items, metadata=lists.meta(found))
 
 
 @router.patch("/users/{name}")
@@ -116,10 +125,17 @@ def revoke_token(
 def audit_log(
     session: SessionDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=paging.MAX_LIMIT)] = 100,
     object_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    continue_: lists.Continue = None,
 ) -> schemas.AuditList:
-    """Who did what to which object, when and from where: newest first."""
+    """Who did what to which object, when and from where: newest first, a page at a time
+    (`limit`, default 100; `continue`)."""
     require_role(actor.user, Role.PLATFORM_ENGINEER, to="read the audit log")
-    rows = crud.list_audit(session, limit=limit, object_id=object_id)
-    return schemas.AuditList(items=[presenters.audit_event(r) for r in rows])
+    asked = paging.ask(
+        "audit", limit=limit, token=continue_, selectors={"object_id": object_id}, key=listing.ID_KEY
+    )
+    found = listing.audit_page(session, asked=asked, object_id=object_id)
+    return schemas.AuditList(
+        items=[presenters.audit_event(r) for r in found.rows], metadata=lists.meta(found)
+    )

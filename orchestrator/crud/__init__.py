@@ -95,6 +95,8 @@ from orchestrator.crud.users import (
     UserChange,
     authenticate,
     authenticate_token,
+    cached_caller,
+    caller_of_token,
     create_user,
     ensure_user,
     get_user,
@@ -106,7 +108,13 @@ from orchestrator.crud.users import (
     token_expiry,
     update_user,
 )
-from orchestrator.crud.wakeups import listen_for_intent, on_intent_change, quiet
+from orchestrator.crud.wakeups import (
+    listen_for_intent,
+    listen_on_socket,
+    on_intent_change,
+    quiet,
+    socket_waker,
+)
 
 __all__ = [
     "STATUS_CHANGES",
@@ -125,6 +133,8 @@ __all__ = [
     "audit",
     "authenticate",
     "authenticate_token",
+    "cached_caller",
+    "caller_of_token",
     "changed_trials",
     "check_openable",
     "commit_phase_before_runtime",
@@ -157,6 +167,7 @@ __all__ = [
     "list_trials",
     "list_users",
     "listen_for_intent",
+    "listen_on_socket",
     "live_trial_ids",
     "next_expiry",
     "on_intent_change",
@@ -185,6 +196,7 @@ __all__ = [
     "session_user",
     "set_version_status",
     "share_link_by_secret",
+    "socket_waker",
     "start_session",
     "supplier_outcomes",
     "template_outcomes",

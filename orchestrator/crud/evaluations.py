@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from orchestrator import evaluation, metrics, rules
 from orchestrator.access import Role, check_may_evaluate
 from orchestrator.crud.common import Actor, audit, pk, trial_event
+from orchestrator.crud.locks import lock_trial
 from orchestrator.crud.trials import events_of, trial_events
 from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.models import Evaluation, SandboxTemplate, Supplier, TemplateVersion, Trial, User
@@ -76,6 +77,8 @@ def put_evaluation(
     answer of every part in `required` is, unless `data.final` is False, and a `draft` until
     then."""
     check_may_evaluate(actor.user, trial)
+    # Two saves at once of a trial's first evaluation would both insert it: the second waits.
+    trial = lock_trial(session, trial)
     rules.check_evaluable(trial)
     criteria = list(trial.success_criteria)
     wrong = evaluation.unknown_criteria(criteria, data.criteria_results)

@@ -258,7 +258,7 @@ def owner_names(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
     ids = {t.owner_id for t in trials}
     if not ids:
         return {}
-    return {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
+    return dict(session.exec(select(User.id, User.name).where(col(User.id).in_(ids))).all())  # type: ignore[arg-type]
 
 
 def trial_manifest(session: Session, trial: Trial) -> TemplateManifest:

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from orchestrator.access import ROLES, Role, check_may_manage_tokens, require_role
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.templates import get_supplier
+from orchestrator.crud.token_cache import TOKENS
 from orchestrator.errors import Conflict, NotFound, Problem, ValidationFailed
 from orchestrator.models import ApiToken, Supplier, User, WebSession
 
@@ -249,6 +250,25 @@ def revoke_token(session: Session, *, actor: Actor, owner: str, token_id: int, n
 def authenticate(session: Session, *, token: str, now: datetime) -> User | None:
     found = authenticate_token(session, token=token, now=now)
     return found[0] if found else None
+
+
+def caller_of_token(session: Session, *, token: str, now: datetime) -> tuple[User, datetime | None] | None:
+    """`authenticate_token` through the process's token cache (crud/token_cache.py): the
+    person and the token's expiry, looked up at most once a second."""
+    digest = hash_token(token)
+    cached = TOKENS.get(digest, now=now)
+    if cached is not None:
+        return cached
+    found = authenticate_token(session, token=token, now=now)
+    if found is None:
+        return None
+    TOKENS.put(digest, found[0], found[1])
+    return found[0], found[1].expires_at
+
+
+def cached_caller(token: str, *, now: datetime) -> tuple[User, datetime | None] | None:
+    """The cached answer of `caller_of_token`, with no database work; None when not cached."""
+    return TOKENS.get(hash_token(token), now=now)
 
 
 def authenticate_token(session: Session, *, token: str, now: datetime) -> tuple[User, ApiToken] | None:

@@ -8,7 +8,9 @@ status). When that transaction commits:
 - in this process, every registered waker runs (the reconciler thread of `den serve`);
 - on PostgreSQL, `NOTIFY den_intent` was issued inside the transaction, so the server delivers
   it on commit, and never for a rollback, to every reconciler process listening
-  (`listen_for_intent`: the chart's `den reconcile` beside the API replicas).
+  (`listen_for_intent`: the chart's `den reconcile` beside the API replicas);
+- with `DEN_WAKE_SOCKET` (set by `den serve --workers N`), a datagram to the reconciler
+  process on the same machine (`socket_waker`, `listen_on_socket`).
 
 The reconciler's own sessions are marked quiet (`quiet(session)`): its writes are observations,
 and its work items wake its loop themselves when they finish.
@@ -16,6 +18,9 @@ and its work items wake its loop themselves when they finish.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
 from collections.abc import Callable
 from itertools import chain
@@ -113,3 +118,50 @@ def _listen(engine: Engine, waker: Callable[[], None], stop: threading.Event) ->
         finally:
             if raw is not None:
                 raw.invalidate()  # never hand a LISTENing connection back to the pool
+
+
+# --- other processes on the same machine (`den serve --workers N`) ----------------------------
+#
+# SQLite has no NOTIFY, so API processes beside one reconciler process send it a datagram on a
+# Unix socket (`DEN_WAKE_SOCKET`) after each commit that changed intent. A datagram carries no
+# data that matters: it only says "look again". Sending never blocks and never fails a request:
+# a reconciler that is away (restarting) finds the change at its next turn anyway.
+
+
+def socket_waker(path: str) -> Callable[[], None]:
+    """A waker that sends one datagram to the reconciler's socket at `path`."""
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.setblocking(False)
+
+    def wake() -> None:
+        with contextlib.suppress(OSError):  # nobody listening, or its queue full: it will look
+            sender.sendto(b"w", path)
+
+    return wake
+
+
+def listen_on_socket(path: str, waker: Callable[[], None], stop: threading.Event) -> threading.Thread:
+    """A thread that binds the Unix datagram socket at `path` (replacing a stale one) and calls
+    `waker` for every datagram, until `stop` is set."""
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    receiver.bind(path)
+    receiver.settimeout(0.5)
+
+    def listen() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    receiver.recv(64)
+                except TimeoutError:
+                    continue
+                waker()
+        finally:
+            receiver.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    thread = threading.Thread(target=listen, daemon=True, name="wake-socket")
+    thread.start()
+    return thread

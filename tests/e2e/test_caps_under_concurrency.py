@@ -274,3 +274,32 @@ def test_approvals_with_new_requests_at_once_stay_within_the_cap(
     assert outcomes(answers[len(approvals) :]) == {(422, "QuotaExceeded"): len(asks)}
     assert on.count("SELECT count(*) FROM trial") == 3
     assert on.count("SELECT count(*) FROM trial WHERE approved_at IS NOT NULL") == 3
+
+
+def test_simultaneous_first_evaluations_of_a_trial_all_save(den: Callable[[dict[str, str]], Den]) -> None:
+    """Each save of a trial's first evaluation used to read "none yet" and then insert one:
+    when two interleaved, the second failed with a 500 (a unique key). Now each waits for the
+    one before it, and the last to commit is what is kept."""
+    on = den({})
+    owners = ("alice", "bob", "carol", "erin", "fred")
+    trials = [on.launch(person) for person in owners]
+    on.run_until_ready()
+    for trial, person in zip(trials, owners, strict=True):
+        assert on.post(person, f"/api/v1/trials/{trial}/end").status_code == 202
+    Reconciler(engine=on.engine, driver=FakeDriver(), settings=on.settings).reconcile_once(
+        now=datetime.now(UTC)
+    )
+    assert {on.trial(t)["phase"] for t in trials} == {"Stopped"}
+
+    def save(i: int) -> httpx.Response:
+        return httpx.put(
+            f"{on.server.url}/api/v1/trials/{trials[i % len(trials)]}/evaluation",
+            json={"status": "draft", "lessons_learned": f"Save {i}"},
+            timeout=60,
+            headers={"Authorization": f"Bearer {on.tokens[owners[i % len(owners)]]}"},
+        )
+
+    answers = burst(on, [partial(save, i) for i in range(BURST)])
+    assert outcomes(answers) == {(200, ""): BURST}, [a.text for a in answers if a.status_code != 200][:3]
+    for trial in trials:
+        assert on.count("SELECT count(*) FROM evaluation WHERE trial_id = :id", id=trial) == 1

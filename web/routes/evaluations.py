@@ -27,7 +27,7 @@ from orchestrator import access, crud, evaluation
 from orchestrator.errors import NotFound, Problem
 from orchestrator.models import Evaluation, Trial, User
 from orchestrator.sandbox_hosts import SandboxAddress
-from web import evaluation_document, views
+from web import views
 from web.deps import Now, Sandboxes, SessionDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.pages import page
@@ -318,6 +318,8 @@ def evaluation_pdf(trial_id: TrialId, visitor: SignedIn, session: SessionDep, no
     """The evaluation as a PDF, for anyone who can see the trial: never its private notes."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
+    from web import evaluation_document  # fpdf2 costs 30 MB: loaded by the first PDF asked for
+
     body = evaluation_document.pdf(
         trial=trial,
         evaluation=row,

@@ -11,16 +11,18 @@ Each write calls the core function its REST twin calls: `crud.request_extension`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
+from pydantic_core import to_jsonable_python
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from orchestrator import access, crud, presenting, rules
+from orchestrator import access, conditional, crud, presenting, rules
 from orchestrator.access import Role
 from orchestrator.crud.sandbox_access import is_open
 from orchestrator.lifecycle import Phase
@@ -33,7 +35,7 @@ from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.lookups import allowed
 from web.pages import page
-from web.rendering import duration, render
+from web.rendering import duration, render, wants_json
 from web.routes.evaluations import recorded
 
 router = APIRouter()
@@ -155,7 +157,19 @@ def trial_page(
     said = DONE.get(done, "")
     if done == "extended" and trial.expires_at is not None:
         said = f"The trial has been extended: it now ends at {presenting.clock_words(trial.expires_at)}."
-    return render(request, visitor, "trial.html", {**data, "done": said, "done_success": done not in WAITING})
+    shown = {**data, "done": said, "done_success": done not in WAITING}
+    if wants_json(request):  # polled every 2 s by the page (den.mjs): answered 304 when unchanged
+        return _conditional(request, shown)
+    return render(request, visitor, "trial.html", shown)
+
+
+def _conditional(request: Request, data: dict[str, Any]) -> Response:
+    """The twin as `render` answers it, with an `ETag` (orchestrator/conditional.py)."""
+    body = json.dumps(to_jsonable_python(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    decided = conditional.answer(body.encode(), if_none_match=request.headers.get("if-none-match"))
+    if decided.status == 304:
+        return Response(status_code=304, headers=decided.headers)
+    return Response(decided.body, headers=decided.headers, media_type="application/json")
 
 
 @page(router, "/trials/{trial_id}/confirmation")

@@ -1,7 +1,8 @@
 // Progressive enhancement only: every page works without this script.
 // - GOV.UK Frontend's components (conditional reveals, character counts, error summary focus)
 // - a trial's page follows its progress (its JSON twin, every 2 seconds) and swaps in the
-//   fresh status, links and timeline when something happened, announcing the new status
+//   fresh status, links and timeline when something happened, announcing the new status; each
+//   poll sends the last answer's ETag, so an unchanged trial costs a bodiless 304
 // - the countdown ticks every second, and a warning appears (and is announced once) before
 //   the sandbox is deleted
 // Loaded as an external module: the Content-Security-Policy allows no inline script.
@@ -71,11 +72,19 @@ function follow(live) {
   const trialId = live.dataset.trialId;
   let phase = live.dataset.phase;
   let events = Number(live.dataset.events);
+  let etag = null;
   live.querySelectorAll(".den-refresh").forEach((p) => { p.hidden = true; });
   const poll = async () => {
     try {
-      const answer = await fetch(`/trials/${trialId}.json`, { credentials: "same-origin" });
+      // The tag is sent by hand and the HTTP cache left out ("no-store"), so a 304 reaches
+      // this code as it is: nothing changed since the last answer, nothing to do.
+      const answer = await fetch(`/trials/${trialId}.json`, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: etag ? { "If-None-Match": etag } : {},
+      });
       if (answer.ok) {
+        etag = answer.headers.get("ETag");
         const page = await answer.json();
         if (page.trial.phase !== phase || page.events.length !== events) {
           await refresh(trialId);
