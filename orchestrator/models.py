@@ -146,9 +146,11 @@ class ApiToken(SQLModel, table=True):
 class Trial(SQLModel, table=True):
     __table_args__ = (
         Index("ix_trial_phase_expires", "phase", "expires_at"),
-        # Lists newest first, a page at a time (crud/listing.py): everyone's, and one owner's.
+        # Lists newest first, a page at a time (crud/listing.py): everyone's, one owner's, and
+        # those a department shares.
         Index("ix_trial_created", "created_at", "id"),
         Index("ix_trial_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_trial_shared_created", "department", "shared_with_department", "created_at", "id"),
         UniqueConstraint("owner_id", "name", name="uq_trial_owner_name"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=20)

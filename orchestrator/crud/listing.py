@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlmodel import Session, col, exists, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from orchestrator.access import SEES_ALL, Role
 from orchestrator.crud.paging import Page, PageAsk, page
 from orchestrator.crud.templates import version_key
 from orchestrator.crud.trials import TrialFilter, filtered, visible_trials_query
@@ -34,16 +36,40 @@ LatestVersion = tuple[SandboxTemplate, TemplateVersion, Supplier]
 
 
 def trials_page(session: Session, *, user: User, selectors: TrialFilter, asked: PageAsk) -> Page[Trial]:
-    """Visible trials matching `selectors`, newest first (ties by id)."""
-    query = filtered(visible_trials_query(user), selectors)
+    """Visible trials matching `selectors`, newest first (ties by id).
+
+    A civil servant sees their own trials and those their department shares: one OR would
+    make the database gather and sort every trial of both kinds on every page. So each kind
+    is read on its own index, in order, one page at most, and the two are merged here."""
+    if user.role in SEES_ALL or user.role == Role.SUPPLIER:
+        return page(
+            session.exec(_page_of(visible_trials_query(user), selectors, asked)).all(), asked, key=_trial_key
+        )
+    own = select(Trial).where(col(Trial.owner_id) == user.id)
+    found = {t.id: t for t in session.exec(_page_of(own, selectors, asked))}
+    if user.department:
+        shared = select(Trial).where(
+            col(Trial.department) == user.department, col(Trial.shared_with_department).is_(True)
+        )
+        found.update((t.id, t) for t in session.exec(_page_of(shared, selectors, asked)))
+    rows = sorted(found.values(), key=_trial_key, reverse=True)[: asked.limit + 1]
+    return page(rows, asked, key=_trial_key)
+
+
+def _page_of(query: SelectOfScalar[Trial], selectors: TrialFilter, asked: PageAsk) -> SelectOfScalar[Trial]:
+    """One page of `query` (and `selectors`), newest first, after the page asked for."""
+    query = filtered(query, selectors)
     if asked.after is not None:
         created, trial_id = asked.after
         query = query.where(
             col(Trial.created_at) <= created,
             (col(Trial.created_at) < created) | (col(Trial.id) < trial_id),
         )
-    query = query.order_by(col(Trial.created_at).desc(), col(Trial.id).desc()).limit(asked.limit + 1)
-    return page(session.exec(query).all(), asked, key=lambda t: (t.created_at, t.id))
+    return query.order_by(col(Trial.created_at).desc(), col(Trial.id).desc()).limit(asked.limit + 1)
+
+
+def _trial_key(trial: Trial) -> tuple[datetime, str]:
+    return (trial.created_at, trial.id)
 
 
 def events_page(session: Session, *, trial_id: str, asked: PageAsk) -> Page[TrialEvent]:

@@ -275,6 +275,27 @@ def test_the_trial_pages_json_twin_answers_304_to_its_poll(
     assert html.status_code == 200 and "etag" not in html.headers  # the page itself is not cached
 
 
+def test_the_trials_page_shows_fifty_at_a_time_with_older_and_newest_links(
+    client: TestClient, people: dict[str, dict[str, str]], engine: Engine
+) -> None:
+    bulk_trials(engine, owner="alice", count=70, newest=datetime.now(UTC))
+    alice = browser(client, "alice")
+    first = alice.get("/trials.json")
+    assert first.status_code == 200, first.text
+    assert len(first.json()["trials"]) == 50 and first.json()["newest"] == ""
+    older = first.json()["older"]
+    assert older.startswith("/trials?continue=")
+    html = alice.get("/trials").text
+    assert "govuk-pagination" in html and "Older trials" in html
+    second = alice.get(older.replace("/trials?", "/trials.json?"))
+    assert second.status_code == 200, second.text
+    titles = [t["title"] for t in first.json()["trials"] + second.json()["trials"]]
+    assert sorted(titles) == sorted(f"Bulk {i}" for i in range(70))  # each once (ties by id)
+    assert [int(t.split()[1]) // 3 for t in titles] == sorted(int(t.split()[1]) // 3 for t in titles)
+    assert second.json()["older"] == "" and second.json()["newest"] == "/trials?"
+    assert alice.get("/trials?continue=not-a-token").status_code == 422
+
+
 # --- denctl ----------------------------------------------------------------------------------
 
 TOKEN = "denctl-pages-token-" + "x" * 20

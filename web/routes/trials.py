@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -24,6 +26,7 @@ from starlette.datastructures import FormData
 
 from orchestrator import access, conditional, crud, presenting, rules
 from orchestrator.access import Role
+from orchestrator.crud import listing, paging
 from orchestrator.crud.sandbox_access import is_open
 from orchestrator.lifecycle import Phase
 from orchestrator.manifest import TemplateManifest
@@ -54,6 +57,10 @@ WAITING = {"extension-requested"}
 PhaseFilter = Annotated[str, Query(pattern=r"^(|" + "|".join(Phase) + ")$")]
 
 
+#: Trials a page of `/trials` shows; older ones follow on the next page.
+TRIALS_PAGE = 50
+
+
 @page(router, "/trials")
 def trials_page(
     request: Request,
@@ -62,9 +69,17 @@ def trials_page(
     now: Now,
     sandboxes: Sandboxes,
     phase: PhaseFilter = "",
+    continue_: Annotated[str | None, Query(alias="continue", min_length=1, max_length=1000)] = None,
 ) -> Response:
-    """The trials the visitor may see (`crud.list_trials`, as `GET /api/v1/trials`)."""
-    rows = crud.list_trials(session, user=visitor.actor.user, selectors=crud.TrialFilter(phase=phase or None))
+    """The trials the visitor may see, newest first, a page at a time (as
+    `GET /api/v1/trials`: `crud.listing.trials_page`)."""
+    selectors = crud.TrialFilter(phase=phase or None)
+    asked = paging.ask(
+        "web-trials", limit=TRIALS_PAGE, token=continue_, selectors=asdict(selectors), key=listing.TRIAL_KEY
+    )
+    found = listing.trials_page(session, user=visitor.actor.user, selectors=selectors, asked=asked)
+    rows = found.rows
+    query = {"phase": phase} if phase else {}
     return render(
         request,
         visitor,
@@ -75,6 +90,10 @@ def trials_page(
             "trials": views.trials(
                 rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes
             ),
+            "older": f"/trials?{urlencode({**query, 'continue': found.continue_token})}"
+            if found.continue_token
+            else "",
+            "newest": f"/trials?{urlencode(query)}" if continue_ else "",
         },
     )
 
