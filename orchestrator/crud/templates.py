@@ -346,10 +346,14 @@ def resolve_template(session: Session, *, ref: str) -> TemplateVersion:
             raise NotFound(f"no template {ref!r}")
         check_trialable(row, ref=ref)
         return row
-    for template, row, _supplier in latest_versions(session):
-        if template.name == name:
-            return row
-    raise NotFound(f"no published template {name!r}")
+    published = session.exec(
+        select(TemplateVersion)
+        .join(SandboxTemplate)
+        .where(SandboxTemplate.name == name, TemplateVersion.status == "Published")
+    ).all()
+    if not published:
+        raise NotFound(f"no published template {name!r}")
+    return max(published, key=lambda v: version_key(v.version))
 
 
 def check_trialable(version: TemplateVersion, *, ref: str) -> None:
