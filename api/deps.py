@@ -12,10 +12,10 @@ own), and the dependencies that do no I/O run on the loop too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, Path, Query, Request
@@ -37,6 +37,7 @@ from orchestrator.models import User
 from orchestrator.sandbox_hosts import SandboxAddress
 from orchestrator.settings import Settings
 
+_T = TypeVar("_T")
 _known_query: dict[int, dict[str, bool]] = {}  # route -> query parameter -> repeatable
 
 
@@ -52,6 +53,17 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def run_read(request: Request, work: Callable[[], _T]) -> _T:
+    """A read's database work, for the reads that clients poll most (a trial, the trial and
+    template lists). On SQLite it runs on the event loop: reads in WAL mode never wait for a
+    lock, and the hop to a worker thread and back cost more than the read itself. On
+    PostgreSQL, where every query waits for the network, it runs in a worker thread, so the
+    loop never waits."""
+    if request.app.state.engine.dialect.name == "sqlite":
+        return work()
+    return await anyio.to_thread.run_sync(work)
 
 
 TrialId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$", description="The trial's id.")]

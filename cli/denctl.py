@@ -151,7 +151,9 @@ def _duration(text: str) -> int:
 
 def _seconds_or_duration(text: str) -> int:
     """`--timeout` of `delete --wait`: a duration (60s, 5m), or seconds as earlier releases took."""
-    return int(text) if text.strip().isdigit() and int(text) > 0 else _duration(text)
+    return (
+        int(text) if text.strip().isascii() and text.strip().isdigit() and int(text) > 0 else _duration(text)
+    )
 
 
 # --- get ---------------------------------------------------------------------------------

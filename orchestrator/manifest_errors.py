@@ -69,7 +69,7 @@ def path_of(field: str) -> Path:
     """A dotted path with items counted from 0 (the core's `Problem.field`) as parts."""
     if field.startswith("("):
         return ()
-    return tuple(int(part) if part.isdigit() else part for part in field.split("."))
+    return tuple(int(part) if part.isascii() and part.isdigit() else part for part in field.split("."))
 
 
 # --- lines ---------------------------------------------------------------------------------

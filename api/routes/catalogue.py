@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import select
 
 from api import conditional, errors, lists, presenters, schemas
-from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery
+from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery, run_read
 from orchestrator import catalogue, crud
 from orchestrator.access import check_may_publish, check_may_review
 from orchestrator.crud import listing, paging
@@ -29,7 +29,7 @@ TEMPLATES_PAGE = 500  # without `limit`: every template a catalogue held before 
 
 
 @router.get("/templates", response_model=schemas.TemplateList, responses=conditional.RESPONSES)
-def list_templates(
+async def list_templates(
     request: Request,
     session: SessionDep,
     _actor: ActorDep,
@@ -39,12 +39,15 @@ def list_templates(
     """The newest published version of every template, by name, a page at a time (`limit`,
     default 500; `continue`), with an `ETag` (an unchanged page is 304 to `If-None-Match`)."""
     asked = paging.ask("templates", limit=limit or TEMPLATES_PAGE, token=continue_, key=listing.NAME_KEY)
-    found = listing.templates_page(session, asked=asked)
-    body = schemas.TemplateList(
-        items=[presenters.template(version, supplier) for _template, version, supplier in found.rows],
-        metadata=lists.meta(found),
-    )
-    return conditional.respond(request, body)
+
+    def read() -> schemas.TemplateList:
+        found = listing.templates_page(session, asked=asked)
+        return schemas.TemplateList(
+            items=[presenters.template(version, supplier) for _template, version, supplier in found.rows],
+            metadata=lists.meta(found),
+        )
+
+    return conditional.respond(request, await run_read(request, read))
 
 
 @router.post(

@@ -20,6 +20,7 @@ from api.deps import (
     SettingsDep,
     StrictQuery,
     TrialId,
+    run_read,
 )
 from orchestrator import crud
 from orchestrator.crud import listing, paging
@@ -91,7 +92,7 @@ def create_trial(
         **conditional.RESPONSES,
     },
 )
-def list_trials(
+async def list_trials(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
@@ -143,9 +144,13 @@ def list_trials(
         selectors=asdict(selectors),
         key=listing.TRIAL_KEY,
     )
-    found = listing.trials_page(session, user=actor.user, selectors=selectors, asked=asked)
-    shown = presenters.trials(session, found.rows, now=now, sandboxes=sandboxes)
-    return conditional.respond(request, schemas.TrialList(items=shown.items, metadata=lists.meta(found)))
+
+    def read() -> schemas.TrialList:
+        found = listing.trials_page(session, user=actor.user, selectors=selectors, asked=asked)
+        shown = presenters.trials(session, found.rows, now=now, sandboxes=sandboxes)
+        return schemas.TrialList(items=shown.items, metadata=lists.meta(found))
+
+    return conditional.respond(request, await run_read(request, read))
 
 
 def _no_pages_in_a_watch(*, limit: int | None, continue_: str | None) -> None:
@@ -160,13 +165,17 @@ def _no_pages_in_a_watch(*, limit: int | None, continue_: str | None) -> None:
 
 
 @router.get("/{trial_id}", response_model=schemas.TrialPublic, responses=conditional.RESPONSES)
-def get_trial(
+async def get_trial(
     request: Request, trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
 ) -> Response:
     """One trial, with an `ETag`: sent back as `If-None-Match`, an unchanged trial is 304
     with no body (the tag ignores `time_left_seconds`, which counts down on its own)."""
-    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    return conditional.respond(request, presenters.trial_of(session, trial, now=now, sandboxes=sandboxes))
+
+    def read() -> schemas.TrialPublic:
+        trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+        return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
+
+    return conditional.respond(request, await run_read(request, read))
 
 
 @router.post(

@@ -190,10 +190,12 @@ class Release:
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15, headers={"Authorization": f"Bearer {self.token}"})
 
-    def uninstall(self) -> None:
-        helm(
+    def uninstall(self) -> str:
+        """`helm uninstall`; what it printed (a test that finds something left shows it)."""
+        done = helm(
             "uninstall", self.name, "--namespace", self.namespace, "--wait", "--timeout", "300s", check=False
         )
+        return f"helm uninstall exited {done.returncode}: {done.stdout}{done.stderr}"
 
     def trial_namespaces(self) -> list[str]:
         out = kubectl(

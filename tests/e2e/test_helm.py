@@ -578,10 +578,26 @@ def _api_reads_only(release: Release) -> None:
     assert done.returncode != 0 and "forbidden" in done.stderr.lower(), done.stderr
 
 
-def _nothing_left(release: Release) -> None:
+def _why_left(release: Release, namespaces: list[str], uninstalled: str) -> str:
+    """What a failed uninstall left, and what its hook (`denctl delete trials --all --wait`)
+    and the trials' namespaces said."""
+    said = [uninstalled]
+    for namespace in namespaces:
+        said.append(kubectl("get", "namespace", namespace, "-o", "yaml", check=False).stdout[-1500:])
+        said.append(kubectl("get", "pods", "-n", namespace, "-o", "wide", check=False).stdout)
+    for pod in kubectl("get", "pods", "-n", release.namespace, "-o", "name", check=False).stdout.split():
+        said.append(
+            f"{pod}:\n" + kubectl("logs", "-n", release.namespace, pod, "--tail", "60", check=False).stdout
+        )
+    said.append(kubectl("get", "jobs,events", "-n", release.namespace, check=False).stdout[-3000:])
+    return "\n".join(said)
+
+
+def _nothing_left(release: Release, uninstalled: str = "") -> None:
     """After `helm uninstall`: no trial namespace, no cluster-wide object, nothing in the
     release's namespace but what Kubernetes puts in every namespace."""
-    assert release.trial_namespaces() == []
+    left = release.trial_namespaces()
+    assert left == [], _why_left(release, left, uninstalled)
     selector = f"app.kubernetes.io/instance={release.name}"
     for kind in (
         "clusterroles",
@@ -654,8 +670,7 @@ def test_install_sqlite_trial_expires_and_uninstall_leaves_nothing() -> None:
             )
             assert running.status_code == 201, running.text
             wait_for_phase(api, running.json()["id"], "Ready", timeout=90)
-        release.uninstall()
-        _nothing_left(release)
+        _nothing_left(release, release.uninstall())
     finally:
         release.remove()
 
@@ -741,8 +756,7 @@ def test_install_postgres_two_api_replicas_and_two_reconcilers(chart_database: s
             stopped = wait_for_phase(api, trial["id"], "Stopped", timeout=120)
             assert stopped["reason"] == "UserRequested"
             assert release.trial_namespaces() == []
-        release.uninstall()
-        _nothing_left(release)
+        _nothing_left(release, release.uninstall())
         # The records outlive the release: they are in the external database.
         local = chart_database.replace(f"postgres:{CHART_PG_PASSWORD}@{POD_GATEWAY}", "postgres@127.0.0.1")
         engine = sqlalchemy.create_engine(local)

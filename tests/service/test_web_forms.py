@@ -73,6 +73,12 @@ def test_a_duration_outside_the_limits_names_them(
     assert refused.status_code == 422 and error_links(refused.text) == ["#duration-minutes"]
     assert "The trial must last at most 4 hours" in refused.text
     assert error_links(answer(alice, "duration", {}).text) == ["#duration"]
+    # Digits that are not ASCII ("¹".isdigit() is true, int("¹") fails) are a form error too.
+    for minutes in ("¹", "²⁰"):
+        refused = answer(alice, "duration", {"duration": "other", "duration-minutes": minutes})
+        assert refused.status_code == 422 and error_links(refused.text) == ["#duration-minutes"]
+    refused = answer(alice, "duration", {"duration": "³⁶⁰⁰"})
+    assert refused.status_code == 422 and error_links(refused.text) == ["#duration"]
 
 
 def test_a_long_request_waits_for_an_approver_who_decides_on_the_trial_page(

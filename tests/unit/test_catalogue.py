@@ -196,6 +196,14 @@ def test_any_input_either_validates_or_fails_with_field_problems(data: Any) -> N
         assert all(p.field and p.message for p in exc.problems)
 
 
+@pytest.mark.parametrize("key", ["¹", "٣", "²³"])
+def test_a_key_of_digits_that_are_not_ascii_is_a_field_problem(key: str) -> None:
+    """`"¹".isdigit()` is true but `int("¹")` fails: such a key once crashed the locator."""
+    with pytest.raises(ValidationFailed) as refused:
+        catalogue.validate_manifest({key: 1})
+    assert refused.value.problems
+
+
 @given(st.text(max_size=300))
 @settings(max_examples=200)
 def test_any_text_either_parses_or_fails_cleanly(text: str) -> None:

@@ -324,9 +324,9 @@ def _read_criteria(form: FormData, journey: Journey, _settings: Settings) -> dic
 def _read_duration(form: FormData, journey: Journey, settings: Settings) -> dict[str, Any]:
     choice, minutes = text(form, "duration"), text(form, "duration-minutes")
     field_id = "duration-minutes" if choice == "other" else "duration"
-    if choice == "other" and not (minutes.isdigit() and 0 < int(minutes) < 10**6):
+    if choice == "other" and not (minutes.isascii() and minutes.isdigit() and 0 < int(minutes) < 10**6):
         raise ValidationFailed([Problem(field_id, "Enter the duration as a whole number of minutes")])
-    if choice != "other" and not (choice.isdigit() and len(choice) < 10):
+    if choice != "other" and not (choice.isascii() and choice.isdigit() and len(choice) < 10):
         raise ValidationFailed([Problem(field_id, "Select how long the trial should run")])
     seconds = int(minutes) * 60 if choice == "other" else int(choice)
     shortest, longest = rules.duration_bounds(journey.manifest, settings)  # the core's rule

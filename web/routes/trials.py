@@ -248,7 +248,7 @@ def extend(
 
     def write() -> str:
         chosen = text(form, "extend-by")
-        if not chosen.isdigit() or len(chosen) > 9:
+        if not (chosen.isascii() and chosen.isdigit()) or len(chosen) > 9:
             checks = Checks()
             checks.add("extend-by", "Select how much time to add")
             checks.raise_any()
