@@ -7,10 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -30,7 +27,7 @@ from orchestrator.models import SandboxTemplate, TemplateVersion, Trial, User
 from orchestrator.settings import Settings
 from tests.conftest import ROOT
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, launch
+from tests.service.conftest import AUTH, launch, serving
 from tests.service.test_web_pages import browser
 
 
@@ -305,31 +302,18 @@ TOKEN = "denctl-pages-token-" + "x" * 20
 def den(settings: Settings) -> Iterator[tuple[str, Engine]]:
     """A den serving on a real socket, as `den serve` does."""
     app = create_app(settings, with_reconciler=False, driver=FakeDriver(ready_after=1))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, log_level="critical", http="h11", ws="none", loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the den did not start"
-        time.sleep(0.05)
-    engine = app.state.engine
-    with db.session_scope(engine) as session:
-        now = datetime.now(UTC)
-        user = crud.create_user(
-            session,
-            actor=None,
-            now=now,
-            data=crud.NewUser(name="alice", role="civil_servant", department="dwp"),
-        )
-        crud.issue_token(session, user=user, now=now, token=TOKEN)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", engine
-    server.should_exit = True
-    thread.join(timeout=15)
-    sock.close()
+    with serving(app) as url:
+        engine = app.state.engine
+        with db.session_scope(engine) as session:
+            now = datetime.now(UTC)
+            user = crud.create_user(
+                session,
+                actor=None,
+                now=now,
+                data=crud.NewUser(name="alice", role="civil_servant", department="dwp"),
+            )
+            crud.issue_token(session, user=user, now=now, token=TOKEN)
+        yield url, engine
 
 
 def denctl(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

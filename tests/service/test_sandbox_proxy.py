@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from api.main import create_app
 from api.sandbox_headers import RESPONSE_HEADERS
@@ -38,6 +36,7 @@ from orchestrator.settings import Settings
 from tests.conftest import ADMIN_TOKEN, FIXTURES
 from tests.e2e.server import sandbox_get
 from tests.fakes import FakeDriver
+from tests.service.conftest import serving
 
 LIMIT, WAIT, TIMEOUT = 2, 0.5, 6.0
 PROMPT = 5.0  # "at once", on a loaded two-core machine (ordering is checked too)
@@ -233,33 +232,19 @@ def den(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer) -> Ite
     driver = UpstreamDriver(ready_after=1, upstream=upstream)
     settings = _settings(tmp_path_factory.mktemp("den"))
     app = create_app(settings, with_reconciler=False, driver=driver)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, log_level="critical", http="h11", ws="none", loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the den did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with db.session_scope(app.state.engine) as session:
-        now = datetime.now(UTC)
-        alice = crud.create_user(
-            session,
-            actor=None,
-            now=now,
-            data=crud.NewUser(name="alice", role="civil_servant", department="dwp"),
-        )
-        crud.issue_token(session, user=alice, now=now, token=TOKEN)
-    trials = [_ready(url, app, driver, settings) for _ in range(2)]
-    yield Den(url=url, upstream=upstream, hostile=hostile, app=app, trials=trials)
-    hostile.release.set()
-    server.should_exit = True
-    thread.join(timeout=15)
-    sock.close()
+    with serving(app) as url:
+        with db.session_scope(app.state.engine) as session:
+            now = datetime.now(UTC)
+            alice = crud.create_user(
+                session,
+                actor=None,
+                now=now,
+                data=crud.NewUser(name="alice", role="civil_servant", department="dwp"),
+            )
+            crud.issue_token(session, user=alice, now=now, token=TOKEN)
+        trials = [_ready(url, app, driver, settings) for _ in range(2)]
+        yield Den(url=url, upstream=upstream, hostile=hostile, app=app, trials=trials)
+        hostile.release.set()
 
 
 def _ready(url: str, app: Any, driver: FakeDriver, settings: Settings) -> str:
