@@ -44,6 +44,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.make_engine(settings.effective_database_url) if prepared else startup.prepare(settings)
         app.state.engine, app.state.settings, app.state.driver = engine, settings, driver
+        crud.forget_everything()  # what another database's app left in this process's caches
         # Commits here wake a reconciler in another process on this machine (SQLite).
         unwake = (
             crud.on_intent_change(crud.socket_waker(settings.wake_socket)) if settings.wake_socket else None

@@ -35,7 +35,11 @@ _MEMORY_LOCK = threading.RLock()
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # As many connections as the API's worker threads (40) and the reconciler's: a burst of
+    # writes queued at the cap lock holds one connection each, and with fewer the requests
+    # behind them waited for a connection rather than for the database. Ten stay open; the
+    # rest are opened for a burst and closed after it.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def _sqlite_engine(url: str) -> Engine:

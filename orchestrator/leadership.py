@@ -131,6 +131,7 @@ class Leadership:
             self._thread.join(timeout=self.interval + 10)
             if self._thread.is_alive():  # stuck in a call: the process's exit ends the claim
                 return
+        self._until = 0.0  # again: a turn under way when the stop was asked may have renewed it
         self._leading = False
         metrics.LEADER.set(0)
         if self._held:

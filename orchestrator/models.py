@@ -151,6 +151,17 @@ class Trial(SQLModel, table=True):
         Index("ix_trial_created", "created_at", "id"),
         Index("ix_trial_owner_created", "owner_id", "created_at", "id"),
         Index("ix_trial_shared_created", "department", "shared_with_department", "created_at", "id"),
+        # What the caps count on every trial request (crud.trials.usage), read from the index
+        # alone.
+        Index(
+            "ix_trial_holding",
+            "phase",
+            "template_name",
+            "owner_id",
+            "department",
+            "cpu_millicores",
+            "memory_mib",
+        ),
         UniqueConstraint("owner_id", "name", name="uq_trial_owner_name"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=20)

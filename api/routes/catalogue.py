@@ -14,6 +14,7 @@ from api.deps import ActorDep, Now, SessionDep, SettingsDep, StrictQuery, run_re
 from orchestrator import catalogue, crud
 from orchestrator.access import check_may_publish, check_may_review
 from orchestrator.crud import listing, paging
+from orchestrator.crud.catalogue_cache import CATALOGUE
 from orchestrator.drivers import image_pinner
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.manifest import TemplateManifest
@@ -37,7 +38,8 @@ async def list_templates(
     continue_: lists.Continue = None,
 ) -> Response:
     """The newest published version of every template, by name, a page at a time (`limit`,
-    default 500; `continue`), with an `ETag` (an unchanged page is 304 to `If-None-Match`)."""
+    default 500; `continue`), with an `ETag` (an unchanged page is 304 to `If-None-Match`).
+    Each process keeps each page for a second (`crud/catalogue_cache.py`)."""
     asked = paging.ask("templates", limit=limit or TEMPLATES_PAGE, token=continue_, key=listing.NAME_KEY)
 
     def read() -> schemas.TemplateList:
@@ -47,7 +49,12 @@ async def list_templates(
             metadata=lists.meta(found),
         )
 
-    return conditional.respond(request, await run_read(request, read))
+    key = (asked.limit, continue_)
+    answer = CATALOGUE.get(key)
+    if answer is None:
+        answer = await run_read(request, session, read)
+        CATALOGUE.put(key, answer)
+    return conditional.respond(request, answer)
 
 
 @router.post(

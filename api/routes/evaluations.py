@@ -14,6 +14,7 @@ from api.deps import ActorDep, Now, SessionDep, StrictQuery, TrialId
 from orchestrator import crud, evaluation
 from orchestrator.access import sees_private_notes
 from orchestrator.evaluation import COLUMNS, REPORT_SCHEMA, to_csv
+from orchestrator.models import Trial
 
 router = APIRouter(
     prefix="/api/v1", tags=["evaluations"], responses=errors.RESPONSES, dependencies=[StrictQuery]
@@ -54,7 +55,7 @@ def put_evaluation(
         ),
     )
     session.commit()
-    return _present(session, actor, trial_id, now)
+    return _present(session, actor, trial, now)  # as locked and written: no need to read it again
 
 
 def _asks_the_question(body: schemas.EvaluationPut) -> bool:
@@ -67,11 +68,10 @@ def get_evaluation(
 ) -> schemas.EvaluationPublic:
     """The evaluation with what the orchestrator measured; `private_notes` is null unless the
     caller is the owner, of their department (when shared) or a platform engineer."""
-    return _present(session, actor, trial_id, now)
+    return _present(session, actor, crud.get_trial(session, user=actor.user, trial_id=trial_id), now)
 
 
-def _present(session: Session, actor: crud.Actor, trial_id: str, now: datetime) -> schemas.EvaluationPublic:
-    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+def _present(session: Session, actor: crud.Actor, trial: Trial, now: datetime) -> schemas.EvaluationPublic:
     row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
     return presenters.evaluation(
         row, author=author, measured=measured, show_private=sees_private_notes(actor.user, trial)

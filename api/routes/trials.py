@@ -150,7 +150,7 @@ async def list_trials(
         shown = presenters.trials(session, found.rows, now=now, sandboxes=sandboxes)
         return schemas.TrialList(items=shown.items, metadata=lists.meta(found))
 
-    return conditional.respond(request, await run_read(request, read))
+    return conditional.respond(request, await run_read(request, session, read))
 
 
 def _no_pages_in_a_watch(*, limit: int | None, continue_: str | None) -> None:
@@ -175,7 +175,7 @@ async def get_trial(
         trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
         return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
 
-    return conditional.respond(request, await run_read(request, read))
+    return conditional.respond(request, await run_read(request, session, read))
 
 
 @router.post(

@@ -26,6 +26,7 @@ from orchestrator.crud.evaluations import (
     put_evaluation,
     report,
 )
+from orchestrator.crud.memo import forget_everything
 from orchestrator.crud.observed import (
     commit_phase_before_runtime,
     count_by_phase,
@@ -147,6 +148,7 @@ __all__ = [
     "end_session",
     "ensure_user",
     "find_evaluation",
+    "forget_everything",
     "get_evaluation",
     "get_supplier",
     "get_trial",

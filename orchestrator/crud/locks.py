@@ -20,11 +20,20 @@ The lock is an UPDATE, which both databases serialise without anything dialect-s
   error), which refuses the request but never lets it pass a cap.
 
 Whatever was read before the lock may be stale: the trial is read again under its lock.
+
+On SQLite the requests of one process also queue for the write lock in memory (`_WRITER`)
+before they take it in the database. SQLite's own wait is a sleep of 1, 2, 5, 10, ... up to 100
+ms between attempts, so under a steady stream of writes a request slept far longer than the
+writes before it took; a lock in memory hands over the moment the previous transaction ends.
+The wait in the database remains for other processes (the reconciler, other workers).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import threading
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from orchestrator.models import Trial
@@ -32,10 +41,17 @@ from orchestrator.models import Trial
 #: The one row of `cap_lock` (migration 0007). One for all caps: the den-wide ones count
 #: every trial, so every request must wait for every other anyway.
 CAPS = "trials"
+#: One SQLite writer at a time in this process (see above); a session holding it notes so.
+_WRITER = threading.Lock()
+_HOLDS = "den.holds_writer"
+#: Past this, a request stops queueing in memory and waits in the database as before: a
+#: transaction left open (by a bug) must slow the others, never stop them.
+WRITER_WAIT = 30.0
 
 
 def hold_caps(session: Session) -> None:
     """Hold the cap lock until the session's transaction ends (commit or rollback)."""
+    _queue_for_writing(session)
     found = session.connection().execute(
         text("UPDATE cap_lock SET name = name WHERE name = :name"), {"name": CAPS}
     )
@@ -46,8 +62,24 @@ def hold_caps(session: Session) -> None:
 
 def lock_trial(session: Session, trial: Trial) -> Trial:
     """Hold the trial's row until the transaction ends, and read it again as it is now."""
+    _queue_for_writing(session)
     session.connection().execute(
         text("UPDATE trial SET extension_count = extension_count WHERE id = :id"), {"id": trial.id}
     )
     session.refresh(trial)
     return trial
+
+
+def _queue_for_writing(session: Session) -> None:
+    """On SQLite, wait for this process's other writers before taking the database's lock."""
+    if session.info.get(_HOLDS) or session.get_bind().dialect.name != "sqlite":
+        return
+    if _WRITER.acquire(timeout=WRITER_WAIT):
+        session.info[_HOLDS] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _done_writing(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended (committed, rolled back or closed): let the next in."""
+    if transaction.parent is None and session.info.pop(_HOLDS, False):
+        _WRITER.release()

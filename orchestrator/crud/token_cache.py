@@ -16,17 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
+from orchestrator.crud.memo import forget_on_commit
 from orchestrator.models import ApiToken, User
 
 TTL = 1.0
 MAX_ENTRIES = 10_000
-_WROTE = "den.identity_written"
 
 
 @dataclass(frozen=True)
@@ -72,19 +68,4 @@ def _columns(user: User) -> dict[str, Any]:
 TOKENS = TokenCache()
 
 
-@event.listens_for(Session, "after_flush")
-def _note_identity(session: Session, _context: Any) -> None:
-    written = chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(row, ApiToken | User) for row in written):
-        session.info[_WROTE] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_identities(session: Session) -> None:
-    if session.info.pop(_WROTE, False):
-        TOKENS.clear()
-
-
-@event.listens_for(Session, "after_rollback")
-def _nothing_written(session: Session) -> None:
-    session.info.pop(_WROTE, None)
+forget_on_commit((ApiToken, User), TOKENS.clear, name="identity")

@@ -19,6 +19,7 @@ from orchestrator import parameters as parameter_subset
 from orchestrator.access import SEES_ALL, Role, check_may_end, check_may_start_trial
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import hold_caps, lock_trial
+from orchestrator.crud.memo import Memo, forget_on_commit
 from orchestrator.crud.templates import resolve_template
 from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, Phase, Reason
@@ -136,49 +137,52 @@ def check_caps(
     Counted under the cap lock, held until the caller's transaction ends: the trial it then
     inserts is counted by the next request, never missed by one counting at the same time."""
     hold_caps(session)
+    den_wide, of_template = usage(session, user=user, template=template)
     scopes = [
-        ("the den", rules.global_caps(settings), None),
-        (f"template {template}", rules.caps_for(settings, template), template),
+        ("the den", rules.global_caps(settings), den_wide),
+        (f"template {template}", rules.caps_for(settings, template), of_template),
     ]
-    for scope, caps, name in scopes:
+    for scope, caps, held in scopes:
         rules.check_caps(
-            rules.CapCheck(
-                scope=scope,
-                usage=usage(session, user=user, template=name),
-                caps=caps,
-                ask=ask,
-                has_department=bool(user.department),
-            )
+            rules.CapCheck(scope=scope, usage=held, caps=caps, ask=ask, has_department=bool(user.department))
         )
 
 
-def usage(session: Session, *, user: User, template: str | None) -> rules.Usage:
-    """One aggregate query: what the active trials (of `template`, or all) hold."""
+def usage(session: Session, *, user: User, template: str) -> tuple[rules.Usage, rules.Usage]:
+    """What the active trials hold, den-wide and of `template`, in one aggregate query: it
+    runs under the cap lock on every trial request, so it reads one index and nothing else
+    (`ix_trial_holding`, migration 0015, holds every column it sums)."""
 
-    def count_if(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    def total(value: Any, condition: ColumnElement[bool] | None = None) -> Any:
+        return func.coalesce(func.sum(value if condition is None else case((condition, value), else_=0)), 0)
 
+    mine, theirs = col(Trial.owner_id) == user.id, col(Trial.department) == user.department
+    same = col(Trial.template_name) == template
     query = (
         sql_select(
             func.count(),
-            count_if(col(Trial.owner_id) == user.id),
-            count_if(col(Trial.department) == user.department),
-            func.coalesce(func.sum(Trial.cpu_millicores), 0),
-            func.coalesce(func.sum(Trial.memory_mib), 0),
+            total(1, mine),
+            total(1, theirs),
+            total(Trial.cpu_millicores),
+            total(Trial.memory_mib),
+            total(1, same),
+            total(1, mine & same),
+            total(1, theirs & same),
+            total(Trial.cpu_millicores, same),
+            total(Trial.memory_mib, same),
         )
         .select_from(Trial)
         .where(col(Trial.phase).in_([str(p) for p in ACTIVE_PHASES]))
     )
-    if template is not None:
-        query = query.where(col(Trial.template_name) == template)
-    # A five-column aggregate: SQLModel's typed `exec` has no overload for it.
-    trials, mine, department, cpu, memory = session.connection().execute(query).one()
+    # A ten-column aggregate: SQLModel's typed `exec` has no overload for it.
+    row = [int(v) for v in session.connection().execute(query).one()]
+    return _usage(row[:5]), _usage(row[5:])
+
+
+def _usage(counted: list[int]) -> rules.Usage:
+    trials, of_user, of_department, cpu, memory = counted
     return rules.Usage(
-        trials=trials,
-        of_user=int(mine),
-        of_department=int(department),
-        cpu_millicores=int(cpu),
-        memory_mib=int(memory),
+        trials=trials, of_user=of_user, of_department=of_department, cpu_millicores=cpu, memory_mib=memory
     )
 
 
@@ -253,12 +257,24 @@ def get_trial(session: Session, *, user: User, trial_id: str) -> Trial:
     return trial
 
 
+#: People's names by id, kept a second in each process (crud/memo.py): a trial shows its
+#: owner's name, and looking it up was a query on every read of a trial or a list.
+_NAMES: Memo[str] = Memo()
+forget_on_commit((User,), _NAMES.clear, name="names")
+
+
 def owner_names(session: Session, trials: Iterable[Trial]) -> dict[int, str]:
-    """Each trial's owner's name, by owner id, in one query (what `presenting.trial` shows)."""
-    ids = {t.owner_id for t in trials}
-    if not ids:
-        return {}
-    return dict(session.exec(select(User.id, User.name).where(col(User.id).in_(ids))).all())  # type: ignore[arg-type]
+    """Each trial's owner's name, by owner id (what `presenting.trial` shows): the ones this
+    process read in the last second from memory, the rest in one query."""
+    owners = {t.owner_id for t in trials}
+    names = {owner: known for owner in owners if (known := _NAMES.get(owner)) is not None}
+    if missing := owners - names.keys():
+        query = select(User.id, User.name).where(col(User.id).in_(missing))
+        for owner, name in session.exec(query).all():
+            assert owner is not None  # a stored person has an id
+            _NAMES.put(owner, name)
+            names[owner] = name
+    return names
 
 
 def trial_manifest(session: Session, trial: Trial) -> TemplateManifest:
