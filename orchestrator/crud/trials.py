@@ -151,7 +151,7 @@ def check_caps(
 def usage(session: Session, *, user: User, template: str) -> tuple[rules.Usage, rules.Usage]:
     """What the active trials hold, den-wide and of `template`, in one aggregate query: it
     runs under the cap lock on every trial request, so it reads one index and nothing else
-    (`ix_trial_holding`, migration 0015, holds every column it sums)."""
+    (`ix_trial_holding`, migration 0011, holds every column it sums)."""
 
     def total(value: Any, condition: ColumnElement[bool] | None = None) -> Any:
         return func.coalesce(func.sum(value if condition is None else case((condition, value), else_=0)), 0)

@@ -4,7 +4,7 @@
 `memory_mib`): every trial request sums what the active trials hold under the cap lock, so the
 sum is read from this index alone, without visiting each active trial's row.
 
-Revision ID: 0015
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-05 12:00:00.000000
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0015'
+revision: str = '0011'
 down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
