@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orchestrator.crud.memo import forget_on_commit
+from orchestrator.crud.memo import MAX_ENTRIES, TTL, forget_on_commit
 from orchestrator.models import ApiToken, User
-
-TTL = 1.0
-MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
