@@ -23,6 +23,7 @@ class FakeDriver:
     resources: dict[str, set[str]] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    asleep: set[str] = field(default_factory=set)  # trials whose workloads `sleep` stopped
 
     def _check(self, call: str) -> None:
         self.calls.append(call)
@@ -40,6 +41,8 @@ class FakeDriver:
             return Observation(Status.MISSING, message="nothing exists")
         if self.fail_with:
             return Observation(Status.FAILED, message=self.fail_with)
+        if spec.trial_id in self.asleep:
+            return Observation(Status.PENDING, progress=("Asleep",))
         count = self.polls[spec.trial_id] = self.polls.get(spec.trial_id, 0) + 1
         if count < self.ready_after:
             return Observation(Status.PENDING, progress=("Containers created",))
@@ -51,6 +54,16 @@ class FakeDriver:
     def stop(self, trial_id: str) -> None:
         self._check("stop")
         self.resources.pop(trial_id, None)
+        self.asleep.discard(trial_id)
+
+    def sleep(self, spec: TrialSpec) -> None:
+        self._check("sleep")
+        self.asleep.add(spec.trial_id)
+        self.polls.pop(spec.trial_id, None)
+
+    def wake(self, spec: TrialSpec) -> None:
+        self._check("wake")
+        self.asleep.discard(spec.trial_id)
 
     def remaining(self, trial_id: str) -> list[str]:
         self._check("remaining")
@@ -65,6 +78,7 @@ class FakeDriver:
         return {
             trial_id: {name.rsplit("-", 1)[-1] for name in names}
             for trial_id, names in self.resources.items()
+            if trial_id not in self.asleep
         }
 
     def logs(

@@ -101,6 +101,30 @@ class Driver(Protocol):
         """
         ...
 
+    def sleep(self, spec: TrialSpec) -> None:
+        """Stop the trial's workloads but keep everything else (networks, volumes, Services,
+        the namespace), so that `wake` brings the same sandbox back: Docker stops each
+        component's container, Kubernetes scales each Deployment to zero replicas. What the
+        sandbox held of CPU and memory is free once it returns (or shortly after, as pods end).
+
+        Called by the reconciler once a trial's `Sleeping` phase is committed, and by the
+        liveness check when a sleeping trial still has a component running (a sleep cut short
+        by a crash). Idempotent: a stopped container or a Deployment already at zero is
+        success; a resource that is missing is not an error (`poll` finds out on waking).
+        """
+        ...
+
+    def wake(self, spec: TrialSpec) -> None:
+        """Start again what `sleep` stopped, returning without waiting for readiness: `poll`
+        then reports `PENDING` and, once every probe answers, `READY` with the endpoints (which
+        may differ from before the sleep, e.g. a new host port). Idempotent: a running
+        component is left alone.
+
+        Called by the reconciler once the trial's `Provisioning` phase (reason `Waking`) is
+        committed, and again while it is waking if `poll` reports a component not running.
+        """
+        ...
+
     def remaining(self, trial_id: str) -> list[str]:
         """What still exists of the trial (`kind/name`, sorted; empty when nothing does), read
         from the runtime itself, so that teardown is verified, not assumed.
