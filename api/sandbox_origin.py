@@ -14,7 +14,12 @@ sandbox_hosts.py) the app answers:
   an `X-Den-Token` API token, whose person or share link may open the sandbox now
   (crud.sandbox_access checks again on every request). Otherwise a browser is sent to the den's
   open page for this sandbox (sign in, or "page not found"), and a bad token gets 401 or 404:
-  never the workload.
+  never the workload. Each forwarded request is a visit (`crud.record_visit`, written at most
+  every few seconds per trial), which keeps the sandbox awake.
+- a sandbox that sleeps (idle sleep) is woken by the visit (`crud.request_wake`): a person's
+  browser is sent to the den's open page, which says it is waking up and moves on by itself
+  once it answers; a share link's visitor gets a short page here that reloads itself; a script
+  (`X-Den-Token`) gets 503 `SandboxWaking` with `Retry-After`.
 
 Forwarding (api/sandbox_proxy.py: per-trial limits, timeouts, streaming) drops the den's
 credentials (its cookies, this origin's cookie, `X-Den-Token`, `Authorization`) and passes back
@@ -53,6 +58,8 @@ from orchestrator.sandbox_hosts import (
 )
 from orchestrator.settings import Settings
 
+#: Seconds a visitor to a waking sandbox is told to wait before trying again.
+WAKING_RETRY = 3
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -138,18 +145,21 @@ class _Origin:
             return _no_sandbox()
         token = request.headers.get("x-den-token")
         try:
-            upstream = await run_in_threadpool(self._admit, request, target, token)
+            admitted = await run_in_threadpool(self._admit, request, target, token)
         except Unauthenticated as exc:
             return den_error(401, exc.reason, exc.detail)
-        if upstream is None and token is not None:
+        if admitted is None and token is not None:
             return den_error(404, "NotFound", "no running sandbox here that this token's person may open")
-        if upstream is None:
-            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if admitted is None:
             return RedirectResponse(
                 self._den_open(request, target, path), status_code=303, headers=OWN_PAGE_HEADERS
             )
+        if admitted.upstream is None:
+            await run_in_threadpool(self._wake, admitted)
+            return self._waking(request, target, admitted, path=path, script=token is not None)
         proxy: SandboxProxy = self.den.sandbox_proxy
-        return await proxy.forward(request, trial_id=target[0], upstream=upstream)
+        return await proxy.forward(request, trial_id=target[0], upstream=admitted.upstream)
 
     def _target(self, request: Request) -> tuple[str, str] | None:
         return parse_host(request.headers.get("host", ""), self.settings.sandbox_domain)
@@ -170,20 +180,60 @@ class _Origin:
         token, row = opened
         return token, max(1, int((row.expires_at - now).total_seconds()))
 
-    def _admit(self, request: Request, target: tuple[str, str], token: str | None) -> str | None:
+    def _admit(self, request: Request, target: tuple[str, str], token: str | None) -> crud.Admitted | None:
         now = datetime.now(UTC)
         with Session(self.den.engine) as session:
             if token is not None:
-                return crud.upstream_for_token(
+                admitted = crud.upstream_for_token(
                     session, token=token, trial_id=target[0], component=target[1], now=now
                 )
-            return crud.upstream_for_cookie(
-                session,
-                tokens=_cookie_values(request, sandbox_cookie_name(self.settings)),
-                trial_id=target[0],
-                component=target[1],
-                now=now,
+            else:
+                admitted = crud.upstream_for_cookie(
+                    session,
+                    tokens=_cookie_values(request, sandbox_cookie_name(self.settings)),
+                    trial_id=target[0],
+                    component=target[1],
+                    now=now,
+                )
+            if (
+                admitted is not None
+                and admitted.upstream is not None
+                and crud.record_visit(session, trial=admitted.trial, now=now)
+            ):
+                session.commit()
+        return admitted
+
+    def _wake(self, admitted: crud.Admitted) -> None:
+        by = "a share link's holder" if admitted.visit.user_id is None else "someone the trial is open to"
+        with Session(self.den.engine) as session:
+            crud.request_wake(session, trial=admitted.trial, now=datetime.now(UTC), by=by)
+            session.commit()
+
+    def _waking(
+        self, request: Request, target: tuple[str, str], admitted: crud.Admitted, *, path: str, script: bool
+    ) -> Response:
+        """What a visitor to a sleeping sandbox sees while it wakes."""
+        if script:
+            return den_error(
+                503,
+                "SandboxWaking",
+                "the sandbox was asleep (nobody had visited it for a while) and is waking up; "
+                f"try again in {WAKING_RETRY} seconds",
+                headers={"retry-after": str(WAKING_RETRY)},
             )
+        if admitted.visit.user_id is not None and request.method in ("GET", "HEAD"):
+            return RedirectResponse(
+                self._den_open(request, target, path), status_code=303, headers=OWN_PAGE_HEADERS
+            )
+        answer = _own_page(
+            503,
+            "This sandbox is waking up",
+            "Nobody had used it for a while, so it was asleep. It usually takes a few seconds "
+            "to wake; this page reloads by itself.",
+        )
+        answer.headers["refresh"] = str(WAKING_RETRY)
+        answer.headers["retry-after"] = str(WAKING_RETRY)
+        return answer
 
     def _den_open(self, request: Request, target: tuple[str, str], next_path: str) -> str:
         """The den's open page for this sandbox. Without DEN_PUBLIC_URL the den's own host is

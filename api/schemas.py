@@ -292,6 +292,9 @@ class Measured(BaseModel):
     ready_seconds: float | None
     availability: float | None
     teardown_verified: bool | None
+    sleeping_seconds: float | None = Field(
+        None, description="How long the sandbox slept after its idle timeout, in all (none: it never slept)."
+    )
 
 
 class EvaluationPublic(BaseModel):

@@ -86,6 +86,8 @@ def trial(
             f"{shown(evaluation.get('decision'))} (by {shown(evaluation.get('recorded_by'))}); "
             f"time to ready {render.human_duration(ready) if ready is not None else '-'}, "
             f"availability {shown(measured.get('availability'))}, "
+            f"active {shown(measured.get('ready_seconds'))} s, "
+            f"asleep {shown(measured.get('sleeping_seconds') or 0)} s, "
             f"teardown verified {shown(measured.get('teardown_verified'))}",
         )
     sys.stdout.write("Events:\n")

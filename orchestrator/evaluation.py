@@ -188,20 +188,26 @@ class Measured:
     """Evidence the orchestrator recorded itself, from the trial's row and timeline."""
 
     time_to_ready_seconds: float | None
-    ready_seconds: float | None
+    ready_seconds: float | None  # active time: Ready, answering
     availability: float | None
     teardown_verified: bool | None
+    sleeping_seconds: float | None = None  # asleep after its idle timeout (None: it never slept)
 
 
 def measure(trial: Trial, events: Sequence[TrialEvent], *, now: datetime) -> Measured:
-    """`events` is the trial's timeline, oldest first."""
-    transitions = [(e.at, Phase(e.phase)) for e in events if e.kind == "Transition"]
-    ready = _ready_seconds(transitions, now=now)
+    """`events` is the trial's timeline, oldest first. A sandbox taken from a warm pool counts
+    from its request (`created_at`): its time waiting in the pool was nobody's trial."""
+    transitions = [
+        (e.at, Phase(e.phase)) for e in events if e.kind == "Transition" and e.at >= trial.created_at
+    ]
+    ready = _spent(transitions, Phase.READY, now=now)
+    asleep = _spent(transitions, Phase.SLEEPING, now=now)
     return Measured(
         time_to_ready_seconds=_time_to_ready(trial),
         ready_seconds=None if ready is None else round(ready, 3),
-        availability=_availability(trial, ready, now=now),
+        availability=_availability(trial, ready, asleep=asleep or 0.0, now=now),
         teardown_verified=_teardown_verified(transitions),
+        sleeping_seconds=None if asleep is None else round(asleep, 3),
     )
 
 
@@ -221,23 +227,25 @@ def seconds_to_ready(
     return round((ready_at - (approved_at or created_at)).total_seconds(), 3)
 
 
-def _ready_seconds(transitions: list[tuple[datetime, Phase]], *, now: datetime) -> float | None:
+def _spent(transitions: list[tuple[datetime, Phase]], phase: Phase, *, now: datetime) -> float | None:
+    """Seconds spent in `phase` in all; None when the trial was never in it."""
     spans = [
         ((transitions[i + 1][0] if i + 1 < len(transitions) else now) - at).total_seconds()
-        for i, (at, phase) in enumerate(transitions)
-        if phase is Phase.READY
+        for i, (at, found) in enumerate(transitions)
+        if found is phase
     ]
     return sum(spans) if spans else None
 
 
-def _availability(trial: Trial, ready: float | None, *, now: datetime) -> float | None:
+def _availability(trial: Trial, ready: float | None, *, asleep: float, now: datetime) -> float | None:
     """Time Ready over the time it was booked to be Ready: from Ready to the earliest of its
-    expiry, the owner's request to end it, and now. A sandbox that failed while running (and
-    was found so by the liveness check) scores below 1. Measured at the liveness interval."""
+    expiry, the owner's request to end it, and now, less the time it slept (nobody wanted it
+    then). A sandbox that failed while running (and was found so by the liveness check), or
+    took long to wake, scores below 1. Measured at the liveness interval."""
     if ready is None or trial.ready_at is None:
         return None
     ends = [t for t in (trial.expires_at, trial.end_requested_at, now) if t is not None]
-    booked = (min(ends) - trial.ready_at).total_seconds()
+    booked = (min(ends) - trial.ready_at).total_seconds() - asleep
     return 1.0 if booked <= 0 else round(min(ready / booked, 1.0), 4)
 
 
@@ -289,6 +297,7 @@ COLUMNS: tuple[str, ...] = (
     "ready_seconds",
     "availability",
     "teardown_verified",
+    "sleeping_seconds",
     "cpu_millicores",
     "memory_mib",
     "evidence_published",

@@ -22,6 +22,7 @@ class Phase(StrEnum):
     REQUESTED = "Requested"
     PROVISIONING = "Provisioning"
     READY = "Ready"
+    SLEEPING = "Sleeping"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     FAILED = "Failed"
@@ -45,12 +46,19 @@ class Reason(StrEnum):
     # exists: `rules.Rule.QUOTA_EXCEEDED`); the product's contract names it among these tokens.
     QUOTA_EXCEEDED = "QuotaExceeded"
     TEMPLATE_QUARANTINED = "TemplateQuarantined"
+    IDLE = "Idle"  # Sleeping: nobody visited the sandbox for its idle timeout
+    WAKING = "Waking"  # Provisioning again: a visit woke a sleeping sandbox
+    POOLED = "Pooled"  # Ready in a warm pool, handed out to a request (crud/pools.py)
 
 
 #: Phases in which a sandbox may exist (or is about to) and the reconciler has work to do.
-LIVE_PHASES = frozenset({Phase.REQUESTED, Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
+LIVE_PHASES = frozenset(
+    {Phase.REQUESTED, Phase.PROVISIONING, Phase.READY, Phase.SLEEPING, Phase.STOPPING, Phase.FAILED}
+)
 #: Phases counted against caps and quotas.
 ACTIVE_PHASES = LIVE_PHASES | {Phase.PENDING_APPROVAL}
+#: Active phases whose CPU and memory the caps count: a sleeping sandbox runs nothing.
+HOLDING_PHASES = ACTIVE_PHASES - {Phase.SLEEPING}
 TERMINAL_PHASES = frozenset({Phase.STOPPED})
 #: Reasons that mean something went wrong, kept on the trial after clean-up.
 FAILURE_REASONS = frozenset(
@@ -67,7 +75,9 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING_APPROVAL: frozenset({Phase.REQUESTED, Phase.STOPPED}),
     Phase.REQUESTED: frozenset({Phase.PROVISIONING, Phase.STOPPING, Phase.FAILED}),
     Phase.PROVISIONING: frozenset({Phase.READY, Phase.STOPPING, Phase.FAILED}),
-    Phase.READY: frozenset({Phase.STOPPING, Phase.FAILED}),
+    Phase.READY: frozenset({Phase.SLEEPING, Phase.STOPPING, Phase.FAILED}),
+    # Waking goes through Provisioning (reason Waking): the sandbox is polled until it answers.
+    Phase.SLEEPING: frozenset({Phase.PROVISIONING, Phase.STOPPING}),
     Phase.STOPPING: frozenset({Phase.STOPPED, Phase.FAILED}),
     Phase.FAILED: frozenset({Phase.STOPPING}),
     Phase.STOPPED: frozenset(),

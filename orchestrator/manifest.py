@@ -314,6 +314,13 @@ class Limits(_Model):
     max_extensions: int = Field(1, ge=0, le=10)
     cpu: Cpu = "1"
     memory: Memory = "1Gi"
+    idle_timeout: int | None = Field(
+        None,
+        ge=1,
+        le=7 * 86400,
+        description="Seconds with no visit after which the sandbox sleeps (its CPU and memory "
+        "released) until the next visit wakes it; absent: the den's DEN_IDLE_TIMEOUT.",
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> Limits:

@@ -56,6 +56,29 @@ LEADER = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
+SLEEPS = Counter("den_trial_sleeps_total", "Sandboxes put to sleep after their idle timeout.")
+WAKE_SECONDS = Histogram(
+    "den_trial_wake_seconds",
+    "From a visit's request to wake a sleeping sandbox to Ready again.",
+    buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60),
+)
+POOL_SIZE = Gauge(
+    "den_warm_pool_ready",
+    "Pooled sandboxes Ready and waiting for a request, by pool, counted when scraped.",
+    ["template", "pool"],
+    multiprocess_mode="livemostrecent",
+)
+POOL_REQUESTS = Counter(
+    "den_warm_pool_requests_total",
+    "Requests for a template with a warm pool: `hit` got a pooled sandbox, `miss` started cold.",
+    ["template", "outcome"],
+)
+POOL_HANDOUT = Histogram(
+    "den_warm_pool_handout_seconds",
+    "Time to hand out a pooled sandbox, inside the trial request.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics of this process, or of every process of a `den serve --workers N`."""

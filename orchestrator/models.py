@@ -161,6 +161,7 @@ class Trial(SQLModel, table=True):
             "department",
             "cpu_millicores",
             "memory_mib",
+            "pooled",
         ),
         UniqueConstraint("owner_id", "name", name="uq_trial_owner_name"),
     )
@@ -215,6 +216,19 @@ class Trial(SQLModel, table=True):
     ended_at: datetime | None = _when()
     # When the retention period removed the trial's free text (its scores are kept).
     text_removed_at: datetime | None = _when()
+    # Idle sleep (crud/activity.py): seconds with no visit before the sandbox sleeps (0: never),
+    # the latest visit through its address, when it is due to sleep (while Ready), a visit's
+    # request to wake it (intent, while Sleeping), and the seconds it has slept so far.
+    idle_timeout_seconds: int = 0
+    last_activity_at: datetime | None = _when()
+    sleeps_at: datetime | None = _when(index=True)
+    wake_requested_at: datetime | None = _when()
+    slept_seconds: int = 0
+    # A warm pool's sandbox (crud/pools.py), started before anyone asked: owned by nobody
+    # (`owner_id` is the pool's own account) until a request takes it. `pool_key` names the
+    # pool: the template and the parameters it was started with.
+    pooled: bool = Field(default=False, index=True)
+    pool_key: str = Field(default="", max_length=120)
 
 
 class TrialEvent(SQLModel, table=True):
@@ -272,6 +286,13 @@ class TrialPublic(SQLModel):
     )
     cpu_millicores: int
     memory_mib: int
+    last_activity_at: datetime | None = Field(
+        None, description="The latest visit to the sandbox through its address."
+    )
+    sleeps_at: datetime | None = Field(
+        None, description="When the sandbox will sleep if nobody visits it (Ready, with an idle timeout)."
+    )
+    sleeping_seconds: int = Field(0, description="How long the sandbox has slept, in all.")
 
 
 class ListMeta(BaseModel):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from orchestrator.lifecycle import time_left
+from orchestrator.lifecycle import Phase, time_left
 from orchestrator.models import Trial, TrialEvent, TrialEventPublic, TrialPublic
 from orchestrator.sandbox_hosts import SandboxAddress
 
@@ -61,7 +61,16 @@ def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -
         text_removed_at=row.text_removed_at,
         cpu_millicores=row.cpu_millicores,
         memory_mib=row.memory_mib,
+        last_activity_at=row.last_activity_at,
+        sleeps_at=row.sleeps_at,
+        sleeping_seconds=sleeping_seconds(row, now=now),
     )
+
+
+def sleeping_seconds(row: Trial, *, now: datetime) -> int:
+    """How long the sandbox has slept in all, the sleep it is in now included."""
+    current = (now - row.phase_changed_at).total_seconds() if row.phase == Phase.SLEEPING else 0.0
+    return row.slept_seconds + max(0, int(current))
 
 
 def trials(
@@ -143,6 +152,15 @@ _STEPS: list[tuple[re.Pattern[str], str]] = [
         (r"^(Ready|All components are ready|The sandbox is ready)$", "Your sandbox is ready"),
         (r"^(?P<part>[a-z0-9-]+) is ready$", "The {part} part of your sandbox is ready"),
         (r"^Creating the sandbox$", "Setting up your sandbox"),
+        (
+            r"^Asleep: nobody visited the sandbox for (?P<seconds>\d+) s",
+            "Your sandbox is asleep: nobody had used it for {seconds}. Open it to wake it up",
+        ),
+        (r"^Waking up\b", "Waking your sandbox up"),
+        (r"^The sandbox is awake again$", "Your sandbox is awake again"),
+        (r"^Waiting for room to wake\b", "Waiting for room to wake your sandbox up"),
+        (r"^Visited by .*: waking the sandbox$", "Someone opened your sandbox: waking it up"),
+        (r"^The sandbox is ready: it was waiting in the warm pool$", "Your sandbox is ready"),
         (r"^Still removing\b", "Still removing your sandbox"),
         (r"^Not ready after (?P<seconds>\d+) s\b", "Your sandbox was not ready after {seconds}"),
         (r"^waiting for\b|^[a-z0-9-]+ is (created|restarting|paused)", "Waiting for your sandbox to answer"),
@@ -160,6 +178,7 @@ PHASE_WORDS = {
     "Requested": "Your sandbox will be set up shortly",
     "Provisioning": "Setting up your sandbox",
     "Ready": "Your sandbox is ready",
+    "Sleeping": "Your sandbox is asleep. Open it to wake it up",
     "Stopping": "Removing your sandbox",
     "Stopped": "The sandbox was removed: nothing remains",
     "Failed": "Your sandbox stopped working. A platform engineer can see what went wrong",

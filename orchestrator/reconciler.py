@@ -48,6 +48,9 @@ FAST_POLL_WINDOW = timedelta(seconds=10)
 FAILED_TURN_WAIT = 1.0  # seconds: a turn that failed (the database away) waits at least this
 LIVENESS, SWEEP = "~liveness", "~sweep"  # keys of the fleet-wide checks (never trial ids)
 RETENTION = "~retention"  # housekeeping: old trials' free text removed, at the sweep's interval
+POOLS = "~pools"  # the warm pools kept full (crud/pool_upkeep.py)
+POOL_INTERVAL = 1.0  # seconds between pool upkeeps while any pool is configured
+SLEEPING_RETRY = 2.0  # seconds: a sandbox waiting for room under the caps to wake looks again
 STARTING = (Phase.REQUESTED, Phase.PROVISIONING)
 
 
@@ -84,7 +87,8 @@ def stop_reason(trial: Trial, *, now: datetime, quarantined: bool = False) -> tu
 def lane(trial: Trial, *, now: datetime) -> str:
     """Pure: which pool works on the trial. Starting sandboxes (polls, probes) never hold up
     ending ones (teardowns, decisions), and the other way round."""
-    starting = Phase(trial.phase) in STARTING and trial.end_requested_at is None
+    waking = trial.phase == Phase.SLEEPING and trial.wake_requested_at is not None
+    starting = (Phase(trial.phase) in STARTING or waking) and trial.end_requested_at is None
     if starting and not is_expired(now=now, expires_at=trial.expires_at):
         return "start"
     return "end"
@@ -93,7 +97,10 @@ def lane(trial: Trial, *, now: datetime) -> str:
 def poll_delay(trial: Trial, *, now: datetime, interval: float) -> float:
     """Pure: a sandbox that has just been started is watched closely (most become ready within
     a few seconds, and every poll saved there is latency a person waits for); after that, the
-    configured interval."""
+    configured interval. A sleeping sandbox waiting for room under the caps looks again every
+    `SLEEPING_RETRY` seconds."""
+    if trial.phase == Phase.SLEEPING:
+        return max(interval, SLEEPING_RETRY)
     if Phase(trial.phase) in STARTING and now - trial.phase_changed_at < FAST_POLL_WINDOW:
         return min(interval, FAST_POLL)
     return interval
@@ -121,6 +128,10 @@ class Reconciler:
     _outages: int = 0
     _next_check: dict[str, datetime] = field(default_factory=dict)
     _manifests: dict[int, TemplateManifest] = field(default_factory=dict)
+    #: Trials this process has asked the runtime to wake: after a restart, a trial found
+    #: waking is asked again (the crash may have come before the call).
+    _woken: set[str] = field(default_factory=set)
+    _pool_short: dict[str, str] = field(default_factory=dict)  # pools not full, and why (logged once)
     _clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _queue: WorkQueue = field(init=False)
 
@@ -158,6 +169,7 @@ class Reconciler:
             (LIVENESS, self._check_liveness),
             (SWEEP, self.sweep_orphans),
             (RETENTION, self.apply_retention),
+            (POOLS, self.keep_pools),
         )
         for key, check in checks:
             if key not in self._next_check or self._next_check[key] <= now:
@@ -232,10 +244,16 @@ class Reconciler:
             except Exception:  # a fleet check that fails is tried again at its next time
                 metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
                 log.exception("check_error", check=key)
-            interval = self.settings.liveness_interval if key == LIVENESS else self.settings.sweep_interval
-            self._next_check[key] = now + timedelta(seconds=interval)
+            self._next_check[key] = now + timedelta(seconds=self._interval(key))
 
         self._queue.submit(key, lane="fleet", work=work)
+
+    def _interval(self, key: str) -> float:
+        if key == LIVENESS:
+            return self.settings.liveness_interval
+        if key == POOLS and self.settings.warm_pools:
+            return POOL_INTERVAL
+        return self.settings.sweep_interval
 
     def _work(self, trial_id: str, *, clock: Callable[[], datetime]) -> None:
         """Advance one trial, then schedule when to look at it again."""
@@ -329,7 +347,59 @@ class Reconciler:
             return True
         if phase is Phase.PROVISIONING:
             return self._provision(session, trial, now=now)
+        if phase is Phase.SLEEPING:
+            return self._wake(session, trial, now=now)
+        if (
+            phase is Phase.READY
+            and trial.sleeps_at is not None
+            and trial.sleeps_at <= now
+            and not trial.pooled
+        ):
+            self._sleep(session, trial, now=now)
         return False
+
+    def _sleep(self, session: Session, trial: Trial, *, now: datetime) -> None:
+        """Nobody visited for the idle timeout: the phase first, then the runtime (a crash
+        between the two is mended by the liveness check, which finds it still running)."""
+        self._commit_phase(
+            session,
+            trial,
+            Phase.SLEEPING,
+            Reason.IDLE,
+            f"Asleep: nobody visited the sandbox for {trial.idle_timeout_seconds} s; the next visit wakes it",
+            now,
+            sleeps_at=None,
+            wake_requested_at=None,
+        )
+        metrics.SLEEPS.inc()
+        self._guard()
+        self.driver.sleep(self._spec(session, trial))
+
+    def _wake(self, session: Session, trial: Trial, *, now: datetime) -> bool:
+        """A visit asked for the sandbox: wake it once the caps have room for its CPU and
+        memory again (others may have taken them while it slept)."""
+        if trial.wake_requested_at is None:
+            return False
+        over = crud.resources_over_caps(session, trial=trial, settings=self.settings)
+        if over:
+            message = f"Waiting for room to wake: {over}"
+            if trial.message != message:
+                trial.message = message
+                crud.record_progress(session, trial=trial, message=message, now=now)
+            return True
+        self._commit_phase(
+            session,
+            trial,
+            Phase.PROVISIONING,
+            Reason.WAKING,
+            "Waking up: a visit asked for the sandbox",
+            now,
+            wake_requested_at=None,
+        )
+        self._guard()
+        self.driver.wake(self._spec(session, trial))
+        self._woken.add(trial.id)
+        return True
 
     def _settle_approval(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         """Act on an approver's decision (or the owner withdrawing): people wrote the intent,
@@ -365,19 +435,32 @@ class Reconciler:
 
     def _provision(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         spec = self._spec(session, trial)
+        waking = trial.reason == Reason.WAKING
+        if waking and trial.id not in self._woken:  # waking when this process started
+            self._guard()
+            self.driver.wake(spec)
+            self._woken.add(trial.id)
         observed = self.driver.poll(spec)
-        crud.record_new_progress(session, trial=trial, steps=observed.progress, now=now)
+        if not waking:  # the start-up's steps, not each wake's again
+            crud.record_new_progress(session, trial=trial, steps=observed.progress, now=now)
         if observed.status is Status.READY:
-            metrics.TIME_TO_READY.observe((now - trial.created_at).total_seconds())
+            if waking:
+                metrics.WAKE_SECONDS.observe((now - trial.phase_changed_at).total_seconds())
+                self._woken.discard(trial.id)
+            else:
+                metrics.TIME_TO_READY.observe((now - trial.created_at).total_seconds())
             self._transition(
                 session,
                 trial,
                 Phase.READY,
                 Reason.STARTED,
-                "The sandbox is ready",
+                "The sandbox is awake again" if waking else "The sandbox is ready",
                 now,
-                ready_at=now,
+                ready_at=trial.ready_at or now,
                 endpoints=dict(observed.endpoints),
+                sleeps_at=crud.sleeps_at(
+                    now=now, idle_timeout=trial.idle_timeout_seconds, pooled=trial.pooled
+                ),
             )
             return False
         if observed.status is Status.FAILED:
@@ -445,6 +528,14 @@ class Reconciler:
                 if not {c.name for c in self._manifest(session, trial).spec.components}
                 <= running.get(trial.id, set())
             ]
+        with Session(self.engine) as session:
+            restless = [
+                self._spec(session, trial) for trial in crud.sleeping_trials(session) if running.get(trial.id)
+            ]
+        for spec in restless:  # a sleep cut short (a crash before the runtime call)
+            log.warning("sleeping_trial_running", trial_id=spec.trial_id)
+            self._guard()
+            self.driver.sleep(spec)
         for trial, spec in suspects:
             observed = self.driver.poll(spec)
             if observed.status is Status.MISSING:
@@ -477,6 +568,23 @@ class Reconciler:
                 crud.record_orphan_removed(session, trial_id=trial_id, now=now)
                 session.commit()
         return orphans
+
+    def keep_pools(self, *, now: datetime) -> crud.Upkeep:
+        """Keep every warm pool full and fresh (no runtime call: the trials it starts or
+        retires are worked on like any other)."""
+        with Session(self.engine) as session:
+            done = crud.pool_upkeep(session, settings=self.settings, now=now)
+            session.commit()  # not quiet: the trials it wrote wake the loop at once
+            ready = crud.pool_ready_counts(session)
+        for pool in crud.configured_pools(self.settings):
+            metrics.POOL_SIZE.labels(template=pool.template, pool=pool.key).set(ready.get(pool.key, 0))
+        if done.started or done.retired:
+            log.info("pools_kept", started=len(done.started), retired=len(done.retired))
+        for key, why in done.short.items():
+            if self._pool_short.get(key) != why:
+                log.warning("pool_short", pool=key, why=why)
+        self._pool_short = dict(done.short)
+        return done
 
     def apply_retention(self, *, now: datetime) -> list[str]:
         """Remove the free text of trials that ended longer ago than `DEN_RETENTION_DAYS`: one
@@ -526,9 +634,18 @@ class Reconciler:
         self._count(trial, to, reason)
 
     def _commit_phase(
-        self, session: Session, trial: Trial, to: Phase, reason: Reason, message: str, now: datetime
+        self,
+        session: Session,
+        trial: Trial,
+        to: Phase,
+        reason: Reason,
+        message: str,
+        now: datetime,
+        **observed: object,
     ) -> None:
-        crud.commit_phase_before_runtime(session, trial=trial, to=to, reason=reason, message=message, now=now)
+        crud.commit_phase_before_runtime(
+            session, trial=trial, to=to, reason=reason, message=message, now=now, **observed
+        )
         self._count(trial, to, reason)
 
     @staticmethod

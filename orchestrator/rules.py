@@ -36,9 +36,9 @@ class Rule(StrEnum):
 
 
 #: Phases whose trial is running (or starting): what an extension applies to.
-EXTENDABLE_PHASES = frozenset({Phase.PROVISIONING, Phase.READY})
+EXTENDABLE_PHASES = frozenset({Phase.PROVISIONING, Phase.READY, Phase.SLEEPING})
 #: Phases in which a trial has a sandbox (or its remains) to read logs from.
-SANDBOX_PHASES = frozenset({Phase.PROVISIONING, Phase.READY, Phase.STOPPING, Phase.FAILED})
+SANDBOX_PHASES = frozenset({Phase.PROVISIONING, Phase.READY, Phase.SLEEPING, Phase.STOPPING, Phase.FAILED})
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,13 @@ def _over(check: CapCheck) -> list[str]:
         for held, cap, what in counted
         if held is not None and cap is not None and held >= cap
     ]
+    return found + resources_over(usage, caps, ask)
+
+
+def resources_over(usage: Usage, caps: TemplateCaps, ask: Reservation) -> list[str]:
+    """Pure: the CPU and memory caps that `ask` more would pass. The only caps a sleeping
+    sandbox waking, or a warm pool's new sandbox, is held to: neither adds a trial."""
+    found: list[str] = []
     if (
         caps.max_total_cpu is not None
         and usage.cpu_millicores + ask.cpu_millicores > caps.max_total_cpu * 1000
@@ -196,7 +203,7 @@ def extension_refusal(
     itself or, past the self-service limit, once approved)."""
     if not is_running(trial):
         return Conflict(
-            f"only a Provisioning or Ready trial can be extended; this one is "
+            f"only a Provisioning, Ready or Sleeping trial can be extended; this one is "
             f"{trial.phase}{' and ending' if trial.end_requested_at else ''}",
             reason=Rule.NOT_RUNNING,
         )

@@ -34,6 +34,17 @@ class TemplateCaps(BaseModel):
     max_total_memory_mib: int | None = Field(None, ge=0)
 
 
+class WarmPool(BaseModel):
+    """One warm pool of a template (`DEN_WARM_POOLS`): how many sandboxes to keep ready, and
+    the parameters they are started with (none: the template's defaults). A request is served
+    from it when its parameters, with the template's defaults filled in, are the same."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: int = Field(ge=0, le=100)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class GroupMapping(BaseModel):
     """What one provider group gives a person who signs in (`DEN_OIDC_GROUPS`)."""
 
@@ -259,6 +270,34 @@ class Settings(BaseSettings):
     )
     sweep_interval: float = _setting(
         60.0, "reconciler", "Seconds between orphan sweeps (resources labelled for no live trial).", gt=0
+    )
+    idle_timeout: int = _setting(
+        0,
+        "reconciler",
+        "Seconds with no visit to a Ready sandbox (a request through its address) after "
+        "which it sleeps: Docker stops its containers, Kubernetes scales its Deployments to "
+        "zero, and its CPU and memory no longer count in the caps. The next visit wakes it; "
+        "its time-box keeps running meanwhile. A template's `limits.idleTimeout` overrides "
+        "it. `0`: sandboxes never sleep unless their template says so.",
+        ge=0,
+        le=7 * 86400,
+    )
+    warm_pools: dict[str, int | WarmPool | list[WarmPool]] = _setting(
+        {},
+        "reconciler",
+        'Warm pools as JSON, template name to size, e.g. `{"open-data-dashboard": 2}`: the '
+        "reconciler keeps that many sandboxes of the template's newest published version "
+        "started and ready, owned by nobody, and a request with the template's default "
+        "parameters gets one at once. A pool of other parameters (a preset): "
+        '`{"size": 2, "parameters": {"dataset": "roads"}}`; several: a list of them. Pooled '
+        "sandboxes count in `DEN_MAX_TOTAL_CPU` and `DEN_MAX_TOTAL_MEMORY_MIB`, against no "
+        "person or department.",
+    )
+    warm_pool_max_age: int = _setting(
+        86400,
+        "reconciler",
+        "Seconds a pooled sandbox waits for a request before it is replaced by a new one.",
+        ge=60,
     )
     retention_days: int = _setting(
         730,

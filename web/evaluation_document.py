@@ -76,6 +76,9 @@ def pdf(*, trial: Trial, evaluation: Evaluation, author: str, measured: scheme.M
     doc.heading("What the service measured")
     ready = measured.time_to_ready_seconds
     doc.field("Time to ready", f"{ready:.0f} seconds" if ready is not None else "Never ready")
+    active, asleep = measured.ready_seconds, measured.sleeping_seconds
+    doc.field("Time in use", f"{active:.0f} seconds" if active is not None else "-")
+    doc.field("Time asleep", f"{asleep:.0f} seconds" if asleep else "It never slept")
     availability = measured.availability
     doc.field("Availability while running", f"{availability * 100:.1f}%" if availability is not None else "-")
     doc.field("Teardown verified", "Yes" if measured.teardown_verified else "Not yet")

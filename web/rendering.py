@@ -100,6 +100,7 @@ PHASE_TAGS = {
     Phase.REQUESTED: ("Requested", "govuk-tag--grey"),
     Phase.PROVISIONING: ("Starting", "govuk-tag--turquoise"),
     Phase.READY: ("Ready", "govuk-tag--green"),
+    Phase.SLEEPING: ("Asleep", "govuk-tag--blue"),
     Phase.STOPPING: ("Ending", "govuk-tag--orange"),
     Phase.STOPPED: ("Ended", "govuk-tag--grey"),
     Phase.FAILED: ("Failed", "govuk-tag--red"),

@@ -15,6 +15,7 @@ removed), sessions (the web pages' sign-in sessions), sandbox_access (share link
 hand-overs and sessions of the sandboxes' own origins).
 """
 
+from orchestrator.crud.activity import is_waking, record_visit, request_wake, sleeps_at
 from orchestrator.crud.common import Actor, audit, list_audit, pk, trial_event
 from orchestrator.crud.decisions import approve, pending_decisions, reject, request_extension
 from orchestrator.crud.evaluations import (
@@ -38,18 +39,25 @@ from orchestrator.crud.observed import (
     record_orphan_removed,
     record_progress,
     record_transition,
+    sleeping_trials,
     trials_needing_work,
     version_quarantined,
 )
 from orchestrator.crud.outcomes import supplier_outcomes, template_outcomes
+from orchestrator.crud.pool_upkeep import Upkeep
+from orchestrator.crud.pool_upkeep import upkeep as pool_upkeep
+from orchestrator.crud.pools import configured_pools
+from orchestrator.crud.pools import ready_counts as pool_ready_counts
 from orchestrator.crud.retention import remove_old_text
 from orchestrator.crud.sandbox_access import (
+    Admitted,
     check_openable,
     consume_grant,
     create_share_link,
     hand_over,
     hand_over_shared,
     has_sandbox_session,
+    is_reachable,
     list_share_links,
     only_component,
     revoke_share_link,
@@ -86,6 +94,7 @@ from orchestrator.crud.trials import (
     owner_names,
     parameter_problems,
     request_end,
+    resources_over_caps,
     trial_events,
     trial_manifest,
     usage,
@@ -121,6 +130,7 @@ __all__ = [
     "STATUS_CHANGES",
     "VERSION_STATUSES",
     "Actor",
+    "Admitted",
     "EvaluationInput",
     "NewUser",
     "Pinner",
@@ -128,6 +138,7 @@ __all__ = [
     "ReportFilter",
     "TrialFilter",
     "TrialRequest",
+    "Upkeep",
     "UserChange",
     "VersionReview",
     "approve",
@@ -139,6 +150,7 @@ __all__ = [
     "changed_trials",
     "check_openable",
     "commit_phase_before_runtime",
+    "configured_pools",
     "consume_grant",
     "count_by_phase",
     "create_share_link",
@@ -158,6 +170,8 @@ __all__ = [
     "has_sandbox_session",
     "hash_token",
     "input_of",
+    "is_reachable",
+    "is_waking",
     "issue_token",
     "last_failure_message",
     "latest_versions",
@@ -178,6 +192,8 @@ __all__ = [
     "parameter_problems",
     "pending_decisions",
     "pk",
+    "pool_ready_counts",
+    "pool_upkeep",
     "publish_template",
     "put_evaluation",
     "quiet",
@@ -186,18 +202,23 @@ __all__ = [
     "record_orphan_removed",
     "record_progress",
     "record_transition",
+    "record_visit",
     "reject",
     "remove_old_text",
     "report",
     "request_end",
     "request_extension",
+    "request_wake",
     "resolve_template",
+    "resources_over_caps",
     "revoke_share_link",
     "revoke_token",
     "save_session_data",
     "session_user",
     "set_version_status",
     "share_link_by_secret",
+    "sleeping_trials",
+    "sleeps_at",
     "socket_waker",
     "start_session",
     "supplier_outcomes",

@@ -25,6 +25,8 @@ def record_transition(
     **observed: Any,
 ) -> None:
     check_transition(Phase(trial.phase), to)
+    if trial.phase == Phase.SLEEPING:  # the sleep ends: it counts in the trial's sleeping time
+        trial.slept_seconds += max(0, int((now - trial.phase_changed_at).total_seconds()))
     trial.phase, trial.reason, trial.message, trial.phase_changed_at = to, reason, message, now
     for name, value in observed.items():
         setattr(trial, name, value)
@@ -39,10 +41,11 @@ def commit_phase_before_runtime(
     reason: str,
     message: str,
     now: datetime,
+    **observed: Any,
 ) -> None:
     """Record a transition and commit it at once: the phase is durable before the runtime call
     it leads to, so a crash between the two is finished by the next pass, never lost."""
-    record_transition(session, trial=trial, to=to, reason=reason, message=message, now=now)
+    record_transition(session, trial=trial, to=to, reason=reason, message=message, now=now, **observed)
     session.commit()
 
 
@@ -94,32 +97,44 @@ def record_orphan_removed(session: Session, *, trial_id: str, now: datetime) -> 
 def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
     """Trials the reconciler must act on now: cost follows changes, not the number of trials.
 
-    Ready trials that have not expired and were not asked to end are not loaded, nor are
-    requests still waiting for an approver's decision."""
+    Ready trials that have not expired, were not asked to end and are not due to sleep are not
+    loaded, nor are sleeping ones nobody asked to wake, nor requests still waiting for an
+    approver's decision."""
     busy = col(Trial.phase).in_([Phase.REQUESTED, Phase.PROVISIONING, Phase.STOPPING, Phase.FAILED])
-    ready_due = (col(Trial.phase) == Phase.READY) & (
-        (col(Trial.expires_at) <= now) | col(Trial.end_requested_at).is_not(None)
-    )
+    ending = (col(Trial.expires_at) <= now) | col(Trial.end_requested_at).is_not(None)
+    ready_due = (col(Trial.phase) == Phase.READY) & (ending | (col(Trial.sleeps_at) <= now))
+    sleeping_due = (col(Trial.phase) == Phase.SLEEPING) & (ending | col(Trial.wake_requested_at).is_not(None))
     decided = (col(Trial.phase) == Phase.PENDING_APPROVAL) & (
         col(Trial.approved_at).is_not(None)
         | col(Trial.rejected_at).is_not(None)
         | col(Trial.end_requested_at).is_not(None)
     )
-    return session.exec(select(Trial).where(busy | ready_due | decided).order_by(col(Trial.created_at))).all()
+    return session.exec(
+        select(Trial).where(busy | ready_due | sleeping_due | decided).order_by(col(Trial.created_at))
+    ).all()
 
 
 def next_expiry(session: Session, *, after: datetime | None = None) -> datetime | None:
-    """The soonest `expires_at` of a Ready trial (after `after`, when given: the due ones are
-    already being worked on)."""
-    query = select(func.min(Trial.expires_at)).where(Trial.phase == Phase.READY)
+    """The soonest time a running sandbox is due to change by itself: the `expires_at` of a
+    Ready or sleeping trial, or the `sleeps_at` of a Ready one (after `after`, when given: the
+    due ones are already being worked on)."""
+    expiry = select(func.min(Trial.expires_at)).where(col(Trial.phase).in_([Phase.READY, Phase.SLEEPING]))
+    sleep = select(func.min(Trial.sleeps_at)).where(Trial.phase == Phase.READY)
     if after is not None:
-        query = query.where(col(Trial.expires_at) > after)
-    return session.exec(query).one()
+        expiry = expiry.where(col(Trial.expires_at) > after)
+        sleep = sleep.where(col(Trial.sleeps_at) > after)
+    times = [t for t in (session.exec(expiry).one(), session.exec(sleep).one()) if t is not None]
+    return min(times) if times else None
 
 
 def ready_trials(session: Session) -> Sequence[Trial]:
     """Every Ready trial, for the liveness check (one query, whatever their number)."""
     return session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
+
+
+def sleeping_trials(session: Session) -> Sequence[Trial]:
+    """Every sleeping trial, for the liveness check: none of them should be running."""
+    return session.exec(select(Trial).where(Trial.phase == Phase.SLEEPING)).all()
 
 
 def live_trial_ids(session: Session) -> set[str]:

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator import rules
 from orchestrator.access import check_may_share, may_open_sandbox
+from orchestrator.crud.activity import is_waking
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.users import authenticate, hash_token
 from orchestrator.errors import (
@@ -52,6 +53,19 @@ def is_open(trial: Trial | None, component: str, *, now: datetime) -> bool:
     return (
         trial is not None
         and trial.phase == Phase.READY
+        and component in trial.endpoints
+        and trial.end_requested_at is None
+        and (trial.expires_at is None or trial.expires_at > now)
+    )
+
+
+def is_reachable(trial: Trial | None, component: str, *, now: datetime) -> bool:
+    """The sandbox answers, or will once woken: Ready (`is_open`), or asleep or waking with
+    that endpoint, not ending and not past its expiry. A visit may go on to it (and wake it)."""
+    if trial is None or is_open(trial, component, now=now):
+        return trial is not None
+    return (
+        (trial.phase == Phase.SLEEPING or is_waking(trial))
         and component in trial.endpoints
         and trial.end_requested_at is None
         and (trial.expires_at is None or trial.expires_at > now)
@@ -221,7 +235,7 @@ def _still_allowed(session: Session, visit: Visit, *, now: datetime) -> datetime
     """When the visit's right to the sandbox ends (the trial's or the link's expiry), or None
     when it has no right now."""
     trial = session.get(Trial, visit.trial_id)
-    if trial is None or not is_open(trial, visit.component, now=now):
+    if trial is None or not is_reachable(trial, visit.component, now=now):
         return None
     ends = trial.expires_at or now
     if visit.user_id is not None:
@@ -233,11 +247,21 @@ def _still_allowed(session: Session, visit: Visit, *, now: datetime) -> datetime
     return min(ends, link.expires_at)
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A request on a sandbox origin that may go on: the trial, who it is for, and the
+    component's address (None while the sandbox sleeps or wakes: the visit wakes it)."""
+
+    trial: Trial
+    visit: Visit
+    upstream: str | None
+
+
 def upstream_for_cookie(
     session: Session, *, tokens: Iterable[str], trial_id: str, component: str, now: datetime
-) -> str | None:
-    """The component's address for a request carrying these sandbox cookie values (a browser
-    may hold several), or None when none of them is a live session allowed in now."""
+) -> Admitted | None:
+    """Where a request carrying these sandbox cookie values goes (a browser may hold several),
+    or None when none of them is a live session allowed in now."""
     for token in tokens:
         row = session.exec(
             select(SandboxSession).where(SandboxSession.token_hash == hash_token(token))
@@ -248,14 +272,14 @@ def upstream_for_cookie(
             trial_id=trial_id, component=component, user_id=row.user_id, share_link_id=row.share_link_id
         )
         if _still_allowed(session, visit, now=now) is not None:
-            return _upstream(session, trial_id, component)
+            return _admitted(session, visit, now=now)
     return None
 
 
 def upstream_for_token(
     session: Session, *, token: str, trial_id: str, component: str, now: datetime
-) -> str | None:
-    """The component's address for a script's API token (`X-Den-Token`), or None when its
+) -> Admitted | None:
+    """Where a request with a script's API token (`X-Den-Token`) goes, or None when its
     person may not open it now. An unknown, expired or revoked token raises Unauthenticated
     (as the API does); so does a disabled person's."""
     user = authenticate(session, token=token, now=now)
@@ -264,13 +288,16 @@ def upstream_for_token(
     visit = Visit(trial_id=trial_id, component=component, user_id=user.id)
     if _still_allowed(session, visit, now=now) is None:
         return None
-    return _upstream(session, trial_id, component)
+    return _admitted(session, visit, now=now)
 
 
-def _upstream(session: Session, trial_id: str, component: str) -> str:
-    trial = session.get(Trial, trial_id)
-    assert trial is not None
-    return trial.endpoints[component].rstrip("/")
+def _admitted(session: Session, visit: Visit, *, now: datetime) -> Admitted:
+    trial = session.get(Trial, visit.trial_id)
+    assert trial is not None  # `_still_allowed` found it
+    upstream = (
+        trial.endpoints[visit.component].rstrip("/") if is_open(trial, visit.component, now=now) else None
+    )
+    return Admitted(trial=trial, visit=visit, upstream=upstream)
 
 
 def has_sandbox_session(session: Session, *, user: User, trial: Trial, component: str, now: datetime) -> bool:

@@ -4,6 +4,7 @@ nothing here writes one, except the first (Requested, or PendingApproval past se
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,12 +18,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 from orchestrator import catalogue, metrics, rules
 from orchestrator import parameters as parameter_subset
 from orchestrator.access import SEES_ALL, Role, check_may_end, check_may_start_trial
+from orchestrator.crud import pools
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import hold_caps, lock_trial
 from orchestrator.crud.memo import Memo, forget_on_commit
 from orchestrator.crud.templates import resolve_template
 from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
-from orchestrator.lifecycle import ACTIVE_PHASES, Phase, Reason
+from orchestrator.lifecycle import ACTIVE_PHASES, HOLDING_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import TemplateVersion, Trial, TrialEvent, User
 from orchestrator.settings import Settings
@@ -73,10 +75,34 @@ def create_trial(
     if problems:
         raise ValidationFailed(problems)
     reserved = rules.reservation(manifest)
-    check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved, settings=settings)
+    pending = rules.needs_approval(duration, settings=settings, template=manifest.metadata.name)
+    hold_caps(session)  # before the pool is looked at: two requests never see the same sandbox
+    pool = None if pending else pools.pool_for(settings, manifest, request.parameters)
+    waiting = pools.waiting_sandbox(session, key=pool.key, version_id=pk(version), now=now) if pool else None
+    # A pooled sandbox's CPU and memory are already counted: taking it adds none.
+    asked = rules.Reservation(0, 0) if waiting is not None else reserved
+    check_caps(session, user=actor.user, template=manifest.metadata.name, ask=asked, settings=settings)
     if name is not None:  # again under the cap lock: two requests at once never both take it
         check_name_free(session, owner_id=pk(actor.user), name=name)
-    pending = rules.needs_approval(duration, settings=settings, template=manifest.metadata.name)
+    idle_timeout = manifest.spec.limits.idle_timeout or settings.idle_timeout
+    if waiting is not None:
+        taken = _from_pool(
+            session,
+            sandbox=waiting,
+            actor=actor,
+            request=request,
+            name=name,
+            duration=duration,
+            idle_timeout=idle_timeout,
+            manifest=manifest,
+            now=now,
+        )
+        if taken is not None:
+            return taken
+        # Taken by the reconciler meanwhile (ending it): start cold, counted in full.
+        check_caps(session, user=actor.user, template=manifest.metadata.name, ask=reserved, settings=settings)
+    if pools.has_pool(settings, manifest.metadata.name) and not pending:
+        metrics.POOL_REQUESTS.labels(template=manifest.metadata.name, outcome="miss").inc()
     trial = Trial(
         owner_id=pk(actor.user),
         name=name,
@@ -107,6 +133,7 @@ def create_trial(
         phase_changed_at=now,
         driver=settings.driver,
         created_at=now,
+        idle_timeout_seconds=idle_timeout,
     )
     session.add(trial)
     session.flush()
@@ -120,6 +147,64 @@ def create_trial(
         detail={"template": manifest.ref, "duration_seconds": duration, "pending_approval": pending},
     )
     metrics.TRIAL_REQUESTS.labels(outcome="pending_approval" if pending else "self_service").inc()
+    return trial
+
+
+def _from_pool(
+    session: Session,
+    *,
+    sandbox: Trial,
+    actor: Actor,
+    request: TrialRequest,
+    name: str | None,
+    duration: int,
+    idle_timeout: int,
+    manifest: TemplateManifest,
+    now: datetime,
+) -> Trial | None:
+    """The request served by the pooled `sandbox` (Ready: it answers at once), or None when it
+    was taken meanwhile. Its parameters stay those it was started with: the request's, with the
+    template's defaults filled in."""
+    started = time.perf_counter()
+    fields = {
+        "name": name,
+        "title": request.title,
+        "problem_statement": request.problem_statement,
+        "hypothesis": request.hypothesis,
+        "success_criteria": list(request.success_criteria or manifest.spec.success_criteria),
+        "duration_seconds": duration,
+        "shared_with_department": request.shared_with_department,
+        "justification": "",
+        "idle_timeout_seconds": idle_timeout,
+        "phase_changed_at": now,
+    }
+    if not pools.claim(session, sandbox=sandbox, owner=actor.user, fields=fields, now=now):
+        return None
+    trial = session.get(Trial, sandbox.id)
+    assert trial is not None  # just claimed, under the cap lock
+    trial_event(
+        session,
+        trial,
+        now=now,
+        kind="Transition",
+        message=f"Requested by {actor.name}: taken from the warm pool",
+    )
+    audit(
+        session,
+        actor=actor,
+        action="trial.create",
+        obj=("trial", trial.id),
+        now=now,
+        detail={
+            "template": manifest.ref,
+            "duration_seconds": duration,
+            "pending_approval": False,
+            "pooled": True,
+        },
+    )
+    metrics.TRIAL_REQUESTS.labels(outcome="self_service").inc()
+    metrics.POOL_REQUESTS.labels(template=manifest.metadata.name, outcome="hit").inc()
+    metrics.POOL_HANDOUT.observe(time.perf_counter() - started)
     return trial
 
 
@@ -148,6 +233,21 @@ def check_caps(
         )
 
 
+def resources_over_caps(session: Session, *, trial: Trial, settings: Settings) -> str:
+    """Why the caps have no room now for `trial`'s CPU and memory ("": they have), for a
+    sleeping sandbox about to wake. Counted under the cap lock, held until the caller's
+    transaction ends."""
+    hold_caps(session)
+    owner = session.get(User, trial.owner_id)
+    assert owner is not None  # a foreign key guarantees it
+    den_wide, of_template = usage(session, user=owner, template=trial.template_name)
+    ask = rules.Reservation(trial.cpu_millicores, trial.memory_mib)
+    over = rules.resources_over(den_wide, rules.global_caps(settings), ask) + rules.resources_over(
+        of_template, rules.caps_for(settings, trial.template_name), ask
+    )
+    return over[0] if over else ""
+
+
 def usage(session: Session, *, user: User, template: str) -> tuple[rules.Usage, rules.Usage]:
     """What the active trials hold, den-wide and of `template`, in one aggregate query: it
     runs under the cap lock on every trial request, so it reads one index and nothing else
@@ -156,20 +256,26 @@ def usage(session: Session, *, user: User, template: str) -> tuple[rules.Usage, 
     def total(value: Any, condition: ColumnElement[bool] | None = None) -> Any:
         return func.coalesce(func.sum(value if condition is None else case((condition, value), else_=0)), 0)
 
-    mine, theirs = col(Trial.owner_id) == user.id, col(Trial.department) == user.department
-    same = col(Trial.template_name) == template
+    # A pooled sandbox is no one's trial, but its CPU and memory are held; a sleeping one is
+    # still a trial, but holds neither.
+    person = col(Trial.pooled).is_(False)
+    mine, theirs = (
+        person & (col(Trial.owner_id) == user.id),
+        person & (col(Trial.department) == user.department),
+    )
+    same, holds = col(Trial.template_name) == template, col(Trial.phase).in_([str(p) for p in HOLDING_PHASES])
     query = (
         sql_select(
-            func.count(),
+            total(1, person),
             total(1, mine),
             total(1, theirs),
-            total(Trial.cpu_millicores),
-            total(Trial.memory_mib),
-            total(1, same),
+            total(Trial.cpu_millicores, holds),
+            total(Trial.memory_mib, holds),
+            total(1, person & same),
             total(1, mine & same),
             total(1, theirs & same),
-            total(Trial.cpu_millicores, same),
-            total(Trial.memory_mib, same),
+            total(Trial.cpu_millicores, holds & same),
+            total(Trial.memory_mib, holds & same),
         )
         .select_from(Trial)
         .where(col(Trial.phase).in_([str(p) for p in ACTIVE_PHASES]))
@@ -190,7 +296,7 @@ def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
     """The trials `user` may see: the owner's, their department's when shared, every one for
     approvers and platform engineers; none for a supplier, not even of its own templates
     (suppliers see aggregates)."""
-    query = select(Trial)
+    query = select(Trial).where(col(Trial.pooled).is_(False))  # a warm pool's are no one's yet
     if user.role in SEES_ALL:
         return query
     if user.role == Role.SUPPLIER:

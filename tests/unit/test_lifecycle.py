@@ -30,8 +30,12 @@ ALLOWED = {
     (Phase.PROVISIONING, Phase.READY),
     (Phase.PROVISIONING, Phase.STOPPING),
     (Phase.PROVISIONING, Phase.FAILED),
+    (Phase.READY, Phase.SLEEPING),
     (Phase.READY, Phase.STOPPING),
     (Phase.READY, Phase.FAILED),
+    # Idle sleep: a visit wakes it through Provisioning (reason Waking); its time may run out.
+    (Phase.SLEEPING, Phase.PROVISIONING),
+    (Phase.SLEEPING, Phase.STOPPING),
     (Phase.STOPPING, Phase.STOPPED),
     (Phase.STOPPING, Phase.FAILED),
     (Phase.FAILED, Phase.STOPPING),
@@ -56,11 +60,20 @@ def test_phase_and_reason_spellings_are_the_contract() -> None:
         "Requested",
         "Provisioning",
         "Ready",
+        "Sleeping",
         "Stopping",
         "Stopped",
         "Failed",
     ]
-    for token in ("Expired", "UserRequested", "StartTimeout", "RuntimeMissing", "QuotaExceeded"):
+    for token in (
+        "Expired",
+        "UserRequested",
+        "StartTimeout",
+        "RuntimeMissing",
+        "QuotaExceeded",
+        "Idle",
+        "Waking",
+    ):
         assert Reason(token).value == token
 
 

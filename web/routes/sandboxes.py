@@ -9,6 +9,10 @@ browser to `<sandbox origin>/_den/enter` with it. A later visit, while the perso
 session is still live, goes straight through. `/share/{secret}` needs no sign-in: the same
 words, a Continue per exposed component, and `crud.hand_over_shared` (bound to the link).
 
+A sandbox that sleeps (idle sleep) is woken by opening it: both pages then ask for it to wake
+(`crud.request_wake`) and say it is waking up (`waking.html`), reloading themselves every few
+seconds until it answers, when they go on as for a running sandbox.
+
 REST twins: `POST /api/v1/trials/{id}/open` (the same hand-over for a script: `denctl open`)
 and `.../share-links`; `/trials/{id}/open/{component}.json` and `/share/{secret}.json` are the
 pages' data.
@@ -23,7 +27,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from orchestrator import crud
+from orchestrator import access, crud
 from orchestrator.crud.sandbox_access import is_open
 from orchestrator.errors import Conflict, Forbidden, NotFound
 from orchestrator.models import ShareLink, Trial
@@ -43,11 +47,18 @@ NextPath = Annotated[str, Query(max_length=2000)]
 OUTSIDE_FIELDS = ("id", "title", "template", "template_name", "expires_at", "time_left_seconds")
 
 
+#: Seconds between reloads of the waking page.
+WAKING_REFRESH = 2
+
+
 def _openable(session: Session, visitor: Visitor, trial_id: str, component: str, now: datetime) -> Trial:
     """The trial, when the visitor may open this sandbox now; "page not found" otherwise (a
     trial they may see but not open, or not running, shows nothing more than one they cannot
-    see)."""
+    see). A sleeping sandbox is returned as it is: the caller wakes it."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
+    asleep = crud.is_reachable(trial, component, now=now) and not is_open(trial, component, now=now)
+    if asleep and access.may_open_sandbox(visitor.actor.user, trial):
+        return trial
     try:
         crud.check_openable(visitor.actor.user, trial, component, now=now)
     except (Forbidden, Conflict) as exc:
@@ -79,6 +90,36 @@ def _page_data(
     }
 
 
+def _waking(
+    request: Request,
+    visitor: Visitor,
+    session: Session,
+    trial: Trial,
+    *,
+    by: str,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    back: str | None,
+) -> Response:
+    """Ask for the sleeping sandbox to wake, and say so: the page reloads itself."""
+    trial = crud.request_wake(session, trial=trial, now=now, by=by)
+    session.commit()
+    shown = views.trial(trial, owner="", now=now, sandboxes=sandboxes)
+    response = render(
+        request,
+        visitor,
+        "waking.html",
+        {
+            "trial": {key: shown[key] for key in (*OUTSIDE_FIELDS, "phase", "message")},
+            "waking": True,
+            "refresh_seconds": WAKING_REFRESH,
+            "back": back,
+        },
+    )
+    response.headers["refresh"] = str(WAKING_REFRESH)  # the page moves on by itself, no script
+    return response
+
+
 def _go(sandboxes: SandboxAddress, trial: Trial, component: str, *, grant: str, next_path: str) -> Response:
     return RedirectResponse(
         sandboxes.enter_url(trial.id, component, grant=grant, next_path=sandbox_path(next_path)),
@@ -98,6 +139,17 @@ def open_page(
     next: NextPath = "/",
 ) -> Response:
     trial = _openable(session, visitor, trial_id, component, now)
+    if not is_open(trial, component, now=now):
+        return _waking(
+            request,
+            visitor,
+            session,
+            trial,
+            by=visitor.actor.name,
+            now=now,
+            sandboxes=sandboxes,
+            back=f"/trials/{trial.id}",
+        )
     if not wants_json(request) and crud.has_sandbox_session(
         session, user=visitor.actor.user, trial=trial, component=component, now=now
     ):
@@ -129,6 +181,8 @@ def open_sandbox(
     sandboxes: Sandboxes,
 ) -> Response:
     trial = _openable(session, visitor, trial_id, component, now)
+    if not is_open(trial, component, now=now):  # asleep: the page wakes it and waits
+        return RedirectResponse(f"/trials/{trial.id}/open/{component}", status_code=status.HTTP_303_SEE_OTHER)
     grant = crud.hand_over(session, actor=visitor.actor, trial=trial, component=component, now=now)
     session.commit()
     return _go(sandboxes, trial, component, grant=grant, next_path=text(form, "next") or "/")
@@ -140,7 +194,19 @@ def share_page(
 ) -> Response:
     """A share link: no sign-in. Not found once revoked, expired, or its trial has ended."""
     link, trial = crud.share_link_by_secret(session, secret=secret, now=now)
-    running = [name for name in sorted(trial.endpoints) if is_open(trial, name, now=now)]
+    asleep = [name for name in sorted(trial.endpoints) if crud.is_reachable(trial, name, now=now)]
+    running = [name for name in asleep if is_open(trial, name, now=now)]
+    if asleep and not running:
+        return _waking(
+            request,
+            visitor,
+            session,
+            trial,
+            by="a share link's holder",
+            now=now,
+            sandboxes=sandboxes,
+            back=None,
+        )
     return render(
         request,
         visitor,

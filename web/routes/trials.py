@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 from orchestrator import access, conditional, crud, presenting, rules
 from orchestrator.access import Role
 from orchestrator.crud import listing, paging
-from orchestrator.crud.sandbox_access import is_open
+from orchestrator.crud.sandbox_access import is_reachable
 from orchestrator.lifecycle import Phase
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Trial, User
@@ -145,7 +145,7 @@ def _actions(
         "own": access.is_owner(user, trial),
         "evaluate": allowed(rules.check_evaluable, trial) and allowed(access.check_may_evaluate, user, trial),
         "open": access.may_open_sandbox(user, trial)
-        and any(is_open(trial, name, now=now) for name in trial.endpoints),
+        and any(is_reachable(trial, name, now=now) for name in trial.endpoints),
     }
 
 
