@@ -77,7 +77,9 @@ def record_visit(session: Session, *, trial: Trial, now: datetime) -> bool:
 def request_wake(session: Session, *, trial: Trial, now: datetime, by: str) -> Trial:
     """A visit to a sleeping sandbox: ask the reconciler to wake it (once; asking again while
     it wakes changes nothing). `by` says whose visit, for the timeline. The caller commits."""
-    trial = lock_trial(session, trial)
+    found = session.get(Trial, trial.id)  # `trial` may come from another session
+    assert found is not None  # trials are never deleted
+    trial = lock_trial(session, found)
     if trial.phase == Phase.SLEEPING and trial.wake_requested_at is None:
         trial.wake_requested_at = now
         trial.last_activity_at = now

@@ -63,8 +63,8 @@ def upkeep(session: Session, *, settings: Settings, now: datetime) -> Upkeep:
     wanted = {pool.key: pool for pool in pools}
     by_key: dict[str, list[Trial]] = defaultdict(list)
     for trial in live:
-        if trial.end_requested_at is not None:
-            continue
+        if trial.end_requested_at is not None or (trial.expires_at is not None and trial.expires_at <= now):
+            continue  # ending already (its maximum age reached): it is replaced
         pool = wanted.get(trial.pool_key)
         version = newest.get(pool.template) if pool else None
         if pool is None or version is None or trial.template_version_id != version.id:

@@ -52,14 +52,10 @@ def configured_pools(settings: Settings) -> list[Pool]:
     """Pure: `DEN_WARM_POOLS` as a list of pools (a size alone: the template's defaults)."""
     found: list[Pool] = []
     for template, value in sorted(settings.warm_pools.items()):
-        entries: Sequence[WarmPool] = (
-            [WarmPool(size=value)]
-            if isinstance(value, int)
-            else value
-            if isinstance(value, list)
-            else [value]
+        listed: Sequence[Any] = (
+            [{"size": value}] if isinstance(value, int) else (value if isinstance(value, list) else [value])
         )
-        for entry in entries:
+        for entry in (WarmPool.model_validate(item) for item in listed):
             found.append(
                 Pool(
                     template=template,
