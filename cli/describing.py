@@ -54,6 +54,12 @@ def trial(
         ("Ready", when(trial["ready_at"], now)),
         ("Expires", when(trial["expires_at"], now) if trial["phase"] != "Stopped" else None),
         ("Ended", when(trial["ended_at"], now) if trial["ended_at"] else None),
+        ("Last visit", when(trial["last_activity_at"], now) if trial.get("last_activity_at") else None),
+        ("Sleeps", when(trial["sleeps_at"], now) if trial.get("sleeps_at") else None),
+        (
+            "Asleep for",
+            render.human_duration(trial["sleeping_seconds"]) if trial.get("sleeping_seconds") else None,
+        ),
         ("Duration", render.human_duration(trial["duration_seconds"])),
         ("Extensions", trial["extension_count"]),
         ("Shared with department", trial["shared_with_department"]),
@@ -61,7 +67,11 @@ def trial(
         ("Success criteria", trial.get("success_criteria")),
         ("Parameters", trial.get("parameters")),
     ):
-        if label in ("Name", "Ended", "Parameters") and value in (None, "", {}):
+        if label in ("Name", "Ended", "Parameters", "Last visit", "Sleeps", "Asleep for") and value in (
+            None,
+            "",
+            {},
+        ):
             continue
         field(label, value)
     if trial["approved_by"] or trial["rejected_by"]:

@@ -447,7 +447,7 @@ class Reconciler:
             if waking:
                 metrics.WAKE_SECONDS.observe((now - trial.phase_changed_at).total_seconds())
                 self._woken.discard(trial.id)
-            else:
+            elif not trial.pooled:  # a pooled sandbox kept nobody waiting
                 metrics.TIME_TO_READY.observe((now - trial.created_at).total_seconds())
             self._transition(
                 session,

@@ -539,6 +539,56 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any, se
     assert page.url.startswith(server.url) and "Case " not in page.inner_text("h1")
 
 
+def test_a_sleeping_sandbox_wakes_behind_the_waking_page(
+    chromium: Any, engine_client: Any, tmp_path: Path
+) -> None:
+    """On a den whose sandboxes sleep after 4 s with no visit: the person left the sandbox,
+    it fell asleep, and their next visit to its own address shows the den's "waking up" page,
+    which moves on by itself into the sandbox once it answers."""
+    sleepy = Server(data_dir=tmp_path, env={"DEN_IDLE_TIMEOUT": "4", "DEN_LIVENESS_INTERVAL": "1"})
+    sleepy.env["DEN_PUBLIC_URL"] = sleepy.url
+    sleepy.start()
+    try:
+        made = sleepy.call(
+            "POST", "/api/v1/users", json={"name": "alice", "role": "civil_servant", "department": "dwp"}
+        )
+        assert made.status_code == 201, made.text
+        trial = httpx.post(
+            sleepy.url + "/api/v1/trials",
+            headers=token_for(sleepy, "alice"),
+            timeout=30,
+            json={
+                "template": "open-data-dashboard",
+                "title": "A quiet trial",
+                "hypothesis": "It sleeps",
+                "duration_seconds": 900,
+            },
+        ).json()
+        origin = f"http://{trial['id']}-web.sandbox.localhost:{sleepy.port}"
+        sleepy.wait_for(trial["id"], "Ready", timeout=120)
+        alice = person(chromium, sleepy, "alice").go(f"/trials/{trial['id']}/open/web")
+        alice.plain = True
+        continue_to_sandbox(alice.page, origin + "/")
+        sleepy.wait_for(trial["id"], "Sleeping", timeout=60)
+        trial_page = alice.go(f"/trials/{trial['id']}")
+        assert "Asleep" in trial_page.text()
+        alice.page.goto(origin + "/")  # back to the sandbox's own address
+        alice.page.wait_for_url(f"{sleepy.url}/trials/{trial['id']}/open/web**")
+        alice.check()
+        assert "Your sandbox is waking up" in alice.text("h1")
+        alice.shot("sandbox-waking")
+        alice.page.wait_for_url(origin + "/**", timeout=60_000)  # by itself, no click
+        alice.page.wait_for_load_state("load")
+        assert sleepy.trial(trial["id"])["phase"] == "Ready"
+        assert alice.page.url.startswith(origin)
+        sleepy.call("POST", f"/api/v1/trials/{trial['id']}/end")
+        sleepy.wait_for(trial["id"], "Stopped", timeout=120)
+        assert leftovers(engine_client, trial["id"]) == []
+    finally:
+        sleepy.stop()
+        remove_instance(engine_client, sleepy.instance)
+
+
 def test_a_share_link_opens_the_sandbox_without_signing_in_until_revoked(
     chromium: Any, server: Server
 ) -> None:
