@@ -176,7 +176,7 @@ def test_a_pooled_sandbox_is_ready_in_the_answer_and_the_pool_refills(
 def test_requests_at_the_same_instant_never_share_a_pooled_sandbox(
     den: Callable[..., Server], engine_client: Any
 ) -> None:
-    server = den("docker", DEN_WARM_POOLS=f'{{"{TEMPLATE}": 2}}')
+    server = den("docker", DEN_WARM_POOLS=f'{{"{TEMPLATE}": 2}}', DEN_MAX_ACTIVE_TRIALS_PER_USER="20")
     wait_until(lambda: pool_ready(server) == 2, within=120, what="the pool filled", server=server)
     with ThreadPoolExecutor(max_workers=6) as pool:
         trials = list(pool.map(lambda _n: server.launch(TEMPLATE), range(6)))

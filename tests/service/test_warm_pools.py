@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from api.main import create_app
 from orchestrator import catalogue, crud, db, rules, startup
 from orchestrator.crud.pools import POOL_USER
 from orchestrator.errors import DenError
@@ -22,6 +24,7 @@ from orchestrator.models import Trial
 from orchestrator.reconciler import Reconciler
 from orchestrator.settings import Settings
 from tests.fakes import FakeDriver
+from tests.service.conftest import AUTH
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -252,3 +255,19 @@ def test_a_crash_after_the_pool_s_trials_are_written_is_finished_by_the_next_rec
     restarted = Reconciler(engine=reconciler.engine, driver=driver, settings=reconciler.settings)
     fill(restarted, now=at(1))
     assert len(pooled(restarted)) == 2
+
+
+def test_the_platform_page_shows_each_pool_and_how_full_it_is(
+    settings: Settings, fake_driver: FakeDriver
+) -> None:
+    tuned = settings.model_copy(
+        update={"warm_pools": {"demo": 2, "pair": {"size": 1, "parameters": {"tone": "formal"}}}}
+    )
+    app = create_app(tuned, with_reconciler=False, driver=fake_driver)
+    with TestClient(app) as client:
+        fill(Reconciler(engine=app.state.engine, driver=fake_driver, settings=tuned), now=datetime.now(UTC))
+        pools = client.get("/platform.json", headers=AUTH).json()["pools"]
+    assert pools == [
+        {"template": "demo", "parameters": {}, "size": 2, "ready": 2},
+        {"template": "pair", "parameters": {"tone": "formal"}, "size": 1, "ready": 1},
+    ]

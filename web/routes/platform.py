@@ -257,8 +257,23 @@ def platform(
                 for t, v, s in crud.list_template_versions(session)
             ],
             "done": "The template version's status has been changed." if done == "status" else "",
+            "pools": _pools(session, request.app.state.settings),
         },
     )
+
+
+def _pools(session: SessionDep, settings: Settings) -> list[dict[str, object]]:
+    """Each warm pool (`DEN_WARM_POOLS`): its size, and how many of its sandboxes wait Ready."""
+    ready = crud.pool_ready_counts(session)
+    return [
+        {
+            "template": pool.template,
+            "parameters": dict(pool.parameters),
+            "size": pool.size,
+            "ready": ready.get(pool.key, 0),
+        }
+        for pool in crud.configured_pools(settings)
+    ]
 
 
 def _version_data(session: SessionDep, name: str, version: str, settings: Settings) -> dict[str, object]:
