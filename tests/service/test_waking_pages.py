@@ -102,8 +102,10 @@ def test_a_persons_visit_wakes_the_sandbox_through_the_waking_page(
     waking = alice.get(den_page.split("testserver", 1)[-1].replace("https://localhost", ""))
     assert waking.status_code == 200
     assert "Your sandbox is waking up" in waking.text
-    assert waking.headers["refresh"] == "2"
-    assert '<meta http-equiv="refresh" content="2">' in waking.text
+    assert 'id="sandbox-waking"' in waking.text and 'data-check-every="2"' in waking.text
+    assert "http-equiv" not in waking.text  # no timed refresh (WCAG 2.2.1): the script checks
+    twin = alice.get(f"/trials/{trial_id}/open/web.json?next=/cases").json()
+    assert twin["waking"] is True and twin["trial"]["phase"] == "Sleeping"
     assert "govuk-template" in waking.text  # the den's own GOV.UK page
 
     wake_up(client, fake_driver, trial_id)

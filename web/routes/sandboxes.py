@@ -10,8 +10,9 @@ session is still live, goes straight through. `/share/{secret}` needs no sign-in
 words, a Continue per exposed component, and `crud.hand_over_shared` (bound to the link).
 
 A sandbox that sleeps (idle sleep) is woken by opening it: both pages then ask for it to wake
-(`crud.request_wake`) and say it is waking up (`waking.html`), reloading themselves every few
-seconds until it answers, when they go on as for a running sandbox.
+(`crud.request_wake`) and say it is waking up (`waking.html`); the page checks its JSON twin
+every few seconds (web/static/den.mjs; without script, a "check again" link) and, once the
+sandbox is awake, loads itself again and goes on as for a running sandbox.
 
 REST twins: `POST /api/v1/trials/{id}/open` (the same hand-over for a script: `denctl open`)
 and `.../share-links`; `/trials/{id}/open/{component}.json` and `/share/{secret}.json` are the
@@ -47,7 +48,7 @@ NextPath = Annotated[str, Query(max_length=2000)]
 OUTSIDE_FIELDS = ("id", "title", "template", "template_name", "expires_at", "time_left_seconds")
 
 
-#: Seconds between reloads of the waking page.
+#: Seconds between the waking page's checks of its sandbox (web/static/den.mjs).
 WAKING_REFRESH = 2
 
 
@@ -105,7 +106,7 @@ def _waking(
     trial = crud.request_wake(session, trial=trial, now=now, by=by)
     session.commit()
     shown = views.trial(trial, owner="", now=now, sandboxes=sandboxes)
-    response = render(
+    return render(
         request,
         visitor,
         "waking.html",
@@ -116,8 +117,6 @@ def _waking(
             "back": back,
         },
     )
-    response.headers["refresh"] = str(WAKING_REFRESH)  # the page moves on by itself, no script
-    return response
 
 
 def _go(sandboxes: SandboxAddress, trial: Trial, component: str, *, grant: str, next_path: str) -> Response:

@@ -5,6 +5,8 @@
 //   poll sends the last answer's ETag, so an unchanged trial costs a bodiless 304
 // - the countdown ticks every second, and a warning appears (and is announced once) before
 //   the sandbox is deleted
+// - the "waking up" page asks its own JSON twin every 2 seconds and, once the sandbox is awake,
+//   loads itself again, which goes on into the sandbox (without script: "Check again")
 // Loaded as an external module: the Content-Security-Policy allows no inline script.
 import { initAll } from "/static/govuk-frontend/govuk-frontend.min.js";
 
@@ -12,7 +14,7 @@ initAll();
 
 const PHASE_WORDS = {
   PendingApproval: "Waiting for approval", Requested: "Requested", Provisioning: "Starting",
-  Ready: "Ready", Stopping: "Ending", Stopped: "Ended", Failed: "Failed",
+  Ready: "Ready", Sleeping: "Asleep", Stopping: "Ending", Stopped: "Ended", Failed: "Failed",
 };
 
 function announce(text) {
@@ -103,6 +105,26 @@ function follow(live) {
   if (phase !== "Stopped") setTimeout(poll, 2000);
 }
 
+function awaitWaking(element) {
+  const twin = `${window.location.pathname}.json${window.location.search}`;
+  const poll = async () => {
+    try {
+      const answer = await fetch(twin, { credentials: "same-origin", cache: "no-store" });
+      if (answer.ok && (await answer.json()).waking !== true) {
+        announce("Your sandbox is awake. Opening it.");
+        window.location.reload();
+        return;
+      }
+    } catch (error) {
+      // The service may be restarting: try again at the next tick.
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, Number(element.dataset.checkEvery) * 1000);
+}
+
 document.querySelectorAll(".den-countdown").forEach(countdown);
+const waking = document.getElementById("sandbox-waking");
+if (waking) awaitWaking(waking);
 const live = document.getElementById("trial-live");
 if (live) follow(live);
