@@ -68,10 +68,15 @@ def ratio_row(
     return f"  {name:<{width}} p50 {p50:8.2f}     p95 {p95:8.2f}     {target}".rstrip()
 
 
+#: One client for every poll: `httpx.get` builds a client (and its TLS context) per call, tens
+#: of milliseconds here, which would be counted in every figure a poll ends.
+_POLLING = httpx.Client(timeout=1, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
+
+
 def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] | None = None) -> None:
     """Poll until `url` answers 200; `fetch` gets it another way (a sandbox's own origin:
     `Server.sandbox_get`)."""
-    get = fetch or (lambda target: httpx.get(target, timeout=1))
+    get = fetch or _POLLING.get
     while time.monotonic() < deadline:
         try:
             if get(url).status_code == 200:
