@@ -91,10 +91,12 @@ def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] |
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """A real `den serve` (given `serve_args` beyond its port) in a temporary data directory.
-    Whatever happens (a failure, Ctrl-C), the server is stopped and every runtime object
-    labelled with its instance is removed."""
+def running_server(
+    env: dict[str, str], serve_args: tuple[str, ...] = (), start_timeout: float = 30
+) -> Iterator[Server]:
+    """A real `den serve` (given `serve_args` beyond its port) in a temporary data directory,
+    answering within `start_timeout` seconds. Whatever happens (a failure, Ctrl-C), the server
+    is stopped and every runtime object labelled with its instance is removed."""
     # Ctrl-C, and a plain `kill` too, end the run through the clean-up below (a shell that
     # starts a job in the background makes it ignore SIGINT: restore the default).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -102,7 +104,7 @@ def running_server(env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Ite
     with tempfile.TemporaryDirectory(prefix="den-bench-") as data_dir:
         server = Server(data_dir=Path(data_dir), env=env, serve_args=serve_args)
         try:
-            server.start()
+            server.start(timeout=start_timeout)
             yield server
         finally:
             server.stop()
