@@ -228,6 +228,7 @@ class Sample:
     answer: float  # POST sent -> its answer
     phase: str  # the trial's phase in the POST's answer
     first_status: int  # the endpoint's first answer (0: no answer)
+    first_answer: str  # its status and the start of its body, or the error
     trial_id: str
     late: float  # seconds the POST was sent after its due time
 
@@ -252,12 +253,15 @@ def launch(den: Den, template: str, stop: threading.Event, *, due: float | None 
         trial = den.trial(trial["id"])
     url = next(iter(trial["endpoints"].values()))
     first: int | None = None
+    first_answer = ""
     while True:
         try:
-            status = den.visit(url, timeout=1).status_code
-        except httpx.HTTPError:
-            status = 0
-        first = status if first is None else first
+            got = den.visit(url)  # its default 5 s: a busy den may take over 1 s
+            status, said = got.status_code, f"{got.status_code} {got.text[:120]!r}"
+        except httpx.HTTPError as exc:
+            status, said = 0, repr(exc)
+        if first is None:
+            first, first_answer = status, said
         if status == 200:
             break
         if time.monotonic() > deadline:
@@ -269,6 +273,7 @@ def launch(den: Den, template: str, stop: threading.Event, *, due: float | None 
         answer=answered - sent,
         phase=phase,
         first_status=first,
+        first_answer=first_answer,
         trial_id=trial["id"],
         late=0.0 if due is None else sent - due,
     )
@@ -438,7 +443,7 @@ def pooled(runtime: Runtime, args: argparse.Namespace, figures: Figures, stop: t
             stop=stop,
             every=0.5,
         )
-        figures.notes.append(f"pool of {size} full {took:.1f} s after the den started")
+        figures.notes.append(f"pool of {size} full {took:.1f} s after the den answered")
         scenarios = [("steady", args.steady, args.rate), ("burst", args.burst, math.inf)]
         for name, count, rate in scenarios:
             if count <= 0:
@@ -502,9 +507,13 @@ def check_handouts(
     if len(set(ids)) != len(ids):
         figures.failures.append(f"{name}: a pooled sandbox was handed out twice: {sorted(ids)}")
     if ready != hits or at_once != ready or from_pool != ready:
+        slow = [
+            f"{s.trial_id}: {s.first_answer}" for s in samples if s.phase == "Ready" and s.first_status != 200
+        ]
         figures.failures.append(
             f"{name}: of {hits} hits, {ready} were Ready in the POST's answer, {at_once} answered "
             f"200 at the first GET, {from_pool} were sandboxes running before the requests"
+            + (f"; first GET answered {', '.join(slow)}" if slow else "")
         )
 
 
@@ -587,7 +596,7 @@ def wake_once(
         if stop.wait(WAKE_POLL):
             raise Stopped
         try:
-            status = den.visit(url, timeout=1).status_code
+            status = den.visit(url).status_code
         except httpx.HTTPError:
             status = 0
     took = time.monotonic() - started
