@@ -11,6 +11,8 @@ each runtime of `--runtimes`, beside a baseline measured in the same run:
   default parameters, then GET its endpoint (through the den, with `X-Den-Token`, as a script
   does) until 200. The trials are ended afterwards and the pool must fill again;
 - pooled, burst: `--burst` such requests at the same instant, same measure;
+- pooled, one at a time: `--isolated` such requests, each alone to a full pool with no refill
+  running (for reference: what a hand-out costs without the others' load; no target);
 - cold: a den with no pool, `--cold` requests one after another, same measure (the trial is
   polled until Ready, then its endpoint until 200);
 - bare: the same image run directly, `--bare` rounds (Docker: `containers.run` with a published
@@ -29,7 +31,7 @@ removed at the end, after a failure or Ctrl-C too.
 Targets: pooled launch (steady and burst), all hits: p50 <= 100 ms and p99 <= 400 ms.
 
     .venv/bin/python bench/warm_pool.py [--runtimes docker,kubernetes] [--pool 20] [--steady 20]
-        [--burst 20] [--cold 5] [--bare 5] [--wakes 5]
+        [--burst 20] [--isolated 5] [--cold 5] [--bare 5] [--wakes 5] [--workers 1] [--logs DIR]
     DEN_TEST_KUBECONFIG=$(scripts/testbed up | tail -n 1) \\
       .venv/bin/python bench/warm_pool.py --runtimes kubernetes --pool 7 --steady 7 --burst 7
 
@@ -444,18 +446,37 @@ def pooled(runtime: Runtime, args: argparse.Namespace, figures: Figures, stop: t
             every=0.5,
         )
         figures.notes.append(f"pool of {size} full {took:.1f} s after the den answered")
-        scenarios = [("steady", args.steady, args.rate), ("burst", args.burst, math.inf)]
+        # Warm-up, not counted: a process's first requests pay for what it loads once.
+        refill(den, [launch(den, template, stop)], size, args, stop)
+        scenarios = [
+            ("steady", args.steady, args.rate),
+            ("burst", args.burst, math.inf),
+            ("isolated", args.isolated, 0.0),
+        ]
         for name, count, rate in scenarios:
             if count <= 0:
                 continue
             time.sleep(2)  # the last refill's containers settled
             figures.loaded(name)
-            waiting = runtime.trial_ids(den.server.instance)
             before = pool_requests(den, template)
-            samples = open_loop(den, template, count, rate, stop)
+            waiting: set[str] = set()
+            if name == "isolated":  # each alone, to a full pool and a quiet den
+                samples = []
+                for _ in range(count):
+                    waiting |= runtime.trial_ids(den.server.instance)
+                    samples.append(launch(den, template, stop))
+                    refill(den, samples[-1:], size, args, stop)
+                    time.sleep(2)
+            else:
+                waiting = runtime.trial_ids(den.server.instance)
+                samples = open_loop(den, template, count, rate, stop)
             after = pool_requests(den, template)
             hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
-            label = f"pooled, {name}" + ("" if math.isinf(rate) else f" ({rate:g}/s)")
+            label = {
+                "steady": f"pooled, steady ({rate:g}/s)",
+                "burst": "pooled, burst",
+                "isolated": "pooled, one at a time",
+            }[name]
             figures.rows[label] = [s.seconds for s in samples]
             figures.pooled[name] = (hits, misses, samples)
             check_handouts(name, samples, waiting, hits, misses, figures)
@@ -466,23 +487,34 @@ def pooled(runtime: Runtime, args: argparse.Namespace, figures: Figures, stop: t
                 f"{first_get:.1f} ms; sent at most {max(s.late for s in samples) * 1000:.1f} ms "
                 "after its due time"
             )
-            for sample in samples:
-                den.end(sample.trial_id)
-            ended = time.monotonic()
-            refill = until(
-                lambda: pool_ready(den, template) >= size,
-                within=args.fill_timeout,
-                what=lambda: f"the pool of {size} refilled (it has {pool_ready(den, template)} Ready)",
-                den=den,
-                stop=stop,
-            )
-            wait_stopped(den, [s.trial_id for s in samples], stop)
-            figures.notes.append(
-                f"{name}: pool full again {refill:.1f} s after its trials were ended, all "
-                f"{len(samples)} Stopped {time.monotonic() - ended:.1f} s after"
-            )
+            if name != "isolated":
+                full, stopped = refill(den, samples, size, args, stop)
+                figures.notes.append(
+                    f"{name}: pool full again {full:.1f} s after its trials were ended, all "
+                    f"{len(samples)} Stopped {stopped:.1f} s after"
+                )
         count, mean = histogram_mean(den, "den_warm_pool_handout_seconds")
         figures.notes.append(f"den_warm_pool_handout_seconds: {count} hand-outs, mean {mean * 1000:.2f} ms")
+
+
+def refill(
+    den: Den, samples: list[Sample], size: int, args: argparse.Namespace, stop: threading.Event
+) -> tuple[float, float]:
+    """End the trials of `samples`, then wait for the pool to be full again and for them to be
+    Stopped: the seconds each took, from the ends."""
+    for sample in samples:
+        den.end(sample.trial_id)
+    ended = time.monotonic()
+    until(
+        lambda: pool_ready(den, args.template) >= size,
+        within=args.fill_timeout,
+        what=lambda: f"the pool of {size} refilled (it has {pool_ready(den, args.template)} Ready)",
+        den=den,
+        stop=stop,
+    )
+    full = time.monotonic() - ended
+    wait_stopped(den, [s.trial_id for s in samples], stop)
+    return full, time.monotonic() - ended
 
 
 def check_handouts(
@@ -665,6 +697,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--steady", type=int, default=20, help="requests at --rate per second")
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=20, help="requests at the same instant")
+    parser.add_argument(
+        "--isolated",
+        type=int,
+        default=5,
+        help="pooled requests one at a time, each to a full pool (no refill running): the "
+        "hand-out's own cost, apart from the load of the others",
+    )
     parser.add_argument("--cold", type=int, default=5, help="requests to a den with no pool")
     parser.add_argument("--bare", type=int, default=5, help="bare container / Pod rounds")
     parser.add_argument("--wakes", type=int, default=5, help="rounds of sleep then wake")
@@ -700,7 +739,7 @@ def main() -> None:
         figures = Figures(name)
         reports.append(figures)
         for scenario, wanted in (
-            (pooled, args.pool > 0 and (args.steady > 0 or args.burst > 0)),
+            (pooled, args.pool > 0 and (args.steady > 0 or args.burst > 0 or args.isolated > 0)),
             (cold_and_bare, args.cold > 0 or args.bare > 0),
             (wakes, args.wakes > 0),
         ):
