@@ -25,7 +25,7 @@ import pytest
 from orchestrator.drivers.base import COMPONENT_LABEL, Driver, Observation, Status, TrialSpec
 from orchestrator.errors import DenError, PermanentError, RuntimeUnavailable
 from orchestrator.manifest import Component, Egress, TemplateManifest
-from tests.e2e.outside import outside_host
+from tests.e2e.outside import EgressHosts, egress_hosts, host_addresses, outside_host
 
 pytestmark = pytest.mark.docker
 
@@ -54,6 +54,9 @@ class Runtime:
     image_checked_at_start: bool = True  # False: a missing image shows up as FAILED in poll
     tmp_noexec: bool = True  # writable paths refuse to execute files
     loopback_endpoints_with_egress: bool = True
+    # Loses what enforces a trial's egress outside the runtime's own record (Docker: its
+    # chain in the host firewall, as a reboot of the host would), for `wake` to restore.
+    lose_host_firewall: Callable[[str], None] = lambda trial_id: None
 
 
 # --- the Docker runtime -------------------------------------------------------------------
@@ -107,9 +110,10 @@ def _docker_runtime() -> Iterator[Runtime]:
         call()
         return requests_made[0] - before
 
+    driver = DockerDriver(client=client)
     runtime = Runtime(
         name="docker",
-        driver=DockerDriver(client=client),
+        driver=driver,
         exec=run,
         remove_component=lambda t, c: container(t, c).remove(force=True),
         crash_during_start=crash_during_start,
@@ -119,6 +123,7 @@ def _docker_runtime() -> Iterator[Runtime]:
         templates=templates,
         # containers, the network, and the trial's chain in the host firewall
         resources=lambda spec: len(spec.components) + 2,
+        lose_host_firewall=driver.firewall.remove,
     )
     yield runtime
     _sweep(runtime.driver)
@@ -179,7 +184,9 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
     def pod(trial_id: str, component: str) -> Any:
         namespace = manifests.namespace_name(trial_id)
         pods = core.list_namespaced_pod(namespace, label_selector=f"{COMPONENT_LABEL}={component}")
-        running = [p for p in pods.items if p.status.phase == "Running"]
+        running = [
+            p for p in pods.items if p.status.phase == "Running" and p.metadata.deletion_timestamp is None
+        ]
         assert running, f"no running pod for {component}"
         return running[0]
 
@@ -343,6 +350,13 @@ def gone(runtime: Runtime, trial_id: str, within: float = 90.0) -> None:
 def wait_for(runtime: Runtime, spec: TrialSpec, status: Status, within: float = READY_WITHIN) -> Observation:
     """Start (again: start is idempotent) and poll until `status`."""
     runtime.driver.start(spec)
+    return poll_until(runtime, spec, status, within)
+
+
+def poll_until(
+    runtime: Runtime, spec: TrialSpec, status: Status, within: float = READY_WITHIN
+) -> Observation:
+    """Poll, starting nothing, until `status` (a woken trial must get there by itself)."""
     deadline = time.monotonic() + within
     while True:
         observation = runtime.driver.poll(spec)
@@ -358,11 +372,40 @@ def http_get(url: str) -> int:
         return int(response.status)
 
 
+def answers(url: str) -> bool:
+    try:
+        return http_get(url) == 200
+    except OSError:  # refused, unreachable, timed out
+        return False
+
+
+def eventually(check: Callable[[], bool], within: float = 30.0) -> bool:
+    """Whether `check` holds within `within` seconds: the Kubernetes driver's caches and
+    pods follow a change a moment after the call that made it returns."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def running(runtime: Runtime, spec: TrialSpec) -> set[str]:
+    return runtime.driver.running_components().get(spec.trial_id, set())
+
+
 @pytest.fixture(scope="module")
 def outside() -> Iterator[tuple[str, int]]:
     """An HTTP listener outside every sandbox network, on this machine (tests/e2e/outside.py)."""
     with outside_host() as address:
         yield address
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[EgressHosts]:
+    """Two outside test hosts (A on two ports, B) and a listener on this machine itself."""
+    with egress_hosts() as made:
+        yield made
 
 
 def host_reaches(host: str, port: int) -> bool:
@@ -615,3 +658,86 @@ def test_logs_of_an_unknown_component_is_an_error(runtime: Runtime, trial: Calla
     runtime.driver.start(spec)
     with pytest.raises(DenError):
         list(runtime.driver.logs(spec.trial_id, "nope"))
+
+
+# --- sleep and wake -----------------------------------------------------------------------
+
+
+def test_sleep_stops_the_sandbox_and_wake_brings_it_back_ready(
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
+    spec = trial()
+    before = wait_for(runtime, spec, Status.READY).endpoints["web"]
+    made = runtime.driver.remaining(spec.trial_id)
+    runtime.driver.sleep(spec)
+    assert eventually(lambda: not running(runtime, spec)), running(runtime, spec)
+    assert spec.trial_id in runtime.driver.list_trial_ids(), "a sleeping trial is still there"
+    assert runtime.driver.remaining(spec.trial_id) == made, "sleep removes nothing"
+    assert eventually(lambda: not answers(before)), "a sleeping sandbox does not answer"
+    runtime.driver.poll(spec)  # observing a sleeping trial is no error, whatever it reports
+    started = time.monotonic()
+    runtime.driver.wake(spec)
+    woken = poll_until(runtime, spec, Status.READY)
+    print(f"{runtime.name}: woken to READY in {time.monotonic() - started:.1f}s")
+    assert set(woken.endpoints) == {"web"}
+    assert http_get(woken.endpoints["web"]) == 200, "the endpoint (perhaps a new one) answers"
+    assert eventually(lambda: running(runtime, spec) == {"web"}), running(runtime, spec)
+
+
+def test_sleep_and_wake_are_idempotent_and_wake_every_component(
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
+    spec = trial(MULTI)
+    wait_for(runtime, spec, Status.READY)
+    started = time.monotonic()
+    runtime.driver.sleep(spec)
+    print(f"{runtime.name}: two components put to sleep in {time.monotonic() - started:.1f}s")
+    runtime.driver.sleep(spec)
+    assert eventually(lambda: not running(runtime, spec)), running(runtime, spec)
+    runtime.driver.wake(spec)
+    runtime.driver.wake(spec)
+    observation = poll_until(runtime, spec, Status.READY)
+    assert eventually(lambda: running(runtime, spec) == {"api", "web"}), running(runtime, spec)
+    assert connects(runtime, spec, "web", "api", 8081), "the components find each other again"
+    assert http_get(observation.endpoints["web"]) == 200  # web's / reads cases from api
+    runtime.driver.wake(spec)  # an awake trial is left alone
+    assert runtime.driver.poll(spec).status is Status.READY
+
+
+def test_sleep_and_wake_of_a_trial_that_does_not_exist_are_success(
+    runtime: Runtime, trial: Callable[..., TrialSpec]
+) -> None:
+    spec = trial()
+    runtime.driver.sleep(spec)
+    runtime.driver.wake(spec)
+    assert spec.trial_id not in runtime.driver.list_trial_ids()
+    assert runtime.driver.poll(spec).status is Status.MISSING
+
+
+def test_a_woken_sandbox_reaches_exactly_its_declared_egress(
+    runtime: Runtime, trial: Callable[..., TrialSpec], hosts: EgressHosts
+) -> None:
+    """A restarted container may get a new address: the egress rules must follow it, and be
+    back even if the host lost them while the trial slept."""
+    spec = trial(egress=(Egress(host=f"{hosts.a}/32", ports=[hosts.port]),))
+    wait_for(runtime, spec, Status.READY)
+    runtime.driver.sleep(spec)
+    runtime.lose_host_firewall(spec.trial_id)
+    runtime.driver.wake(spec)
+    poll_until(runtime, spec, Status.READY)
+    declared = (hosts.a, hosts.port)
+    undeclared = [(hosts.a, hosts.other_port), (hosts.b, hosts.port)]
+    undeclared += [(address, hosts.host_port) for address in host_addresses()]
+    reached = reaches(runtime, spec, "web", [declared, *undeclared])
+    assert reached.pop(f"{hosts.a}:{hosts.port}"), "the declared destination is reachable"
+    assert not any(reached.values()), reached
+    assert len(runtime.driver.remaining(spec.trial_id)) == runtime.resources(spec)
+
+
+def test_stop_removes_a_sleeping_trial(runtime: Runtime, trial: Callable[..., TrialSpec]) -> None:
+    spec = trial()
+    wait_for(runtime, spec, Status.READY)
+    runtime.driver.sleep(spec)
+    runtime.driver.stop(spec.trial_id)
+    gone(runtime, spec.trial_id)
+    assert spec.trial_id not in runtime.driver.list_trial_ids()

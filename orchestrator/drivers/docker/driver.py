@@ -33,6 +33,12 @@ Network design (chosen by experiment on Docker Engine 20.10, see the driver's PR
 An endpoint always comes from what Docker reports (a published binding if there is one, else the
 container's address), so `poll` gives the right URL in both cases.
 
+`sleep` stops a trial's containers and keeps everything else (the network, its firewall chain,
+the containers themselves); `wake` reinstalls the chain and starts them again. A restarted
+container may come back with another address on the bridge, or another published host port:
+the firewall matches the bridge, never an address, so it holds the woken sandbox to exactly its
+declared egress, and `poll` reads the endpoints afresh every time.
+
 Every call converges: `start` creates only what is missing ("already exists" is success, a
 container left `created` by a crash is started, one attached to a network that is gone is
 replaced) and refills the trial's firewall chain, `stop` removes whatever carries the trial
@@ -47,7 +53,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +87,11 @@ from orchestrator.settings import Settings
 log = structlog.get_logger(__name__)
 
 _GONE = ("exited", "dead")
+#: States `sleep` stops; `wake` starts the ones a stop (or a crash mid-start) leaves.
+_AWAKE = ("running", "restarting", "paused")
+_STOPPED = ("created", "exited")
+#: Seconds a component has to end on SIGTERM when put to sleep before Docker kills it.
+STOP_TIMEOUT = 5
 
 
 @contextmanager
@@ -425,6 +437,54 @@ class DockerDriver:
             return True
         target = container.target(check.http_get.port)
         return target is not None and probe.answers(check, *target)
+
+    # --- sleep, wake ----------------------------------------------------------------------
+
+    def sleep(self, spec: TrialSpec) -> None:
+        """Stop each running container of the trial, all at once (so that a trial of many
+        components sleeps within one `STOP_TIMEOUT`), keeping the network, the firewall chain
+        and the stopped containers for `wake`. A stopped or missing container is success.
+
+        `poll` of a sleeping trial reports its containers as exited (`FAILED`): Docker keeps
+        no mark of why a container stopped, and the reconciler polls a sleeping trial only
+        once it has woken it.
+        """
+        with _engine(f"putting trial {spec.trial_id} to sleep"):
+            awake = [c for c in self._containers(spec.trial_id) if c.state in _AWAKE]
+            if awake:
+                with ThreadPoolExecutor(max_workers=len(awake)) as pool:
+                    list(pool.map(self._stop_container, awake))
+        log.info("trial asleep", trial_id=spec.trial_id, stopped=len(awake))
+
+    def _containers(self, trial_id: str) -> list[_Seen]:
+        """The trial's containers, whatever their state: one list call."""
+        found = self.client.containers.list(all=True, sparse=True, filters=specs.trial_filter(trial_id))
+        return [_Seen.from_summary(c.attrs, "") for c in found]
+
+    def _stop_container(self, container: _Seen) -> None:
+        with suppress(docker.errors.NotFound):  # removed meanwhile: nothing left to stop
+            self.client.api.stop(container.id, timeout=STOP_TIMEOUT)
+
+    def wake(self, spec: TrialSpec) -> None:
+        """Refill the trial's firewall chain (the rules come before the sandbox runs, as on
+        `start`), then start each container that is stopped; a running one is left alone.
+        A trial whose network is gone is left to `poll`, which reports it `MISSING`."""
+        with _engine(f"waking trial {spec.trial_id}"):
+            network = self._find_network(spec.trial_id)
+            if network is None:
+                return
+            self._protect(spec, self._recorded(network))
+            stopped = [c for c in self._containers(spec.trial_id) if c.state in _STOPPED]
+            for container in stopped:
+                self._wake_container(spec, container)
+
+    def _wake_container(self, spec: TrialSpec, container: _Seen) -> None:
+        try:
+            found = self.client.containers.get(container.id)
+        except docker.errors.NotFound:
+            return  # removed since the list: `poll` reports it missing
+        self._start_container(found, container.component)
+        log.info("container woken", trial_id=spec.trial_id, component=container.component)
 
     # --- stop, remaining, list ------------------------------------------------------------
 

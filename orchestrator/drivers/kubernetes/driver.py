@@ -1,9 +1,12 @@
 """The Kubernetes driver: the only module that talks to the cluster (official client).
 
 `start` applies the trial's objects (built and checked by `manifests.py`), creating only what
-is missing; `stop` deletes the namespace, and `remaining` reads it back until it is gone, so
-teardown is verified. Everything observed (`poll`, `running_components`, `list_trial_ids`)
-comes from informers: one list and one watch stream per kind, whatever the number of trials.
+is missing; `sleep` scales each Deployment to zero replicas and `wake` back to one, through
+the scale subresource (the one write the driver makes to an existing object), keeping the
+namespace, its Services and policies; `stop` deletes the namespace, and `remaining` reads it
+back until it is gone, so teardown is verified. Everything observed (`poll`,
+`running_components`, `list_trial_ids`) comes from informers: one list and one watch stream
+per kind, whatever the number of trials.
 `logs` alone reads the API server directly (one list of a trial's pods, then the log), so the
 API's pods, which only serve logs, need no watch and no rights beyond reading pods and logs.
 """
@@ -11,6 +14,7 @@ API's pods, which only serve logs, need no watch and no rights beyond reading po
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,6 +58,14 @@ SYNC_TIMEOUT = 30.0
 #: meet a cache that has not seen them yet. The ReplicaSet controller retries, so this refusal
 #: is waited out (a guard that stays unmet ends as a start timeout), not a failure.
 ADMISSION_CACHE_LAG = "no params found for policy binding"
+#: How long `wake` waits for a sleep still under way to be carried out (each old pod told to
+#: end, as the API server and the watch cache both say): scaled back up before that, a
+#: Deployment may keep its old pod for a moment and end it just after, which `poll` would take
+#: for the woken one.
+SETTLE_TIMEOUT = 15.0
+#: Past its deletion deadline (its grace period), a pod still ending is on a node that does
+#: not answer: `poll` stops waiting for it to go after this many seconds more.
+ENDING_GRACE = 10.0
 
 
 def _summarise_namespace(obj: Any) -> Summary:
@@ -85,6 +97,7 @@ def _summarise_pod(obj: Any) -> Summary:
             None,
         ),
         "deleting": obj.metadata.deletion_timestamp is not None,
+        "ends_by": obj.metadata.deletion_timestamp.timestamp() if obj.metadata.deletion_timestamp else None,
         # The kubelet evicts a pod past its ephemeral-storage limit (or on node pressure).
         "evicted": (obj.status.message or "Evicted") if evicted else None,
     }
@@ -98,6 +111,7 @@ def _summarise_deployment(obj: Any) -> Summary:
         "name": obj.metadata.name,
         "trial": (obj.metadata.labels or {}).get(TRIAL_LABEL),
         "failure": failure,
+        "replicas": obj.spec.replicas if obj.spec else None,
     }
 
 
@@ -244,7 +258,17 @@ class KubernetesDriver:
                 return Observation(
                     Status.MISSING, message=f"deployment {component.name} is gone", progress=tuple(progress)
                 )
-        ready = {p["component"] for p in pods if p["ready"] and not p["deleting"]}
+        asleep = [c.name for c in spec.components if _asleep(deployments[c.name])]
+        if asleep:
+            return Observation(
+                Status.PENDING,
+                message=f"{', '.join(asleep)} scaled to zero replicas (asleep)",
+                progress=tuple(progress),
+            )
+        # A pod still ending (of a sleep just before a wake) may still get the Service's
+        # traffic for a moment: ready means the new pod ready and the old one gone.
+        ending = {p["component"] for p in pods if _ending(p)}
+        ready = {p["component"] for p in pods if p["ready"] and not p["deleting"]} - ending
         progress += [f"{c.name} is ready" for c in spec.components if c.name in ready]
         if all(c.name in ready for c in spec.components):
             addresses = self._service_addresses(namespace)
@@ -315,6 +339,58 @@ class KubernetesDriver:
                 return False
         return True
 
+    def sleep(self, spec: TrialSpec) -> None:
+        """Scale each component's Deployment to zero: its pod ends (within its termination
+        grace period), and the namespace, Services and policies stay for `wake`."""
+        for component in spec.components:
+            self._scale(spec.trial_id, component.name, 0)
+        log.info("trial asleep", trial_id=spec.trial_id)
+
+    def wake(self, spec: TrialSpec) -> None:
+        """Scale each component's Deployment back to the replicas its manifest gives; one
+        already there is left alone (the patch changes nothing). `poll` says when the new pods
+        are ready. A sleep only just asked for is first let finish (`SETTLE_TIMEOUT`), so
+        that every pod `poll` then finds ready is one that stays."""
+        self._settle(manifests.namespace_name(spec.trial_id))
+        for component in spec.components:
+            self._scale(spec.trial_id, component.name, manifests.REPLICAS)
+        log.info("trial woken", trial_id=spec.trial_id)
+
+    def _settle(self, namespace: str) -> None:
+        """Wait until no Deployment scaled to zero has a pod not yet told to end. A trial that
+        slept a while ago settles at once: two list requests."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while (staying := self._staying(namespace)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if staying:
+            log.warning("waking before the sleep finished", namespace=namespace, components=sorted(staying))
+
+    def _staying(self, namespace: str) -> set[str]:
+        """Components scaled to zero with a pod not ending, as the API server says (the
+        caches may not have seen the sleep yet) or as the pod cache, which `poll` reads, still
+        says."""
+        with _api(f"reading the workloads of {namespace}"):
+            deployments = self.apps.list_namespaced_deployment(namespace, label_selector=self.selector)
+            pods = self.core.list_namespaced_pod(namespace, label_selector=self.selector)
+        asleep = {d["name"] for d in map(_summarise_deployment, deployments.items) if _asleep(d)}
+        seen = [_summarise_pod(p) for p in pods.items] + self._in("pods", namespace)
+        return {p["component"] for p in seen if p["component"] in asleep and not p["deleting"]}
+
+    def _scale(self, trial_id: str, deployment: str, replicas: int) -> None:
+        """Set a Deployment's replicas through its scale subresource (which can change nothing
+        else); a Deployment that is gone is left to `poll`, which reports it `MISSING`."""
+        namespace = manifests.namespace_name(trial_id)
+        try:
+            with _api(f"scaling deployment {deployment} to {replicas}"):
+                self.apps.patch_namespaced_deployment_scale(
+                    deployment,
+                    namespace,
+                    {"spec": {"replicas": replicas}},
+                    _content_type="application/merge-patch+json",
+                )
+        except NotFound:
+            log.info("deployment gone while scaling", trial_id=trial_id, deployment=deployment)
+
     def stop(self, trial_id: str) -> None:
         namespace = manifests.namespace_name(trial_id)
         try:
@@ -337,9 +413,15 @@ class KubernetesDriver:
         return {n["trial"] for n in self._caches()["namespaces"].snapshot() if n["trial"]}
 
     def running_components(self) -> dict[str, set[str]]:
+        """Components with a ready pod that is not ending, whose Deployment is not scaled to
+        zero (its pods stay ready for a moment after a sleep): from the watch caches."""
+        caches = self._caches()
+        asleep = {(d["namespace"], d["name"]) for d in caches["deployments"].snapshot() if _asleep(d)}
         running: dict[str, set[str]] = {}
-        for pod in self._caches()["pods"].snapshot():
-            if pod["trial"] and pod["component"] and pod["ready"]:
+        for pod in caches["pods"].snapshot():
+            if not (pod["trial"] and pod["component"] and pod["ready"]) or pod["deleting"]:
+                continue
+            if (pod["namespace"], pod["component"]) not in asleep:
                 running.setdefault(pod["trial"], set()).add(pod["component"])
         return running
 
@@ -391,6 +473,16 @@ class KubernetesDriver:
     def close(self) -> None:
         for informer in (self._informers or {}).values():
             informer.stop()
+
+
+def _ending(pod: Summary) -> bool:
+    """Whether a pod is ending, and not yet past its deadline by `ENDING_GRACE` seconds."""
+    return pod["ends_by"] is not None and time.time() < pod["ends_by"] + ENDING_GRACE
+
+
+def _asleep(deployment: Summary) -> bool:
+    """Whether a Deployment is scaled to zero replicas (`sleep`)."""
+    return deployment.get("replicas") == 0
 
 
 def _at(address: str | None) -> Callable[[int], tuple[str, int] | None]:

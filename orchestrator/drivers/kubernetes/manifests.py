@@ -43,6 +43,9 @@ EPHEMERAL_STORAGE = 64 * 2**20
 #: the testbed's CoreDNS all use these): a sandbox's DNS goes to them and nowhere else.
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+#: Pods per component's Deployment: a sandbox is one instance (`sleep` scales it to zero,
+#: `wake` back to this).
+REPLICAS = 1
 
 
 def namespace_name(trial_id: str) -> str:
@@ -333,7 +336,7 @@ def deployment(spec: TrialSpec, component: Component, *, pod_pids_limit: int = 0
         "kind": "Deployment",
         "metadata": _meta(spec, component.name, component.name),
         "spec": {
-            "replicas": 1,
+            "replicas": REPLICAS,
             "selector": {"matchLabels": selector},
             "strategy": {"type": "Recreate"},
             "progressDeadlineSeconds": 600,
