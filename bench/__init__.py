@@ -68,10 +68,15 @@ def ratio_row(
     return f"  {name:<{width}} p50 {p50:8.2f}     p95 {p95:8.2f}     {target}".rstrip()
 
 
+#: One client for every poll: `httpx.get` builds a client (and its TLS context) per call, tens
+#: of milliseconds here, which would be counted in every figure a poll ends.
+_POLLING = httpx.Client(timeout=1, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
+
+
 def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] | None = None) -> None:
     """Poll until `url` answers 200; `fetch` gets it another way (a sandbox's own origin:
     `Server.sandbox_get`)."""
-    get = fetch or (lambda target: httpx.get(target, timeout=1))
+    get = fetch or _POLLING.get
     while time.monotonic() < deadline:
         try:
             if get(url).status_code == 200:
@@ -86,10 +91,12 @@ def wait_200(url: str, deadline: float, fetch: Callable[[str], httpx.Response] |
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """A real `den serve` (given `serve_args` beyond its port) in a temporary data directory.
-    Whatever happens (a failure, Ctrl-C), the server is stopped and every runtime object
-    labelled with its instance is removed."""
+def running_server(
+    env: dict[str, str], serve_args: tuple[str, ...] = (), start_timeout: float = 30
+) -> Iterator[Server]:
+    """A real `den serve` (given `serve_args` beyond its port) in a temporary data directory,
+    answering within `start_timeout` seconds. Whatever happens (a failure, Ctrl-C), the server
+    is stopped and every runtime object labelled with its instance is removed."""
     # Ctrl-C, and a plain `kill` too, end the run through the clean-up below (a shell that
     # starts a job in the background makes it ignore SIGINT: restore the default).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -97,7 +104,7 @@ def running_server(env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Ite
     with tempfile.TemporaryDirectory(prefix="den-bench-") as data_dir:
         server = Server(data_dir=Path(data_dir), env=env, serve_args=serve_args)
         try:
-            server.start()
+            server.start(timeout=start_timeout)
             yield server
         finally:
             server.stop()

@@ -35,11 +35,11 @@ from orchestrator.settings import Settings  # noqa: E402
 BARE_NAMESPACE = "den-bench-bare"
 
 
-def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
+def launch_bare_pod(core: Any, image: str, port: int, path: str, namespace: str = BARE_NAMESPACE) -> float:
     name = f"bare-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     core.create_namespaced_pod(
-        BARE_NAMESPACE,
+        namespace,
         {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -61,12 +61,12 @@ def launch_bare_pod(core: Any, image: str, port: int, path: str) -> float:
         deadline = started + 120
         address = None
         while address is None and time.monotonic() < deadline:
-            address = core.read_namespaced_pod(name, BARE_NAMESPACE).status.pod_ip
+            address = core.read_namespaced_pod(name, namespace).status.pod_ip
             time.sleep(0.01 if address is None else 0)
         wait_200(f"http://{address}:{port}{path}", deadline)
         return time.monotonic() - started
     finally:
-        core.delete_namespaced_pod(name, BARE_NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
 
 
 def main() -> None:
