@@ -8,7 +8,10 @@ Each pass, for every configured pool (`DEN_WARM_POOLS`), in one transaction unde
   (`end_requested_at`), by a conditional UPDATE that only applies while the sandbox is still
   pooled, so a request that took it a moment before keeps it;
 - **start** what is missing, as `Requested` trials of the pool's account, while the den's
-  total CPU and memory caps (and the template's) have room. A pool whose sandboxes failed to
+  total CPU and memory caps (and the template's) have room, and no more than
+  `STARTING_AT_ONCE` pooled sandboxes are starting at a time over all pools: a burst of
+  hand-outs is refilled a few at a time, so that starting sandboxes for the pool never takes
+  the machine (and the database's write lock) from the requests it serves. A pool whose sandboxes failed to
   start within `FAILURE_BACKOFF` waits that long before trying again, so a broken template
   does not start and fail sandboxes in a loop.
 
@@ -39,6 +42,8 @@ from orchestrator.settings import Settings
 
 log = structlog.get_logger("pools")
 FAILURE_BACKOFF = timedelta(seconds=60)
+#: Pooled sandboxes starting at the same time, at most (all pools together).
+STARTING_AT_ONCE = 2
 
 
 @dataclass
@@ -71,6 +76,7 @@ def upkeep(session: Session, *, settings: Settings, now: datetime) -> Upkeep:
             _retire(session, trial, now=now, done=done, why="its version or pool is no longer current")
         else:
             by_key[pool.key].append(trial)
+    starting = sum(1 for trial in live if trial.phase in (Phase.REQUESTED, Phase.PROVISIONING))
     for pool in pools:
         kept = sorted(by_key[pool.key], key=lambda t: (t.phase == Phase.READY, t.created_at), reverse=True)
         for trial in kept[pool.size :]:
@@ -85,7 +91,9 @@ def upkeep(session: Session, *, settings: Settings, now: datetime) -> Upkeep:
         if _failed_lately(session, pool, now=now):
             done.short[pool.key] = "its sandboxes failed to start lately; trying again later"
             continue
-        _start(session, pool, version, missing, settings=settings, now=now, done=done)
+        room = STARTING_AT_ONCE - starting - len(done.started)
+        if room > 0:
+            _start(session, pool, version, min(missing, room), settings=settings, now=now, done=done)
     return done
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.main import create_app
 from orchestrator import catalogue, crud, db, rules, startup
+from orchestrator.crud.pool_upkeep import STARTING_AT_ONCE
 from orchestrator.crud.pools import POOL_USER
 from orchestrator.errors import DenError
 from orchestrator.lifecycle import Phase, Reason
@@ -48,7 +49,7 @@ def den(settings: Settings, engine: Engine) -> tuple[Reconciler, FakeDriver]:
 
 def fill(reconciler: Reconciler, *, now: datetime) -> None:
     """Upkeep starts the pool's trials (at most once a second); more passes make them Ready."""
-    for step in range(4):
+    for step in range(8):
         reconciler.reconcile_once(now=now + timedelta(seconds=step * 1.5))
 
 
@@ -271,3 +272,17 @@ def test_the_platform_page_shows_each_pool_and_how_full_it_is(
         {"template": "demo", "parameters": {}, "size": 2, "ready": 2},
         {"template": "pair", "parameters": {"tone": "formal"}, "size": 1, "ready": 1},
     ]
+
+
+def test_a_pool_is_refilled_a_few_sandboxes_at_a_time(settings: Settings, engine: Engine) -> None:
+    """Starting sandboxes for the pool never takes the machine from the requests it serves."""
+    reconciler, _driver = den_with(settings, engine, warm_pools={"demo": 5})
+    with Session(reconciler.engine) as session:
+        first = crud.pool_upkeep(session, settings=reconciler.settings, now=T0)
+        session.commit()
+        again = crud.pool_upkeep(session, settings=reconciler.settings, now=at(1))
+        session.commit()
+    assert len(first.started) == STARTING_AT_ONCE and again.started == []  # two still starting
+    fill(reconciler, now=at(2))
+    fill(reconciler, now=at(20))
+    assert len(pooled(reconciler)) == 5
