@@ -436,8 +436,13 @@ class Reconciler:
     def _provision(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         spec = self._spec(session, trial)
         waking = trial.reason == Reason.WAKING
-        if waking and trial.id not in self._woken:  # waking when this process started
+        if waking and trial.id not in self._woken:
+            # Waking when this process started: the process before it may have died while
+            # putting the sandbox to sleep, and the runtime may still be stopping it (a Docker
+            # stop goes on without its caller). Finishing that sleep first means the sandbox
+            # found running after the wake is the woken one, not one about to stop.
             self._guard()
+            self.driver.sleep(spec)
             self.driver.wake(spec)
             self._woken.add(trial.id)
         observed = self.driver.poll(spec)
