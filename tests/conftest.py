@@ -73,7 +73,10 @@ def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 def _migrated_template(templates: dict[str, str], dialect: str, folder: Path) -> str:
     if dialect not in templates:
-        url = f"sqlite:///{folder / 'migrated.db'}" if dialect == "sqlite" else _fresh_postgres(postgres_url())
+        if dialect == "sqlite":
+            url = f"sqlite:///{folder / 'migrated.db'}"
+        else:
+            url = _fresh_postgres(postgres_url())
         engine = db.make_engine(url)
         db.upgrade(engine)
         engine.dispose()

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 import pytest
 from kubernetes import client as k8s
@@ -30,8 +29,6 @@ from kubernetes.client.exceptions import ApiException
 
 from orchestrator import rules
 from orchestrator.catalogue import iter_bundled
-from orchestrator.images import build_all
-from orchestrator.settings import Settings
 from tests.e2e.cluster import host_cidr, kubeconfig
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
@@ -48,15 +45,6 @@ RUNTIMES = [
     pytest.param("docker", marks=pytest.mark.docker),
     pytest.param("kubernetes", marks=pytest.mark.kubernetes),
 ]
-
-
-@pytest.fixture(scope="module")
-def engine_client() -> Iterator[Any]:
-    client = docker.from_env()
-    client.ping()  # a missing engine fails loudly, never skips
-    build_all(ROOT / "sandbox_templates", None, settings=Settings(), log=lambda _line: None)
-    yield client
-    client.close()
 
 
 def runtime_env(runtime: str) -> dict[str, str]:

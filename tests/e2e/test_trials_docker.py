@@ -21,21 +21,10 @@ import httpx
 import pytest
 
 from orchestrator.drivers.base import INSTANCE_LABEL, TRIAL_LABEL
-from orchestrator.images import build_all
-from orchestrator.settings import Settings
 from tests.e2e.engine import leftovers, remove_instance
-from tests.e2e.server import ROOT, Server
+from tests.e2e.server import Server
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def engine_client() -> Iterator[Any]:
-    client = docker.from_env()
-    client.ping()  # a missing engine fails loudly, never skips
-    build_all(ROOT / "sandbox_templates", None, settings=Settings(), log=lambda _line: None)
-    yield client
-    client.close()
 
 
 @pytest.fixture

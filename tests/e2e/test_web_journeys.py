@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 import pytest
 import yaml
 from fastapi.routing import APIRoute
 
-from orchestrator.images import build_all
-from orchestrator.settings import Settings
 from tests.conftest import require
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
@@ -89,15 +86,6 @@ OVERFLOWING = """() => {
   return wide.filter(e => !wide.some(o => o !== e && e.contains(o))).slice(0, 5).map(
     e => path(e) + ' (reaches ' + Math.round(reach(e)) + 'px)');
 }"""
-
-
-@pytest.fixture(scope="module")
-def engine_client() -> Iterator[Any]:
-    client = docker.from_env()
-    client.ping()  # a missing engine fails loudly, never skips
-    build_all(ROOT / "sandbox_templates", None, settings=Settings(), log=lambda _line: None)
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
