@@ -16,6 +16,7 @@ another), so a pooled sandbox is never handed out twice. Keeping the pools full
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -23,13 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Update, bindparam, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from orchestrator.crud.activity import sleeps_at
 from orchestrator.lifecycle import Phase
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import Trial, User
+from orchestrator.models import Trial, User, UTCDateTime
 from orchestrator.settings import Settings, WarmPool
 
 POOL_USER = "warm-pool"
@@ -121,52 +123,88 @@ def pool_user(session: Session, *, now: datetime) -> User:
 def waiting_sandbox(session: Session, *, key: str, version_id: int, now: datetime) -> Trial | None:
     """The oldest pooled sandbox of the pool `key` and the version asked for that is Ready
     and may be handed out now. Read under the cap lock (the caller holds it)."""
-    return session.exec(
+    params = {"key": key, "version_id": version_id, "after": now + HANDOUT_MARGIN}
+    return session.exec(_waiting_query(), params=params).first()
+
+
+@functools.cache
+def _waiting_query() -> SelectOfScalar[Trial]:
+    """Built once: every trial request that a pool could serve runs it under the cap lock."""
+    return (
         select(Trial)
         .where(
             col(Trial.pooled).is_(True),
-            Trial.pool_key == key,
-            Trial.template_version_id == version_id,
-            Trial.phase == Phase.READY,
+            col(Trial.pool_key) == bindparam("key"),
+            col(Trial.template_version_id) == bindparam("version_id"),
+            col(Trial.phase) == Phase.READY,
             col(Trial.end_requested_at).is_(None),
-            col(Trial.expires_at) > now + HANDOUT_MARGIN,
+            col(Trial.expires_at) > bindparam("after", type_=UTCDateTime()),
         )
         .order_by(col(Trial.created_at))
         .limit(1)
-    ).first()
+    )
 
 
 def claim(session: Session, *, sandbox: Trial, owner: User, fields: Mapping[str, Any], now: datetime) -> bool:
-    """Make the pooled `sandbox` the trial described by `fields` (the request's), owned by
-    `owner`, in one conditional UPDATE: False when another request or the reconciler got to it
-    first (it is no longer pooled, Ready and unended), and then nothing was written."""
+    """Make the pooled `sandbox` the trial described by `fields` (the request's: the names of
+    `CLAIMED_FIELDS`), owned by `owner`, in one conditional UPDATE: False when another request
+    or the reconciler got to it first (it is no longer pooled, Ready and unended), and then
+    nothing was written."""
     duration = int(fields["duration_seconds"])
-    taken = session.connection().execute(
+    values = {
+        **{name: fields[name] for name in CLAIMED_FIELDS},
+        "owner_id": owner.id,
+        "department": owner.department,
+        "created_at": now,
+        "ready_at": now,
+        "expires_at": now + timedelta(seconds=duration),
+        "sleeps_at": sleeps_at(now=now, idle_timeout=int(fields["idle_timeout_seconds"])),
+        "updated_at": now,
+    }
+    taken = session.connection().execute(_claim_statement(), {"sandbox": sandbox.id, **values})
+    if taken.rowcount != 1:
+        return False
+    session.expire(sandbox)
+    return True
+
+
+#: What a request sets on the pooled sandbox it takes.
+CLAIMED_FIELDS = (
+    "name",
+    "title",
+    "problem_statement",
+    "hypothesis",
+    "success_criteria",
+    "duration_seconds",
+    "shared_with_department",
+    "justification",
+    "idle_timeout_seconds",
+    "phase_changed_at",
+)
+
+
+@functools.cache
+def _claim_statement() -> Update:
+    """Built once (every hand-out runs it under the cap lock), each value a bound parameter
+    typed by its column."""
+    given = (*CLAIMED_FIELDS, "owner_id", "department", "created_at", "ready_at", "expires_at")
+    return (
         update(Trial)
         .where(
-            col(Trial.id) == sandbox.id,
+            col(Trial.id) == bindparam("sandbox"),
             col(Trial.pooled).is_(True),
             col(Trial.phase) == Phase.READY,
             col(Trial.end_requested_at).is_(None),
         )
         .values(
-            **fields,
-            pooled=False,
-            owner_id=owner.id,
-            department=owner.department,
-            created_at=now,
-            ready_at=now,
-            expires_at=now + timedelta(seconds=duration),
-            last_activity_at=None,
-            sleeps_at=sleeps_at(now=now, idle_timeout=int(fields["idle_timeout_seconds"])),
-            message="The sandbox is ready: it was waiting in the warm pool",
-            updated_at=now,
+            {
+                **{name: bindparam(name) for name in (*given, "sleeps_at", "updated_at")},
+                "pooled": False,
+                "last_activity_at": None,
+                "message": "The sandbox is ready: it was waiting in the warm pool",
+            }
         )
     )
-    if taken.rowcount != 1:
-        return False
-    session.expire(sandbox)
-    return True
 
 
 def ready_counts(session: Session) -> dict[str, int]:
