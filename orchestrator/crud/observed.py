@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, bindparam, func, literal
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from orchestrator.crud.common import audit, trial_event
 from orchestrator.lifecycle import LIVE_PHASES, Phase, check_transition
-from orchestrator.models import TemplateVersion, Trial, TrialEvent
+from orchestrator.models import TemplateVersion, Trial, TrialEvent, UTCDateTime
 
 
 def record_transition(
@@ -100,7 +102,17 @@ def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
     Ready trials that have not expired, were not asked to end and are not due to sleep are not
     loaded, nor are sleeping ones nobody asked to wake, nor requests still waiting for an
     approver's decision."""
-    busy = col(Trial.phase).in_([Phase.REQUESTED, Phase.PROVISIONING, Phase.STOPPING, Phase.FAILED])
+    return session.exec(_needing_work(), params={"now": now}).all()
+
+
+# The reconciler runs the two queries below on every turn, and a turn follows every change of
+# intent (each trial request): they are built once, `now` and `after` bound on each run.
+
+
+@functools.cache
+def _needing_work() -> SelectOfScalar[Trial]:
+    now = bindparam("now", type_=UTCDateTime())
+    busy = _one_of(Phase.REQUESTED, Phase.PROVISIONING, Phase.STOPPING, Phase.FAILED)
     ending = (col(Trial.expires_at) <= now) | col(Trial.end_requested_at).is_not(None)
     ready_due = (col(Trial.phase) == Phase.READY) & (ending | (col(Trial.sleeps_at) <= now))
     sleeping_due = (col(Trial.phase) == Phase.SLEEPING) & (ending | col(Trial.wake_requested_at).is_not(None))
@@ -109,22 +121,35 @@ def trials_needing_work(session: Session, *, now: datetime) -> Sequence[Trial]:
         | col(Trial.rejected_at).is_not(None)
         | col(Trial.end_requested_at).is_not(None)
     )
-    return session.exec(
-        select(Trial).where(busy | ready_due | sleeping_due | decided).order_by(col(Trial.created_at))
-    ).all()
+    return select(Trial).where(busy | ready_due | sleeping_due | decided).order_by(col(Trial.created_at))
+
+
+def _one_of(*phases: Phase) -> ColumnElement[bool]:
+    """Each phase a bound value of its own: a list given to `in_` is expanded into the SQL
+    again on every run."""
+    return col(Trial.phase).in_([literal(str(phase)) for phase in phases])
 
 
 def next_expiry(session: Session, *, after: datetime | None = None) -> datetime | None:
     """The soonest time a running sandbox is due to change by itself: the `expires_at` of a
     Ready or sleeping trial, or the `sleeps_at` of a Ready one (after `after`, when given: the
     due ones are already being worked on)."""
-    expiry = select(func.min(Trial.expires_at)).where(col(Trial.phase).in_([Phase.READY, Phase.SLEEPING]))
-    sleep = select(func.min(Trial.sleeps_at)).where(Trial.phase == Phase.READY)
-    if after is not None:
-        expiry = expiry.where(col(Trial.expires_at) > after)
-        sleep = sleep.where(col(Trial.sleeps_at) > after)
-    times = [t for t in (session.exec(expiry).one(), session.exec(sleep).one()) if t is not None]
+    expiry, sleep = _soonest(after is not None)
+    params = {"after": after} if after is not None else None
+    found = (session.exec(expiry, params=params).one(), session.exec(sleep, params=params).one())
+    times = [t for t in found if t is not None]
     return min(times) if times else None
+
+
+@functools.cache
+def _soonest(after: bool) -> tuple[SelectOfScalar[datetime | None], SelectOfScalar[datetime | None]]:
+    expiry = select(func.min(Trial.expires_at)).where(_one_of(Phase.READY, Phase.SLEEPING))
+    sleep = select(func.min(Trial.sleeps_at)).where(Trial.phase == Phase.READY)
+    if after:
+        since = bindparam("after", type_=UTCDateTime())
+        expiry = expiry.where(col(Trial.expires_at) > since)
+        sleep = sleep.where(col(Trial.sleeps_at) > since)
+    return expiry, sleep
 
 
 def ready_trials(session: Session) -> Sequence[Trial]:
