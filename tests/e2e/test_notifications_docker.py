@@ -6,6 +6,9 @@ the email and sends it, once, when the server is back, before the sandbox is tor
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.engine import remove_instance
-from tests.e2e.server import Server
+from tests.e2e.server import ROOT, TOKEN, Server
 from tests.receivers import MailServer, WebhookReceiver
 
 pytestmark = pytest.mark.docker
@@ -140,3 +143,34 @@ def test_expiry_warning_by_email_and_signed_webhook_with_the_mail_server_restart
         ("trial.expiring", "webhook"),
         ("trial.expired", "webhook"),
     }
+
+    # A platform engineer sees the same on the command line.
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.denctl",
+            "get",
+            "notifications",
+            "-o",
+            "wide",
+            "--field-selector",
+            "event=trial.expiring,channel=email",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={
+            **os.environ,
+            "DEN_SERVER": server.url,
+            "DEN_TOKEN": TOKEN,
+            "DENCTL_CONFIG": str(server.data_dir / "denctl.yaml"),
+        },
+    )
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    assert header.split()[:5] == ["ID", "EVENT", "CHANNEL", "TARGET", "STATE"]
+    assert len(lines) == 1, listed.stdout
+    assert lines[0].split()[1:5] == ["trial.expiring", "email", "olive@example.org", "delivered"]
+    assert trial["id"] in lines[0] and "olive" in lines[0]

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from orchestrator import db
 from orchestrator.crud import notifications as outbox
 from orchestrator.delivery import DeliveryWorker
-from orchestrator.models import Notification, User
+from orchestrator.models import Notification, Trial, User
 from orchestrator.settings import Settings, Webhook
 from tests.fakes import FakeDriver
 from tests.receivers import MailServer, WebhookReceiver
@@ -268,3 +268,27 @@ def test_preferences_page(client: TestClient, emails: dict[str, dict[str, str]])
     assert twin["email_events"] == ["trial.ready", "trial.expired"]
     forged = alice.post("/account/notifications", data={"events": ["trial.ready"]})
     assert forged.status_code == 403
+
+
+def test_membership_changes_tell_the_member(
+    client: TestClient, emails: dict[str, dict[str, str]], receiver: WebhookReceiver
+) -> None:
+    trial = launch(client, emails["alice"])
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        bob = session.exec(select(User).where(User.name == "bob")).one()
+        found = session.get(Trial, trial["id"])
+        assert found is not None
+        settings = client.app.state.settings  # type: ignore[attr-defined]
+        for _ in range(2):  # the same change written twice is one notification
+            outbox.notify_membership_changed(
+                session, trial=found, member=bob, change="added", settings=settings, now=now
+            )
+        session.commit()
+    assert worker(client).deliver_due() == 2
+    (added,) = receiver.of("membership.changed")
+    assert added.signed and added.document["data"]["member"] == "bob"
+    assert [r.target for r in rows(client, event="membership.changed", channel="email")] == [
+        "bob@example.org"
+    ]
