@@ -47,6 +47,7 @@ FIELD_KEYS = {
     "trials": ("id", "name", "phase", "reason", "template", "owner", "department", "shared_with_department"),
     "templates": ("name", "version", "supplier", "status", "data_classification"),
     "suppliers": ("slug", "name", "size"),
+    "notifications": ("event", "channel", "state", "trial_id", "recipient", "target"),
 }
 
 
@@ -100,7 +101,7 @@ def _complete_output(incomplete: str) -> list[str]:
 Resource = Annotated[
     str,
     typer.Argument(
-        help="templates (tmpl), trials (tr) or suppliers; or TYPE/NAME (trials/ID).",
+        help="templates (tmpl), trials (tr), suppliers or notifications; or TYPE/NAME (trials/ID).",
         autocompletion=_complete_resource,
     ),
 ]
@@ -214,9 +215,10 @@ def get(
       denctl get tr -o custom-columns=ID:.id,PHASE:.phase
       denctl get tr -w
       denctl get tr --chunk-size 100             # every trial, 100 a request
+      denctl get notifications --field-selector state=failed
       denctl get trials/t1a2b3c4d5e6 -o yaml     # a document apply -f takes back
     """
-    kind, names = refs(resource, names)
+    kind, names = refs(resource, names, allowed=("templates", "trials", "suppliers", "notifications"))
     shown = plumbing.output_of(ctx, output, FORMATS)
     if (selector or watch) and kind != "trials":
         raise fail("-l and --watch apply to trials only")
@@ -249,6 +251,8 @@ def _fetch(
         for name in names:
             versions += call(made, "GET", f"/api/v1/templates/{name}")["versions"]
         return versions, False
+    if names and kind == "notifications":
+        raise fail("get notifications takes no names: keep some with --field-selector state=failed")
     items: list[dict[str, Any]] = plumbing.items(made, f"/api/v1/{kind}", params, chunk_size=chunk_size)
     if names:
         missing = [n for n in names if n not in {i["slug"] for i in items}]

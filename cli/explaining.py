@@ -18,6 +18,7 @@ class Resource:
 
 RESOURCES = (
     Resource("suppliers", ("supplier",), "Supplier", ("get", "apply")),
+    Resource("notifications", ("notification",), "Notification", ("get",)),
     Resource(
         "templates",
         ("tmpl", "template"),
@@ -105,6 +106,16 @@ FIELDS: dict[str, tuple[str, str]] = {
     "suppliers.slug": ("string", "The supplier's short name (its handle)."),
     "suppliers.name": ("string", "The supplier's name as people write it."),
     "suppliers.size": ("string", "sme or large."),
+    "notifications": (
+        "Notification",
+        "One delivery of an event by email or webhook, with its attempts (platform engineers).",
+    ),
+    "notifications.event": ("string", "trial.ready, trial.expiring, approval.waiting, ..."),
+    "notifications.channel": ("string", "email or webhook."),
+    "notifications.target": ("string", "The email address, or the webhook's URL."),
+    "notifications.state": ("string", "pending, delivered, or failed (given up after the last attempt)."),
+    "notifications.attempts": ("integer", "Attempts made so far."),
+    "notifications.last_error": ("string", "Why the latest attempt failed."),
 }
 
 

@@ -124,6 +124,27 @@ def _event(item: dict[str, Any], now: datetime) -> list[str]:
     return [age(item["at"], now), item["kind"], item["phase"], item["reason"], item["message"]]
 
 
+def _notification(item: dict[str, Any], now: datetime) -> list[str]:
+    return [
+        str(item["id"]),
+        item["event"],
+        item["channel"],
+        item["target"],
+        item["state"],
+        str(item["attempts"]),
+        age(item["created_at"], now),
+    ]
+
+
+def _notification_wide(item: dict[str, Any], now: datetime) -> list[str]:
+    return [
+        *_notification(item, now),
+        item["trial_id"] or "<none>",
+        item["recipient"] or "<none>",
+        item["last_error"] or "<none>",
+    ]
+
+
 #: kind -> (headers, row, wide headers, wide row, the key that names an object)
 KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     "trials": (
@@ -142,6 +163,13 @@ KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     ),
     "suppliers": (["NAME", "DISPLAY NAME", "SIZE"], _supplier, ["TEMPLATES"], _supplier_wide, "slug"),
     "events": (["AGE", "KIND", "PHASE", "REASON", "MESSAGE"], _event, [], _event, "at"),
+    "notifications": (
+        ["ID", "EVENT", "CHANNEL", "TARGET", "STATE", "ATTEMPTS", "AGE"],
+        _notification,
+        ["TRIAL", "RECIPIENT", "LAST ERROR"],
+        _notification_wide,
+        "id",
+    ),
 }
 
 

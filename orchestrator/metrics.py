@@ -79,6 +79,12 @@ POOL_HANDOUT = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 
+NOTIFICATIONS = Counter(
+    "den_notification_deliveries_total",
+    "Attempts at delivering a notification, by channel and outcome (delivered, retry, failed).",
+    ["channel", "outcome"],
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics of this process, or of every process of a `den serve --workers N`."""

@@ -124,6 +124,9 @@ class User(SQLModel, table=True):
     # `iss` + " " + `sub` of the provider account bound at the first single sign-on: a later
     # account that merely claims the same user name is refused.
     oidc_subject: str | None = Field(default=None, max_length=600, unique=True, index=True)
+    # The events (orchestrator.notify.EVENTS) this person chose not to receive by email: by
+    # default they receive every one that concerns them.
+    email_opt_out: list[str] = _json([])
 
 
 class ApiToken(SQLModel, table=True):
@@ -456,3 +459,65 @@ class SandboxSession(SQLModel, table=True):
     share_link_id: int | None = Field(default=None, foreign_key="share_link.id")
     created_at: datetime = _when(nullable=False)
     expires_at: datetime = _when(nullable=False, index=True)
+
+
+# --- Notifications (orchestrator/notify.py, crud/notifications.py, delivery.py) ----------
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one row per event, recipient and channel, written in the transaction of the
+    change that causes it and delivered later by the delivery worker. `dedup_key` makes writing
+    it idempotent (a repeated reconcile pass never sends twice). A worker claims a due row
+    with one conditional UPDATE of `next_attempt_at` (a lease), so two never send the same
+    row; `state` is pending until delivered, or failed after the last attempt."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_notification_dedup"),
+        Index("ix_notification_due", "state", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=400)
+    event: str = Field(max_length=40)
+    trial_id: str | None = Field(default=None, max_length=20, index=True)
+    recipient_id: int | None = Field(default=None, foreign_key="den_user.id")  # None: a webhook
+    channel: str = Field(max_length=10)  # email | webhook
+    target: str = Field(max_length=2000)  # the address or the URL
+    payload: dict[str, Any] = _json({})
+    state: str = Field(default="pending", max_length=10)  # pending | delivered | failed
+    created_at: datetime = _when(nullable=False)
+    next_attempt_at: datetime = _when(nullable=False)
+    attempts: int = 0
+    delivered_at: datetime | None = _when()
+    last_error: str = Field(default="", max_length=2000)
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    event: str
+    trial_id: str | None
+    recipient: str | None = PydanticField(description="The person emailed; none for a webhook.")
+    channel: str
+    target: str = PydanticField(description="The email address, or the webhook's URL.")
+    state: str
+    created_at: datetime
+    next_attempt_at: datetime | None = PydanticField(description="When it is tried next (pending only).")
+    attempts: int
+    delivered_at: datetime | None
+    last_error: str
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationPublic]
+    metadata: ListMeta = PydanticField(default_factory=ListMeta)
+
+
+class NotificationPreferences(BaseModel):
+    """Which events a person receives by email (the rest they do not)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = PydanticField(
+        "", description="Where they are sent (set by a platform engineer or single sign-on)."
+    )
+    email_events: list[str] = PydanticField(description="Event names received by email.")

@@ -33,6 +33,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from orchestrator import catalogue, crud, metrics, review
+from orchestrator.crud import notifications
+from orchestrator.delivery import DeliveryWorker
 from orchestrator.drivers.base import Driver, Status, TrialSpec
 from orchestrator.errors import DenError, NotLeading, RetryableError, RuntimeUnavailable
 from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
@@ -165,6 +167,7 @@ class Reconciler:
             ready = [t for t in due if self._schedule.due(t.id, now=now, polls=polls)]
         for trial in ready:
             self._submit(trial.id, lane=lane(trial, now=now), clock=clock)
+        self.warn_expiring(now=now)
         checks = (
             (LIVENESS, self._check_liveness),
             (SWEEP, self.sweep_orphans),
@@ -175,9 +178,20 @@ class Reconciler:
             if key not in self._next_check or self._next_check[key] <= now:
                 self._submit_check(key, check, clock=clock)
 
+    def warn_expiring(self, *, now: datetime) -> int:
+        """Write the expiry warnings due at `now` to the notification outbox (each once: a
+        repeated pass writes nothing new); the delivery worker sends them."""
+        with crud.quiet(Session(self.engine)) as session:
+            written = notifications.enqueue_due_warnings(session, settings=self.settings, now=now)
+            session.commit()
+        if written:
+            log.info("expiry_warnings_written", notifications=written)
+        return written
+
     def next_wake(self, *, now: datetime) -> datetime:
         with Session(self.engine) as session:
             expiry = crud.next_expiry(session, after=now)
+            warning = notifications.next_warning(session, offsets=self.settings.warning_offsets, after=now)
         with self._lock:
             retry = self._schedule.earliest(after=now)
         # Only times still to come: work in flight wakes the loop itself when it finishes.
@@ -185,7 +199,7 @@ class Reconciler:
             now + timedelta(seconds=self.settings.liveness_interval),
             *(
                 t
-                for t in (expiry, retry, self._paused_until, *self._next_check.values())
+                for t in (expiry, warning, retry, self._paused_until, *self._next_check.values())
                 if t is not None and t > now
             ),
         ]
@@ -633,6 +647,7 @@ class Reconciler:
         now: datetime,
         **observed: object,
     ) -> None:
+        self._notify(session, trial, to, reason, message, now)
         crud.record_transition(
             session, trial=trial, to=to, reason=reason, message=message, now=now, **observed
         )
@@ -648,10 +663,19 @@ class Reconciler:
         now: datetime,
         **observed: object,
     ) -> None:
+        self._notify(session, trial, to, reason, message, now)
         crud.commit_phase_before_runtime(
             session, trial=trial, to=to, reason=reason, message=message, now=now, **observed
         )
         self._count(trial, to, reason)
+
+    def _notify(
+        self, session: Session, trial: Trial, to: Phase, reason: Reason, message: str, now: datetime
+    ) -> None:
+        """The people and webhooks told of a transition, written in its transaction."""
+        notifications.notify_transition(
+            session, trial=trial, to=to, reason=str(reason), message=message, settings=self.settings, now=now
+        )
 
     @staticmethod
     def _count(trial: Trial, to: Phase, reason: Reason) -> None:
@@ -684,6 +708,9 @@ class Reconciler:
         listener = crud.listen_for_intent(self.engine, self.wake.set, stop)
         if self.settings.wake_socket:
             crud.listen_on_socket(self.settings.wake_socket, self.wake.set, stop)
+        # Notifications go out beside the loop, never inside a turn: a mail server that hangs
+        # holds up only its own delivery.
+        delivery = DeliveryWorker(engine=self.engine, settings=self.settings, leader=self.leader).start(stop)
         try:
             while not stop.is_set():
                 self.wake.clear()  # before the turn: a wake-up during it is never lost
@@ -694,6 +721,7 @@ class Reconciler:
         finally:
             unregister()
             self._queue.shutdown()
+            delivery.join(timeout=self.settings.notify_timeout + 5)
             if listener is not None:
                 listener.join(timeout=5)
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.notify import EVENTS, parse_offsets, parse_smtp_url
+
 
 class TemplateCaps(BaseModel):
     """Caps for one template, each tighter than (or equal to) the global one it names.
@@ -53,6 +55,17 @@ class GroupMapping(BaseModel):
     role: Literal["civil_servant", "supplier", "platform_engineer", "approver"]
     department: str = Field("", max_length=100)
     supplier: str = Field("", max_length=40)
+
+
+class Webhook(BaseModel):
+    """One receiver of `DEN_WEBHOOKS`: JSON bodies POSTed to `url`, signed with `secret`,
+    for the `events` listed (none: every event)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(max_length=2000)
+    secret: str = Field(min_length=1, max_length=500)
+    events: tuple[str, ...] = ()
 
 
 def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
@@ -423,6 +436,52 @@ class Settings(BaseSettings):
         "to pods comes from (comma-separated, e.g. the node's address), allowed in like the "
         "namespace above.",
     )
+    # --- notifications
+    expiry_warnings: str = _setting(
+        "3600,600",
+        "notifications",
+        "When the owner is warned that a trial will end: seconds before `expires_at`, "
+        "comma-separated. A trial shorter than a warning gets the nearest one only, once.",
+    )
+    smtp_url: str = _setting(
+        "",
+        "notifications",
+        "Mail server for emails: `smtp://user:pass@host:587` (STARTTLS when the server "
+        "offers it) or `smtps://...` (TLS from the start); user and password percent-encoded. "
+        "Empty sends no email.",
+    )
+    mail_from: str = _setting(
+        "innovation-den@localhost", "notifications", "The `From` address of the den's emails.", max_length=320
+    )
+    webhooks: tuple[Webhook, ...] = _setting(
+        (),
+        "notifications",
+        'JSON list of `{"url", "secret", "events"}`: each event is POSTed to `url` as JSON, '
+        "signed in `X-Den-Signature: sha256=<hex HMAC-SHA256 of the body>` with `secret`; "
+        "`events` lists the event names it wants (empty: all).",
+    )
+    notify_max_attempts: int = _setting(
+        12,
+        "notifications",
+        "Attempts at one delivery before it is given up as `failed` (waits between them "
+        "double from 1 s up to 5 minutes).",
+        ge=1,
+        le=100,
+    )
+    notify_timeout: float = _setting(
+        10.0,
+        "notifications",
+        "Seconds a mail server or webhook receiver has to answer one delivery.",
+        gt=0,
+        le=120,
+    )
+    notify_poll_interval: float = _setting(
+        1.0,
+        "notifications",
+        "Longest wait of the delivery worker between looks at the outbox.",
+        gt=0,
+        le=60,
+    )
     # --- web
     public_url: str = _setting(
         "", "web", "Public base URL of the service (for links); empty derives it from requests."
@@ -527,6 +586,31 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_notifications(self) -> Settings:
+        try:
+            parse_offsets(self.expiry_warnings)
+        except ValueError as exc:
+            raise ValueError(f"DEN_EXPIRY_WARNINGS: {exc}; give seconds such as 3600,600") from None
+        if self.smtp_url:
+            try:
+                parse_smtp_url(self.smtp_url)
+            except ValueError as exc:
+                raise ValueError(f"DEN_SMTP_URL {exc}") from None
+        for number, hook in enumerate(self.webhooks, start=1):
+            parts = urlsplit(hook.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"DEN_WEBHOOKS: webhook {number}'s url must be an http(s) URL, not {hook.url!r}"
+                )
+            unknown = sorted(set(hook.events) - set(EVENTS))
+            if unknown:
+                raise ValueError(
+                    f"DEN_WEBHOOKS: webhook {number} lists unknown events {', '.join(unknown)}; "
+                    f"known: {', '.join(EVENTS)}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _leader_timing(self) -> Settings:
         """A Lease renewed less than twice per duration is lost to one slow renewal."""
         if self.leader_lease_seconds < 2 * self.leader_renew_interval:
@@ -562,6 +646,10 @@ class Settings(BaseSettings):
     @property
     def image_prefixes(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.allowed_image_prefixes.split(",") if p.strip())
+
+    @property
+    def warning_offsets(self) -> tuple[int, ...]:
+        return parse_offsets(self.expiry_warnings)
 
     @property
     def oidc_enabled(self) -> bool:

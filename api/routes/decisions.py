@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import errors, schemas
-from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId
+from api.deps import ActorDep, Now, Sandboxes, SessionDep, SettingsDep, StrictQuery, TrialId
 from api.routes.trials import committed
 from orchestrator import crud
 
@@ -22,13 +22,16 @@ def approve(
     actor: ActorDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
     body: schemas.ApproveRequest | None = None,
 ) -> schemas.TrialPublic:
     """Approve what waits on the trial, optionally with a `note` for the requester (kept in
     the audit log and the trial's timeline). A pending trial's clock starts now, and the
     reconciler moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    crud.approve(session, actor=actor, trial=trial, note=body.note if body else "", now=now)
+    crud.approve(
+        session, actor=actor, trial=trial, note=body.note if body else "", settings=settings, now=now
+    )
     return committed(session, trial, now=now, sandboxes=sandboxes)
 
 
@@ -40,9 +43,10 @@ def reject(
     actor: ActorDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
 ) -> schemas.TrialPublic:
     """Reject what waits on the trial, saying why. A pending trial ends Stopped (reason
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-    crud.reject(session, actor=actor, trial=trial, reason=body.reason, now=now)
+    crud.reject(session, actor=actor, trial=trial, reason=body.reason, settings=settings, now=now)
     return committed(session, trial, now=now, sandboxes=sandboxes)

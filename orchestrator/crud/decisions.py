@@ -23,6 +23,7 @@ from orchestrator import metrics, rules
 from orchestrator.access import Role, check_may_decide, check_may_extend, require_role
 from orchestrator.crud.common import Actor, audit, trial_event
 from orchestrator.crud.locks import lock_trial
+from orchestrator.crud.notifications import notify_approval_waiting, notify_decision
 from orchestrator.crud.templates import check_trialable
 from orchestrator.crud.trials import owner_names, trial_manifest
 from orchestrator.errors import Conflict
@@ -68,6 +69,9 @@ def request_extension(
             now=now,
             detail={"seconds": seconds, "justification": justification},
         )
+        notify_approval_waiting(
+            session, trial=trial, subject="extension", requested_by=actor.name, settings=settings, now=now
+        )
         metrics.EXTENSIONS.labels(outcome="pending").inc()
         return False
     _extend(session, trial, seconds=seconds, now=now, message=f"Extended by {seconds} s by {actor.name}")
@@ -97,16 +101,33 @@ def _extend(session: Session, trial: Trial, *, seconds: int, now: datetime, mess
     )
 
 
-def approve(session: Session, *, actor: Actor, trial: Trial, now: datetime, note: str = "") -> str:
+def approve(
+    session: Session, *, actor: Actor, trial: Trial, settings: Settings, now: datetime, note: str = ""
+) -> str:
     """Approve what waits on the trial: the trial itself, or an extension. Returns which.
     The approver's `note`, if any, is kept in the audit log and on the trial's timeline,
-    where the requester reads it."""
+    where the requester reads it (and in the notification they are sent)."""
     lock_trial(session, trial)
     if trial.phase == Phase.PENDING_APPROVAL:
+        requested_by = _owner_name(session, trial)
         _approve_trial(session, actor=actor, trial=trial, now=now, note=note)
-        return "trial"
-    _approve_extension(session, actor=actor, trial=trial, now=now, note=note)
-    return "extension"
+        subject = "trial"
+    else:
+        requested_by = trial.extension_requested_by
+        _approve_extension(session, actor=actor, trial=trial, now=now, note=note)
+        subject = "extension"
+    notify_decision(
+        session,
+        trial=trial,
+        subject=subject,
+        decision="approved",
+        requested_by=requested_by,
+        decided_by=actor.name,
+        note=note,
+        settings=settings,
+        now=now,
+    )
+    return subject
 
 
 def _with_note(message: str, note: str) -> str:
@@ -159,9 +180,30 @@ def _approve_extension(session: Session, *, actor: Actor, trial: Trial, now: dat
     metrics.DECISIONS.labels(subject="extension", decision="approved").inc()
 
 
-def reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: datetime) -> str:
-    """Reject what waits on the trial, with a reason the requester will read."""
+def reject(
+    session: Session, *, actor: Actor, trial: Trial, reason: str, settings: Settings, now: datetime
+) -> str:
+    """Reject what waits on the trial, with a reason the requester will read (and is sent)."""
     lock_trial(session, trial)
+    requested_by = (
+        _owner_name(session, trial) if trial.phase == Phase.PENDING_APPROVAL else trial.extension_requested_by
+    )
+    subject = _reject(session, actor=actor, trial=trial, reason=reason, now=now)
+    notify_decision(
+        session,
+        trial=trial,
+        subject=subject,
+        decision="rejected",
+        requested_by=requested_by,
+        decided_by=actor.name,
+        note=reason,
+        settings=settings,
+        now=now,
+    )
+    return subject
+
+
+def _reject(session: Session, *, actor: Actor, trial: Trial, reason: str, now: datetime) -> str:
     if trial.phase == Phase.PENDING_APPROVAL:
         check_may_decide(actor.user, requested_by=_owner_name(session, trial))
         _check_undecided(trial)

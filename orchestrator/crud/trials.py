@@ -23,6 +23,7 @@ from orchestrator.crud import pools
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import hold_caps, lock_trial
 from orchestrator.crud.memo import Memo, forget_on_commit
+from orchestrator.crud.notifications import notify_approval_waiting
 from orchestrator.crud.templates import resolve_template
 from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, HOLDING_PHASES, Phase, Reason
@@ -147,6 +148,10 @@ def create_trial(
         now=now,
         detail={"template": manifest.ref, "duration_seconds": duration, "pending_approval": pending},
     )
+    if pending:
+        notify_approval_waiting(
+            session, trial=trial, subject="trial", requested_by=actor.name, settings=settings, now=now
+        )
     metrics.TRIAL_REQUESTS.labels(outcome="pending_approval" if pending else "self_service").inc()
     return trial
 

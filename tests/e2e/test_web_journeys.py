@@ -768,6 +768,25 @@ def tell_us_about_a_problem(visitor: Person, *, came_from: str) -> None:
     assert "Thank you for your feedback" in visitor.text()
 
 
+def test_choosing_what_you_are_told_by_email(chromium: Any, server: Server) -> None:
+    """'Notifications' in the header opens the choices; unticking an event and saving keeps
+    it unticked, and the JSON twin says the same."""
+    alice = person(chromium, server, "alice")
+    alice.go("/")
+    alice.click(".govuk-service-navigation a[href='/account/notifications']")
+    assert "What do you want to be told about by email?" in alice.text()
+    alice.page.uncheck("input[name='events'][value='trial.ready']")
+    alice.click("button:has-text('Save your choices')")
+    assert "Your choices were saved" in alice.text()
+    assert not alice.page.is_checked("input[name='events'][value='trial.ready']")
+    assert alice.page.is_checked("input[name='events'][value='trial.expiring']")
+    mine = httpx.get(
+        server.url + "/api/v1/users/me/notifications", headers=token_for(server, "alice"), timeout=30
+    ).json()
+    assert "trial.ready" not in mine["email_events"] and "trial.expiring" in mine["email_events"]
+    alice.page.context.close()
+
+
 def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None:
     """WCAG 1.4.10: one walk through every page at 320 CSS pixels wide (the journeys above
     run at a desktop width), each checked by axe and for sideways scrolling, with long
@@ -835,6 +854,7 @@ def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None
             "/reports",
             "/reports?by=supplier",
             "/guide/templates",
+            "/account/notifications",
         ],
         "ann": [
             "/approvals",

@@ -402,6 +402,12 @@ API: dict[tuple[str, str], Row] = {
         only(200, "alice", "pat"),
     ),
     ("GET", "/api/v1/audit"): Row(get("/api/v1/audit"), only(200, "pat")),
+    ("GET", "/api/v1/notifications"): Row(get("/api/v1/notifications?state=failed"), only(200, "pat")),
+    ("GET", "/api/v1/users/me/notifications"): Row(get("/api/v1/users/me/notifications"), everyone(200)),
+    ("PUT", "/api/v1/users/me/notifications"): Row(
+        lambda w: ("PUT", "/api/v1/users/me/notifications", {"json": {"email_events": ["trial.ready"]}}),
+        everyone(200),
+    ),
 }
 
 # --- the web pages, their twins and their forms ----------------------------------------------
@@ -415,6 +421,7 @@ PAGES: dict[tuple[str, str], Row] = {
     **page("/cookies", get("/cookies"), everyone(200, anonymous=200)),
     **page("/feedback", get("/feedback?page=/techmap"), everyone(200, anonymous=200)),
     **page("/privacy", get("/privacy"), everyone(200, anonymous=200)),
+    **page("/account/notifications", get("/account/notifications"), everyone(200)),
     **page("/guide/templates", get("/guide/templates"), everyone(200, anonymous=200)),
     # Single sign-on is not set up here, so its routes do not exist for anyone (with a
     # provider, whoever asks starts signing in: tests/service/test_sign_in_pages.py).
@@ -553,6 +560,11 @@ FORMS: dict[tuple[str, str], Row] = {
         via="form",
     ),
     # Anyone may tell us about a problem, signed in or not.
+    ("POST", "/account/notifications"): Row(
+        lambda w: ("POST", "/account/notifications", {"data": {"events": "trial.ready"}}),
+        everyone(303, anonymous=303),
+        via="form",
+    ),
     ("POST", "/feedback"): Row(
         lambda w: ("POST", "/feedback", {"data": {"wrong": "It broke"}}),
         everyone(303, anonymous=303),

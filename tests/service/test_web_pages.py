@@ -151,6 +151,7 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/cookies": (lambda w: "/cookies", everyone(200, anonymous=200)),
     "/privacy": (lambda w: "/privacy", everyone(200, anonymous=200)),
     "/feedback": (lambda w: "/feedback?page=/techmap", everyone(200, anonymous=200)),
+    "/account/notifications": (lambda w: "/account/notifications", everyone(200)),
     "/techmap": (lambda w: "/techmap?q=demo&area=testing", everyone(200)),
     "/templates/{name}": (lambda w: "/templates/demo", everyone(200)),
     "/templates/{name}/start/{step}": (

@@ -7,6 +7,7 @@ from web.routes import (
     catalogue,
     evaluations,
     feedback,
+    notifications,
     platform,
     sandboxes,
     sso,
@@ -15,7 +16,19 @@ from web.routes import (
     trials,
 )
 
-MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier, platform, feedback)
+MODULES = (
+    account,
+    sso,
+    catalogue,
+    start,
+    trials,
+    sandboxes,
+    evaluations,
+    supplier,
+    platform,
+    feedback,
+    notifications,
+)
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
     router.include_router(module.router)

@@ -170,6 +170,7 @@ def decide(
     form: CheckedForm,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
     sandboxes: Sandboxes,
 ) -> Response:
@@ -183,9 +184,9 @@ def decide(
     with shown_again_on_error(request, shown):
         decision, note = read_decision(decision=text(form, "decision"), note=text(form, "note"))
         if decision == "approve":
-            crud.approve(session, actor=visitor.actor, trial=trial, note=note, now=now)
+            crud.approve(session, actor=visitor.actor, trial=trial, note=note, settings=settings, now=now)
         else:
-            crud.reject(session, actor=visitor.actor, trial=trial, reason=note, now=now)
+            crud.reject(session, actor=visitor.actor, trial=trial, reason=note, settings=settings, now=now)
     session.commit()  # the commit wakes the reconciler (crud.on_intent_change)
     done = "approved" if decision == "approve" else "rejected"
     return RedirectResponse(

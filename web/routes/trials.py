@@ -312,8 +312,13 @@ def end_page(
 
 #: The trial page's buttons that send nothing but their CSRF token: the core call each makes
 #: (its REST twin's: `POST /api/v1/trials/{id}/end`, `.../approve`) and what the page then says.
+def _end(session: Session, *, actor: crud.Actor, trial: Trial, settings: Settings, now: datetime) -> object:
+    del settings  # ending needs none
+    return crud.request_end(session, actor=actor, trial=trial, now=now)
+
+
 BUTTONS: dict[str, tuple[Callable[..., object], str]] = {
-    "end": (crud.request_end, "ending"),
+    "end": (_end, "ending"),
     "approve": (crud.approve, "approved"),
 }
 
@@ -333,7 +338,7 @@ def _button(call: Callable[..., object], done: str) -> Callable[..., Response]:
         trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
 
         def write() -> str:
-            call(session, actor=visitor.actor, trial=trial, now=now)
+            call(session, actor=visitor.actor, trial=trial, settings=settings, now=now)
             return done
 
         return _written(
@@ -374,6 +379,7 @@ def reject(
     form: CheckedForm,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
     sandboxes: Sandboxes,
 ) -> Response:
@@ -395,7 +401,7 @@ def reject(
             message="Enter why you are rejecting it",
         )
         checks.raise_any()
-        crud.reject(session, actor=visitor.actor, trial=trial, reason=reason, now=now)
+        crud.reject(session, actor=visitor.actor, trial=trial, reason=reason, settings=settings, now=now)
         return "rejected"
 
     return _written(request, session, trial, shown=shown, write=write)
