@@ -17,7 +17,7 @@ from sqlmodel import Session
 import web
 from api import errors, sandbox_origin, sandbox_proxy
 from api.middleware import BodyLimit, SecurityHeaders
-from api.routes import catalogue, decisions, evaluations, health, logs, sandboxes, trials, users
+from api.routes import catalogue, decisions, evaluations, health, logs, members, sandboxes, trials, users
 from orchestrator import __version__, crud, db, leadership, metrics, startup
 from orchestrator.drivers import load_driver
 from orchestrator.drivers.base import Driver
@@ -90,7 +90,7 @@ def create_app(
     errors.install(app, pages=web.render_error)
     app.include_router(health.router)
     app.include_router(catalogue.router)
-    for module in (trials, decisions, evaluations, logs, users, sandboxes):
+    for module in (trials, decisions, evaluations, logs, users, sandboxes, members):
         app.include_router(module.router)
     app.include_router(sandboxes.legacy)
     app.include_router(web.router)

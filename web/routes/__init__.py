@@ -12,10 +12,23 @@ from web.routes import (
     sso,
     start,
     supplier,
+    teams,
     trials,
 )
 
-MODULES = (account, sso, catalogue, start, trials, sandboxes, evaluations, supplier, platform, feedback)
+MODULES = (
+    account,
+    sso,
+    catalogue,
+    start,
+    trials,
+    teams,
+    sandboxes,
+    evaluations,
+    supplier,
+    platform,
+    feedback,
+)
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
     router.include_router(module.router)
