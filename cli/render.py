@@ -124,6 +124,16 @@ def _event(item: dict[str, Any], now: datetime) -> list[str]:
     return [age(item["at"], now), item["kind"], item["phase"], item["reason"], item["message"]]
 
 
+def _member(item: dict[str, Any], now: datetime) -> list[str]:
+    return [
+        item["user"],
+        item["role"],
+        item["department"] or "-",
+        item["added_by"],
+        age(item["added_at"], now),
+    ]
+
+
 #: kind -> (headers, row, wide headers, wide row, the key that names an object)
 KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     "trials": (
@@ -142,6 +152,7 @@ KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     ),
     "suppliers": (["NAME", "DISPLAY NAME", "SIZE"], _supplier, ["TEMPLATES"], _supplier_wide, "slug"),
     "events": (["AGE", "KIND", "PHASE", "REASON", "MESSAGE"], _event, [], _event, "at"),
+    "members": (["NAME", "ROLE", "DEPARTMENT", "ADDED BY", "AGE"], _member, [], _member, "user"),
 }
 
 

@@ -10,18 +10,26 @@ of tests/service/test_sandbox_access.py.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from orchestrator import crud
+from api.main import create_app
+from orchestrator import crud, db
 from orchestrator.models import AuditEvent
 from orchestrator.settings import Settings
 from tests.fakes import FakeDriver
 from tests.service import test_sandbox_access as sandbox_access
-from tests.service.conftest import AUTH, QUESTION, SCORES, launch, run_until_ready
+from tests.service.conftest import AUTH, QUESTION, SCORES, launch, run_until_ready, serving
 from tests.service.test_sandbox_access import browser, csrf_of, engine_of, enter, visit
 
 # The echo workload's fixtures: its trials' `web` endpoints answer for real.
@@ -290,3 +298,58 @@ def test_the_trial_page_manages_the_team_and_takes_an_assessors_scores(
     removed = alice.post(f"/trials/{trial_id}/members/carol/remove", data={"csrf_token": csrf_of(page.text)})
     assert removed.status_code == 303
     assert carol.get(f"/trials/{trial_id}").status_code == 404
+
+
+def test_denctl_lists_a_trials_members(settings: Settings, tmp_path: Path) -> None:
+    app = create_app(settings, with_reconciler=False, driver=FakeDriver(ready_after=1))
+    with serving(app) as url:
+        now = datetime.now(UTC)
+        with db.session_scope(app.state.engine) as session:
+            for name, department in (("alice", "dwp"), ("carol", "hmrc")):
+                user = crud.create_user(
+                    session,
+                    actor=None,
+                    now=now,
+                    data=crud.NewUser(name=name, role="civil_servant", department=department),
+                )
+                crud.issue_token(session, user=user, now=now, token=f"token-{name}-" + "x" * 20)
+        alice = {"Authorization": "Bearer token-alice-" + "x" * 20}
+        made = httpx.post(
+            f"{url}/api/v1/trials",
+            headers=alice,
+            json={"template": "demo", "title": "t", "hypothesis": "h", "duration_seconds": 600},
+            timeout=60,
+        )
+        assert made.status_code == 201, made.text
+        trial_id = made.json()["id"]
+        added = httpx.post(
+            f"{url}/api/v1/trials/{trial_id}/members",
+            headers=alice,
+            json={"user": "carol", "role": "assessor"},
+        )
+        assert added.status_code == 201, added.text
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEN_")}
+        env |= {
+            "DEN_SERVER": url,
+            "DEN_TOKEN": "token-alice-" + "x" * 20,
+            "DENCTL_CONFIG": str(tmp_path / "c.yaml"),
+        }
+
+        def denctl(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "cli.denctl", *args],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=env,
+            )
+
+        table = denctl("members", trial_id)
+        assert table.returncode == 0, table.stderr
+        header, row = table.stdout.splitlines()
+        assert header.split() == ["NAME", "ROLE", "DEPARTMENT", "ADDED", "BY", "AGE"]
+        assert row.split()[:4] == ["carol", "assessor", "hmrc", "alice"]
+        as_json = denctl("members", f"trials/{trial_id}", "-o", "json")
+        assert [m["user"] for m in json.loads(as_json.stdout)["items"]] == ["carol"]
+        missing = denctl("members", "t000000000000")
+        assert missing.returncode != 0 and "t000000000000" in missing.stderr
