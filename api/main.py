@@ -23,6 +23,7 @@ from api.routes import (
     evaluations,
     health,
     logs,
+    members,
     notifications,
     sandboxes,
     trials,
@@ -100,7 +101,7 @@ def create_app(
     errors.install(app, pages=web.render_error)
     app.include_router(health.router)
     app.include_router(catalogue.router)
-    for module in (trials, decisions, evaluations, logs, notifications, users, sandboxes):
+    for module in (trials, decisions, evaluations, logs, notifications, users, sandboxes, members):
         app.include_router(module.router)
     app.include_router(sandboxes.legacy)
     app.include_router(web.router)

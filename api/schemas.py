@@ -445,3 +445,52 @@ class OpenAddress(BaseModel):
         "browser, it signs that browser in to the sandbox (once, within a minute)."
     )
     expires_at: datetime
+
+
+# --- team trials ---------------------------------------------------------------------------
+
+
+class MemberAdd(_Strict):
+    user: Name = Field(description="The civil servant's user name.")
+    role: Literal["collaborator", "assessor"] = Field(
+        description="`collaborator`: sees the trial, opens and extends its sandbox; `assessor`: "
+        "sees it, opens its sandbox and records scores of their own."
+    )
+
+
+class MemberPublic(BaseModel):
+    user: str
+    display_name: str
+    department: str
+    role: str
+    added_by: str
+    added_at: datetime
+
+
+class MemberList(BaseModel):
+    owner: str = Field(description="The trial's owner, who is not one of its members.")
+    items: list[MemberPublic]
+
+
+class AssessmentPut(_Strict):
+    """Every one of the eight dimensions scored 1-5 with evidence."""
+
+    scores: Scores
+
+
+class AssessmentPublic(BaseModel):
+    assessor: str
+    scores: dict[str, Score]
+    recorded_at: datetime
+
+
+class DimensionAgreement(BaseModel):
+    scores: list[int] = Field(description="Each assessor's score, in the order of `items`.")
+    mean: float | None
+    spread: int | None = Field(description="The highest score less the lowest: 0 when all agree.")
+
+
+class AssessmentList(BaseModel):
+    items: list[AssessmentPublic]
+    assessor_count: int = Field(description="How many people recorded scores of their own.")
+    dimensions: dict[str, DimensionAgreement]

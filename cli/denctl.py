@@ -851,6 +851,32 @@ def events(
     sys.stdout.write(render.shaped("events", items, shown, now=now()))
 
 
+@app.command()
+def members(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="The trial's id or name (or trials/ID).", autocompletion=_complete_name)
+    ],
+    output: Output = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """A team trial's members (collaborators and assessors), as they were added.
+
+    Examples:
+
+    \b
+      denctl members t1a2b3c4d5e6
+      denctl members trials/t1a2b3c4d5e6 -o json
+    """
+    shown = plumbing.output_of(ctx, output, FORMATS)
+    made = plumbing.client(ctx, server, token, context)
+    found = trial_id(made, _one_trial(name))
+    items = call(made, "GET", f"/api/v1/trials/{found}/members")["items"]
+    sys.stdout.write(render.shaped("members", items, shown, now=now()))
+
+
 # --- explain, api-resources, version -----------------------------------------------------
 
 

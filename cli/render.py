@@ -145,6 +145,16 @@ def _notification_wide(item: dict[str, Any], now: datetime) -> list[str]:
     ]
 
 
+def _member(item: dict[str, Any], now: datetime) -> list[str]:
+    return [
+        item["user"],
+        item["role"],
+        item["department"] or "-",
+        item["added_by"],
+        age(item["added_at"], now),
+    ]
+
+
 #: kind -> (headers, row, wide headers, wide row, the key that names an object)
 KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     "trials": (
@@ -170,6 +180,7 @@ KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
         _notification_wide,
         "id",
     ),
+    "members": (["NAME", "ROLE", "DEPARTMENT", "ADDED BY", "AGE"], _member, [], _member, "user"),
 }
 
 

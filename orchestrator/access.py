@@ -4,7 +4,14 @@ One table of rules for the API, the web pages and the CLI alike (the authorisati
 in tests/service/test_authorisation.py calls every route as every role against it). A trial
 the caller may not see is reported as not found, never as forbidden, so that ids do not leak:
 who sees which trials is one query, `crud.visible_trials_query` (the owner, their department
-when shared, approvers and platform engineers).
+when shared, the trial's members, approvers and platform engineers).
+
+A team trial has members besides its owner (`TrialMember`, crud/members.py), each with a
+`MemberRole`: a rule that depends on it takes the caller's role on the trial as `member` (None:
+not a member), looked up by the caller, so that the rules stay pure. Members see the trial and
+open its sandbox; collaborators also extend it; assessors record their own scores. Only the
+owner (and platform engineers) manage the members, and only the owner ends the trial (or an
+approver or platform engineer, as before) and records the moderated evaluation.
 
 Suppliers see no individual trial at all (what a civil servant wrote, their department, the
 sandbox's endpoints and logs are theirs): a supplier sees how its templates' trials went in
@@ -29,6 +36,16 @@ class Role(StrEnum):
 
 
 ROLES = tuple(str(role) for role in Role)
+
+
+class MemberRole(StrEnum):
+    """What a member of a team trial does on it."""
+
+    COLLABORATOR = "collaborator"
+    ASSESSOR = "assessor"
+
+
+MEMBER_ROLES = tuple(str(role) for role in MemberRole)
 #: Roles that see every trial (the den's operators).
 SEES_ALL = frozenset({Role.PLATFORM_ENGINEER, Role.APPROVER})
 #: Roles that decide on requests beyond self-service.
@@ -61,9 +78,31 @@ def check_may_end(user: User, trial: Trial) -> None:
         raise Forbidden("only the trial's owner, an approver or a platform engineer can end it")
 
 
-def check_may_extend(user: User, trial: Trial) -> None:
+def check_may_extend(user: User, trial: Trial, *, member: str | None = None) -> None:
+    """The owner, a collaborator on the trial, or a platform engineer."""
+    if not (
+        is_owner(user, trial) or member == MemberRole.COLLABORATOR or user.role == Role.PLATFORM_ENGINEER
+    ):
+        raise Forbidden("only the trial's owner, its collaborators or a platform engineer can extend it")
+
+
+def check_may_manage_members(user: User, trial: Trial) -> None:
+    """Who is on a trial is its owner's choice (and a platform engineer's, to help)."""
     if not (is_owner(user, trial) or user.role == Role.PLATFORM_ENGINEER):
-        raise Forbidden("only the trial's owner or a platform engineer can extend it")
+        raise Forbidden("only the trial's owner or a platform engineer adds or removes its members")
+
+
+def check_may_see_team(user: User, trial: Trial, *, member: str | None = None) -> None:
+    """The members and the assessors' scores: for the trial's people (its owner and members)
+    and the den's operators, not for everyone who sees a trial shared with a department."""
+    if not (is_owner(user, trial) or member is not None or user.role in SEES_ALL):
+        raise Forbidden("only the trial's owner, its members, approvers and platform engineers see its team")
+
+
+def check_may_assess(user: User, trial: Trial, *, member: str | None = None) -> None:
+    """An assessor records their own scores; so may the owner, beside them."""
+    if not (is_owner(user, trial) or member == MemberRole.ASSESSOR):
+        raise Forbidden("only the trial's assessors and its owner record scores of their own")
 
 
 def check_may_start_trial(user: User) -> None:
@@ -139,15 +178,21 @@ def check_may_manage_tokens(user: User, *, owner: str) -> None:
         raise Forbidden("only platform engineers manage other people's tokens")
 
 
-def may_open_sandbox(user: User, trial: Trial) -> bool:
+def may_open_sandbox(user: User, trial: Trial, *, member: str | None = None) -> bool:
     """Who opens a trial's sandbox (its workload, on its own origin): the trial's people, that
-    is its owner and, when shared, civil servants of its department, plus platform engineers.
+    is its owner, its members (`member`: the person's role on it) and, when shared, civil
+    servants of its department, plus platform engineers.
     Never by role alone otherwise: approvers see trials, suppliers their templates' outcomes,
     but what a civil servant does in the sandbox is not theirs to watch. A disabled person
     opens nothing. Holders of a share link are let in by the link (crud.sandbox_access)."""
     if getattr(user, "disabled_at", None) is not None or getattr(user, "disabled", False) is True:
         return False
-    return is_owner(user, trial) or shares_department(user, trial) or user.role == Role.PLATFORM_ENGINEER
+    return (
+        is_owner(user, trial)
+        or member is not None
+        or shares_department(user, trial)
+        or user.role == Role.PLATFORM_ENGINEER
+    )
 
 
 def check_may_share(user: User, trial: Trial) -> None:

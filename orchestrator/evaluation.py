@@ -29,7 +29,7 @@ from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
 
-REPORT_SCHEMA = "innovation-den.io/trial-report/v3"
+REPORT_SCHEMA = "innovation-den.io/trial-report/v4"
 DIMENSIONS = (
     "user_need",
     "accessibility",
@@ -259,6 +259,51 @@ def _teardown_verified(transitions: list[tuple[datetime, Phase]]) -> bool | None
     return True if Phase.STOPPING in phases else None
 
 
+# --- several assessors -------------------------------------------------------------------
+
+
+def assessment_problems(scores: dict[str, dict[str, Any]]) -> list[Problem]:
+    """What one assessor's scores still lack: every dimension scored 1 to 5 with evidence, the
+    same answers (and field paths, `scores.privacy.evidence`) as an evaluation's scores."""
+    lacking = missing(
+        criteria=(),
+        hypothesis_held="",
+        hypothesis_evidence="",
+        criteria_results=(),
+        scores=scores,
+        decision="",
+    )
+    return [p for p in lacking if part_of(p.field) == "scores"]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How the assessors scored one dimension: each score, its mean and its spread (the
+    highest score less the lowest: 0 when they agree, 4 at most on the 1-5 scale)."""
+
+    scores: tuple[int, ...]
+    mean: float | None
+    spread: int | None
+
+
+def agreement(assessments: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Agreement]:
+    """Per dimension, what several assessors' scores (each `dimension -> {"score", ...}`) say
+    together, for the owner to moderate."""
+    found = {}
+    for dimension in DIMENSIONS:
+        given = tuple(
+            int(s["score"])
+            for scores in assessments
+            if (s := scores.get(dimension)) and s.get("score") in SCALE
+        )
+        found[dimension] = Agreement(
+            scores=given,
+            mean=round(sum(given) / len(given), 2) if given else None,
+            spread=max(given) - min(given) if given else None,
+        )
+    return found
+
+
 # --- the report --------------------------------------------------------------------------
 
 #: The report's columns, in order; docs/report-schema.md documents each one.
@@ -290,6 +335,7 @@ COLUMNS: tuple[str, ...] = (
     "criteria_results",
     "criteria_evidence",
     *(f"{d}_{part}" for d in DIMENSIONS for part in ("score", "evidence")),
+    "assessor_count",
     "decision",
     "lessons_learned",
     "evaluated_at",
@@ -316,6 +362,8 @@ class ReportInput:
     supplier: Supplier
     problem_areas: list[str]
     measured: Measured
+    #: Assessors who recorded scores of their own before the owner moderated them.
+    assessor_count: int = 0
 
 
 def report_row(data: ReportInput) -> dict[str, Any]:
@@ -360,6 +408,7 @@ def report_row(data: ReportInput) -> dict[str, Any]:
         row[f"{dimension}_evidence"] = score.get("evidence", "") if published else ""
     row.update(
         {
+            "assessor_count": data.assessor_count,
             "decision": evaluation.decision,
             "lessons_learned": evaluation.lessons_learned,
             "evaluated_at": _iso(evaluation.recorded_at),

@@ -350,6 +350,37 @@ class Evaluation(SQLModel, table=True):
     recorded_at: datetime = _when(nullable=False)
 
 
+# --- Team trials (several people on one trial) ---------------------------------------------
+
+
+class TrialMember(SQLModel, table=True):
+    """A civil servant the owner added to a trial: a `collaborator` (sees it, opens and extends
+    its sandbox) or an `assessor` (sees it, opens its sandbox, scores it on their own). The
+    owner is never a member of their own trial: they are its owner."""
+
+    __tablename__ = "trial_member"
+    __table_args__ = (UniqueConstraint("trial_id", "user_id", name="uq_trial_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=20)
+    user_id: int = Field(foreign_key="den_user.id", index=True)
+    role: str = Field(max_length=20)  # collaborator | assessor (access.MemberRole)
+    added_by: int = Field(foreign_key="den_user.id")
+    added_at: datetime = _when(nullable=False)
+
+
+class TrialAssessment(SQLModel, table=True):
+    """One assessor's own scores of the eight dimensions (dimension -> {"score", "evidence"}),
+    recorded independently of the others; the owner's moderated `Evaluation` is the trial's."""
+
+    __tablename__ = "trial_assessment"
+    __table_args__ = (UniqueConstraint("trial_id", "user_id", name="uq_trial_assessment"),)
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=20)
+    user_id: int = Field(foreign_key="den_user.id")
+    scores: dict[str, Any] = _json({})
+    recorded_at: datetime = _when(nullable=False)
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     id: int | None = Field(default=None, primary_key=True)

@@ -93,7 +93,7 @@ def report(
     decision: Annotated[Literal["adopt", "iterate", "stop"] | None, Query()] = None,
 ) -> Response:
     """One row per completely evaluated trial (never a draft), the same columns in JSON and CSV, schema
-    `innovation-den.io/trial-report/v3` (docs/report-schema.md). No private notes, no owners,
+    `innovation-den.io/trial-report/v4` (docs/report-schema.md). No private notes, no owners,
     no trial ids (rows are numbered); suppliers get their templates' rows without the civil
     servant's words."""
     rows = crud.report(

@@ -12,7 +12,8 @@ users (people and tokens), trials (requests, visibility, ending), decisions (ext
 approvals), evaluations (evaluation and report), outcomes (templates' trials in aggregate,
 for their suppliers), observed (the reconciler's writes), retention (old trials' free text
 removed), sessions (the web pages' sign-in sessions), sandbox_access (share links, and the
-hand-overs and sessions of the sandboxes' own origins).
+hand-overs and sessions of the sandboxes' own origins), members (team trials: collaborators,
+assessors and each assessor's own scores).
 """
 
 from orchestrator.crud.activity import is_waking, record_visit, request_wake, sleeps_at
@@ -26,6 +27,20 @@ from orchestrator.crud.evaluations import (
     input_of,
     put_evaluation,
     report,
+)
+from orchestrator.crud.members import (
+    Assessment,
+    Member,
+    add_member,
+    assessments_of,
+    assessor_counts,
+    list_assessments,
+    list_members,
+    member_role,
+    put_assessment,
+    remove_member,
+    team_of,
+    trial_people,
 )
 from orchestrator.crud.memo import forget_everything
 from orchestrator.crud.observed import (
@@ -131,7 +146,9 @@ __all__ = [
     "VERSION_STATUSES",
     "Actor",
     "Admitted",
+    "Assessment",
     "EvaluationInput",
+    "Member",
     "NewUser",
     "Pinner",
     "Publishing",
@@ -141,7 +158,10 @@ __all__ = [
     "Upkeep",
     "UserChange",
     "VersionReview",
+    "add_member",
     "approve",
+    "assessments_of",
+    "assessor_counts",
     "audit",
     "authenticate",
     "authenticate_token",
@@ -175,7 +195,9 @@ __all__ = [
     "issue_token",
     "last_failure_message",
     "latest_versions",
+    "list_assessments",
     "list_audit",
+    "list_members",
     "list_share_links",
     "list_suppliers",
     "list_template_versions",
@@ -185,6 +207,7 @@ __all__ = [
     "listen_for_intent",
     "listen_on_socket",
     "live_trial_ids",
+    "member_role",
     "next_expiry",
     "on_intent_change",
     "only_component",
@@ -195,6 +218,7 @@ __all__ = [
     "pool_ready_counts",
     "pool_upkeep",
     "publish_template",
+    "put_assessment",
     "put_evaluation",
     "quiet",
     "ready_trials",
@@ -204,6 +228,7 @@ __all__ = [
     "record_transition",
     "record_visit",
     "reject",
+    "remove_member",
     "remove_old_text",
     "report",
     "request_end",
@@ -222,12 +247,14 @@ __all__ = [
     "socket_waker",
     "start_session",
     "supplier_outcomes",
+    "team_of",
     "template_outcomes",
     "template_versions",
     "token_expiry",
     "trial_event",
     "trial_events",
     "trial_manifest",
+    "trial_people",
     "trials_needing_work",
     "update_user",
     "upsert_supplier",

@@ -23,6 +23,7 @@ from orchestrator import metrics, rules
 from orchestrator.access import Role, check_may_decide, check_may_extend, require_role
 from orchestrator.crud.common import Actor, audit, trial_event
 from orchestrator.crud.locks import lock_trial
+from orchestrator.crud.members import member_role
 from orchestrator.crud.notifications import notify_approval_waiting, notify_decision
 from orchestrator.crud.templates import check_trialable
 from orchestrator.crud.trials import owner_names, trial_manifest
@@ -44,7 +45,7 @@ def request_extension(
 ) -> bool:
     """Extend the trial by `seconds`; True if done now, False if it waits for an approver, who
     reads `justification` (why more time is needed)."""
-    check_may_extend(actor.user, trial)
+    check_may_extend(actor.user, trial, member=member_role(session, trial=trial, user=actor.user))
     lock_trial(session, trial)
     manifest = trial_manifest(session, trial)
     rules.check_extension(trial, seconds=seconds, manifest=manifest, settings=settings)

@@ -14,6 +14,7 @@ from orchestrator import evaluation, metrics, rules
 from orchestrator.access import Role, check_may_evaluate
 from orchestrator.crud.common import Actor, audit, pk, trial_event
 from orchestrator.crud.locks import lock_trial
+from orchestrator.crud.members import assessor_counts
 from orchestrator.crud.trials import events_of, trial_events
 from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.models import Evaluation, SandboxTemplate, Supplier, TemplateVersion, Trial, User
@@ -166,6 +167,7 @@ def report(session: Session, *, user: User, selectors: ReportFilter, now: dateti
         if not selectors.problem_area or selectors.problem_area in _areas(row[2])
     ]
     timelines = events_of(session, [trial.id for trial, *_ in rows])
+    assessed = assessor_counts(session, [trial.id for trial, *_ in rows])
     found = [
         evaluation.report_row(
             evaluation.ReportInput(
@@ -175,6 +177,7 @@ def report(session: Session, *, user: User, selectors: ReportFilter, now: dateti
                 supplier=supplier,
                 problem_areas=_areas(version),
                 measured=evaluation.measure(trial, timelines[trial.id], now=now),
+                assessor_count=assessed.get(trial.id, 0),
             )
         )
         for number, (trial, scored, version, supplier) in enumerate(rows, start=1)

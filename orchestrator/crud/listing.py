@@ -18,7 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from orchestrator.access import SEES_ALL, Role
 from orchestrator.crud.paging import Page, PageAsk, page
 from orchestrator.crud.templates import version_key
-from orchestrator.crud.trials import TrialFilter, filtered, visible_trials_query
+from orchestrator.crud.trials import TrialFilter, filtered, member_of, visible_trials_query
 from orchestrator.models import (
     AuditEvent,
     SandboxTemplate,
@@ -38,9 +38,10 @@ LatestVersion = tuple[SandboxTemplate, TemplateVersion, Supplier]
 def trials_page(session: Session, *, user: User, selectors: TrialFilter, asked: PageAsk) -> Page[Trial]:
     """Visible trials matching `selectors`, newest first (ties by id).
 
-    A civil servant sees their own trials and those their department shares: one OR would
-    make the database gather and sort every trial of both kinds on every page. So each kind
-    is read on its own index, in order, one page at most, and the two are merged here."""
+    A civil servant sees their own trials, those their department shares and those they are a
+    member of: one OR would make the database gather and sort every trial of every kind on
+    every page. So each kind is read on its own index, in order, one page at most, and they
+    are merged here."""
     if user.role in SEES_ALL or user.role == Role.SUPPLIER:
         return page(
             session.exec(_page_of(visible_trials_query(user), selectors, asked)).all(), asked, key=_trial_key
@@ -52,6 +53,8 @@ def trials_page(session: Session, *, user: User, selectors: TrialFilter, asked: 
             col(Trial.department) == user.department, col(Trial.shared_with_department).is_(True)
         )
         found.update((t.id, t) for t in session.exec(_page_of(shared, selectors, asked)))
+    teams = select(Trial).where(col(Trial.id).in_(member_of(user)))
+    found.update((t.id, t) for t in session.exec(_page_of(teams, selectors, asked)))
     rows = sorted(found.values(), key=_trial_key, reverse=True)[: asked.limit + 1]
     return page(rows, asked, key=_trial_key)
 

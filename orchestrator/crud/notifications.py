@@ -23,7 +23,7 @@ from orchestrator.crud.common import Actor, audit
 from orchestrator.crud.paging import Page, PageAsk, page
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.lifecycle import Phase
-from orchestrator.models import Notification, Trial, User
+from orchestrator.models import Notification, Trial, TrialMember, User
 from orchestrator.notify import (
     EVENTS,
     Channel,
@@ -128,9 +128,17 @@ def _trial_of(session: Session, trial: Trial | None) -> dict[str, Any] | None:
     }
 
 
-def _owner(session: Session, trial: Trial) -> list[User]:
+def _people(session: Session, trial: Trial) -> list[User]:
+    """Whom a trial's events concern: its owner, then its members (team trials) as they were
+    added."""
     owner = session.get(User, trial.owner_id)
-    return [owner] if owner is not None else []
+    members = session.exec(
+        select(User)
+        .join(TrialMember, col(TrialMember.user_id) == User.id)
+        .where(TrialMember.trial_id == trial.id)
+        .order_by(col(TrialMember.added_at), col(TrialMember.user_id))
+    ).all()
+    return [*([owner] if owner is not None else []), *members]
 
 
 # --- the events ------------------------------------------------------------------------
@@ -158,7 +166,7 @@ def notify_transition(
         settings=settings,
         now=now,
         trial=trial,
-        recipients=_owner(session, trial),
+        recipients=_people(session, trial),
         summary=summary,
         message=message,
         extra={"reason": reason},
@@ -271,7 +279,7 @@ def enqueue_due_warnings(session: Session, *, settings: Settings, now: datetime)
             settings=settings,
             now=now,
             trial=trial,
-            recipients=_owner(session, trial),
+            recipients=_people(session, trial),
             occurrence=warning_key(offset=offset, expires_at=trial.expires_at),
             summary=f"your trial “{trial.title}” ends in {_duration(left)}",
             message=f"Your trial “{trial.title}” ends in {_duration(left)}, at "

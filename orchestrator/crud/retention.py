@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator import retention
 from orchestrator.crud.common import audit, trial_event
-from orchestrator.models import Evaluation, Trial
+from orchestrator.models import Evaluation, Trial, TrialAssessment
 
 
 def remove_old_text(session: Session, *, now: datetime, days: int, limit: int = retention.BATCH) -> list[str]:
@@ -40,6 +40,9 @@ def remove_old_text(session: Session, *, now: datetime, days: int, limit: int = 
             evaluation.scores = retention.scores_without_text(dict(evaluation.scores))
             evaluation.criteria_results = retention.criteria_without_text(list(evaluation.criteria_results))
             session.add(evaluation)
+        for assessment in session.exec(select(TrialAssessment).where(TrialAssessment.trial_id == trial.id)):
+            assessment.scores = retention.scores_without_text(dict(assessment.scores))
+            session.add(assessment)
         session.add(trial)
         trial_event(
             session,

@@ -29,6 +29,7 @@ from orchestrator import rules
 from orchestrator.access import check_may_share, may_open_sandbox
 from orchestrator.crud.activity import is_waking
 from orchestrator.crud.common import Actor, audit, pk
+from orchestrator.crud.members import member_role
 from orchestrator.crud.users import authenticate, hash_token
 from orchestrator.errors import (
     Conflict,
@@ -72,12 +73,16 @@ def is_reachable(trial: Trial | None, component: str, *, now: datetime) -> bool:
     )
 
 
-def check_openable(user: User, trial: Trial, component: str, *, now: datetime) -> None:
-    """For a person who may see `trial`: Forbidden unless they may open its sandbox, NotFound
-    for a component it does not expose, Conflict while the sandbox is not running."""
-    if not may_open_sandbox(user, trial):
+def check_openable(
+    user: User, trial: Trial, component: str, *, now: datetime, member: str | None = None
+) -> None:
+    """For a person who may see `trial` (`member`: their role on it, if any): Forbidden unless
+    they may open its sandbox, NotFound for a component it does not expose, Conflict while the
+    sandbox is not running."""
+    if not may_open_sandbox(user, trial, member=member):
         raise Forbidden(
-            "only the trial's owner, its department when shared, and platform engineers open its sandbox"
+            "only the trial's owner, its members, its department when shared, and platform engineers "
+            "open its sandbox"
         )
     if component not in trial.endpoints and trial.phase == Phase.READY:
         raise NotFound(
@@ -115,7 +120,8 @@ def only_component(trial: Trial) -> str:
 
 def hand_over(session: Session, *, actor: Actor, trial: Trial, component: str, now: datetime) -> str:
     """A grant for `actor` to open `component` of `trial` (checked first); returns its secret."""
-    check_openable(actor.user, trial, component, now=now)
+    member = member_role(session, trial=trial, user=actor.user)
+    check_openable(actor.user, trial, component, now=now, member=member)
     secret = _grant(session, trial=trial, component=component, now=now, user_id=pk(actor.user))
     audit(
         session,
@@ -240,7 +246,13 @@ def _still_allowed(session: Session, visit: Visit, *, now: datetime) -> datetime
     ends = trial.expires_at or now
     if visit.user_id is not None:
         user = session.get(User, visit.user_id)
-        return ends if user is not None and may_open_sandbox(user, trial) else None
+        if user is None:
+            return None
+        return (
+            ends
+            if may_open_sandbox(user, trial, member=member_role(session, trial=trial, user=user))
+            else None
+        )
     link = session.get(ShareLink, visit.share_link_id) if visit.share_link_id else None
     if link is None or link.trial_id != trial.id or not _link_alive(link, now=now):
         return None

@@ -28,7 +28,7 @@ from orchestrator.crud.templates import resolve_template
 from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from orchestrator.lifecycle import ACTIVE_PHASES, HOLDING_PHASES, Phase, Reason
 from orchestrator.manifest import TemplateManifest
-from orchestrator.models import TemplateVersion, Trial, TrialEvent, User
+from orchestrator.models import TemplateVersion, Trial, TrialEvent, TrialMember, User
 from orchestrator.settings import Settings
 
 
@@ -308,9 +308,9 @@ def _usage(counted: list[int]) -> rules.Usage:
 
 
 def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
-    """The trials `user` may see: the owner's, their department's when shared, every one for
-    approvers and platform engineers; none for a supplier, not even of its own templates
-    (suppliers see aggregates)."""
+    """The trials `user` may see: the owner's, their department's when shared, those they are
+    a member of, every one for approvers and platform engineers; none for a supplier, not even
+    of its own templates (suppliers see aggregates)."""
     query = select(Trial).where(col(Trial.pooled).is_(False))  # a warm pool's are no one's yet
     if user.role in SEES_ALL:
         return query
@@ -321,7 +321,12 @@ def visible_trials_query(user: User) -> SelectOfScalar[Trial]:
         & (col(Trial.department) == user.department)
         & (col(Trial.department) != "")
     )
-    return query.where((col(Trial.owner_id) == user.id) | shared)
+    return query.where((col(Trial.owner_id) == user.id) | shared | col(Trial.id).in_(member_of(user)))
+
+
+def member_of(user: User) -> SelectOfScalar[str]:
+    """The ids of the trials `user` is a member of (crud/members.py)."""
+    return select(TrialMember.trial_id).where(TrialMember.user_id == user.id)
 
 
 def filtered(query: SelectOfScalar[Trial], selectors: TrialFilter) -> SelectOfScalar[Trial]:

@@ -438,6 +438,7 @@ VERBS = [
     ["reject"],
     ["logs"],
     ["events"],
+    ["members"],
     ["config", "set-context"],
     ["config", "use-context"],
     ["config", "get-contexts"],

@@ -620,6 +620,64 @@ def test_a_share_link_opens_the_sandbox_without_signing_in_until_revoked(
     server.call("POST", f"/api/v1/trials/{trial_id}/end")
 
 
+def test_a_team_member_opens_the_sandbox_and_a_stranger_does_not(chromium: Any, server: Server) -> None:
+    """Alice adds carol (another department) to her trial on its page; carol then sees the
+    trial and opens its sandbox on its own origin, and dora, alice's colleague who is not on
+    the team, is told nothing of either. Taken off the team, carol's sandbox closes at once."""
+    made = server.call(
+        "POST", "/api/v1/users", json={"name": "dora", "role": "civil_servant", "department": "dwp"}
+    )
+    assert made.status_code in (201, 409), made.text
+    auth = token_for(server, "alice")
+    made = httpx.post(
+        server.url + "/api/v1/trials",
+        headers=auth,
+        timeout=30,
+        json={
+            "template": "open-data-dashboard",
+            "title": "A team trial",
+            "hypothesis": "Two departments read it alike",
+            "duration_seconds": 900,
+        },
+    )
+    assert made.status_code == 201, made.text
+    trial_id = made.json()["id"]
+    origin = f"http://{trial_id}-web.sandbox.localhost:{server.port}"
+    server.wait_for(trial_id, "Ready")
+
+    alice = person(chromium, server, "alice").go(f"/trials/{trial_id}")
+    assert "Nobody else is on this trial yet" in alice.text("#team")
+    alice.page.fill("#member-user", "carol")
+    alice.page.check("input[name='member-role'][value='collaborator']")
+    alice.click("button:has-text('Add to the team')")
+    assert "The member has been added" in alice.text()
+    assert "carol" in alice.text("#team")
+
+    carol = person(chromium, server, "carol").go("/trials")
+    assert "A team trial" in carol.text()
+    carol.go(f"/trials/{trial_id}")
+    assert "Add to the team" not in carol.text()
+    carol.click("text=Open the open data dashboard")
+    continue_to_sandbox(carol.page, origin + "/")
+    assert "Air quality by borough" in carol.page.content()
+
+    dora = person(chromium, server, "dora")
+    dora.page.goto(origin + "/")
+    assert dora.page.url.startswith(f"{server.url}/trials/{trial_id}/open/web")
+    assert "Page not found" in dora.text() and "Air quality" not in dora.page.content()
+    dora.check()
+    assert "A team trial" not in dora.go("/trials").text()
+    dora_auth = token_for(server, "dora")
+    opened = httpx.post(f"{server.url}/api/v1/trials/{trial_id}/open", headers=dora_auth, json={}, timeout=30)
+    assert opened.status_code == 404, opened.text
+
+    alice.click("button:has-text('Remove carol')")
+    assert "The member has been removed" in alice.text()
+    carol.page.reload()  # off the team: at once
+    assert "Air quality" not in carol.page.content() and carol.page.url.startswith(server.url)
+    server.call("POST", f"/api/v1/trials/{trial_id}/end")
+
+
 def test_pages_work_without_javascript(chromium: Any, server: Server, engine_client: Any) -> None:
     alice = person(chromium, server, "alice", javascript=False)
     alice.go("/templates/citizen-enquiry-assistant/start/title")

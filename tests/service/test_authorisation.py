@@ -98,9 +98,16 @@ class World:
     kept: dict[tuple[tuple[str, bool], ...], str] = field(default_factory=dict)
 
     def trial(
-        self, *, shared: bool = False, ready: bool = False, pending: bool = False, evaluated: bool = False
+        self,
+        *,
+        shared: bool = False,
+        ready: bool = False,
+        pending: bool = False,
+        evaluated: bool = False,
+        team: bool = False,
     ) -> str:
-        """A new trial of alice's (`demo`, acme's template) in the state asked for."""
+        """A new trial of alice's (`demo`, acme's template) in the state asked for; a `team`
+        trial has carol (hmrc) as a collaborator and bob (dwp) as an assessor."""
         body = launch(
             self.client,
             self.people["alice"],
@@ -109,6 +116,13 @@ class World:
         )
         if ready or evaluated:
             run_until_ready(self.client, self.driver, body["id"])
+        for person, role in (("carol", "collaborator"), ("bob", "assessor")) if team else ():
+            added = self.client.post(
+                f"/api/v1/trials/{body['id']}/members",
+                headers=self.people["alice"],
+                json={"user": person, "role": role},
+            )
+            assert added.status_code == 201, added.text
         if evaluated:
             answer = self.client.put(
                 f"/api/v1/trials/{body['id']}/evaluation",
@@ -296,6 +310,11 @@ def on_sandbox(method: str, path: str = "/", *, enter: bool = False) -> Case:
 
 EVALUATION = {**QUESTION, "scores": SCORES, "decision": "adopt", "lessons_learned": "Worth it"}
 SEES_TRIAL = ("alice", "pat", "ann")  # owner, platform engineer, approver
+#: The trial page's form of one's own scores, every dimension scored with evidence.
+ASSESSMENT_FORM = {
+    **{f"score-{d}": "4" for d in SCORES},
+    **{f"evidence-{d}": s["evidence"] for d, s in SCORES.items()},
+}
 
 # --- the REST API ------------------------------------------------------------------------------
 
@@ -388,6 +407,24 @@ API: dict[tuple[str, str], Row] = {
         everyone(303, anonymous=303),
         via="public",
         anonymous_to="/trials/t0123456789ab/open/web",
+    ),
+    # Team trials: the owner (and platform engineers) manage members; the team sees them.
+    ("GET", "/api/v1/trials/{trial_id}/members"): Row(
+        on_trial("GET", "/members"), only(200, *SEES_TRIAL, hidden=404)
+    ),
+    ("POST", "/api/v1/trials/{trial_id}/members"): Row(
+        on_trial("POST", "/members", {"user": "carol", "role": "assessor"}),
+        only(201, "alice", "pat", hidden=404),
+    ),
+    ("DELETE", "/api/v1/trials/{trial_id}/members/{user}"): Row(
+        on_trial("DELETE", "/members/bob", team=True),
+        {**only(204, "alice", "pat", hidden=404), "bob": 403, "carol": 403},
+    ),
+    ("PUT", "/api/v1/trials/{trial_id}/assessments/me"): Row(
+        on_trial("PUT", "/assessments/me", {"scores": SCORES}, ready=True), only(200, "alice", hidden=404)
+    ),
+    ("GET", "/api/v1/trials/{trial_id}/assessments"): Row(
+        on_trial("GET", "/assessments"), only(200, *SEES_TRIAL, hidden=404)
     ),
     ("GET", "/api/v1/reports/trials"): Row(get("/api/v1/reports/trials"), everyone(200)),
     ("POST", "/api/v1/users"): Row(_user, only(201, "pat")),
@@ -515,6 +552,23 @@ FORMS: dict[tuple[str, str], Row] = {
         only(303, "alice", "pat", hidden=404, anonymous=303),
         via="form",
     ),
+    ("POST", "/trials/{trial_id}/members"): Row(
+        on_trial(
+            "POST", "/members", form={"member-user": "carol", "member-role": "assessor"}, prefix="/trials"
+        ),
+        only(303, "alice", "pat", hidden=404, anonymous=303),
+        via="form",
+    ),
+    ("POST", "/trials/{trial_id}/members/{user}/remove"): Row(
+        on_trial("POST", "/members/bob/remove", prefix="/trials", team=True),
+        {**only(303, "alice", "pat", hidden=404, anonymous=303), "bob": 403, "carol": 403},
+        via="form",
+    ),
+    ("POST", "/trials/{trial_id}/assessment"): Row(
+        on_trial("POST", "/assessment", form=ASSESSMENT_FORM, prefix="/trials", ready=True),
+        only(303, "alice", hidden=404, anonymous=303),
+        via="form",
+    ),
     ("POST", "/trials/{trial_id}/end"): Row(
         on_trial("POST", "/end", prefix="/trials"),
         only(303, *SEES_TRIAL, hidden=404, anonymous=303),
@@ -604,6 +658,45 @@ SHARED: dict[tuple[str, str], Row] = {
         on_trial("GET", prefix="/trials", shared=True),
         only(200, "alice", "bob", "pat", "ann", hidden=404, anonymous=303),
         via="browser",
+    ),
+}
+
+#: A team trial (`World.trial(team=True)`): carol (hmrc) collaborates, bob (dwp) assesses.
+#: Members see it and open its sandbox; collaborators extend it; assessors score it; only the
+#: owner ends it and manages its members (platform engineers and approvers as before).
+TEAM: dict[tuple[str, str], Row] = {
+    ("GET", "/api/v1/trials/{trial_id}"): Row(
+        on_trial("GET", team=True), only(200, "alice", "bob", "carol", "pat", "ann", hidden=404)
+    ),
+    ("GET", "/api/v1/trials/{trial_id}/events"): Row(
+        on_trial("GET", "/events", team=True), only(200, "alice", "bob", "carol", "pat", "ann", hidden=404)
+    ),
+    ("POST", "/api/v1/trials/{trial_id}/open"): Row(
+        on_trial("POST", "/open", {}, ready=True, team=True),
+        only(201, "alice", "bob", "carol", "pat", hidden=404),
+    ),
+    ("POST", "/api/v1/trials/{trial_id}/extend"): Row(
+        on_trial("POST", "/extend", {"duration_seconds": 60}, ready=True, team=True),
+        {**only(200, "alice", "carol", "pat", hidden=404), "bob": 403},
+    ),
+    ("POST", "/api/v1/trials/{trial_id}/end"): Row(
+        on_trial("POST", "/end", team=True), {**only(202, *SEES_TRIAL, hidden=404), "bob": 403, "carol": 403}
+    ),
+    ("GET", "/api/v1/trials/{trial_id}/members"): Row(
+        on_trial("GET", "/members", team=True), only(200, "alice", "bob", "carol", "pat", "ann", hidden=404)
+    ),
+    # Carol is a member already: who may add learns that (409); the others may not add (403).
+    ("POST", "/api/v1/trials/{trial_id}/members"): Row(
+        on_trial("POST", "/members", {"user": "carol", "role": "assessor"}, team=True),
+        {**only(409, "alice", "pat", hidden=404), "bob": 403, "carol": 403},
+    ),
+    ("PUT", "/api/v1/trials/{trial_id}/assessments/me"): Row(
+        on_trial("PUT", "/assessments/me", {"scores": SCORES}, ready=True, team=True),
+        {**only(200, "alice", "bob", hidden=404), "carol": 403},
+    ),
+    ("PUT", "/api/v1/trials/{trial_id}/evaluation"): Row(
+        on_trial("PUT", "/evaluation", EVALUATION, ready=True, team=True),
+        {**only(200, "alice", hidden=404), "bob": 403, "carol": 403},
     ),
 }
 
@@ -714,6 +807,7 @@ def test_every_route_has_a_row(client: TestClient) -> None:
 
 def test_shared_rows_are_rows_of_the_matrix() -> None:
     assert set(SHARED) <= set(MATRIX)
+    assert set(TEAM) <= set(MATRIX)
 
 
 # --- calling each row as every person ----------------------------------------------------------
@@ -753,7 +847,13 @@ def _params(table: dict[Any, Row], label: str = "") -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    ("key", "row"), [*_params(MATRIX), *_params(SHARED, "shared "), *_params(HOST_ROUTED, "host ")]
+    ("key", "row"),
+    [
+        *_params(MATRIX),
+        *_params(SHARED, "shared "),
+        *_params(TEAM, "team "),
+        *_params(HOST_ROUTED, "host "),
+    ],
 )
 def test_route_as_every_person(
     client: TestClient,

@@ -292,3 +292,25 @@ def test_membership_changes_tell_the_member(
     assert [r.target for r in rows(client, event="membership.changed", channel="email")] == [
         "bob@example.org"
     ]
+
+
+def test_a_team_hears_of_its_trial_and_members_of_their_membership(
+    client: TestClient, emails: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
+    """Through the members API: the person added is told, then told again when removed, and
+    while a member they hear what the owner hears of the trial."""
+    trial = launch(client, emails["alice"])
+    members = f"/api/v1/trials/{trial['id']}/members"
+    added = client.post(members, headers=emails["alice"], json={"user": "carol", "role": "assessor"})
+    assert added.status_code == 201, added.text
+    told = rows(client, event="membership.changed", channel="email")
+    assert [(r.target, r.payload["change"]) for r in told] == [("carol@example.org", "added")]
+    run_until_ready(client, fake_driver, trial["id"])
+    ready = rows(client, event="trial.ready", channel="email")
+    assert sorted(r.target for r in ready) == ["alice@example.org", "carol@example.org"]
+    assert client.delete(f"{members}/carol", headers=emails["alice"]).status_code == 204
+    told = rows(client, event="membership.changed", channel="email")
+    assert [(r.target, r.payload["change"]) for r in told] == [
+        ("carol@example.org", "added"),
+        ("carol@example.org", "removed"),
+    ]

@@ -354,6 +354,7 @@ def test_every_form_refuses_a_post_without_the_session_csrf_token(
         "component": "web",
         "secret": "dsl_" + "x" * 43,
         "part": "scores",
+        "user": "bob",
     }
     posts = web_routes("POST")
     assert posts >= {

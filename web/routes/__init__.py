@@ -13,6 +13,7 @@ from web.routes import (
     sso,
     start,
     supplier,
+    teams,
     trials,
 )
 
@@ -22,6 +23,7 @@ MODULES = (
     catalogue,
     start,
     trials,
+    teams,
     sandboxes,
     evaluations,
     supplier,

@@ -58,10 +58,11 @@ def _openable(session: Session, visitor: Visitor, trial_id: str, component: str,
     see). A sleeping sandbox is returned as it is: the caller wakes it."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     asleep = crud.is_reachable(trial, component, now=now) and not is_open(trial, component, now=now)
-    if asleep and access.may_open_sandbox(visitor.actor.user, trial):
+    member = crud.member_role(session, trial=trial, user=visitor.actor.user)
+    if asleep and access.may_open_sandbox(visitor.actor.user, trial, member=member):
         return trial
     try:
-        crud.check_openable(visitor.actor.user, trial, component, now=now)
+        crud.check_openable(visitor.actor.user, trial, component, now=now, member=member)
     except (Forbidden, Conflict) as exc:
         raise NotFound(f"no running sandbox {trial_id}/{component} that you may open") from exc
     return trial

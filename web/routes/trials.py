@@ -24,7 +24,7 @@ from pydantic_core import to_jsonable_python
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from orchestrator import access, conditional, crud, presenting, rules
+from orchestrator import access, conditional, crud, evaluation, presenting, rules
 from orchestrator.access import Role
 from orchestrator.crud import listing, paging
 from orchestrator.crud.sandbox_access import is_reachable
@@ -51,6 +51,9 @@ DONE = {
     "evaluated": "The evaluation has been saved.",
     "approved": "The request has been approved.",
     "rejected": "The request has been rejected.",
+    "member-added": "The member has been added.",
+    "member-removed": "The member has been removed.",
+    "assessed": "Your scores have been saved.",
 }
 #: What `DONE` says of a write that is done; the others wait on someone (a neutral banner).
 WAITING = {"extension-requested"}
@@ -112,6 +115,7 @@ def trial_data(
     manifest = crud.trial_manifest(session, trial)
     evaluation, _measured = recorded(session, user=user, trial=trial, now=now)
     events = [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)]
+    member = crud.member_role(session, trial=trial, user=user)
     return {
         "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
         "events": events,
@@ -119,22 +123,55 @@ def trial_data(
         "status_text": presenting.plain_message(trial.message, phase=trial.phase),
         "runtime_detail": user.role == Role.PLATFORM_ENGINEER,
         "evaluation": evaluation,
-        "actions": _actions(user, trial, owner=owner, manifest=manifest, settings=settings, now=now),
+        "actions": _actions(
+            user, trial, owner=owner, manifest=manifest, settings=settings, now=now, member=member
+        ),
+        "team": team_data(session, user=user, trial=trial, member=member),
         "max_extensions": manifest.spec.limits.max_extensions,
         "dimensions": views.DIMENSION_NAMES,
         "decisions": views.DECISIONS,
     }
 
 
+def team_data(session: Session, *, user: User, trial: Trial, member: str | None) -> dict[str, Any] | None:
+    """The trial's team as its page shows it (None to whoever may not see it): the members,
+    each assessor's scores with their mean and spread, and what the visitor may do."""
+    if not allowed(access.check_may_see_team, user, trial, member=member):
+        return None
+    scored = crud.assessments_of(session, trial=trial)
+    together = evaluation.agreement([a.scores for a in scored])
+    mine = next((a.scores for a in scored if a.assessor == user.name), {})
+    return {
+        "members": [
+            {"user": m.user.name, "role": m.role, "department": m.user.department, "added_by": m.added_by}
+            for m in crud.team_of(session, trial=trial)
+        ],
+        "manage": allowed(access.check_may_manage_members, user, trial),
+        "roles": list(access.MEMBER_ROLES),
+        "assessments": [{"assessor": a.assessor, "scores": a.scores} for a in scored],
+        "agreement": {d: vars(a) for d, a in together.items()},
+        "assess": allowed(rules.check_evaluable, trial)
+        and allowed(access.check_may_assess, user, trial, member=member),
+        "mine": mine,
+    }
+
+
 def _actions(
-    user: User, trial: Trial, *, owner: str, manifest: TemplateManifest, settings: Settings, now: datetime
+    user: User,
+    trial: Trial,
+    *,
+    owner: str,
+    manifest: TemplateManifest,
+    settings: Settings,
+    now: datetime,
+    member: str | None = None,
 ) -> dict[str, Any]:
     """What the visitor may do to the trial: each offered when the core's rule (`rules`) and
     who-may (`access`) would both let the write through."""
     options = rules.extension_options(trial, choices=EXTENSIONS, manifest=manifest, settings=settings)
     waiting = rules.waiting_decision(trial, owner=owner)
     return {
-        "extend": bool(options) and allowed(access.check_may_extend, user, trial),
+        "extend": bool(options) and allowed(access.check_may_extend, user, trial, member=member),
         "extend_options": [
             {"seconds": o.seconds, "text": duration(o.seconds), "needs_approval": o.needs_approval}
             for o in options
@@ -144,7 +181,7 @@ def _actions(
         and allowed(access.check_may_decide, user, requested_by=waiting.requested_by),
         "own": access.is_owner(user, trial),
         "evaluate": allowed(rules.check_evaluable, trial) and allowed(access.check_may_evaluate, user, trial),
-        "open": access.may_open_sandbox(user, trial)
+        "open": access.may_open_sandbox(user, trial, member=member)
         and any(is_reachable(trial, name, now=now) for name in trial.endpoints),
     }
 
