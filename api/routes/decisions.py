@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import errors, schemas
-from api.deps import ActorDep, Now, Sandboxes, SessionDep, StrictQuery, TrialId
+from api.deps import ActorDep, Now, RateCardDep, Sandboxes, SessionDep, StrictQuery, TrialId
 from api.routes.trials import committed
 from orchestrator import crud
 
@@ -22,6 +22,7 @@ def approve(
     actor: ActorDep,
     now: Now,
     sandboxes: Sandboxes,
+    rate_card: RateCardDep,
     body: schemas.ApproveRequest | None = None,
 ) -> schemas.TrialPublic:
     """Approve what waits on the trial, optionally with a `note` for the requester (kept in
@@ -29,7 +30,7 @@ def approve(
     reconciler moves it to Requested (reason `Approved`); a pending extension applies at once."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.approve(session, actor=actor, trial=trial, note=body.note if body else "", now=now)
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)
 
 
 @router.post("/{trial_id}/reject")
@@ -40,9 +41,10 @@ def reject(
     actor: ActorDep,
     now: Now,
     sandboxes: Sandboxes,
+    rate_card: RateCardDep,
 ) -> schemas.TrialPublic:
     """Reject what waits on the trial, saying why. A pending trial ends Stopped (reason
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.reject(session, actor=actor, trial=trial, reason=body.reason, now=now)
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)

@@ -334,7 +334,7 @@ def _row(*, publish: bool) -> dict[str, Any]:
 
 def test_the_report_row_carries_the_answers_and_honours_keeping_evidence_out() -> None:
     shown = _row(publish=True)
-    assert shown["schema"] == "innovation-den.io/trial-report/v3" and list(shown) == list(COLUMNS)
+    assert shown["schema"] == "innovation-den.io/trial-report/v4" and list(shown) == list(COLUMNS)
     assert (shown["criteria_total"], shown["criteria_met"], shown["criteria_partly"]) == (2, 1, 1)
     assert shown["criteria_results"] == ["yes", "partly"] and shown["criteria_evidence"] == ["a", "b"]
     assert shown["hypothesis_evidence"] == "half did" and shown["user_need_evidence"] == "seen"
