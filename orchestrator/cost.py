@@ -29,8 +29,9 @@ from orchestrator.settings import RateCard
 
 SECONDS_PER_HOUR = 3600.0
 MIB_PER_GIB = 1024.0
-#: Decimal places a cost is given to: a hundredth of a penny.
-COST_DIGITS = 4
+#: Decimal places a cost is given to: a ten-thousandth of a penny, so that a short trial's
+#: cost is not rounded away.
+COST_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ def forecast(*, cpu_millicores: int, memory_mib: int, duration_seconds: int, car
 
 def money(amount: float, currency: str) -> str:
     """How a page shows an amount: `£0.0123`, `$1.50`, `0.50 CHF`. Amounts under a penny keep
-    four decimal places, so a short trial does not show as nothing."""
+    four decimal places (six under a hundredth of one), so a short trial does not show as
+    nothing."""
     symbol = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency)
-    figure = f"{amount:,.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.4f}"
+    if amount >= 0.01 or amount == 0:
+        figure = f"{amount:,.2f}"
+    else:
+        figure = f"{amount:.4f}" if amount >= 0.0001 else f"{amount:.6f}"
     return f"{symbol}{figure}" if symbol else f"{figure} {currency}"

@@ -68,7 +68,7 @@ def test_the_cost_is_cpu_used_plus_memory_reserved_while_running() -> None:
     assert cost.cost(cpu_seconds=3600, memory_mib=2048, running_seconds=7200, card=CARD) == 0.06
     assert cost.cost(cpu_seconds=0, memory_mib=512, running_seconds=0, card=CARD) == 0.0
     assert cost.cost(cpu_seconds=90, memory_mib=256, running_seconds=90, card=CARD) == round(
-        90 / 3600 * 0.04 + 0.25 * 90 / 3600 * 0.005, 4
+        90 / 3600 * 0.04 + 0.25 * 90 / 3600 * 0.005, cost.COST_DIGITS
     )
 
 
@@ -83,6 +83,7 @@ def test_amounts_are_shown_with_their_currency_and_small_ones_not_as_nothing() -
     assert cost.money(0.0012, "GBP") == "£0.0012"
     assert cost.money(0, "EUR") == "€0.00"
     assert cost.money(2, "CHF") == "2.00 CHF"
+    assert cost.money(0.000012, "GBP") == "£0.000012"
 
 
 def test_the_trial_answers_its_use_and_cost_only_with_a_rate_card() -> None:
@@ -98,8 +99,8 @@ def test_the_trial_answers_its_use_and_cost_only_with_a_rate_card() -> None:
     shown = presenting.trial(row, owner="a", now=T0, sandboxes=sandboxes, rate_card=CARD)
     assert (shown.usage.cpu_seconds, shown.usage.peak_memory_bytes) == (36.0, 64 * MIB)
     assert shown.cost is not None and shown.cost.currency == "GBP"
-    assert shown.cost.so_far == round(36 / 3600 * 0.04 + 1 * 1 * 0.005, 4)
-    assert shown.cost.forecast == round(2 * 0.04 + 2 * 0.005, 4)
+    assert shown.cost.so_far == round(36 / 3600 * 0.04 + 1 * 1 * 0.005, cost.COST_DIGITS)
+    assert shown.cost.forecast == round(2 * 0.04 + 2 * 0.005, cost.COST_DIGITS)
     assert presenting.trial(row, owner="a", now=T0, sandboxes=sandboxes).cost is None
     page = views.trial(row, owner="a", now=T0, sandboxes=sandboxes, rate_card=CARD)
     assert page["usage_words"] == {"cpu": "36.0 seconds", "memory": "64 MiB"}
