@@ -35,7 +35,7 @@ from orchestrator.errors import (
 )
 from orchestrator.models import User
 from orchestrator.sandbox_hosts import SandboxAddress
-from orchestrator.settings import Settings
+from orchestrator.settings import RateCard, Settings
 
 _T = TypeVar("_T")
 _known_query: dict[int, dict[str, bool]] = {}  # route -> query parameter -> repeatable
@@ -125,6 +125,15 @@ async def get_sandboxes(request: Request, settings: SettingsDep) -> SandboxAddre
 
 
 Sandboxes = Annotated[SandboxAddress, Depends(get_sandboxes)]
+
+
+async def get_rate_card(settings: SettingsDep) -> RateCard | None:
+    """The operator's rate card (`DEN_RATE_CARD`), from which costs are estimated; None: no
+    cost is shown."""
+    return settings.rate_card
+
+
+RateCardDep = Annotated[RateCard | None, Depends(get_rate_card)]
 
 
 def driver_for(request: Request) -> Driver:

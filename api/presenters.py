@@ -25,21 +25,33 @@ from orchestrator.models import (
     User,
 )
 from orchestrator.sandbox_hosts import SandboxAddress
+from orchestrator.settings import RateCard
 
 
 def trials(
-    session: Session, rows: Sequence[Trial], *, now: datetime, sandboxes: SandboxAddress
+    session: Session,
+    rows: Sequence[Trial],
+    *,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> schemas.TrialList:
+    owners = crud.owner_names(session, rows)
     return schemas.TrialList(
-        items=presenting.trials(rows, owners=crud.owner_names(session, rows), now=now, sandboxes=sandboxes)
+        items=presenting.trials(rows, owners=owners, now=now, sandboxes=sandboxes, rate_card=rate_card)
     )
 
 
 def trial_of(
-    session: Session, row: Trial, *, now: datetime, sandboxes: SandboxAddress
+    session: Session,
+    row: Trial,
+    *,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> schemas.TrialPublic:
     """One trial, its owner looked up."""
-    return trials(session, [row], now=now, sandboxes=sandboxes).items[0]
+    return trials(session, [row], now=now, sandboxes=sandboxes, rate_card=rate_card).items[0]
 
 
 def events(rows: Iterable[TrialEvent]) -> schemas.TrialEventList:

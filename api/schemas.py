@@ -295,6 +295,12 @@ class Measured(BaseModel):
     sleeping_seconds: float | None = Field(
         None, description="How long the sandbox slept after its idle timeout, in all (none: it never slept)."
     )
+    cpu_seconds: float = Field(0.0, description="CPU time the sandbox used, as the runtime measured it.")
+    peak_memory_bytes: int = Field(0, description="The highest memory working set read.")
+    cost: float | None = Field(
+        None, description="Its cost so far at the rate card (`DEN_RATE_CARD`); null without one."
+    )
+    currency: str = Field("", description="The rate card's currency; empty without one.")
 
 
 class EvaluationPublic(BaseModel):

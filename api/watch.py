@@ -23,6 +23,7 @@ from api import presenters
 from orchestrator import crud
 from orchestrator.models import Trial, User
 from orchestrator.sandbox_hosts import SandboxAddress
+from orchestrator.settings import RateCard
 
 MARGIN = timedelta(seconds=5)
 
@@ -34,6 +35,7 @@ class WatchSpec:
     sandboxes: SandboxAddress
     interval: float
     timeout: int
+    rate_card: RateCard | None = None
 
 
 @dataclass
@@ -66,7 +68,9 @@ def _poll(engine: Engine, spec: WatchSpec, cursor: _Cursor) -> list[bytes]:
             for row in crud.changed_trials(session, user=spec.user, since=since, selectors=spec.selectors)
             if row.id not in cursor.sent or cursor.sent[row.id] != row.updated_at
         ]
-        items = presenters.trials(session, rows, now=now, sandboxes=spec.sandboxes).items
+        items = presenters.trials(
+            session, rows, now=now, sandboxes=spec.sandboxes, rate_card=spec.rate_card
+        ).items
     lines = [
         _line("MODIFIED" if row.id in cursor.sent else "ADDED", item.model_dump(mode="json"))
         for row, item in zip(rows, items, strict=True)

@@ -25,9 +25,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from orchestrator import cost
 from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.models import Evaluation, Supplier, Trial, TrialEvent
+from orchestrator.settings import RateCard
 
 REPORT_SCHEMA = "innovation-den.io/trial-report/v4"
 DIMENSIONS = (
@@ -192,11 +194,18 @@ class Measured:
     availability: float | None
     teardown_verified: bool | None
     sleeping_seconds: float | None = None  # asleep after its idle timeout (None: it never slept)
+    cpu_seconds: float = 0.0  # CPU time its sandbox used, as the runtime measured it
+    peak_memory_bytes: int = 0  # the highest memory working set read
+    cost: float | None = None  # at the rate card (orchestrator/cost.py); None without one
+    currency: str = ""  # the rate card's currency ("" without one)
 
 
-def measure(trial: Trial, events: Sequence[TrialEvent], *, now: datetime) -> Measured:
+def measure(
+    trial: Trial, events: Sequence[TrialEvent], *, now: datetime, rate_card: RateCard | None = None
+) -> Measured:
     """`events` is the trial's timeline, oldest first. A sandbox taken from a warm pool counts
-    from its request (`created_at`): its time waiting in the pool was nobody's trial."""
+    from its request (`created_at`): its time waiting in the pool was nobody's trial. Its
+    resource use so far, and its cost at `rate_card` when there is one."""
     transitions = [
         (e.at, Phase(e.phase)) for e in events if e.kind == "Transition" and e.at >= trial.created_at
     ]
@@ -208,6 +217,20 @@ def measure(trial: Trial, events: Sequence[TrialEvent], *, now: datetime) -> Mea
         availability=_availability(trial, ready, asleep=asleep or 0.0, now=now),
         teardown_verified=_teardown_verified(transitions),
         sleeping_seconds=None if asleep is None else round(asleep, 3),
+        cpu_seconds=round(trial.cpu_seconds, 3),
+        peak_memory_bytes=trial.peak_memory_bytes,
+        cost=None if rate_card is None else trial_cost(trial, rate_card),
+        currency="" if rate_card is None else rate_card.currency,
+    )
+
+
+def trial_cost(trial: Trial, card: RateCard) -> float:
+    """What the trial has cost so far at `card`: CPU used, memory reserved while it ran."""
+    return cost.cost(
+        cpu_seconds=trial.cpu_seconds,
+        memory_mib=trial.memory_mib,
+        running_seconds=trial.running_seconds,
+        card=card,
     )
 
 
@@ -344,6 +367,10 @@ COLUMNS: tuple[str, ...] = (
     "availability",
     "teardown_verified",
     "sleeping_seconds",
+    "cpu_seconds",
+    "peak_memory_bytes",
+    "cost",
+    "currency",
     "cpu_millicores",
     "memory_mib",
     "evidence_published",

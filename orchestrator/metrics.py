@@ -84,6 +84,23 @@ NOTIFICATIONS = Counter(
     "Attempts at delivering a notification, by channel and outcome (delivered, retry, failed).",
     ["channel", "outcome"],
 )
+TRIAL_CPU_SECONDS = Counter(
+    "den_trial_cpu_seconds_total",
+    "CPU seconds sandboxes used, as the runtime measures them, by template.",
+    ["template"],
+)
+TRIAL_COST = Counter(
+    "den_trial_cost_total",
+    "Estimated cost of sandboxes at the rate card (`DEN_RATE_CARD`): CPU used plus memory "
+    "reserved while running, by template, in the rate card's currency.",
+    ["template", "currency"],
+)
+TRIAL_PEAK_MEMORY = Histogram(
+    "den_trial_peak_memory_bytes",
+    "The highest memory working set of each removed sandbox, by template.",
+    ["template"],
+    buckets=tuple(2**n * 1024 * 1024 for n in range(2, 14)),  # 4 MiB to 8 GiB
+)
 
 
 def exposition() -> tuple[bytes, str]:

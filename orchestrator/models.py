@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -232,6 +232,15 @@ class Trial(SQLModel, table=True):
     # pool: the template and the parameters it was started with.
     pooled: bool = Field(default=False, index=True)
     pool_key: str = Field(default="", max_length=120)
+    # Resource use (orchestrator/cost.py), written only by the usage sampler and the reconciler:
+    # CPU seconds used in all, the highest memory working set read, seconds awake (between
+    # readings, from Ready), the runtime's CPU counter at the last reading, and when that was
+    # (None while nothing runs).
+    cpu_seconds: float = 0.0
+    peak_memory_bytes: int = Field(default=0, sa_type=BigInteger)
+    running_seconds: float = 0.0
+    usage_counter_seconds: float = 0.0
+    usage_sampled_at: datetime | None = _when()
 
 
 class TrialEvent(SQLModel, table=True):
@@ -249,6 +258,31 @@ class TrialEvent(SQLModel, table=True):
 
 # What a client sees of a trial: the REST API's body (PRODUCT.md 7.1, a fixed contract) and
 # the trial in every page's JSON twin, rendered by `orchestrator.presenting`.
+
+
+class TrialUsage(BaseModel):
+    """What the sandbox has used, as the runtime measured it (orchestrator/cost.py)."""
+
+    cpu_seconds: float = PydanticField(0.0, description="CPU time used in all, in seconds.")
+    peak_memory_bytes: int = PydanticField(0, description="The highest memory working set read, in bytes.")
+    running_seconds: float = PydanticField(
+        0.0, description="How long it has run (awake, from Ready), as of the latest reading."
+    )
+    sampled_at: datetime | None = PydanticField(
+        None, description="When the runtime was last read (null while the sandbox is not running)."
+    )
+
+
+class TrialCost(BaseModel):
+    """Its cost at the operator's rate card (`DEN_RATE_CARD`)."""
+
+    currency: str
+    forecast: float = PydanticField(
+        description="The most it can cost over its duration: its reserved CPU and memory for all of it."
+    )
+    so_far: float = PydanticField(
+        description="CPU used plus memory reserved while it ran, as of the latest reading."
+    )
 
 
 class TrialPublic(SQLModel):
@@ -296,6 +330,8 @@ class TrialPublic(SQLModel):
         None, description="When the sandbox will sleep if nobody visits it (Ready, with an idle timeout)."
     )
     sleeping_seconds: int = Field(0, description="How long the sandbox has slept, in all.")
+    usage: TrialUsage = Field(default_factory=TrialUsage)
+    cost: TrialCost | None = Field(None, description="Null when the den has no rate card (`DEN_RATE_CARD`).")
 
 
 class ListMeta(BaseModel):

@@ -18,12 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from orchestrator import cost as costs
 from orchestrator.lifecycle import Phase, time_left
-from orchestrator.models import Trial, TrialEvent, TrialEventPublic, TrialPublic
+from orchestrator.models import Trial, TrialCost, TrialEvent, TrialEventPublic, TrialPublic, TrialUsage
 from orchestrator.sandbox_hosts import SandboxAddress
+from orchestrator.settings import RateCard
 
 
-def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -> TrialPublic:
+def trial(
+    row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress, rate_card: RateCard | None = None
+) -> TrialPublic:
     left = time_left(now=now, expires_at=row.expires_at) if row.ended_at is None else None
     return TrialPublic(
         id=row.id,
@@ -64,6 +68,32 @@ def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -
         last_activity_at=row.last_activity_at,
         sleeps_at=row.sleeps_at,
         sleeping_seconds=sleeping_seconds(row, now=now),
+        usage=TrialUsage(
+            cpu_seconds=round(row.cpu_seconds, 3),
+            peak_memory_bytes=row.peak_memory_bytes,
+            running_seconds=round(row.running_seconds, 3),
+            sampled_at=row.usage_sampled_at,
+        ),
+        cost=None if rate_card is None else trial_cost(row, rate_card),
+    )
+
+
+def trial_cost(row: Trial, card: RateCard) -> TrialCost:
+    """The forecast (reserved CPU and memory for the whole duration) and the cost so far."""
+    return TrialCost(
+        currency=card.currency,
+        forecast=costs.forecast(
+            cpu_millicores=row.cpu_millicores,
+            memory_mib=row.memory_mib,
+            duration_seconds=row.duration_seconds,
+            card=card,
+        ),
+        so_far=costs.cost(
+            cpu_seconds=row.cpu_seconds,
+            memory_mib=row.memory_mib,
+            running_seconds=row.running_seconds,
+            card=card,
+        ),
     )
 
 
@@ -74,10 +104,18 @@ def sleeping_seconds(row: Trial, *, now: datetime) -> int:
 
 
 def trials(
-    rows: Iterable[Trial], *, owners: Mapping[int, str], now: datetime, sandboxes: SandboxAddress
+    rows: Iterable[Trial],
+    *,
+    owners: Mapping[int, str],
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> list[TrialPublic]:
     """Each row with its owner's name from `owners` (owner id -> name)."""
-    return [trial(row, owner=owners.get(row.owner_id, ""), now=now, sandboxes=sandboxes) for row in rows]
+    return [
+        trial(row, owner=owners.get(row.owner_id, ""), now=now, sandboxes=sandboxes, rate_card=rate_card)
+        for row in rows
+    ]
 
 
 def endpoints(row: Trial, sandboxes: SandboxAddress) -> dict[str, str]:

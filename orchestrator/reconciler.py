@@ -32,10 +32,10 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from orchestrator import catalogue, crud, metrics, review
+from orchestrator import catalogue, cost, crud, metrics, review
 from orchestrator.crud import notifications
 from orchestrator.delivery import DeliveryWorker
-from orchestrator.drivers.base import Driver, Status, TrialSpec
+from orchestrator.drivers.base import Driver, Status, TrialSpec, Usage
 from orchestrator.errors import DenError, NotLeading, RetryableError, RuntimeUnavailable
 from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
 from orchestrator.manifest import TemplateManifest
@@ -51,6 +51,7 @@ FAILED_TURN_WAIT = 1.0  # seconds: a turn that failed (the database away) waits 
 LIVENESS, SWEEP = "~liveness", "~sweep"  # keys of the fleet-wide checks (never trial ids)
 RETENTION = "~retention"  # housekeeping: old trials' free text removed, at the sweep's interval
 POOLS = "~pools"  # the warm pools kept full (crud/pool_upkeep.py)
+USAGE = "~usage"  # the running sandboxes' resource use read (each in the `usage` lane)
 POOL_INTERVAL = 1.0  # seconds between pool upkeeps while any pool is configured
 SLEEPING_RETRY = 2.0  # seconds: a sandbox waiting for room under the caps to wake looks again
 STARTING = (Phase.REQUESTED, Phase.PROVISIONING)
@@ -108,6 +109,22 @@ def poll_delay(trial: Trial, *, now: datetime, interval: float) -> float:
     return interval
 
 
+def _totals(trial: Trial) -> cost.Totals:
+    return cost.Totals(
+        cpu_seconds=trial.cpu_seconds,
+        peak_memory_bytes=trial.peak_memory_bytes,
+        running_seconds=trial.running_seconds,
+        last_counter=trial.usage_counter_seconds,
+        sampled_at=trial.usage_sampled_at,
+    )
+
+
+def _after(before: cost.Totals, reading: Usage, *, now: datetime, running: bool) -> cost.Totals:
+    return cost.accumulate(
+        before, cpu_seconds=reading.cpu_seconds, memory_bytes=reading.memory_bytes, now=now, running=running
+    )
+
+
 def _always() -> bool:
     return True
 
@@ -140,7 +157,9 @@ class Reconciler:
     def __post_init__(self) -> None:
         # An in-memory database is one connection: its trials are worked on one at a time.
         size = 1 if self.engine.url.database in (None, "", ":memory:") else self.settings.reconciler_workers
-        self._queue = WorkQueue(lanes={"start": size, "end": size, "fleet": 1}, on_done=self.wake.set)
+        self._queue = WorkQueue(
+            lanes={"start": size, "end": size, "fleet": 1, "usage": size}, on_done=self.wake.set
+        )
 
     # --- one turn ------------------------------------------------------------------------
 
@@ -173,6 +192,7 @@ class Reconciler:
             (SWEEP, self.sweep_orphans),
             (RETENTION, self.apply_retention),
             (POOLS, self.keep_pools),
+            (USAGE, self.sample_usage),
         )
         for key, check in checks:
             if key not in self._next_check or self._next_check[key] <= now:
@@ -267,6 +287,8 @@ class Reconciler:
             return self.settings.liveness_interval
         if key == POOLS and self.settings.warm_pools:
             return POOL_INTERVAL
+        if key == USAGE:
+            return self.settings.usage_sample_interval
         return self.settings.sweep_interval
 
     def _work(self, trial_id: str, *, clock: Callable[[], datetime]) -> None:
@@ -375,6 +397,7 @@ class Reconciler:
     def _sleep(self, session: Session, trial: Trial, *, now: datetime) -> None:
         """Nobody visited for the idle timeout: the phase first, then the runtime (a crash
         between the two is mended by the liveness check, which finds it still running)."""
+        self._last_reading(trial, now=now)
         self._commit_phase(
             session,
             trial,
@@ -476,6 +499,7 @@ class Reconciler:
                 "The sandbox is awake again" if waking else "The sandbox is ready",
                 now,
                 ready_at=trial.ready_at or now,
+                usage_sampled_at=now,  # its running time counts from here
                 endpoints=dict(observed.endpoints),
                 sleeps_at=crud.sleeps_at(
                     now=now, idle_timeout=trial.idle_timeout_seconds, pooled=trial.pooled
@@ -511,6 +535,10 @@ class Reconciler:
     def _begin_teardown(
         self, session: Session, trial: Trial, reason: Reason, message: str, *, now: datetime
     ) -> bool:
+        if trial.phase not in (Phase.SLEEPING, Phase.PENDING_APPROVAL, Phase.REQUESTED):  # it may run
+            self._last_reading(trial, now=now)
+        if trial.peak_memory_bytes:
+            metrics.TRIAL_PEAK_MEMORY.labels(template=trial.template_name).observe(trial.peak_memory_bytes)
         self._commit_phase(session, trial, Phase.STOPPING, reason, message, now)
         return self._teardown(session, trial, now=now)
 
@@ -587,6 +615,84 @@ class Reconciler:
                 crud.record_orphan_removed(session, trial_id=trial_id, now=now)
                 session.commit()
         return orphans
+
+    # --- resource use: read beside the reconciler's work, never in its way -----------------
+
+    def sample_usage(self, *, now: datetime) -> list[str]:
+        """Hand each running sandbox's reading to the `usage` lane (one piece of work per
+        trial, so a slow runtime answer for one holds up neither the others nor any
+        transition); the trials handed out."""
+        with Session(self.engine) as session:
+            running = crud.running_trial_ids(session)
+        for trial_id in running:
+            self._queue.submit(f"{USAGE}:{trial_id}", lane="usage", work=self._sampler(trial_id))
+        return running
+
+    def _sampler(self, trial_id: str) -> Callable[[], None]:
+        def work() -> None:
+            try:
+                self._sample(trial_id, now=self._clock())
+            except Exception:  # a reading that fails is taken again at the next interval
+                metrics.RECONCILE_ERRORS.labels(reason="Unexpected").inc()
+                log.exception("usage_error", trial_id=trial_id)
+
+        return work
+
+    def _sample(self, trial_id: str, *, now: datetime) -> None:
+        try:
+            self._guard()
+            reading = self.driver.usage(trial_id)
+        except NotLeading:
+            return
+        except DenError as exc:  # read again at the next interval
+            log.warning("usage_unread", trial_id=trial_id, reason=exc.reason, error=exc.log_message)
+            return
+        with crud.quiet(Session(self.engine)) as session:
+            trial = session.get(Trial, trial_id)  # read after the runtime call: a sleep or an
+            if trial is None or trial.phase not in (Phase.PROVISIONING, Phase.READY):  # end since
+                return  # took the last reading itself
+            before, template, memory_mib = _totals(trial), trial.template_name, trial.memory_mib
+            after = _after(before, reading, now=now, running=True)
+            written = crud.record_usage(session, trial_id=trial_id, before=before, after=after, now=now)
+            session.commit()
+        if written:
+            self._count_usage(template, memory_mib, before, after)
+
+    def _last_reading(self, trial: Trial, *, now: datetime) -> None:
+        """Read a sandbox once more before it sleeps or is removed (on `trial`, committed with
+        the phase that follows). A runtime that cannot say holds up neither: the time up to
+        now still counts, the CPU since the last reading is lost."""
+        try:
+            reading = self.driver.usage(trial.id)
+        except DenError as exc:
+            log.warning("usage_unread", trial_id=trial.id, reason=exc.reason, error=exc.log_message)
+            reading = Usage(cpu_seconds=trial.usage_counter_seconds)
+        self._take_reading(trial, reading, now=now, running=False)
+
+    def _take_reading(self, trial: Trial, reading: Usage, *, now: datetime, running: bool) -> None:
+        before = _totals(trial)
+        after = _after(before, reading, now=now, running=running)
+        trial.cpu_seconds, trial.peak_memory_bytes = after.cpu_seconds, after.peak_memory_bytes
+        trial.running_seconds, trial.usage_counter_seconds = after.running_seconds, after.last_counter
+        trial.usage_sampled_at = after.sampled_at
+        self._count_usage(trial.template_name, trial.memory_mib, before, after)
+
+    def _count_usage(self, template: str, memory_mib: int, before: cost.Totals, after: cost.Totals) -> None:
+        metrics.TRIAL_CPU_SECONDS.labels(template=template).inc(after.cpu_seconds - before.cpu_seconds)
+        card = self.settings.rate_card
+        if card is not None:
+            spent = [
+                cost.cost(
+                    cpu_seconds=t.cpu_seconds,
+                    memory_mib=memory_mib,
+                    running_seconds=t.running_seconds,
+                    card=card,
+                )
+                for t in (before, after)
+            ]
+            metrics.TRIAL_COST.labels(template=template, currency=card.currency).inc(
+                max(0.0, spent[1] - spent[0])
+            )
 
     def keep_pools(self, *, now: datetime) -> crud.Upkeep:
         """Keep every warm pool full and fresh (no runtime call: the trials it starts or

@@ -68,6 +68,19 @@ class Webhook(BaseModel):
     events: tuple[str, ...] = ()
 
 
+class RateCard(BaseModel):
+    """What the operator pays for a sandbox's resources (`DEN_RATE_CARD`), from which the den
+    estimates each trial's cost (`orchestrator.cost`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the currency, e.g. GBP (three capitals)."
+    )
+    cpu_hour: float = Field(ge=0, description="The price of one core used for one hour.")
+    gib_hour: float = Field(ge=0, description="The price of one GiB of memory held for one hour.")
+
+
 def _setting(default: Any, group: str, description: str, **kwargs: Any) -> Any:
     return Field(default, description=description, json_schema_extra={"group": group}, **kwargs)
 
@@ -311,6 +324,25 @@ class Settings(BaseSettings):
         "reconciler",
         "Seconds a pooled sandbox waits for a request before it is replaced by a new one.",
         ge=60,
+    )
+    usage_sample_interval: float = _setting(
+        30.0,
+        "reconciler",
+        "Seconds between readings of each running sandbox's CPU time and memory (Docker's "
+        "container stats; on Kubernetes the kubelet's summary through the API server), each "
+        "in a lane of its own beside the reconciler's work. A sandbox is also read once more "
+        "just before it sleeps or is removed.",
+        ge=1,
+        le=3600,
+    )
+    rate_card: RateCard | None = _setting(
+        None,
+        "reconciler",
+        'What sandboxes cost the operator, as JSON: `{"currency": "GBP", "cpu_hour": 0.04, '
+        '"gib_hour": 0.005}` (per core-hour of CPU used, per GiB-hour of memory reserved). With it, '
+        "a trial's cost is forecast when it is requested and on the approval page, shown so far "
+        "on the trial page and in the API, and given finally in the report and `/metrics` "
+        "([Resource use and cost](cost.md)). Unset: resource use is still measured, no cost is shown.",
     )
     retention_days: int = _setting(
         730,

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from orchestrator.drivers.base import LOG_TAIL, Observation, Status, TrialSpec
+from orchestrator.drivers.base import LOG_TAIL, Observation, Status, TrialSpec, Usage
 from orchestrator.errors import PermanentError, RuntimeUnavailable
 
 
@@ -24,6 +24,8 @@ class FakeDriver:
     polls: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     asleep: set[str] = field(default_factory=set)  # trials whose workloads `sleep` stopped
+    #: What `usage` reports of each running trial (trial id -> figures), set by a test.
+    usage_figures: dict[str, Usage] = field(default_factory=dict)
 
     def _check(self, call: str) -> None:
         self.calls.append(call)
@@ -68,6 +70,12 @@ class FakeDriver:
     def remaining(self, trial_id: str) -> list[str]:
         self._check("remaining")
         return sorted(self.resources.get(trial_id, set()))
+
+    def usage(self, trial_id: str) -> Usage:
+        self._check("usage")
+        if trial_id not in self.resources or trial_id in self.asleep:
+            return Usage()
+        return self.usage_figures.get(trial_id, Usage())
 
     def list_trial_ids(self) -> set[str]:
         self._check("list")

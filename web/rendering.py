@@ -26,6 +26,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from pydantic_core import to_jsonable_python
 
+from orchestrator.cost import money
 from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.presenting import SERVICE_TIME_ZONE, department_name, duration_words, plain_message
@@ -183,6 +184,7 @@ env.filters.update(
     phase_tag=phase_tag,
     lines=lines,
     status_tag_class=status_tag_class,
+    money=money,
 )
 env.globals.update(_govuk_macros())
 

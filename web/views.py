@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from orchestrator import catalogue, presenting, rules
+from orchestrator import catalogue, cost, presenting, rules
 from orchestrator import evaluation as evaluation_scheme
 from orchestrator.evaluation import DIMENSIONS, Measured, Summary
+from orchestrator.manifest import TemplateManifest
 from orchestrator.models import Evaluation, Supplier, TemplateVersion, Trial, TrialEvent
 from orchestrator.sandbox_hosts import SandboxAddress
-from orchestrator.settings import Settings
+from orchestrator.settings import RateCard, Settings
 
 DIMENSION_NAMES = evaluation_scheme.DIMENSION_NAMES
 DECISIONS = {
@@ -30,15 +31,67 @@ DECISIONS = {
 WARN_BEFORE_SECONDS = 300
 
 
-def trial(row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress) -> dict[str, Any]:
+def trial(
+    row: Trial, *, owner: str, now: datetime, sandboxes: SandboxAddress, rate_card: RateCard | None = None
+) -> dict[str, Any]:
     """The API's trial (`presenting.trial`: every field the same name and meaning), and what
-    only the pages use: the template's name and version apart, and when to warn of expiry."""
+    only the pages use: the template's name and version apart, when to warn of expiry, and its
+    resource use and cost in words."""
+    shown = presenting.trial(row, owner=owner, now=now, sandboxes=sandboxes, rate_card=rate_card)
     return {
-        **presenting.trial(row, owner=owner, now=now, sandboxes=sandboxes).model_dump(),
+        **shown.model_dump(),
         "template_name": row.template_name,
         "template_version": row.template_version,
         "warn_before_seconds": WARN_BEFORE_SECONDS,
+        "usage_words": usage_words(cpu_seconds=row.cpu_seconds, peak_memory_bytes=row.peak_memory_bytes),
+        "cost_words": None
+        if shown.cost is None
+        else {
+            "forecast": cost.money(shown.cost.forecast, shown.cost.currency),
+            "so_far": cost.money(shown.cost.so_far, shown.cost.currency),
+        },
     }
+
+
+def trial_forecast_words(row: Trial, *, extra_seconds: int = 0, rate_card: RateCard | None) -> str | None:
+    """The most the trial can cost over its length (and `extra_seconds` more: an extension
+    asked for), as the pages say it; None without a rate card."""
+    if rate_card is None:
+        return None
+    amount = cost.forecast(
+        cpu_millicores=row.cpu_millicores,
+        memory_mib=row.memory_mib,
+        duration_seconds=row.duration_seconds + extra_seconds,
+        card=rate_card,
+    )
+    return cost.money(amount, rate_card.currency)
+
+
+def usage_words(*, cpu_seconds: float, peak_memory_bytes: int) -> dict[str, str]:
+    """'12.5 seconds' of CPU, '48 MiB' at most: how the pages say what a sandbox used."""
+    return {
+        "cpu": f"{cpu_seconds:,.1f} seconds" if cpu_seconds < 3600 else f"{cpu_seconds / 3600:,.2f} hours",
+        "memory": f"{peak_memory_bytes / 2**20:,.0f} MiB"
+        if peak_memory_bytes < 2**30
+        else f"{peak_memory_bytes / 2**30:,.2f} GiB",
+    }
+
+
+def forecast_words(
+    manifest: TemplateManifest, *, duration_seconds: int, rate_card: RateCard | None
+) -> str | None:
+    """The most a trial of `manifest` can cost over `duration_seconds`, as the pages say it;
+    None without a rate card."""
+    if rate_card is None or duration_seconds <= 0:
+        return None
+    held = rules.reservation(manifest)
+    amount = cost.forecast(
+        cpu_millicores=held.cpu_millicores,
+        memory_mib=held.memory_mib,
+        duration_seconds=duration_seconds,
+        card=rate_card,
+    )
+    return cost.money(amount, rate_card.currency)
 
 
 def trials(

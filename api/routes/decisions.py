@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import errors, schemas
-from api.deps import ActorDep, Now, Sandboxes, SessionDep, SettingsDep, StrictQuery, TrialId
+from api.deps import ActorDep, Now, RateCardDep, Sandboxes, SessionDep, SettingsDep, StrictQuery, TrialId
 from api.routes.trials import committed
 from orchestrator import crud
 
@@ -23,6 +23,7 @@ def approve(
     now: Now,
     sandboxes: Sandboxes,
     settings: SettingsDep,
+    rate_card: RateCardDep,
     body: schemas.ApproveRequest | None = None,
 ) -> schemas.TrialPublic:
     """Approve what waits on the trial, optionally with a `note` for the requester (kept in
@@ -32,7 +33,7 @@ def approve(
     crud.approve(
         session, actor=actor, trial=trial, note=body.note if body else "", settings=settings, now=now
     )
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)
 
 
 @router.post("/{trial_id}/reject")
@@ -44,9 +45,10 @@ def reject(
     now: Now,
     sandboxes: Sandboxes,
     settings: SettingsDep,
+    rate_card: RateCardDep,
 ) -> schemas.TrialPublic:
     """Reject what waits on the trial, saying why. A pending trial ends Stopped (reason
     `Rejected`); a pending extension is dropped and the trial runs on as it was."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.reject(session, actor=actor, trial=trial, reason=body.reason, settings=settings, now=now)
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)

@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
 from api import errors, presenters, schemas
-from api.deps import ActorDep, Now, SessionDep, StrictQuery, TrialId
+from api.deps import ActorDep, Now, RateCardDep, SessionDep, StrictQuery, TrialId
 from orchestrator import crud, evaluation
 from orchestrator.access import sees_private_notes
 from orchestrator.evaluation import COLUMNS, REPORT_SCHEMA, to_csv
 from orchestrator.models import Trial
+from orchestrator.settings import RateCard
 
 router = APIRouter(
     prefix="/api/v1", tags=["evaluations"], responses=errors.RESPONSES, dependencies=[StrictQuery]
@@ -23,7 +24,12 @@ router = APIRouter(
 
 @router.put("/trials/{trial_id}/evaluation")
 def put_evaluation(
-    trial_id: TrialId, body: schemas.EvaluationPut, session: SessionDep, actor: ActorDep, now: Now
+    trial_id: TrialId,
+    body: schemas.EvaluationPut,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    rate_card: RateCardDep,
 ) -> schemas.EvaluationPublic:
     """Record (or replace) the trial's evaluation: whether the hypothesis held and each
     success criterion was met, with evidence; the eight dimensions scored 1-5 with evidence;
@@ -55,7 +61,7 @@ def put_evaluation(
         ),
     )
     session.commit()
-    return _present(session, actor, trial, now)  # as locked and written: no need to read it again
+    return _present(session, actor, trial, now, rate_card)  # as locked and written: no need to read it again
 
 
 def _asks_the_question(body: schemas.EvaluationPut) -> bool:
@@ -64,15 +70,18 @@ def _asks_the_question(body: schemas.EvaluationPut) -> bool:
 
 @router.get("/trials/{trial_id}/evaluation")
 def get_evaluation(
-    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now
+    trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, rate_card: RateCardDep
 ) -> schemas.EvaluationPublic:
     """The evaluation with what the orchestrator measured; `private_notes` is null unless the
     caller is the owner, of their department (when shared) or a platform engineer."""
-    return _present(session, actor, crud.get_trial(session, user=actor.user, trial_id=trial_id), now)
+    trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
+    return _present(session, actor, trial, now, rate_card)
 
 
-def _present(session: Session, actor: crud.Actor, trial: Trial, now: datetime) -> schemas.EvaluationPublic:
-    row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
+def _present(
+    session: Session, actor: crud.Actor, trial: Trial, now: datetime, rate_card: RateCard | None
+) -> schemas.EvaluationPublic:
+    row, author, measured = crud.get_evaluation(session, trial=trial, now=now, rate_card=rate_card)
     return presenters.evaluation(
         row, author=author, measured=measured, show_private=sees_private_notes(actor.user, trial)
     )
@@ -87,6 +96,7 @@ def report(
     session: SessionDep,
     actor: ActorDep,
     now: Now,
+    rate_card: RateCardDep,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     problem_area: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     supplier: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
@@ -101,6 +111,7 @@ def report(
         user=actor.user,
         now=now,
         selectors=crud.ReportFilter(problem_area=problem_area, supplier=supplier, decision=decision),
+        rate_card=rate_card,
     )
     headers = {"X-Report-Schema": REPORT_SCHEMA}
     if format_ == "csv":

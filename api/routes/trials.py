@@ -14,6 +14,7 @@ from api import conditional, errors, lists, presenters, schemas, watch
 from api.deps import (
     ActorDep,
     Now,
+    RateCardDep,
     Sandboxes,
     Selectors,
     SessionDep,
@@ -27,6 +28,7 @@ from orchestrator.crud import listing, paging
 from orchestrator.errors import Problem, ValidationFailed
 from orchestrator.models import Trial
 from orchestrator.sandbox_hosts import SandboxAddress
+from orchestrator.settings import RateCard
 
 router = APIRouter(
     prefix="/api/v1/trials", tags=["trials"], responses=errors.RESPONSES, dependencies=[StrictQuery]
@@ -37,12 +39,17 @@ EVENTS_PAGE = 1000
 
 
 def committed(
-    session: Session, trial: Trial, *, now: datetime, sandboxes: SandboxAddress
+    session: Session,
+    trial: Trial,
+    *,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> schemas.TrialPublic:
     """After a write of intent on `trial`: commit it (the commit wakes the reconciler:
     `crud.on_intent_change`), and answer the trial as it now is."""
     session.commit()
-    return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
+    return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)
 
 
 @router.post("", status_code=201)
@@ -55,7 +62,8 @@ def create_trial(
     sandboxes: Sandboxes,
 ) -> schemas.TrialPublic:
     """Ask for a sandbox from a template. The reconciler starts it; watch `phase`. A request
-    longer than the self-service limit starts in `PendingApproval` until an approver decides."""
+    longer than the self-service limit starts in `PendingApproval` until an approver decides.
+    With a rate card (`DEN_RATE_CARD`), `cost.forecast` is the most it can cost."""
     trial = crud.create_trial(
         session,
         actor=actor,
@@ -74,7 +82,7 @@ def create_trial(
         ),
         name=body.name,
     )
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=settings.rate_card)
 
 
 @router.get(
@@ -134,6 +142,7 @@ async def list_trials(
                 sandboxes=sandboxes,
                 interval=settings.watch_poll_interval,
                 timeout=timeout_seconds,
+                rate_card=settings.rate_card,
             ),
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
@@ -147,7 +156,9 @@ async def list_trials(
 
     def read() -> schemas.TrialList:
         found = listing.trials_page(session, user=actor.user, selectors=selectors, asked=asked)
-        shown = presenters.trials(session, found.rows, now=now, sandboxes=sandboxes)
+        shown = presenters.trials(
+            session, found.rows, now=now, sandboxes=sandboxes, rate_card=settings.rate_card
+        )
         return schemas.TrialList(items=shown.items, metadata=lists.meta(found))
 
     return conditional.respond(request, await run_read(request, session, read))
@@ -166,14 +177,21 @@ def _no_pages_in_a_watch(*, limit: int | None, continue_: str | None) -> None:
 
 @router.get("/{trial_id}", response_model=schemas.TrialPublic, responses=conditional.RESPONSES)
 async def get_trial(
-    request: Request, trial_id: TrialId, session: SessionDep, actor: ActorDep, now: Now, sandboxes: Sandboxes
+    request: Request,
+    trial_id: TrialId,
+    session: SessionDep,
+    actor: ActorDep,
+    now: Now,
+    sandboxes: Sandboxes,
+    rate_card: RateCardDep,
 ) -> Response:
     """One trial, with an `ETag`: sent back as `If-None-Match`, an unchanged trial is 304
-    with no body (the tag ignores `time_left_seconds`, which counts down on its own)."""
+    with no body (the tag ignores `time_left_seconds`, which counts down on its own). Its
+    resource use so far is in `usage`, and with a rate card its cost in `cost`."""
 
     def read() -> schemas.TrialPublic:
         trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
-        return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes)
+        return presenters.trial_of(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)
 
     return conditional.respond(request, await run_read(request, session, read))
 
@@ -207,7 +225,7 @@ def extend_trial(
     )
     if not applied:
         response.status_code = 202
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=settings.rate_card)
 
 
 @router.post("/{trial_id}/end", status_code=202)
@@ -217,12 +235,13 @@ def end_trial(
     actor: ActorDep,
     now: Now,
     sandboxes: Sandboxes,
+    rate_card: RateCardDep,
 ) -> schemas.TrialPublic:
     """Ask for the sandbox to be torn down now (the reconciler does it); a request still
     waiting for approval is withdrawn."""
     trial = crud.get_trial(session, user=actor.user, trial_id=trial_id)
     crud.request_end(session, actor=actor, trial=trial, now=now)
-    return committed(session, trial, now=now, sandboxes=sandboxes)
+    return committed(session, trial, now=now, sandboxes=sandboxes, rate_card=rate_card)
 
 
 @router.get("/{trial_id}/events")

@@ -18,6 +18,7 @@ from orchestrator.crud.members import assessor_counts
 from orchestrator.crud.trials import events_of, trial_events
 from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.models import Evaluation, SandboxTemplate, Supplier, TemplateVersion, Trial, User
+from orchestrator.settings import RateCard
 
 
 @dataclass(frozen=True)
@@ -128,18 +129,27 @@ def put_evaluation(
 
 
 def get_evaluation(
-    session: Session, *, trial: Trial, now: datetime
+    session: Session, *, trial: Trial, now: datetime, rate_card: RateCard | None = None
 ) -> tuple[Evaluation, str, evaluation.Measured]:
     """The evaluation, who recorded it, and what the orchestrator measured."""
     row = session.get(Evaluation, trial.id)
     if row is None:
         raise NotFound(f"trial {trial.id} has not been evaluated yet", reason="NotEvaluated")
     author = session.get(User, row.recorded_by)
-    measured = evaluation.measure(trial, trial_events(session, trial_id=trial.id), now=now)
+    measured = evaluation.measure(
+        trial, trial_events(session, trial_id=trial.id), now=now, rate_card=rate_card
+    )
     return row, author.name if author else "", measured
 
 
-def report(session: Session, *, user: User, selectors: ReportFilter, now: datetime) -> list[dict[str, Any]]:
+def report(
+    session: Session,
+    *,
+    user: User,
+    selectors: ReportFilter,
+    now: datetime,
+    rate_card: RateCard | None = None,
+) -> list[dict[str, Any]]:
     """Rows of the comparable report, numbered from 1 in this export: complete evaluations
     only, never drafts. Everyone but suppliers
     sees every evaluated trial, since the report holds no private notes, owners nor trial ids;
@@ -176,7 +186,7 @@ def report(session: Session, *, user: User, selectors: ReportFilter, now: dateti
                 evaluation=scored,
                 supplier=supplier,
                 problem_areas=_areas(version),
-                measured=evaluation.measure(trial, timelines[trial.id], now=now),
+                measured=evaluation.measure(trial, timelines[trial.id], now=now, rate_card=rate_card),
                 assessor_count=assessed.get(trial.id, 0),
             )
         )

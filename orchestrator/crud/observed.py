@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal
+from sqlalchemy import ColumnElement, bindparam, func, literal, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from orchestrator.cost import Totals
 from orchestrator.crud.common import audit, trial_event
 from orchestrator.lifecycle import LIVE_PHASES, Phase, check_transition
 from orchestrator.models import TemplateVersion, Trial, TrialEvent, UTCDateTime
@@ -155,6 +156,39 @@ def _soonest(after: bool) -> tuple[SelectOfScalar[datetime | None], SelectOfScal
 def ready_trials(session: Session) -> Sequence[Trial]:
     """Every Ready trial, for the liveness check (one query, whatever their number)."""
     return session.exec(select(Trial).where(Trial.phase == Phase.READY)).all()
+
+
+def running_trial_ids(session: Session) -> list[str]:
+    """Trials whose sandbox may be running (starting, waking or Ready), for the usage
+    sampler: one query, whatever their number."""
+    query = select(Trial.id).where(col(Trial.phase).in_([Phase.PROVISIONING, Phase.READY]))
+    return sorted(session.exec(query).all())
+
+
+def record_usage(session: Session, *, trial_id: str, before: Totals, after: Totals, now: datetime) -> bool:
+    """Write a reading's totals, only if the trial is still running and nobody wrote a reading
+    since `before` was read (the reconciler's last one before a sleep or a teardown, in
+    another transaction): one conditional UPDATE, so a reading taken just before the trial
+    slept or ended never overwrites what that wrote. False when it was not written."""
+    sampled = col(Trial.usage_sampled_at)
+    query = (
+        update(Trial)
+        .where(
+            col(Trial.id) == trial_id,
+            col(Trial.phase).in_([Phase.PROVISIONING, Phase.READY]),
+            col(Trial.usage_counter_seconds) == before.last_counter,
+            sampled.is_(None) if before.sampled_at is None else sampled == before.sampled_at,
+        )
+        .values(
+            cpu_seconds=after.cpu_seconds,
+            peak_memory_bytes=after.peak_memory_bytes,
+            running_seconds=after.running_seconds,
+            usage_counter_seconds=after.last_counter,
+            usage_sampled_at=after.sampled_at,
+            updated_at=now,  # watchers see the new figures
+        )
+    )
+    return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
 def sleeping_trials(session: Session) -> Sequence[Trial]:

@@ -60,6 +60,19 @@ class Observation:
     progress: tuple[str, ...] = ()  # human-readable steps, oldest first, stable across polls
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What a trial's workloads use now, as the runtime measures it: the CPU time its running
+    containers (pods) have used since each started, summed, in seconds; and the memory they
+    hold now (working set: without the page cache the kernel can reclaim), in bytes. Both are
+    zero for a trial with nothing running. The CPU figure is cumulative per container, so it
+    falls back when a container starts again (a wake): the caller adds up the increases
+    (`orchestrator.cost.accumulate`)."""
+
+    cpu_seconds: float = 0.0
+    memory_bytes: int = 0
+
+
 class Driver(Protocol):
     #: The runtime's name (`docker`, `kubernetes`), as `DEN_DRIVER` spells it.
     name: str
@@ -160,6 +173,18 @@ class Driver(Protocol):
         Called from the API's threads for `GET .../logs` (never by the reconciler). Finding
         the component is one or two runtime requests; raises `NotFound` when the trial has no
         such component running.
+        """
+        ...
+
+    def usage(self, trial_id: str) -> Usage:
+        """The CPU time and memory the trial's running workloads use (Docker: each container's
+        stats; Kubernetes: the kubelet's summary of the pods in the trial's namespace, through
+        the API server). Changes nothing; a trial with nothing running uses nothing.
+
+        Called by the usage sampler beside the reconciler (every `DEN_USAGE_SAMPLE_INTERVAL`
+        for each running trial, in a lane of its own so a slow answer holds up no transition)
+        and once more just before a sleep or a teardown. One runtime request per container
+        (Docker) or per node the trial runs on (Kubernetes).
         """
         ...
 

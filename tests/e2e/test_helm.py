@@ -148,6 +148,9 @@ def test_rbac_is_least_privilege() -> None:
     # Sleep and wake: the replica count of a trial's Deployments, never the Deployments.
     scaling = {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["patch"]}
     assert scaling in roles["reconciler"]["rules"]
+    # Resource use: the kubelet's summary through the API server, read-only.
+    node_stats = {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}
+    assert node_stats in roles["reconciler"]["rules"]
     for role in roles.values():
         for rule in role["rules"]:
             if role is roles["reconciler"] and rule == scaling:

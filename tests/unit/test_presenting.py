@@ -32,7 +32,13 @@ def test_a_page_adds_fields_of_its_own_and_changes_none_of_the_apis() -> None:
     api = presenting.trial(row, owner="alice", now=T0, sandboxes=SANDBOXES).model_dump()
     page = views.trial(row, owner="alice", now=T0, sandboxes=SANDBOXES)
     assert {k: page[k] for k in api} == api
-    assert set(page) - set(api) == {"template_name", "template_version", "warn_before_seconds"}
+    assert set(page) - set(api) == {
+        "template_name",
+        "template_version",
+        "warn_before_seconds",
+        "usage_words",
+        "cost_words",
+    }
 
 
 def test_the_start_questions_answer_every_field_a_trial_request_needs() -> None:

@@ -27,8 +27,9 @@ from orchestrator import access, crud, evaluation
 from orchestrator.errors import NotFound, Problem
 from orchestrator.models import Evaluation, Trial, User
 from orchestrator.sandbox_hosts import SandboxAddress
+from orchestrator.settings import RateCard
 from web import views
-from web.deps import Now, Sandboxes, SessionDep, SignedIn
+from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.pages import page
 from web.rendering import NO_STORE, render
@@ -64,10 +65,15 @@ AUDIENCES = {
 
 
 def _form_data(
-    session: Session, user: User, trial: Trial, now: datetime, sandboxes: SandboxAddress
+    session: Session,
+    user: User,
+    trial: Trial,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> dict[str, Any]:
     owner = crud.owner_names(session, [trial]).get(trial.owner_id, "")
-    found, measured = recorded(session, user=user, trial=trial, now=now)
+    found, measured = recorded(session, user=user, trial=trial, now=now, rate_card=rate_card)
     return {
         "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
         "evaluation": found,
@@ -115,15 +121,15 @@ def _lacking(trial: Trial, data: crud.EvaluationInput) -> list[Problem]:
 
 
 def recorded(
-    session: Session, *, user: User, trial: Trial, now: datetime
+    session: Session, *, user: User, trial: Trial, now: datetime, rate_card: RateCard | None = None
 ) -> tuple[dict[str, Any] | None, evaluation.Measured]:
     """The trial's evaluation as the pages show it (None until one is recorded, a draft
     included), and what the orchestrator measured of the trial."""
     try:
-        row, author, measured = crud.get_evaluation(session, trial=trial, now=now)
+        row, author, measured = crud.get_evaluation(session, trial=trial, now=now, rate_card=rate_card)
     except NotFound:
         events = crud.trial_events(session, trial_id=trial.id)
-        return None, evaluation.measure(trial, events, now=now)
+        return None, evaluation.measure(trial, events, now=now, rate_card=rate_card)
     shown = views.evaluation(
         row, author=author, measured=measured, show_private=access.sees_private_notes(user, trial)
     )
@@ -169,12 +175,13 @@ def evaluation_form(
     session: SessionDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
     saved: Saved = "",
 ) -> Response:
     """The evaluation's task list: each part, whether it is done, and what was measured."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     access.check_may_evaluate(visitor.actor.user, trial)
-    data = _form_data(session, visitor.actor.user, trial, now, sandboxes)
+    data = _form_data(session, visitor.actor.user, trial, now, sandboxes, settings.rate_card)
     return render(request, visitor, "evaluation.html", data | {"saved": saved})
 
 
@@ -187,11 +194,12 @@ def evaluation_part(
     session: SessionDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
 ) -> Response:
     """One part of the evaluation, with what was already saved of it."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     access.check_may_evaluate(visitor.actor.user, trial)
-    data = _form_data(session, visitor.actor.user, trial, now, sandboxes) | {
+    data = _form_data(session, visitor.actor.user, trial, now, sandboxes, settings.rate_card) | {
         "part": part,
         "part_name": PART_NAMES[part],
     }
@@ -208,6 +216,7 @@ def record_evaluation(
     session: SessionDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
 ) -> Response:
     """Save one part: "Save and continue" needs every answer of it; "Save and come back later"
     keeps what was typed. The evaluation is complete once every part is."""
@@ -215,7 +224,7 @@ def record_evaluation(
     later = text(form, "action") == "later"
     shown = FormPage(
         "evaluation_part.html",
-        _form_data(session, visitor.actor.user, trial, now, sandboxes)
+        _form_data(session, visitor.actor.user, trial, now, sandboxes, settings.rate_card)
         | {"part": part, "part_name": PART_NAMES[part]},
         values={k: v for k, v in form.items() if isinstance(v, str)},
         fields=_field_ids(trial),
@@ -343,6 +352,7 @@ def reports(
     visitor: SignedIn,
     session: SessionDep,
     now: Now,
+    settings: SettingsDep,
     by: Grouping = "problem_area",
     problem_area: Filter = "",
     supplier: Filter = "",
@@ -352,7 +362,9 @@ def reports(
     selectors = crud.ReportFilter(
         problem_area=problem_area or None, supplier=supplier or None, decision=decision or None
     )
-    rows = crud.report(session, user=visitor.actor.user, selectors=selectors, now=now)
+    rows = crud.report(
+        session, user=visitor.actor.user, selectors=selectors, now=now, rate_card=settings.rate_card
+    )
     areas = sorted(
         {
             a
@@ -387,6 +399,7 @@ def download(
     visitor: SignedIn,
     session: SessionDep,
     now: Now,
+    settings: SettingsDep,
     extension: Annotated[Literal["csv", "json"], Path()],
     problem_area: Filter = "",
     supplier: Filter = "",
@@ -400,6 +413,7 @@ def download(
         selectors=crud.ReportFilter(
             problem_area=problem_area or None, supplier=supplier or None, decision=decision or None
         ),
+        rate_card=settings.rate_card,
     )
     headers = {
         **NO_STORE,

@@ -34,7 +34,7 @@ from orchestrator.lifecycle import Phase
 from orchestrator.models import Trial
 from orchestrator.review import AREAS
 from orchestrator.sandbox_hosts import SandboxAddress
-from orchestrator.settings import Settings
+from orchestrator.settings import RateCard, Settings
 from web import views
 from web.deps import Now, Sandboxes, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
@@ -112,7 +112,13 @@ def _why(row: Trial, waiting: rules.Waiting) -> str:
 
 
 def _decision_data(
-    session: SessionDep, *, visitor: SignedIn, trial: Trial, now: datetime, sandboxes: SandboxAddress
+    session: SessionDep,
+    *,
+    visitor: SignedIn,
+    trial: Trial,
+    now: datetime,
+    sandboxes: SandboxAddress,
+    rate_card: RateCard | None = None,
 ) -> dict[str, Any]:
     """The request as the approver decides on it; refused when nothing waits, or when it is
     the approver's own request (`access.check_may_decide`)."""
@@ -122,10 +128,12 @@ def _decision_data(
     if waiting is None:
         raise Conflict("nothing on this trial waits for a decision", reason="NothingToDecide")
     check_may_decide(visitor.actor.user, requested_by=waiting.requested_by)
+    extra = (trial.extension_requested_seconds or 0) if waiting.subject == "extension" else 0
     return {
-        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
+        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes, rate_card=rate_card),
         **asdict(waiting),
         "why": _why(trial, waiting),
+        "cost_forecast": views.trial_forecast_words(trial, extra_seconds=extra, rate_card=rate_card),
     }
 
 
@@ -137,10 +145,14 @@ def decide_page(
     session: SessionDep,
     now: Now,
     sandboxes: Sandboxes,
+    settings: SettingsDep,
 ) -> Response:
-    """Approve or reject: what is asked for, the requester's reason, and a note."""
+    """Approve or reject: what is asked for, the requester's reason, its cost forecast (with a
+    rate card), and a note."""
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
-    data = _decision_data(session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes)
+    data = _decision_data(
+        session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes, rate_card=settings.rate_card
+    )
     return render(request, visitor, "decide.html", data, values={"decision": "", "note": ""})
 
 
@@ -177,7 +189,9 @@ def decide(
     trial = crud.get_trial(session, user=visitor.actor.user, trial_id=trial_id)
     shown = FormPage(
         "decide.html",
-        _decision_data(session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes),
+        _decision_data(
+            session, visitor=visitor, trial=trial, now=now, sandboxes=sandboxes, rate_card=settings.rate_card
+        ),
         values={"decision": text(form, "decision"), "note": text(form, "note")},
         fields={"(form)": "decision", "reason": "note"},
     )

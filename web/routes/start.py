@@ -178,6 +178,11 @@ def _data(journey: Journey, step: str, settings: Settings) -> dict[str, Any]:
         data["needs_approval"] = rules.needs_approval(
             int(journey.answers.get("duration_seconds", 0)), settings=settings, template=journey.name
         )
+        data["cost_forecast"] = views.forecast_words(
+            journey.manifest,
+            duration_seconds=int(journey.answers.get("duration_seconds", 0)),
+            rate_card=settings.rate_card,
+        )
         return data
     return data | journey.question(step).offers(journey, settings)
 

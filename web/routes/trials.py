@@ -113,11 +113,11 @@ def trial_data(
     """Everything a trial's page shows, and what the visitor may do to it."""
     owner = _owner(session, trial)
     manifest = crud.trial_manifest(session, trial)
-    evaluation, _measured = recorded(session, user=user, trial=trial, now=now)
+    evaluation, _measured = recorded(session, user=user, trial=trial, now=now, rate_card=settings.rate_card)
     events = [views.event(e) for e in crud.trial_events(session, trial_id=trial.id)]
     member = crud.member_role(session, trial=trial, user=user)
     return {
-        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes),
+        "trial": views.trial(trial, owner=owner, now=now, sandboxes=sandboxes, rate_card=settings.rate_card),
         "events": events,
         "progress": presenting.plain_timeline(events),
         "status_text": presenting.plain_message(trial.message, phase=trial.phase),

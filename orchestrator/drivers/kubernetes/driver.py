@@ -35,6 +35,7 @@ from orchestrator.drivers.base import (
     Observation,
     Status,
     TrialSpec,
+    Usage,
 )
 from orchestrator.drivers.kubernetes import images, manifests
 from orchestrator.drivers.kubernetes.informer import Informer, Summary, wait_synced
@@ -453,6 +454,27 @@ class KubernetesDriver:
         finally:
             answer.release_conn()
 
+    def usage(self, trial_id: str) -> Usage:
+        """The kubelet's summary (`/stats/summary`, through the API server's node proxy: RBAC
+        `nodes/proxy` get) of each node the trial's pods run on, for the pods of its
+        namespace: one pod list, then one request per node."""
+        namespace = manifests.namespace_name(trial_id)
+        try:
+            with _api(f"listing the pods of {namespace}"):
+                pods = self.core.list_namespaced_pod(namespace, label_selector=self.selector).items
+        except NotFound:
+            return Usage()
+        nodes = sorted({p.spec.node_name for p in pods if p.spec and p.spec.node_name and _running(p)})
+        cpu, memory = 0.0, 0
+        for node in nodes:
+            with _api(f"reading the kubelet's summary of node {node}"):
+                answer: Any = self.core.connect_get_node_proxy_with_path(
+                    node, "stats/summary", _preload_content=False
+                )
+            found = summary_usage(json.loads(answer.data), namespace)
+            cpu, memory = cpu + found.cpu_seconds, memory + found.memory_bytes
+        return Usage(cpu_seconds=cpu, memory_bytes=memory)
+
     def pin_image(self, image: str) -> str:
         """`repository@sha256:...` of the image a node holds under this tag (from the nodes'
         reported images: one list call); an image not on any node is refused, so a reviewer
@@ -473,6 +495,25 @@ class KubernetesDriver:
     def close(self) -> None:
         for informer in (self._informers or {}).values():
             informer.stop()
+
+
+def _running(pod: Any) -> bool:
+    return bool(pod.status and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None)
+
+
+def summary_usage(summary: dict[str, Any], namespace: str) -> Usage:
+    """Pure: the CPU time and working set of the pods of `namespace` in a kubelet summary. A
+    pod's own figures, or its containers' summed when the kubelet has none for the pod yet
+    (the first seconds after it starts)."""
+    cpu_ns, memory = 0, 0
+    for pod in summary.get("pods") or []:
+        if (pod.get("podRef") or {}).get("namespace") != namespace:
+            continue
+        parts = [pod] if (pod.get("cpu") or {}).get("usageCoreNanoSeconds") is not None else []
+        for part in parts or pod.get("containers") or []:
+            cpu_ns += int((part.get("cpu") or {}).get("usageCoreNanoSeconds") or 0)
+            memory += int((part.get("memory") or {}).get("workingSetBytes") or 0)
+    return Usage(cpu_seconds=cpu_ns / 1e9, memory_bytes=memory)
 
 
 def _ending(pod: Summary) -> bool:
