@@ -83,7 +83,10 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    def start(self, timeout: float = 30) -> Server:
+    def start(self, timeout: float = 90) -> Server:
+        """Start `den serve` and wait for /readyz. The wait is long because a fresh database is
+        migrated first, and the test tiers share two cores; a server that never gets ready is
+        stopped before the failure is raised, so nothing is left running."""
         self.process = self.spawn("serve", "--port", str(self.port), *self.serve_args, log_name="server.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -94,7 +97,8 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"den serve did not become ready:\n{self.log_tail()}")
+        self.stop()
+        raise AssertionError(f"den serve did not become ready in {timeout:g} s:\n{self.log_tail()}")
 
     def kill(self) -> None:
         """SIGKILL: no clean-up code of ours runs."""
