@@ -23,8 +23,8 @@ from tests.receivers import MailServer, WebhookReceiver
 
 pytestmark = pytest.mark.docker
 SECRET = "e2e-webhook-secret"
-WARNING = 12  # seconds before the end
-DURATION = 30
+WARNING = 20  # seconds before the end: room for each step on a busy machine
+DURATION = 45
 
 
 @pytest.fixture
