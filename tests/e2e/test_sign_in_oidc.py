@@ -16,9 +16,9 @@ import pytest
 from tests.e2e.engine import remove_instance
 from tests.e2e.oidc import Provider, provider, sign_in_through_provider
 from tests.e2e.server import Server
-from tests.e2e.test_web_journeys import Person, chromium, continue_with, engine_client
+from tests.e2e.test_web_journeys import Person, chromium, continue_with
 
-__all__ = ["chromium", "engine_client"]  # the browser and engine fixtures of the journeys
+__all__ = ["chromium"]  # the journeys' browser fixture (the engine's is in conftest.py)
 pytestmark = pytest.mark.docker
 
 GROUPS = (
