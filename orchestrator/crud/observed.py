@@ -160,8 +160,11 @@ def ready_trials(session: Session) -> Sequence[Trial]:
 
 def running_trial_ids(session: Session) -> list[str]:
     """Trials whose sandbox may be running (starting, waking or Ready), for the usage
-    sampler: one query, whatever their number."""
-    query = select(Trial.id).where(col(Trial.phase).in_([Phase.PROVISIONING, Phase.READY]))
+    sampler: one query, whatever their number. A warm pool's sandboxes are no one's trial
+    yet: what one uses is counted from its hand-out (`pools.claim`)."""
+    query = select(Trial.id).where(
+        col(Trial.phase).in_([Phase.PROVISIONING, Phase.READY]), col(Trial.pooled).is_(False)
+    )
     return sorted(session.exec(query).all())
 
 

@@ -160,6 +160,7 @@ def claim(session: Session, *, sandbox: Trial, owner: User, fields: Mapping[str,
         "expires_at": now + timedelta(seconds=duration),
         "sleeps_at": sleeps_at(now=now, idle_timeout=int(fields["idle_timeout_seconds"])),
         "updated_at": now,
+        "usage_sampled_at": now,
     }
     taken = session.connection().execute(_claim_statement(), {"sandbox": sandbox.id, **values})
     if taken.rowcount != 1:
@@ -198,9 +199,16 @@ def _claim_statement() -> Update:
         )
         .values(
             {
-                **{name: bindparam(name) for name in (*given, "sleeps_at", "updated_at")},
+                **{name: bindparam(name) for name in (*given, "sleeps_at", "updated_at", "usage_sampled_at")},
                 "pooled": False,
                 "last_activity_at": None,
+                # The trial's resource use starts now (the pool's wait is no one's): from the
+                # runtime's counter as it stands at the next reading (`usage_counter_seconds`
+                # is never read while pooled, so that reading counts the start-up too, as a
+                # cold start's does).
+                "cpu_seconds": 0.0,
+                "peak_memory_bytes": 0,
+                "running_seconds": 0.0,
                 "message": "The sandbox is ready: it was waiting in the warm pool",
             }
         )

@@ -19,6 +19,7 @@ from api.main import create_app
 from orchestrator import catalogue, crud, db, rules, startup
 from orchestrator.crud.pool_upkeep import STARTING_AT_ONCE
 from orchestrator.crud.pools import POOL_USER
+from orchestrator.drivers.base import Usage
 from orchestrator.errors import DenError
 from orchestrator.lifecycle import Phase, Reason
 from orchestrator.models import Trial
@@ -286,3 +287,22 @@ def test_a_pool_is_refilled_a_few_sandboxes_at_a_time(settings: Settings, engine
     fill(reconciler, now=at(2))
     fill(reconciler, now=at(20))
     assert len(pooled(reconciler)) == 5
+
+
+def test_a_pooled_sandbox_s_use_is_the_trial_s_from_its_hand_out(den) -> None:  # type: ignore[no-untyped-def]
+    """While pooled it is no one's trial: not read, nothing counted; once handed out it is
+    read like any trial, its running time from the hand-out."""
+    reconciler, driver = den
+    fill(reconciler, now=T0)
+    for sandbox in pooled(reconciler):
+        driver.usage_figures[sandbox.id] = Usage(cpu_seconds=5.0, memory_bytes=10 * 2**20)
+    reconciler.reconcile_once(now=at(60))  # a turn that reads every running trial's use
+    assert [(t.cpu_seconds, t.peak_memory_bytes) for t in pooled(reconciler)] == [(0.0, 0), (0.0, 0)]
+    trial = ask(reconciler, now=at(100))
+    assert (trial.cpu_seconds, trial.running_seconds, trial.usage_sampled_at) == (0.0, 0.0, at(100))
+    reconciler.reconcile_once(now=at(200))
+    with Session(reconciler.engine) as session:
+        read = session.get(Trial, trial.id)
+        assert read is not None
+        assert (read.cpu_seconds, read.peak_memory_bytes) == (5.0, 10 * 2**20)
+        assert read.running_seconds == 100.0
