@@ -92,3 +92,21 @@ def money(amount: float, currency: str) -> str:
     else:
         figure = f"{amount:.4f}" if amount >= 0.0001 else f"{amount:.6f}"
     return f"{symbol}{figure}" if symbol else f"{figure} {currency}"
+
+
+def processing_words(cpu_seconds: float) -> str:
+    """Pure: CPU time as a civil servant reads it ('12.5 seconds', '4.2 minutes', '1.25
+    hours'): never minutes counted in seconds."""
+    if cpu_seconds < 60:
+        return f"{cpu_seconds:,.1f} seconds"
+    if cpu_seconds < 3600:
+        return f"{cpu_seconds / 60:,.1f} minutes"
+    return f"{cpu_seconds / 3600:,.2f} hours"
+
+
+def memory_words(memory_bytes: int) -> str:
+    """Pure: memory as a civil servant reads it ('48 megabytes', '1.50 gigabytes'), not in the
+    runtime's MiB."""
+    if memory_bytes < 2**30:
+        return f"{memory_bytes / 2**20:,.0f} megabytes"
+    return f"{memory_bytes / 2**30:,.2f} gigabytes"

@@ -150,6 +150,8 @@ class Reconciler:
     #: Trials this process has asked the runtime to wake: after a restart, a trial found
     #: waking is asked again (the crash may have come before the call).
     _woken: set[str] = field(default_factory=set)
+    #: Trials whose runtime this process is putting to sleep at this moment.
+    _sleeping: set[str] = field(default_factory=set)
     _pool_short: dict[str, str] = field(default_factory=dict)  # pools not full, and why (logged once)
     _clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _queue: WorkQueue = field(init=False)
@@ -410,7 +412,11 @@ class Reconciler:
         )
         metrics.SLEEPS.inc()
         self._guard()
-        self.driver.sleep(self._spec(session, trial))
+        self._sleeping.add(trial.id)  # the liveness check leaves it to this call meanwhile
+        try:
+            self.driver.sleep(self._spec(session, trial))
+        finally:
+            self._sleeping.discard(trial.id)
 
     def _wake(self, session: Session, trial: Trial, *, now: datetime) -> bool:
         """A visit asked for the sandbox: wake it once the caps have room for its CPU and
@@ -576,8 +582,13 @@ class Reconciler:
                 <= running.get(trial.id, set())
             ]
         with Session(self.engine) as session:
+            # Not one this process is putting to sleep right now: its containers stop over a few
+            # seconds, and a second stop racing the first could still be stopping them once a
+            # visit has woken them.
             restless = [
-                self._spec(session, trial) for trial in crud.sleeping_trials(session) if running.get(trial.id)
+                self._spec(session, trial)
+                for trial in crud.sleeping_trials(session)
+                if running.get(trial.id) and trial.id not in self._sleeping
             ]
         for spec in restless:  # a sleep cut short (a crash before the runtime call)
             log.warning("sleeping_trial_running", trial_id=spec.trial_id)

@@ -26,7 +26,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from pydantic_core import to_jsonable_python
 
-from orchestrator.cost import money
+from orchestrator.cost import memory_words, money, processing_words
 from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.presenting import SERVICE_TIME_ZONE, department_name, duration_words, plain_message
@@ -185,6 +185,8 @@ env.filters.update(
     lines=lines,
     status_tag_class=status_tag_class,
     money=money,
+    processing_time=processing_words,
+    memory_size=memory_words,
 )
 env.globals.update(_govuk_macros())
 

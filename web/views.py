@@ -68,13 +68,9 @@ def trial_forecast_words(row: Trial, *, extra_seconds: int = 0, rate_card: RateC
 
 
 def usage_words(*, cpu_seconds: float, peak_memory_bytes: int) -> dict[str, str]:
-    """'12.5 seconds' of CPU, '48 MiB' at most: how the pages say what a sandbox used."""
-    return {
-        "cpu": f"{cpu_seconds:,.1f} seconds" if cpu_seconds < 3600 else f"{cpu_seconds / 3600:,.2f} hours",
-        "memory": f"{peak_memory_bytes / 2**20:,.0f} MiB"
-        if peak_memory_bytes < 2**30
-        else f"{peak_memory_bytes / 2**30:,.2f} GiB",
-    }
+    """'12.5 seconds' of processing, '48 megabytes' at most: how the pages say what a sandbox
+    used (`cost.processing_words`, `cost.memory_words`)."""
+    return {"cpu": cost.processing_words(cpu_seconds), "memory": cost.memory_words(peak_memory_bytes)}
 
 
 def forecast_words(

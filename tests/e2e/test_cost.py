@@ -72,7 +72,7 @@ def test_a_trials_use_and_cost_are_measured_on_the_runtime_and_shown_everywhere(
     page = httpx.get(
         f"{server.url}/trials/{trial_id}.json", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
     ).json()["trial"]
-    assert page["usage_words"]["cpu"].endswith(("seconds", "hours")), page["usage_words"]
+    assert page["usage_words"]["cpu"].endswith(("seconds", "minutes", "hours")), page["usage_words"]
     assert page["cost_words"]["so_far"].startswith("£") and page["cost_words"]["forecast"].startswith("£")
     assert metric(server, "den_trial_cpu_seconds_total", template=TEMPLATE) > 0
     assert metric(server, "den_trial_cost_total", template=TEMPLATE, currency="GBP") > 0

@@ -73,7 +73,7 @@ def test_a_trials_use_and_cost_reach_the_api_its_page_the_report_and_the_metrics
     )
     page = browser(client, "alice").get(f"/trials/{trial_id}").text
     assert '<span id="usage-cpu">12.0 seconds</span>' in page
-    assert '<span id="usage-memory">64 MiB</span>' in page
+    assert '<span id="usage-memory">64 megabytes</span>' in page
     assert f'<span id="cost-forecast">{cost.money(forecast, "GBP")}</span>' in page
     assert 'id="cost-so-far">£' in page
 

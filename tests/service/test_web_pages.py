@@ -283,7 +283,7 @@ def test_a_json_twin_answers_the_same_data_as_its_page_and_takes_api_tokens(
 
 
 #: What the pages add to the API's trial; every other field is the API's, with its meaning.
-PAGE_ONLY = {"template_name", "template_version", "warn_before_seconds"}
+PAGE_ONLY = {"template_name", "template_version", "warn_before_seconds", "usage_words", "cost_words"}
 
 
 def same_trial(twin: dict[str, Any], api: dict[str, Any]) -> None:

@@ -103,7 +103,7 @@ def test_the_trial_answers_its_use_and_cost_only_with_a_rate_card() -> None:
     assert shown.cost.forecast == round(2 * 0.04 + 2 * 0.005, cost.COST_DIGITS)
     assert presenting.trial(row, owner="a", now=T0, sandboxes=sandboxes).cost is None
     page = views.trial(row, owner="a", now=T0, sandboxes=sandboxes, rate_card=CARD)
-    assert page["usage_words"] == {"cpu": "36.0 seconds", "memory": "64 MiB"}
+    assert page["usage_words"] == {"cpu": "36.0 seconds", "memory": "64 megabytes"}
     assert page["cost_words"]["forecast"] == "£0.09"
 
 
