@@ -440,7 +440,11 @@ class Reconciler:
             wake_requested_at=None,
         )
         self._guard()
-        self.driver.wake(self._spec(session, trial))
+        spec = self._spec(session, trial)
+        # A sleep still under way ends first (its process may have died with its stop call in
+        # the runtime's hands): a container woken while it stops would be stopped after.
+        self.driver.sleep(spec)
+        self.driver.wake(spec)
         self._woken.add(trial.id)
         return True
 
