@@ -31,6 +31,7 @@ from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
 from orchestrator.presenting import SERVICE_TIME_ZONE, department_name, duration_words, plain_message
 from orchestrator.settings import Settings
+from web import charts
 from web.deps import SIGN_IN_CSRF_MAX_AGE, Visitor, cookie_name
 
 HERE = Path(__file__).resolve().parent
@@ -175,6 +176,21 @@ def _govuk_macros() -> dict[str, Any]:
     return macros
 
 
+def trials_chart(rows: Sequence[dict[str, Any]], *, title: str, chart_id: str) -> Markup:
+    """Report rows as the bar chart of their scores (`charts.comparison_chart` escapes every
+    piece of text in it, so it is safe to place as it is)."""
+    return Markup(charts.comparison_chart(charts.trial_series(rows), title=title, chart_id=chart_id))
+
+
+def groups_chart(summaries: Sequence[dict[str, Any]], *, by: str, title: str, chart_id: str) -> Markup:
+    """Groups of trials (`views.summary`) as the bar chart of their average scores."""
+    series = [
+        charts.Series(name=label(s["key"]) if by == "problem_area" else s["key"], scores=s["mean_scores"])
+        for s in summaries
+    ]
+    return Markup(charts.comparison_chart(series, title=title, chart_id=chart_id))
+
+
 env.filters.update(
     when=when,
     duration=duration,
@@ -188,7 +204,7 @@ env.filters.update(
     processing_time=processing_words,
     memory_size=memory_words,
 )
-env.globals.update(_govuk_macros())
+env.globals.update(_govuk_macros(), trials_chart=trials_chart, groups_chart=groups_chart)
 
 
 def navigation(visitor: Visitor, path: str) -> list[dict[str, Any]]:

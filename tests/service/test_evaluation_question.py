@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,10 +15,12 @@ from pypdf import PdfReader
 
 from tests.fakes import FakeDriver
 from tests.service.conftest import QUESTION, SCORES, launch, run_until_ready
+from tests.service.plain_words import assert_plain
 from tests.service.test_web_pages import browser, client, error_links, post_form, settings
 
 __all__ = ["client", "settings"]  # the https client and settings of test_web_pages
 
+SVG = "{http://www.w3.org/2000/svg}"
 CRITERIA = ["Half find their day", "No calls to the contact centre"]
 
 
@@ -234,3 +238,33 @@ def test_the_compare_page_shows_whether_each_trial_answered_its_question(
     assert "Hypothesis held" in page and "Partly" in page
     assert "1 of 2 (1 partly)" in page  # side by side
     assert "Success criteria met" in page
+
+
+def test_the_compare_page_draws_the_scores_as_charts_beside_its_tables(
+    client: TestClient, people: dict[str, dict[str, str]], fake_driver: FakeDriver
+) -> None:
+    hostile = 'Forms <script>alert("x")</script>'
+    for title, score in (("Benefit checker", 4), (hostile, 2)):
+        trial_id = str(launch(client, people["alice"], title=title, success_criteria=CRITERIA)["id"])
+        run_until_ready(client, fake_driver, trial_id)
+        scores = {d: {**s, "score": score} for d, s in SCORES.items()}
+        assert _put(client, people, trial_id, **_complete(scores=scores)).status_code == 200
+    page = browser(client, "carol").get("/reports?by=supplier").text
+    assert_plain(page, where="the compare page")
+    assert "<script>alert" not in page
+    charts = {
+        svg.get("aria-labelledby"): svg
+        for svg in (ET.fromstring(m) for m in re.findall(r"<svg\b.*?</svg>", page, flags=re.S))
+    }
+    trials = charts["chart-trials-title chart-trials-desc"]
+    groups = charts["chart-groups-title chart-groups-desc"]
+    assert trials.get("role") == groups.get("role") == "img"
+    bars = trials.findall(f".//{SVG}rect[@class='den-chart__bar']")
+    assert len(bars) == 2 * 8  # one bar per evaluated trial on each of the eight dimensions
+    assert sorted({(b.get("data-series"), b.get("data-value")) for b in bars}) == [("A", "4"), ("B", "2")]
+    legend = [t.text for t in trials.iter(f"{SVG}text") if t.text in ("Benefit checker", hostile)]
+    assert legend == ["Benefit checker", hostile]
+    (group_bar_values,) = {
+        b.get("data-value") for b in groups.findall(f".//{SVG}rect[@class='den-chart__bar']")
+    }
+    assert group_bar_values == "3"  # both trials come from one supplier: their average
