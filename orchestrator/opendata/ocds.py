@@ -14,16 +14,20 @@ from orchestrator.evaluation import DIMENSIONS
 from orchestrator.opendata.inputs import ChallengeFacts, TrialFacts
 
 OCDS_VERSION = "1.1"
-EXTENSION_PATH = "extension/extension.json"
+
+
+def _extension_file(name: str) -> dict[str, Any]:
+    """One JSON file of our extension (extension/), shipped as package data."""
+    return json.loads(files("orchestrator.opendata").joinpath("extension", name).read_text())  # type: ignore[no-any-return]
 
 
 def extension_metadata() -> dict[str, Any]:
-    return json.loads(files("orchestrator.opendata").joinpath(EXTENSION_PATH).read_text())  # type: ignore[no-any-return]
+    return _extension_file("extension.json")
 
 
 def extension_patch() -> dict[str, Any]:
     """The extension's release schema patch (a JSON Merge Patch)."""
-    return json.loads(files("orchestrator.opendata").joinpath("extension/release-schema.json").read_text())  # type: ignore[no-any-return]
+    return _extension_file("release-schema.json")
 
 
 def _stamp(moment: datetime) -> str:
