@@ -19,6 +19,7 @@ from api import errors, sandbox_origin, sandbox_proxy
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
     catalogue,
+    challenges,
     decisions,
     evaluations,
     health,
@@ -101,8 +102,19 @@ def create_app(
     errors.install(app, pages=web.render_error)
     app.include_router(health.router)
     app.include_router(catalogue.router)
-    for module in (trials, decisions, evaluations, logs, notifications, users, sandboxes, members):
+    for module in (
+        trials,
+        decisions,
+        evaluations,
+        logs,
+        notifications,
+        users,
+        sandboxes,
+        members,
+        challenges,
+    ):
         app.include_router(module.router)
+    app.include_router(challenges.extension)
     app.include_router(sandboxes.legacy)
     app.include_router(web.router)
     web.mount_assets(app)

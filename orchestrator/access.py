@@ -25,7 +25,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from orchestrator.errors import Forbidden
-from orchestrator.models import Trial, User
+from orchestrator.models import Challenge, Trial, User
 
 
 class Role(StrEnum):
@@ -200,3 +200,48 @@ def check_may_share(user: User, trial: Trial) -> None:
     engineer makes, lists or revokes them."""
     if not (is_owner(user, trial) or user.role == Role.PLATFORM_ENGINEER):
         raise Forbidden("only the trial's owner or a platform engineer manages its share links")
+
+
+# --- Engagement (orchestrator/engagement.py) --------------------------------------------------
+#
+# A challenge is written by a civil servant or an approver, and managed by its owner alone
+# (publishing, answering, sessions, the equal offer, the decision): it speaks for their
+# department. A draft is its owner's (and the den's operators'); once published every
+# signed-in person sees it. Responses are commercial: each supplier sees only its own, the
+# owner and the den's operators see all. Questions are asked by suppliers and answered for all.
+# A challenge someone may not see is not found, as a trial is.
+
+
+def check_may_write_challenge(user: User) -> None:
+    require_role(user, Role.CIVIL_SERVANT, Role.APPROVER, to="write challenges")
+
+
+def owns_challenge(user: User, challenge: Challenge) -> bool:
+    return user.id is not None and challenge.owner_id == user.id
+
+
+def may_see_challenge(user: User, challenge: Challenge) -> bool:
+    return challenge.published_at is not None or owns_challenge(user, challenge) or user.role in SEES_ALL
+
+
+def check_may_manage_challenge(user: User, challenge: Challenge) -> None:
+    if not owns_challenge(user, challenge):
+        raise Forbidden("only the challenge's owner can change it, answer its questions or make its offer")
+
+
+def sees_all_responses(user: User, challenge: Challenge) -> bool:
+    return owns_challenge(user, challenge) or user.role in SEES_ALL
+
+
+def check_acts_for_supplier(user: User, *, to: str) -> int:
+    """A supplier's user, with its supplier: the supplier's id."""
+    if user.role != Role.SUPPLIER or user.supplier_id is None:
+        raise Forbidden(f"only suppliers can {to}")
+    return user.supplier_id
+
+
+def check_may_see_offer(user: User, challenge: Challenge) -> None:
+    """The offer's trials, the notice draft and the release package: the owner's and the den's
+    operators' (suppliers see no individual trial, as ever)."""
+    if not sees_all_responses(user, challenge):
+        raise Forbidden("only the challenge's owner, approvers and platform engineers see this")

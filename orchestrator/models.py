@@ -588,3 +588,125 @@ class NotificationPreferences(BaseModel):
         "", description="Where they are sent (set by a platform engineer or single sign-on)."
     )
     email_events: list[str] = PydanticField(description="Event names received by email.")
+
+
+# --- Engagement: challenges, responses, questions, sessions, the equal offer ---------------
+
+
+def new_challenge_id() -> str:
+    """A challenge's id, told apart from a trial's by its first letter."""
+    return "c" + secrets.token_hex(6)
+
+
+class Challenge(SQLModel, table=True):
+    """A problem written early, before any scheme is designed (orchestrator/engagement.py has
+    its stages and rules). `published_at`, `closed_at` and `decided_at` are the owner's intent;
+    the stage a person sees also follows the clock: a published challenge is closed from its
+    `closes_at` on."""
+
+    __table_args__ = (
+        Index("ix_challenge_published", "published_at", "id"),
+        UniqueConstraint("owner_id", "name", name="uq_challenge_owner_name"),
+    )
+    id: str = Field(default_factory=new_challenge_id, primary_key=True, max_length=20)
+    owner_id: int = Field(foreign_key="den_user.id", index=True)
+    # The owner's own name for it (`metadata.name` in `denctl apply -f`), unique among theirs.
+    name: str | None = Field(default=None, max_length=63)
+    department: str = Field(default="", max_length=100)
+    title: str = Field(max_length=200)
+    problem: str = Field(max_length=5000)
+    users_and_need: str = Field(default="", max_length=5000)
+    tried: str = Field(default="", max_length=5000)
+    constraints: str = Field(default="", max_length=5000)
+    # Whole pounds; both or neither.
+    budget_min: int | None = None
+    budget_max: int | None = None
+    timeline: str = Field(default="", max_length=2000)
+    problem_areas: list[str] = _json([])
+    closes_at: datetime = _when(nullable=False)
+    questions_close_at: datetime = _when(nullable=False)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    published_at: datetime | None = _when()
+    closed_at: datetime | None = _when()
+    decided_at: datetime | None = _when()
+    decision: str = Field(default="", max_length=5000)
+    # The equal sandbox offer's terms, the same for every offered template, once launched.
+    offered_at: datetime | None = _when()
+    offer_hypothesis: str = Field(default="", max_length=5000)
+    offer_success_criteria: list[str] = _json([])
+    offer_duration_seconds: int | None = None
+    offer_cpu_millicores: int | None = None
+    offer_memory_mib: int | None = None
+
+
+class ChallengeResponse(SQLModel, table=True):
+    """A supplier's one response to a challenge (replaced while the challenge is open): the
+    templates it offers are `name@version` of its own, and its declaration of interests."""
+
+    __tablename__ = "challenge_response"
+    __table_args__ = (UniqueConstraint("challenge_id", "supplier_id", name="uq_challenge_response"),)
+    id: int | None = Field(default=None, primary_key=True)
+    challenge_id: str = Field(foreign_key="challenge.id", index=True, max_length=20)
+    supplier_id: int = Field(foreign_key="supplier.id")
+    submitted_by: int = Field(foreign_key="den_user.id")
+    summary: str = Field(max_length=5000)
+    templates: list[str] = _json([])
+    conflict_declared: bool = False
+    conflict_detail: str = Field(default="", max_length=2000)
+    submitted_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+
+
+class ChallengeQuestion(SQLModel, table=True):
+    """A supplier's question. Everyone who sees the challenge sees it once answered, never who
+    asked (equal treatment): `asked_by` and `supplier_id` are for the owner's audit only."""
+
+    __tablename__ = "challenge_question"
+    id: int | None = Field(default=None, primary_key=True)
+    challenge_id: str = Field(foreign_key="challenge.id", index=True, max_length=20)
+    supplier_id: int = Field(foreign_key="supplier.id")
+    asked_by: int = Field(foreign_key="den_user.id")
+    question: str = Field(max_length=2000)
+    asked_at: datetime = _when(nullable=False)
+    answer: str = Field(default="", max_length=5000)
+    answered_by: int | None = Field(default=None, foreign_key="den_user.id")
+    answered_at: datetime | None = _when()
+
+
+class EngagementSession(SQLModel, table=True):
+    """An engagement session the owner holds: online (`place` says how to join) or in person
+    (`place` is the address). `materials` ([{"title", "url", "shared_at"}]) are published to
+    every supplier, whether they came or not."""
+
+    __tablename__ = "engagement_session"
+    id: int | None = Field(default=None, primary_key=True)
+    challenge_id: str = Field(foreign_key="challenge.id", index=True, max_length=20)
+    title: str = Field(max_length=200)
+    starts_at: datetime = _when(nullable=False)
+    ends_at: datetime = _when(nullable=False)
+    mode: str = Field(max_length=20)  # online | in_person
+    place: str = Field(max_length=500)
+    capacity: int
+    materials: list[dict[str, Any]] = _json([])
+    created_at: datetime = _when(nullable=False)
+
+
+class SessionRegistration(SQLModel, table=True):
+    __tablename__ = "session_registration"
+    __table_args__ = (UniqueConstraint("session_id", "user_id", name="uq_session_registration"),)
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="engagement_session.id", index=True)
+    user_id: int = Field(foreign_key="den_user.id")
+    supplier_id: int = Field(foreign_key="supplier.id")
+    registered_at: datetime = _when(nullable=False)
+
+
+class ChallengeTrial(SQLModel, table=True):
+    """A trial of the equal offer: one per offered template, on the challenge's terms."""
+
+    __tablename__ = "challenge_trial"
+    id: int | None = Field(default=None, primary_key=True)
+    challenge_id: str = Field(foreign_key="challenge.id", index=True, max_length=20)
+    trial_id: str = Field(foreign_key="trial.id", unique=True, max_length=20)
+    response_id: int = Field(foreign_key="challenge_response.id")

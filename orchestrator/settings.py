@@ -514,6 +514,21 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
     )
+    # --- engagement
+    publisher_name: str = _setting(
+        "Innovation Den",
+        "engagement",
+        "Who publishes the OCDS release packages of challenges (`publisher.name`): your organisation's name.",
+        min_length=1,
+        max_length=200,
+    )
+    ocid_prefix: str = _setting(
+        "ocds-den000",
+        "engagement",
+        "OCDS ocid prefix of your organisation's challenges (register one with the Open "
+        "Contracting Partnership); each challenge's ocid is the prefix, `-`, its id.",
+        pattern=r"^ocds-[a-z0-9]{6}$",
+    )
     # --- web
     public_url: str = _setting(
         "", "web", "Public base URL of the service (for links); empty derives it from requests."

@@ -36,7 +36,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
-from orchestrator.models import Trial
+from orchestrator.models import Challenge, Trial
 
 #: The one row of `cap_lock` (migration 0007). One for all caps: the den-wide ones count
 #: every trial, so every request must wait for every other anyway.
@@ -68,6 +68,17 @@ def lock_trial(session: Session, trial: Trial) -> Trial:
     )
     session.refresh(trial)
     return trial
+
+
+def lock_challenge(session: Session, challenge: Challenge) -> Challenge:
+    """Hold the challenge's row until the transaction ends, and read it again as it is now:
+    every engagement write (a response, a registration, closing) takes it first."""
+    _queue_for_writing(session)
+    session.connection().execute(
+        text("UPDATE challenge SET updated_at = updated_at WHERE id = :id"), {"id": challenge.id}
+    )
+    session.refresh(challenge)
+    return challenge
 
 
 def _queue_for_writing(session: Session) -> None:

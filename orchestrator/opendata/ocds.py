@@ -150,7 +150,7 @@ def release_package(
         ],
     }
     return {
-        "uri": f"{base}/challenges/{challenge.reference}/ocds.json",
+        "uri": f"{base}/api/v1/challenges/{challenge.reference}/ocds",
         "version": OCDS_VERSION,
         "extensions": [extension_url or f"{base}/ocds/extension.json"],
         "publishedDate": _stamp(now),
