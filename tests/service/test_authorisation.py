@@ -447,6 +447,178 @@ API: dict[tuple[str, str], Row] = {
     ),
 }
 
+
+# --- early engagement ---------------------------------------------------------------------------
+
+CHALLENGE = {
+    "title": "Fewer missed appointments",
+    "problem": "A third of claimants miss their first appointment.",
+    "closes_at": "2099-01-01T12:00:00+00:00",
+}
+SEES_ALL_RESPONSES = ("alice", "pat", "ann")  # the owner and the den's operators
+
+
+def _challenge(world: World, *, stage: str = "Published", responded: bool = False) -> dict[str, Any]:
+    """A new challenge of alice's at `stage` (Draft, Published or Closed); `responded`: acme
+    (sam) responded offering `demo`, asked a question, and the owner scheduled a session."""
+    made = world.client.post(
+        "/api/v1/challenges", headers=world.people["alice"], json={**CHALLENGE, "publish": stage != "Draft"}
+    )
+    assert made.status_code == 201, made.text
+    found: dict[str, Any] = {"id": made.json()["id"]}
+    base = f"/api/v1/challenges/{found['id']}"
+    if responded:
+        sent = world.client.post(
+            f"{base}/responses",
+            headers=world.people["sam"],
+            json={"summary": "We can help", "templates": ["demo"], "conflict_declared": False},
+        )
+        assert sent.status_code == 201, sent.text
+        asked = world.client.post(
+            f"{base}/questions", headers=world.people["sam"], json={"question": "How many?"}
+        )
+        assert asked.status_code == 201, asked.text
+        found["question"] = asked.json()["id"]
+        held = world.client.post(
+            f"{base}/sessions",
+            headers=world.people["alice"],
+            json={
+                "title": "Questions",
+                "starts_at": "2098-06-01T10:00:00+00:00",
+                "ends_at": "2098-06-01T11:00:00+00:00",
+                "mode": "online",
+                "place": "https://meet.example.gov.uk/x",
+                "capacity": 50,
+            },
+        )
+        assert held.status_code == 201, held.text
+        found["session"] = held.json()["id"]
+    if stage == "Closed":
+        assert world.client.post(f"{base}/close", headers=world.people["alice"]).status_code == 200
+    return found
+
+
+def on_challenge(
+    method: str,
+    suffix: str = "",
+    body: dict[str, Any] | None = None,
+    *,
+    prefix: str = "/api/v1/challenges",
+    **state: Any,
+) -> Case:
+    """A request about a new challenge of alice's; `suffix` may name its `{question}` and
+    `{session}`."""
+
+    def case(world: World) -> Request:
+        found = _challenge(world, **state)
+        return (
+            method,
+            f"{prefix}/{found['id']}" + suffix.format(**found),
+            {"json": body} if body is not None else {},
+        )
+
+    return case
+
+
+OFFER = {"hypothesis": "It helps", "success_criteria": ["Fewer missed"], "duration_seconds": 600}
+CHALLENGES: dict[tuple[str, str], Row] = {
+    ("POST", "/api/v1/challenges"): Row(
+        lambda w: ("POST", "/api/v1/challenges", {"json": CHALLENGE}),
+        only(201, "alice", "bob", "carol", "ann"),
+    ),
+    ("GET", "/api/v1/challenges"): Row(get("/api/v1/challenges?stage=Published"), everyone(200)),
+    # A draft is its owner's: the others cannot see it, the den's operators see but do not change it.
+    ("GET", "/api/v1/challenges/{challenge_id}"): Row(
+        on_challenge("GET", stage="Draft"), only(200, *SEES_ALL_RESPONSES, others=404)
+    ),
+    ("PUT", "/api/v1/challenges/{challenge_id}"): Row(
+        on_challenge("PUT", "", CHALLENGE, stage="Draft"),
+        {**only(200, "alice", others=404), "pat": 403, "ann": 403},
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/publish"): Row(
+        on_challenge("POST", "/publish", stage="Draft"),
+        {**only(200, "alice", others=404), "pat": 403, "ann": 403},
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/close"): Row(
+        on_challenge("POST", "/close"), only(200, "alice")
+    ),
+    ("PUT", "/api/v1/challenges/{challenge_id}/decision"): Row(
+        on_challenge("PUT", "/decision", {"decision": "Adopt"}, stage="Closed"), only(200, "alice")
+    ),
+    ("GET", "/api/v1/challenges/{challenge_id}/responses"): Row(
+        on_challenge("GET", "/responses", responded=True), only(200, *SEES_ALL_RESPONSES, "sam", "gus")
+    ),
+    # `demo` is acme's: globex (gus) may respond, but not offering another supplier's template.
+    ("POST", "/api/v1/challenges/{challenge_id}/responses"): Row(
+        on_challenge(
+            "POST",
+            "/responses",
+            {"summary": "We can help", "templates": ["demo"], "conflict_declared": False},
+        ),
+        {**only(201, "sam"), "gus": 422},
+    ),
+    ("GET", "/api/v1/challenges/{challenge_id}/questions"): Row(
+        on_challenge("GET", "/questions", responded=True), everyone(200)
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/questions"): Row(
+        on_challenge("POST", "/questions", {"question": "When?"}), only(201, "sam", "gus")
+    ),
+    ("PUT", "/api/v1/challenges/{challenge_id}/questions/{question_id}/answer"): Row(
+        on_challenge("PUT", "/questions/{question}/answer", {"answer": "Soon"}, responded=True),
+        only(200, "alice"),
+    ),
+    ("GET", "/api/v1/challenges/{challenge_id}/sessions"): Row(
+        on_challenge("GET", "/sessions", responded=True), everyone(200)
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/sessions"): Row(
+        on_challenge(
+            "POST",
+            "/sessions",
+            {
+                "title": "Demo day",
+                "starts_at": "2098-06-02T10:00:00+00:00",
+                "ends_at": "2098-06-02T12:00:00+00:00",
+                "mode": "in_person",
+                "place": "Caxton House",
+                "capacity": 10,
+            },
+        ),
+        only(201, "alice"),
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/sessions/{session_id}/registrations"): Row(
+        on_challenge("POST", "/sessions/{session}/registrations", responded=True), only(201, "sam", "gus")
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/sessions/{session_id}/materials"): Row(
+        on_challenge(
+            "POST",
+            "/sessions/{session}/materials",
+            {"title": "Slides", "url": "https://x.example/s.pdf"},
+            responded=True,
+        ),
+        only(201, "alice"),
+    ),
+    # The equal offer's trials, the notice draft and the release package: the owner and the
+    # den's operators (suppliers see no individual trial); only the owner launches the offer.
+    ("GET", "/api/v1/challenges/{challenge_id}/trials"): Row(
+        on_challenge("GET", "/trials", responded=True), only(200, *SEES_ALL_RESPONSES)
+    ),
+    ("POST", "/api/v1/challenges/{challenge_id}/trials"): Row(
+        on_challenge("POST", "/trials", OFFER, responded=True), only(201, "alice")
+    ),
+    ("GET", "/api/v1/challenges/{challenge_id}/uk2"): Row(
+        on_challenge("GET", "/uk2", responded=True), only(200, *SEES_ALL_RESPONSES)
+    ),
+    ("GET", "/api/v1/challenges/{challenge_id}/ocds"): Row(
+        on_challenge("GET", "/ocds", responded=True), only(200, *SEES_ALL_RESPONSES)
+    ),
+    ("GET", "/ocds/extension.json"): Row(
+        get("/ocds/extension.json"), everyone(200, anonymous=200), via="public"
+    ),
+    ("GET", "/ocds/release-schema.json"): Row(
+        get("/ocds/release-schema.json"), everyone(200, anonymous=200), via="public"
+    ),
+}
+
 # --- the web pages, their twins and their forms ----------------------------------------------
 
 START = "/templates/demo/start"
@@ -644,7 +816,7 @@ STATIC: dict[tuple[str, str], Row] = {
     ),
     ("*", "/assets"): Row(get("/assets/images/favicon.ico"), everyone(200, anonymous=200), via="public"),
 }
-MATRIX: dict[tuple[str, str], Row] = {**API, **PAGES, **FORMS, **STATIC}
+MATRIX: dict[tuple[str, str], Row] = {**API, **CHALLENGES, **PAGES, **FORMS, **STATIC}
 #: Shared with the department: bob (dwp) may now see and evaluate alice's trial.
 SHARED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/trials/{trial_id}"): Row(
