@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeDriver
 from tests.service.conftest import AUTH, SCORES, run_until_ready
+from tests.unit.test_opendata import _validate as validate_ocds
 
 pytestmark = pytest.mark.usefixtures("people")
 
@@ -369,6 +370,24 @@ def test_the_equal_offer_starts_one_trial_per_template_on_the_same_terms(
     challenge = publish(client, people)["id"]
     assert respond(client, people["sam"], challenge, ["demo"]).status_code == 201
     assert respond(client, people["gus"], challenge, ["pair"]).status_code == 201
+    held = client.post(
+        f"/api/v1/challenges/{challenge}/sessions",
+        headers=people["alice"],
+        json={
+            "title": "Show and tell",
+            "starts_at": _later(days=1),
+            "ends_at": _later(days=1, hours=1),
+            "mode": "online",
+            "place": "https://meet.example.gov.uk/x",
+            "capacity": 5,
+        },
+    ).json()["id"]
+    shared = client.post(
+        f"/api/v1/challenges/{challenge}/sessions/{held}/materials",
+        headers=people["alice"],
+        json={"title": "Slides", "url": "https://docs.example.gov.uk/slides.pdf"},
+    )
+    assert shared.status_code == 201
     terms = {
         "hypothesis": "Reminders halve missed appointments",
         "success_criteria": ["Fewer than 15% missed"],
@@ -412,8 +431,15 @@ def test_the_equal_offer_starts_one_trial_per_template_on_the_same_terms(
     package = client.get(f"/api/v1/challenges/{challenge}/ocds", headers=people["alice"])
     assert package.status_code == 200
     release = package.json()["releases"][0]
+    assert release["ocid"] == f"ocds-den000-{challenge}"
     assert {p["id"] for p in release["parties"]} >= {"supplier-acme", "supplier-globex"}
-    assert len(release["planning"]["denEvaluations"]) == 2
+    evaluations = release["planning"]["denEvaluations"]
+    assert [(e["template"], e["decision"]) for e in evaluations] == [("demo", "iterate"), ("pair", "iterate")]
+    assert all(len(e["scores"]) == 8 for e in evaluations)
+    assert [d["title"] for d in release["planning"]["documents"]] == ["Show and tell: Slides"]
+    checked = validate_ocds(package.json())
+    assert checked["validation_errors"] == [], checked["validation_errors"]
+    assert checked.get("additional_fields", []) == [], checked.get("additional_fields")
     decided = client.put(
         f"/api/v1/challenges/{challenge}/decision",
         headers=people["alice"],
@@ -484,3 +510,63 @@ def test_every_write_is_audited(client: TestClient, people: dict[str, dict[str, 
         "challenge.response.submit",
         "challenge.question.ask",
     } <= actions
+
+
+def test_two_launches_of_the_offer_at_once_start_one_set_of_trials(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    challenge = publish(client, people)["id"]
+    assert respond(client, people["sam"], challenge, ["demo"]).status_code == 201
+    assert respond(client, people["gus"], challenge, ["pair"]).status_code == 201
+    terms = {"hypothesis": "It helps", "success_criteria": ["Fewer missed"], "duration_seconds": 600}
+    statuses: list[int] = []
+    barrier = threading.Barrier(3)
+
+    def launch() -> None:
+        barrier.wait()
+        answer = client.post(f"/api/v1/challenges/{challenge}/trials", headers=people["alice"], json=terms)
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=launch) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 422, 422]
+    assert len(client.get("/api/v1/trials", headers=people["alice"]).json()["items"]) == 2
+    assert (
+        len(client.get(f"/api/v1/challenges/{challenge}/trials", headers=people["alice"]).json()["items"])
+        == 2
+    )
+
+
+def test_a_response_racing_the_close_is_either_in_or_refused(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    """The owner closes while a supplier responds: the response is kept only if it came first."""
+    challenge = publish(client, people)["id"]
+    answers: dict[str, int] = {}
+    barrier = threading.Barrier(2)
+
+    def close() -> None:
+        barrier.wait()
+        answers["close"] = client.post(
+            f"/api/v1/challenges/{challenge}/close", headers=people["alice"]
+        ).status_code
+
+    def reply() -> None:
+        barrier.wait()
+        answers["respond"] = respond(client, people["sam"], challenge, ["demo"]).status_code
+
+    threads = [threading.Thread(target=close), threading.Thread(target=reply)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers["close"] == 200
+    kept = client.get(f"/api/v1/challenges/{challenge}/responses", headers=people["alice"]).json()["items"]
+    assert len(kept) == (1 if answers["respond"] == 201 else 0)
+    assert answers["respond"] in (201, 422)
+    if kept:
+        closed_at = client.get(f"/api/v1/challenges/{challenge}", headers=people["alice"]).json()["closed_at"]
+        assert kept[0]["submitted_at"] <= closed_at
