@@ -166,6 +166,17 @@ def clock_words(value: datetime) -> str:
     return f"{hour}{minutes}{'am' if local.hour < 12 else 'pm'} on {local.day} {local.strftime('%B %Y')}"
 
 
+def time_words(value: datetime) -> str:
+    """The time of day, GOV.UK style, in UK time: '1:05pm', '11:00am'."""
+    return value.astimezone(SERVICE_TIME_ZONE).strftime("%I:%M%p").lstrip("0").lower()
+
+
+def date_time_words(value: datetime) -> str:
+    """GOV.UK style, in UK time: '26 November 2026 at 1:05pm' (the pages' `when`)."""
+    local = value.astimezone(SERVICE_TIME_ZONE)
+    return f"{local.day} {local.strftime('%B %Y')} at {time_words(local)}"
+
+
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _SECONDS = re.compile(r"\b(\d+) ?s\b")
 #: Words that name the machinery rather than the sandbox.

@@ -29,7 +29,13 @@ from pydantic_core import to_jsonable_python
 from orchestrator.cost import memory_words, money, processing_words
 from orchestrator.errors import Problem
 from orchestrator.lifecycle import Phase
-from orchestrator.presenting import SERVICE_TIME_ZONE, department_name, duration_words, plain_message
+from orchestrator.presenting import (
+    SERVICE_TIME_ZONE,
+    date_time_words,
+    department_name,
+    duration_words,
+    plain_message,
+)
 from orchestrator.settings import Settings
 from web import charts
 from web.deps import SIGN_IN_CSRF_MAX_AGE, Visitor, cookie_name
@@ -130,11 +136,7 @@ def status_tag_class(status: str) -> str:
 
 def when(value: datetime | None) -> str:
     """GOV.UK style, in UK time: 26 November 2026 at 1:05pm."""
-    if value is None:
-        return ""
-    local = value.astimezone(LONDON)
-    clock = local.strftime("%I:%M%p").lstrip("0").lower()
-    return f"{local.day} {local.strftime('%B %Y')} at {clock}"
+    return "" if value is None else date_time_words(value)
 
 
 def duration(seconds: int | float | None) -> str:

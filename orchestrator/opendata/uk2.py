@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.opendata.inputs import ChallengeFacts, SessionFacts
+from orchestrator.presenting import date_time_words, time_words
 
 NOTICE = "UK2"
 NOTICE_NAME = "Preliminary market engagement notice"
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%-d %B %Y, %H:%M %Z").strip().rstrip(",")
+    """As the den's pages write times, for suppliers in the UK: '29 May 2026 at 6:00pm (UK time)'."""
+    return f"{date_time_words(moment)} (UK time)"
 
 
 def _money(pounds: int) -> str:
@@ -37,20 +39,19 @@ def _value(challenge: ChallengeFacts) -> str | None:
 def _session(number: int, session: SessionFacts) -> str:
     where = "Online" if session.mode == "online" else "In person"
     return (
-        f"Session {number}: {_when(session.starts_at)} to {session.ends_at.strftime('%H:%M %Z').strip()}. "
+        f"Session {number}: {date_time_words(session.starts_at)} to {time_words(session.ends_at)} (UK time). "
         f"{where}: {session.place}. Places: {session.capacity}."
     )
 
 
 def _description(challenge: ChallengeFacts) -> str:
-    parts = [
-        challenge.problem,
-        f"Users and their need: {challenge.users_and_need}",
-        f"What has been tried: {challenge.tried}",
-        f"Constraints: {challenge.constraints}",
-    ]
-    if challenge.timeline:
-        parts.append(f"Timeline: {challenge.timeline}")
+    labelled = (
+        ("Users and their need", challenge.users_and_need),
+        ("What has been tried", challenge.tried),
+        ("Constraints", challenge.constraints),
+        ("Timeline", challenge.timeline),
+    )
+    parts = [challenge.problem, *(f"{label}: {text}" for label, text in labelled if text.strip())]
     return "\n\n".join(p for p in parts if p.strip())
 
 

@@ -151,15 +151,15 @@ def test_the_uk2_draft_has_every_regulation_17_field_under_its_form_label() -> N
     assert fields["Reference"] == "CH-0042"
     assert "One in ten" in fields["Description"]
     assert fields["Estimated value"].startswith("£20,000 to £80,000")
-    assert fields["Engagement deadline"] == "29 May 2026, 17:00 UTC"
+    assert fields["Engagement deadline"] == "29 May 2026 at 6:00pm (UK time)"  # British Summer Time
     process = fields["Engagement process description"]
     assert "https://den.example.gov.uk/challenges/CH-0042" in process
-    assert "22 May 2026, 17:00 UTC" in process
-    assert "Session 1: 8 May 2026, 10:00 UTC to 11:30 UTC. Online" in process
-    assert "Session 2: 14 May 2026, 13:00 UTC to 15:00 UTC. In person: 39 Victoria Street" in process
+    assert "22 May 2026 at 6:00pm (UK time)" in process
+    assert "Session 1: 8 May 2026 at 11:00am to 12:30pm (UK time). Online" in process
+    assert "Session 2: 14 May 2026 at 2:00pm to 4:00pm (UK time). In person: 39 Victoria Street" in process
     assert all(f["regulation"].startswith("reg. 17") for s in notice["sections"] for f in s["fields"])
     text = uk2_text(notice)
-    assert "Engagement deadline:\n29 May 2026, 17:00 UTC" in text
+    assert "Engagement deadline:\n29 May 2026 at 6:00pm (UK time)" in text
 
 
 def test_no_budget_means_no_estimated_value_field() -> None:
@@ -208,3 +208,10 @@ def test_arbitrary_text_never_breaks_validity(title: str, problem: str) -> None:
     package = _package(_challenge(title=title, problem=problem))
     assert _validate(package)["validation_errors"] == []
     assert title in uk2_text(uk2_notice(_challenge(title=title, problem=problem), now=NOW))
+
+
+def test_empty_fields_leave_no_label_in_the_description() -> None:
+    notice = uk2_notice(_challenge(tried="", constraints="", timeline=""), now=NOW)
+    fields = {f["label"]: f["value"] for s in notice["sections"] for f in s["fields"]}
+    assert "What has been tried" not in fields["Description"] and "Constraints" not in fields["Description"]
+    assert "Users and their need:" in fields["Description"]

@@ -4,7 +4,7 @@ and the start journey's table of questions."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchestrator import crud, presenting, sandbox_hosts
@@ -50,3 +50,11 @@ def test_the_start_questions_answer_every_field_a_trial_request_needs() -> None:
     templates = Path(start.__file__).resolve().parents[1] / "templates"
     for question in start.QUESTIONS:
         assert (templates / question.template).is_file(), question.template
+
+
+def test_times_are_written_in_uk_time_as_gov_uk_writes_them() -> None:
+    assert presenting.date_time_words(datetime(2026, 1, 8, 13, 5, tzinfo=UTC)) == "8 January 2026 at 1:05pm"
+    assert (
+        presenting.date_time_words(datetime(2026, 7, 8, 9, 0, tzinfo=UTC)) == "8 July 2026 at 10:00am"
+    )  # summer time
+    assert presenting.time_words(datetime(2026, 7, 8, 23, 30, tzinfo=UTC)) == "12:30am"
