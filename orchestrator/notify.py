@@ -29,6 +29,10 @@ class Event(StrEnum):
     APPROVAL_WAITING = "approval.waiting"
     DECISION_MADE = "decision.made"
     MEMBERSHIP_CHANGED = "membership.changed"
+    CHALLENGE_PUBLISHED = "challenge.published"
+    CHALLENGE_RESPONDED = "challenge.responded"
+    CHALLENGE_ASKED = "challenge.asked"
+    CHALLENGE_ANSWERED = "challenge.answered"
 
 
 EVENTS = tuple(str(e) for e in Event)
@@ -41,6 +45,10 @@ DESCRIPTIONS: Mapping[str, str] = {
     Event.APPROVAL_WAITING: "A request or an extension waits for your approval",
     Event.DECISION_MADE: "An approver decided on your request or extension",
     Event.MEMBERSHIP_CHANGED: "You were added to or removed from a trial",
+    Event.CHALLENGE_PUBLISHED: "A new challenge was published for suppliers to respond to",
+    Event.CHALLENGE_RESPONDED: "A supplier responded to your challenge",
+    Event.CHALLENGE_ASKED: "A supplier asked a question about your challenge",
+    Event.CHALLENGE_ANSWERED: "A question was answered on a challenge your supplier follows",
 }
 
 
@@ -153,9 +161,16 @@ def trial_link(public_url: str, trial_id: str | None) -> str:
     return f"{public_url.rstrip('/')}/trials/{trial_id}"
 
 
+def challenge_link(public_url: str, challenge_id: str | None) -> str:
+    if not public_url or not challenge_id:
+        return ""
+    return f"{public_url.rstrip('/')}/challenges/{challenge_id}"
+
+
 def email_text(*, event: str, payload: Mapping[str, Any], public_url: str) -> tuple[str, str]:
-    """Subject and plain-text body of an email about `event`."""
+    """Subject and plain-text body of an email about `event` (a trial's, or a challenge's)."""
     trial = payload.get("trial") or {}
+    challenge = payload.get("challenge") or {}
     title = trial.get("title") or trial.get("id") or "your trial"
     subject = f"Innovation Den: {payload.get('summary') or DESCRIPTIONS.get(event, event)}"
     lines = [str(payload.get("message") or DESCRIPTIONS.get(event, event)), ""]
@@ -166,6 +181,10 @@ def email_text(*, event: str, payload: Mapping[str, Any], public_url: str) -> tu
     link = trial_link(public_url, trial.get("id"))
     if link:
         lines += ["", f"See the trial: {link}"]
+    if challenge:
+        lines.append(f"Challenge: {challenge.get('title') or challenge.get('id')}")
+    if link := challenge_link(public_url, challenge.get("id")):
+        lines += ["", f"See the challenge: {link}"]
     if public_url:
         lines += [
             "",

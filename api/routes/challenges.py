@@ -45,13 +45,15 @@ def _public(session: SessionDep, challenge: Challenge, now: Now) -> public.Chall
 
 @router.post("", status_code=201)
 def create_challenge(
-    body: ChallengeCreate, session: SessionDep, actor: ActorDep, now: Now
+    body: ChallengeCreate, session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now
 ) -> public.ChallengePublic:
     """Write a challenge (civil servants and approvers): a draft seen by you alone, unless
     `publish` is true. Describe the problem, not a solution."""
     challenge = crud.create_challenge(session, actor=actor, fields=body.as_input(), now=now, name=body.name)
     if body.publish:
-        challenge = crud.publish_challenge(session, actor=actor, challenge=challenge, now=now)
+        challenge = crud.publish_challenge(
+            session, actor=actor, challenge=challenge, settings=settings, now=now
+        )
     session.commit()
     return _public(session, challenge, now)
 
@@ -95,11 +97,11 @@ def update_challenge(
 
 @router.post("/{challenge_id}/publish")
 def publish_challenge(
-    challenge_id: ChallengeId, session: SessionDep, actor: ActorDep, now: Now
+    challenge_id: ChallengeId, session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now
 ) -> public.ChallengePublic:
     """Publish a draft: every supplier and signed-in person sees it from now on."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
-    challenge = crud.publish_challenge(session, actor=actor, challenge=challenge, now=now)
+    challenge = crud.publish_challenge(session, actor=actor, challenge=challenge, settings=settings, now=now)
     session.commit()
     return _public(session, challenge, now)
 
@@ -142,12 +144,19 @@ def list_responses(challenge_id: ChallengeId, session: SessionDep, actor: ActorD
 
 @router.post("/{challenge_id}/responses", status_code=201)
 def put_response(
-    challenge_id: ChallengeId, body: ResponseWrite, session: SessionDep, actor: ActorDep, now: Now
+    challenge_id: ChallengeId,
+    body: ResponseWrite,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    now: Now,
 ) -> public.ResponsePublic:
     """Respond for your supplier (or replace its response) while the challenge is open,
     offering your own published templates. 422 `NotSuppliersTemplate` for another's."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
-    reply = crud.put_response(session, actor=actor, challenge=challenge, fields=body.as_input(), now=now)
+    reply = crud.put_response(
+        session, actor=actor, challenge=challenge, fields=body.as_input(), settings=settings, now=now
+    )
     session.commit()
     return public.response_public(reply.response, reply.supplier)
 
@@ -178,11 +187,18 @@ def list_questions(challenge_id: ChallengeId, session: SessionDep, actor: ActorD
 
 @router.post("/{challenge_id}/questions", status_code=201)
 def ask_question(
-    challenge_id: ChallengeId, body: QuestionAsk, session: SessionDep, actor: ActorDep, now: Now
+    challenge_id: ChallengeId,
+    body: QuestionAsk,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    now: Now,
 ) -> public.QuestionPublic:
     """Ask a question (suppliers), before the last date for questions."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
-    asked = crud.ask_question(session, actor=actor, challenge=challenge, question=body.question, now=now)
+    asked = crud.ask_question(
+        session, actor=actor, challenge=challenge, question=body.question, settings=settings, now=now
+    )
     session.commit()
     return _question(asked)
 
@@ -194,12 +210,19 @@ def answer_question(
     body: Answer,
     session: SessionDep,
     actor: ActorDep,
+    settings: SettingsDep,
     now: Now,
 ) -> public.QuestionPublic:
     """Answer (or correct the answer to) a question: the owner only; every supplier sees it."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
     answered = crud.answer_question(
-        session, actor=actor, challenge=challenge, question_id=question_id, answer=body.answer, now=now
+        session,
+        actor=actor,
+        challenge=challenge,
+        question_id=question_id,
+        answer=body.answer,
+        settings=settings,
+        now=now,
     )
     session.commit()
     return _question(answered)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from orchestrator import access, engagement
+from orchestrator.crud.challenge_news import notify_answered, notify_asked, notify_responded
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.locks import lock_challenge
 from orchestrator.crud.templates import resolve_template
@@ -27,6 +28,7 @@ from orchestrator.models import (
     Supplier,
     User,
 )
+from orchestrator.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,13 @@ class Reply:
 
 
 def put_response(
-    session: Session, *, actor: Actor, challenge: Challenge, fields: ResponseInput, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    challenge: Challenge,
+    fields: ResponseInput,
+    settings: Settings,
+    now: datetime,
 ) -> Reply:
     """Send (or replace) the caller's supplier's response. Each offered template must be one
     of its own, published: `name` is its newest version, kept as `name@version`, so that
@@ -78,6 +86,7 @@ def put_response(
         now=now,
         detail={"templates": offered, "conflict_declared": fields.conflict_declared},
     )
+    notify_responded(session, challenge=challenge, replaced=replaced, settings=settings, now=now)
     supplier = session.get(Supplier, supplier_id)
     assert supplier is not None
     return Reply(response=row, supplier=supplier)
@@ -147,7 +156,7 @@ class QuestionView:
 
 
 def ask_question(
-    session: Session, *, actor: Actor, challenge: Challenge, question: str, now: datetime
+    session: Session, *, actor: Actor, challenge: Challenge, question: str, settings: Settings, now: datetime
 ) -> QuestionView:
     supplier_id = access.check_acts_for_supplier(actor.user, to="ask questions about a challenge")
     if not question.strip():
@@ -164,11 +173,20 @@ def ask_question(
     session.add(row)
     session.flush()
     audit(session, actor=actor, action="challenge.question.ask", obj=("challenge", challenge.id), now=now)
+    assert row.id is not None
+    notify_asked(session, challenge=challenge, question_id=row.id, settings=settings, now=now)
     return _view(row, supplier_id=supplier_id)
 
 
 def answer_question(
-    session: Session, *, actor: Actor, challenge: Challenge, question_id: int, answer: str, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    challenge: Challenge,
+    question_id: int,
+    answer: str,
+    settings: Settings,
+    now: datetime,
 ) -> QuestionView:
     """Answer (or correct an answer): every supplier sees it at once."""
     access.check_may_manage_challenge(actor.user, challenge)
@@ -190,6 +208,7 @@ def answer_question(
         now=now,
         detail={"question": question_id},
     )
+    notify_answered(session, challenge=challenge, question_id=question_id, settings=settings, now=now)
     return _view(row, supplier_id=None)
 
 

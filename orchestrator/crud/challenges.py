@@ -15,11 +15,13 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from orchestrator import access, engagement
+from orchestrator.crud.challenge_news import notify_published
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.locks import lock_challenge
 from orchestrator.engagement import ChallengeInput, Stage
 from orchestrator.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from orchestrator.models import Challenge, User
+from orchestrator.settings import Settings
 
 
 def get_challenge(session: Session, *, user: User, challenge_id: str) -> Challenge:
@@ -126,14 +128,17 @@ def with_changes(challenge: Challenge, **changes: object) -> ChallengeInput:
     return replace(input_of(challenge), **changes)  # type: ignore[arg-type]
 
 
-def publish_challenge(session: Session, *, actor: Actor, challenge: Challenge, now: datetime) -> Challenge:
-    """Every supplier and signed-in person sees it from now on."""
+def publish_challenge(
+    session: Session, *, actor: Actor, challenge: Challenge, settings: Settings, now: datetime
+) -> Challenge:
+    """Every supplier and signed-in person sees it from now on; every supplier is told."""
     access.check_may_manage_challenge(actor.user, challenge)
     challenge = lock_challenge(session, challenge)
     engagement.check_publishable(challenge, now)
     challenge.published_at = challenge.updated_at = now
     session.add(challenge)
     audit(session, actor=actor, action="challenge.publish", obj=("challenge", challenge.id), now=now)
+    notify_published(session, challenge=challenge, settings=settings, now=now)
     return challenge
 
 

@@ -4,6 +4,7 @@ preferences (API and page); and delivery to a real mail server and a real webhoo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -314,3 +315,50 @@ def test_a_team_hears_of_its_trial_and_members_of_their_membership(
         ("carol@example.org", "added"),
         ("carol@example.org", "removed"),
     ]
+
+
+def test_a_challenge_tells_suppliers_and_its_owner_and_answers_reach_every_follower(
+    client: TestClient, emails: dict[str, dict[str, str]], mail: MailServer, receiver: WebhookReceiver
+) -> None:
+    """Through the engagement API, by real mail and signed webhook: every supplier hears of a
+    new challenge; its owner of each response and question; and every supplier that follows
+    it (here one responded, one asked) of an answer, in the same words, never who asked."""
+    made = client.post(
+        "/api/v1/challenges",
+        headers=emails["alice"],
+        json={
+            "title": "Fewer missed appointments",
+            "problem": "People miss them",
+            "closes_at": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
+            "publish": True,
+        },
+    )
+    assert made.status_code == 201, made.text
+    base = f"/api/v1/challenges/{made.json()['id']}"
+    published = rows(client, event="challenge.published", channel="email")
+    assert sorted(r.target for r in published) == ["gus@example.org", "sam@example.org"]
+    answer = client.post(
+        f"{base}/responses",
+        headers=emails["sam"],
+        json={"summary": "We help", "templates": ["demo"], "conflict_declared": False},
+    )
+    assert answer.status_code == 201, answer.text
+    asked = client.post(f"{base}/questions", headers=emails["gus"], json={"question": "Is there an API?"})
+    assert asked.status_code == 201, asked.text
+    assert [r.target for r in rows(client, event="challenge.responded", channel="email")] == [
+        "alice@example.org"
+    ]
+    assert [r.target for r in rows(client, event="challenge.asked", channel="email")] == ["alice@example.org"]
+    answered = client.put(
+        f"{base}/questions/{asked.json()['id']}/answer", headers=emails["alice"], json={"answer": "Yes"}
+    )
+    assert answered.status_code == 200, answered.text
+    told = rows(client, event="challenge.answered", channel="email")
+    assert sorted(r.target for r in told) == ["gus@example.org", "sam@example.org"]
+    assert len({json.dumps(r.payload, sort_keys=True) for r in told}) == 1  # the same words for all
+    worker(client).deliver_due()
+    (to_sam,) = [m for m in mail.to("sam@example.org") if m["X-Den-Event"] == "challenge.answered"]
+    assert f"https://den.example/challenges/{made.json()['id']}" in to_sam.get_content()
+    assert "gus" not in to_sam.get_content() and "globex" not in to_sam.get_content().lower()
+    (hook,) = receiver.of("challenge.answered")
+    assert hook.signed and hook.document["data"]["challenge"]["title"] == "Fewer missed appointments"

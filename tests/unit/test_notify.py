@@ -172,4 +172,8 @@ def test_event_names_are_stable() -> None:
         "approval.waiting",
         "decision.made",
         "membership.changed",
+        "challenge.published",
+        "challenge.responded",
+        "challenge.asked",
+        "challenge.answered",
     )
