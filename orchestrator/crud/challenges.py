@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, not_
 from sqlmodel import Session, col, or_, select
 
 from orchestrator import access, engagement
@@ -55,13 +56,26 @@ def list_challenges(
         query = query.join(User, col(User.id) == Challenge.owner_id).where(User.name == owner)
     if name is not None:
         query = query.where(Challenge.name == name)
+    if stage is not None:
+        query = query.where(_at_stage(Stage(stage), now))
     rows = session.exec(
         query.order_by(col(Challenge.created_at).desc(), col(Challenge.id).desc()).limit(limit)
     )
-    found = list(rows.all())
-    if stage is not None:
-        found = [c for c in found if engagement.stage(c, now) == stage]
-    return found
+    return list(rows.all())
+
+
+def _at_stage(stage: Stage, now: datetime) -> ColumnElement[bool]:
+    """`engagement.stage` as a condition on the rows, so that a page of one stage is whole."""
+    published, closed = col(Challenge.published_at), col(Challenge.closed_at)
+    undecided = col(Challenge.decided_at).is_(None)
+    over = or_(closed.is_not(None), col(Challenge.closes_at) <= now)
+    if stage == Stage.DECIDED:
+        return col(Challenge.decided_at).is_not(None)
+    if stage == Stage.DRAFT:
+        return and_(undecided, published.is_(None))
+    if stage == Stage.CLOSED:
+        return and_(undecided, published.is_not(None), over)
+    return and_(undecided, published.is_not(None), not_(over))
 
 
 def create_challenge(

@@ -5,6 +5,7 @@ exports; and every bad input refused with a clear error and nothing changed."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -243,8 +244,6 @@ def test_a_question_after_the_last_date_is_refused_and_nothing_is_stored(
     client: TestClient, people: dict[str, dict[str, str]]
 ) -> None:
     challenge = publish(client, people, questions_close_at=_later(seconds=1))["id"]
-    import time
-
     time.sleep(1.2)
     late = client.post(
         f"/api/v1/challenges/{challenge}/questions", headers=people["sam"], json={"question": "Too late?"}
@@ -570,3 +569,28 @@ def test_a_response_racing_the_close_is_either_in_or_refused(
     if kept:
         closed_at = client.get(f"/api/v1/challenges/{challenge}", headers=people["alice"]).json()["closed_at"]
         assert kept[0]["submitted_at"] <= closed_at
+
+
+def test_lists_by_stage_follow_the_owner_and_the_clock(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    draft = client.post("/api/v1/challenges", headers=people["alice"], json=challenge_body()).json()["id"]
+    open_ = publish(client, people)["id"]
+    closed = publish(client, people)["id"]
+    assert client.post(f"/api/v1/challenges/{closed}/close", headers=people["alice"]).status_code == 200
+    decided = publish(client, people)["id"]
+    client.post(f"/api/v1/challenges/{decided}/close", headers=people["alice"])
+    client.put(f"/api/v1/challenges/{decided}/decision", headers=people["alice"], json={"decision": "Stop"})
+    lapsed = publish(client, people, closes_at=_later(seconds=1), questions_close_at=None)["id"]
+    time.sleep(1.2)  # its closing date passes: Closed by the clock alone
+
+    def ids(who: str, stage: str) -> set[str]:
+        answer = client.get(f"/api/v1/challenges?stage={stage}", headers=people[who])
+        assert answer.status_code == 200, answer.text
+        return {c["id"] for c in answer.json()["items"]}
+
+    assert ids("alice", "Draft") == {draft} and ids("sam", "Draft") == set()
+    assert ids("alice", "Published") == {open_}
+    assert ids("sam", "Closed") == {closed, lapsed}
+    assert ids("bob", "Decided") == {decided}
+    assert client.get("/api/v1/challenges?stage=Open", headers=people["alice"]).status_code == 422
