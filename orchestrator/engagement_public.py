@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator import engagement
+from orchestrator.evaluation import Measured
 from orchestrator.models import (
     Challenge,
     ChallengeResponse,
@@ -133,6 +134,9 @@ class OfferedTrialPublic(BaseModel):
     ended_at: datetime | None
     decision: str | None = Field(description="adopt, iterate or stop, once evaluated.")
     scores: dict[str, int] = Field(description="Each dimension's 1-5 score, once evaluated.")
+    measured: Measured | None = Field(
+        None, description="What the den measured: time to ready, time answering, resource use, cost."
+    )
 
 
 class OfferedTrialList(BaseModel):
@@ -221,7 +225,9 @@ def session_public(
     )
 
 
-def offered_trial_public(trial: Trial, supplier: Supplier, found: Evaluation | None) -> OfferedTrialPublic:
+def offered_trial_public(
+    trial: Trial, supplier: Supplier, found: Evaluation | None, measured: Measured | None = None
+) -> OfferedTrialPublic:
     complete = found is not None and found.status == "complete"
     return OfferedTrialPublic(
         id=trial.id,
@@ -237,6 +243,7 @@ def offered_trial_public(trial: Trial, supplier: Supplier, found: Evaluation | N
         ended_at=trial.ended_at,
         decision=(found.decision or None) if found is not None and complete else None,
         scores=scores_of(found) if complete else {},
+        measured=measured,
     )
 
 

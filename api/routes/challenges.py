@@ -298,13 +298,20 @@ def share_material(
 
 
 @router.get("/{challenge_id}/trials")
-def list_trials(challenge_id: ChallengeId, session: SessionDep, actor: ActorDep) -> public.OfferedTrialList:
+def list_trials(
+    challenge_id: ChallengeId, session: SessionDep, actor: ActorDep, settings: SettingsDep, now: Now
+) -> public.OfferedTrialList:
     """The equal offer's trials side by side, each with its evaluation's scores and decision
-    once recorded: for the owner, approvers and platform engineers."""
+    once recorded, and what the den measured of it: for the owner, approvers and platform
+    engineers."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
     found = crud.list_offered_trials(session, user=actor.user, challenge=challenge)
+    measured = crud.measured_of(session, found, now=now, rate_card=settings.rate_card)
     return public.OfferedTrialList(
-        items=[public.offered_trial_public(o.trial, o.supplier, o.evaluation) for o in found]
+        items=[
+            public.offered_trial_public(o.trial, o.supplier, o.evaluation, measured[o.trial.id])
+            for o in found
+        ]
     )
 
 

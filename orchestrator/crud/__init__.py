@@ -24,6 +24,7 @@ from orchestrator.crud.challenge_offer import (
     challenge_facts,
     launch_offer,
     list_offered_trials,
+    measured_of,
     offered_trials,
     trial_facts,
 )
@@ -262,6 +263,7 @@ __all__ = [
     "listen_for_intent",
     "listen_on_socket",
     "live_trial_ids",
+    "measured_of",
     "member_role",
     "next_expiry",
     "offered_trials",

@@ -11,19 +11,20 @@ closes the challenge to new responses: the offer is made from the responses in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from orchestrator import access, catalogue, engagement, rules
+from orchestrator import access, catalogue, engagement, evaluation, rules
 from orchestrator.crud.challenge_replies import responses_of
 from orchestrator.crud.challenge_sessions import list_sessions
 from orchestrator.crud.common import Actor, audit
 from orchestrator.crud.evaluations import find_evaluation
 from orchestrator.crud.locks import lock_challenge
 from orchestrator.crud.templates import resolve_template
-from orchestrator.crud.trials import TrialRequest, create_trial
+from orchestrator.crud.trials import TrialRequest, create_trial, events_of
 from orchestrator.engagement import EngagementRule, OfferInput
 from orchestrator.engagement_public import scores_of
 from orchestrator.errors import DenError, Problem, RuleViolation, ValidationFailed
@@ -35,7 +36,7 @@ from orchestrator.opendata.inputs import (
     SupplierFacts,
     TrialFacts,
 )
-from orchestrator.settings import Settings
+from orchestrator.settings import RateCard, Settings
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,19 @@ def offered_trials(session: Session, challenge: Challenge) -> list[OfferedTrial]
 def list_offered_trials(session: Session, *, user: User, challenge: Challenge) -> list[OfferedTrial]:
     access.check_may_see_offer(user, challenge)
     return offered_trials(session, challenge)
+
+
+def measured_of(
+    session: Session, offered: Sequence[OfferedTrial], *, now: datetime, rate_card: RateCard | None = None
+) -> dict[str, evaluation.Measured]:
+    """The evidence the den measured of each trial (time to ready, time answering, resource
+    use and cost), read in one query: what the offer's trials are compared on beside their
+    scores."""
+    timelines = events_of(session, [o.trial.id for o in offered])
+    return {
+        o.trial.id: evaluation.measure(o.trial, timelines[o.trial.id], now=now, rate_card=rate_card)
+        for o in offered
+    }
 
 
 # --- open data -------------------------------------------------------------------------------

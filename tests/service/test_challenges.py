@@ -427,6 +427,8 @@ def test_the_equal_offer_starts_one_trial_per_template_on_the_same_terms(
     listed = client.get(f"/api/v1/challenges/{challenge}/trials", headers=people["alice"]).json()["items"]
     assert [t["phase"] for t in listed] == ["Ready", "Ready"]
     assert all(t["decision"] == "iterate" and t["scores"]["security"] == 4 for t in listed)
+    assert all(t["measured"]["time_to_ready_seconds"] is not None for t in listed)
+    assert all(t["measured"]["ready_seconds"] is not None for t in listed)
     package = client.get(f"/api/v1/challenges/{challenge}/ocds", headers=people["alice"])
     assert package.status_code == 200
     release = package.json()["releases"][0]
