@@ -10,7 +10,7 @@ import pytest
 import typer
 import yaml
 
-from cli import challenge_documents, explaining, render
+from cli import challenge_documents, describing_challenges, explaining, render
 from cli.challenge_documents import challenge_request, differences
 from cli.denctl import selectors
 from cli.parsing import UsageError
@@ -186,3 +186,18 @@ def test_selectors_of_challenges_are_the_api_s_filters() -> None:
     assert selectors(None, kind="templates") == {}
     with pytest.raises(typer.Exit):
         selectors("phase=Ready", kind="challenges")
+
+
+def test_describe_shows_each_section_or_says_it_is_not_visible(capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    found = {**API_CHALLENGE, "problem": "Claims stall.\nAppointments are missed.", "budget_min": None}
+    question = {"id": 1, "question": "An API?", "answer": "", "answered_at": None, "yours": False}
+    below = describing_challenges.Below(questions=[question], sessions=[], responses=None, trials=None)
+    describing_challenges.challenge(found, below, now=now)
+    text = capsys.readouterr().out
+    assert "Budget:             up to £80,000\n" in text
+    assert "Problem:            Claims stall.\n                    Appointments are missed.\n" in text
+    assert "  1. Q: An API?\n     A: (not answered yet)\n" in text and "Sessions:\n  <none>\n" in text
+    assert "Responses:\n  <not visible to you>\n" in text and "Trials:\n  <not visible to you>\n" in text
+    for python in ("None", "False", "True"):
+        assert python not in text
