@@ -2,7 +2,9 @@
 
 `apply` is idempotent: a trial is found again by its `metadata.name` (or `metadata.id`), and a
 file that matches it changes nothing ("unchanged"); a trial's spec cannot change, so a file
-that differs is refused, naming the fields. `create` asks for a new trial every time.
+that differs is refused, naming the fields. `create` asks for a new trial every time. A
+Challenge is found again the same way, and changed while it is a draft
+(cli/applying_challenges.py).
 `dry_run` sends nothing that writes: it checks what it can and says what would happen.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from cli import documents, plumbing
+from cli import applying_challenges, documents, plumbing
 from cli.client import EXIT_ERROR, EXIT_USAGE, ApiError, Client
 from cli.parsing import UsageError
 from orchestrator import catalogue
@@ -36,6 +38,8 @@ def one(made: Client, document: Any, raw: bytes, *, create: bool, dry_run: bool)
     suffix = " (dry run)" if dry_run else ""
     if kind == "Trial":
         return _trial(made, document, create=create, dry_run=dry_run) + suffix
+    if kind == "Challenge":
+        return applying_challenges.apply(made, document, create=create, dry_run=dry_run)
     if kind == "Supplier":
         body = {k: v for k, v in document.items() if k not in ("kind", "apiVersion")}
         if dry_run:

@@ -1,13 +1,15 @@
 """`denctl`: the kubectl-like client for Innovation Den.
 
 Verbs follow kubectl: get, describe, apply -f, create -f, delete, extend, approve, reject, open,
-wait, logs, events, explain, api-resources, version, config. Resources have short names:
-templates (tmpl), trials (tr), suppliers; objects are named `TYPE NAME...` or `TYPE/NAME...`.
+wait, logs, events, explain, api-resources, version, config; publish and close for challenges.
+Resources have short names: templates (tmpl), trials (tr), challenges (ch), suppliers; objects
+are named `TYPE NAME...` or `TYPE/NAME...`.
 Global flags (--server, --token, --context, -o) go before or after the verb.
 Output: -o table|wide|json|yaml|name|jsonpath=...|custom-columns=...; -l phase=Ready,owner=y
-filters trials on the server, --field-selector phase!=Stopped on the client; -w/--watch streams
-changes. Exit codes: 0 success, 1 refused by the server, 2 usage, 3 server unreachable (or not a
-den), 4 not found, 5 not signed in or not allowed.
+filters trials on the server (and -l stage=Published challenges), --field-selector
+phase!=Stopped on the client; -w/--watch streams changes. Exit codes: 0 success, 1 refused
+by the server, 2 usage, 3 server unreachable (or not a den), 4 not found, 5 not signed in or
+not allowed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from cli import applying, describing, explaining, plumbing, render
+from cli import applying, challenges, describing, describing_challenges, explaining, plumbing, render
 from cli.client import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, ApiError, Client
 from cli.denctl_config import config_app
 from cli.parsing import (
@@ -43,7 +45,10 @@ app.add_typer(config_app, name="config")
 
 RESOURCES = plumbing.RESOURCES
 SELECTOR_KEYS = ("phase", "template", "owner", "department")
+#: kind -> the keys `-l` takes (the API's own filters of the list)
+SELECTORS = {"trials": SELECTOR_KEYS, "challenges": challenges.SELECTOR_KEYS}
 FIELD_KEYS = {
+    "challenges": ("id", "name", "stage", "title", "owner", "department"),
     "trials": ("id", "name", "phase", "reason", "template", "owner", "department", "shared_with_department"),
     "templates": ("name", "version", "supplier", "status", "data_classification"),
     "suppliers": ("slug", "name", "size"),
@@ -89,7 +94,7 @@ def _server_names(ctx: typer.Context, kind: str | None, start: str) -> list[str]
         return []
     key = render.KINDS[kind][4]
     names = [str(i[key]) for i in items] + [
-        str(i["name"]) for i in items if kind == "trials" and i.get("name")
+        str(i["name"]) for i in items if kind in ("trials", "challenges") and i.get("name")
     ]
     return sorted({n for n in names if n.startswith(start)})
 
@@ -101,7 +106,8 @@ def _complete_output(incomplete: str) -> list[str]:
 Resource = Annotated[
     str,
     typer.Argument(
-        help="templates (tmpl), trials (tr), suppliers or notifications; or TYPE/NAME (trials/ID).",
+        help="templates (tmpl), trials (tr), challenges (ch), suppliers or notifications; or "
+        "TYPE/NAME (trials/ID).",
         autocompletion=_complete_resource,
     ),
 ]
@@ -132,13 +138,14 @@ def _global_flags(
     ctx.obj = Globals(server=server, token=token, context=context, output=output)
 
 
-def selectors(text: str | None) -> dict[str, str]:
+def selectors(text: str | None, *, kind: str = "trials") -> dict[str, str]:
     """`phase=Ready,owner=alice` -> query parameters; unknown keys are a usage error."""
     found: dict[str, str] = {}
+    keys = SELECTORS.get(kind, SELECTOR_KEYS)
     for part in filter(None, (text or "").split(",")):
         key, sep, value = part.partition("=")
-        if not sep or key.strip() not in SELECTOR_KEYS or not value.strip():
-            raise fail(f"bad selector {part!r}: use key=value with keys " + ", ".join(SELECTOR_KEYS))
+        if not sep or key.strip() not in keys or not value.strip():
+            raise fail(f"bad selector {part!r}: use key=value with keys " + ", ".join(keys))
         found[key.strip()] = value.strip()
     return found
 
@@ -168,13 +175,18 @@ def get(
     resource: Resource,
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Objects: their names, or trials' ids.", autocompletion=_complete_name),
+        typer.Argument(
+            help="Objects: their names, or trials' and challenges' ids.", autocompletion=_complete_name
+        ),
     ] = None,
     output: Output = None,
     selector: Annotated[
         str | None,
         typer.Option(
-            "-l", "--selector", help="Trials only: phase=Ready,template=NAME,owner=NAME,department=NAME."
+            "-l",
+            "--selector",
+            help="Trials: phase=Ready,template=NAME,owner=NAME,department=NAME; challenges: "
+            "stage=Published,owner=NAME,name=NAME.",
         ),
     ] = None,
     field_selector: Annotated[
@@ -215,14 +227,20 @@ def get(
       denctl get tr -o custom-columns=ID:.id,PHASE:.phase
       denctl get tr -w
       denctl get tr --chunk-size 100             # every trial, 100 a request
+      denctl get ch -l stage=Published -o wide   # challenges open to responses
+      denctl get ch missed-appointments -o yaml  # a document apply -f takes back
       denctl get notifications --field-selector state=failed
       denctl get trials/t1a2b3c4d5e6 -o yaml     # a document apply -f takes back
     """
-    kind, names = refs(resource, names, allowed=("templates", "trials", "suppliers", "notifications"))
+    kind, names = refs(
+        resource, names, allowed=("templates", "trials", "challenges", "suppliers", "notifications")
+    )
     shown = plumbing.output_of(ctx, output, FORMATS)
-    if (selector or watch) and kind != "trials":
-        raise fail("-l and --watch apply to trials only")
-    params = selectors(selector)
+    if watch and kind != "trials":
+        raise fail("--watch applies to trials only")
+    if selector and kind not in SELECTORS:
+        raise fail("-l applies to trials and challenges only")
+    params = selectors(selector, kind=kind)
     try:
         terms = parse_field_selector(field_selector, keys=FIELD_KEYS[kind])
         if sort:
@@ -243,6 +261,8 @@ def get(
 def _fetch(
     made: Client, kind: str, names: list[str], params: dict[str, str], *, chunk_size: int
 ) -> tuple[list[dict[str, Any]], bool]:
+    if kind == "challenges":
+        return challenges.fetch(made, names, params)
     if names and kind == "trials":
         found = [call(made, "GET", f"/api/v1/trials/{trial_id(made, n)}") for n in names]
         return found, len(found) == 1
@@ -287,7 +307,8 @@ def describe(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="A trial's id or name, a template's name, or a template version (NAME@VERSION: its review).",
+            help="A trial's or challenge's id or name, a template's name, or a template version "
+            "(NAME@VERSION: its review).",
             autocompletion=_complete_name,
         ),
     ] = None,
@@ -296,7 +317,9 @@ def describe(
     context: ContextName = None,
 ) -> None:
     """Show a trial in full (approval, extensions, evaluation, timeline), a template with
-    every version, or one version's review (what changed since the last published version).
+    every version, one version's review (what changed since the last published version), or a
+    challenge with its answered questions, sessions, responses and the equal offer's trials
+    (each as far as you may see it).
 
     Examples:
 
@@ -305,12 +328,17 @@ def describe(
       denctl describe trials/air-quality-pilot
       denctl describe tmpl open-data-dashboard
       denctl describe tmpl open-data-dashboard@1.1.0
+      denctl describe ch missed-appointments
     """
-    kind, names = refs(resource, [name] if name else [], allowed=("trials", "templates"))
+    kind, names = refs(resource, [name] if name else [], allowed=("trials", "templates", "challenges"))
     if len(names) != 1:
         raise fail("name one object: denctl describe tr ID (or trials/ID)")
     made = plumbing.client(ctx, server, token, context)
     target = names[0]
+    if kind == "challenges":
+        found_challenge, below = challenges.describe(made, target)
+        describing_challenges.challenge(found_challenge, below, now=now())
+        return
     if kind == "templates" and "@" in target:
         template, _, version = target.partition("@")
         describing.review(call(made, "GET", f"/api/v1/templates/{template}/versions/{version}"))
@@ -336,8 +364,8 @@ Filename = Annotated[
         "-f",
         "--filename",
         help="YAML or JSON file (- for standard input): a template manifest (kind: "
-        "SandboxTemplate), a trial (kind: Trial) or a supplier (kind: Supplier); several "
-        "documents may be separated by ---.",
+        "SandboxTemplate), a trial (kind: Trial), a challenge (kind: Challenge) or a supplier "
+        "(kind: Supplier); several documents may be separated by ---.",
     ),
 ]
 
@@ -371,9 +399,12 @@ def apply(
     token: Token = None,
     context: ContextName = None,
 ) -> None:
-    """Publish template versions, ask for trials, register suppliers, from a file. Applying
-    the same file again changes nothing: a trial is found again by its metadata.name
-    ("unchanged"); a trial's spec cannot change, so a file that differs is refused (exit 1).
+    """Publish template versions, ask for trials, write challenges, register suppliers, from a
+    file. Applying the same file again changes nothing: a trial is found again by its
+    metadata.name ("unchanged"); a trial's spec cannot change, so a file that differs is
+    refused (exit 1). A challenge is found again the same way and changed while it is a draft
+    ("configured"); spec.publish: true publishes it; a published one that differs is refused
+    (ChallengeNotDraft, exit 1).
 
     Examples:
 
@@ -382,6 +413,7 @@ def apply(
       denctl apply -f trial.yaml     # kind: Trial, metadata: {name: ...}, spec: {template: ...}
       denctl get tr/air-quality-pilot -o yaml > trial.yaml; denctl apply -f trial.yaml
       denctl apply -f trial.yaml --dry-run
+      denctl apply -f challenge.yaml # kind: Challenge, metadata: {name: ...}, spec: {title: ...}
       cat supplier.yaml | denctl apply -f -
     """
     _send_file(ctx, filename, output, (server, token, context), create=False, dry_run=dry_run)
@@ -397,8 +429,9 @@ def create(
     token: Token = None,
     context: ContextName = None,
 ) -> None:
-    """Like apply, but every Trial document asks for a new trial each time (it needs no
-    metadata.name; one it has must be free: AlreadyExists, exit 1).
+    """Like apply, but every Trial document asks for a new trial each time, and every
+    Challenge document writes a new challenge (neither needs a metadata.name; one it has must
+    be free: AlreadyExists, exit 1).
 
     Examples:
 
@@ -724,6 +757,75 @@ def reject(
     found = trial_id(made, names[0])
     call(made, "POST", f"/api/v1/trials/{found}/reject", json={"reason": reason})
     sys.stdout.write(f"trials/{found} rejected\n")
+
+
+# --- publish and close challenges --------------------------------------------------------
+
+ChallengeRefs = Annotated[
+    list[str] | None,
+    typer.Argument(help="Challenge ids or names (or challenges/ID...).", autocompletion=_complete_name),
+]
+
+
+def _challenge_action(
+    ctx: typer.Context,
+    resource: str,
+    names: list[str] | None,
+    conn: tuple[Any, Any, Any],
+    *,
+    action: str,
+    done: str,
+) -> None:
+    """`POST .../{id}/{action}` for each challenge, kubectl-style: one line each."""
+    _kind, names = refs(resource, names, allowed=("challenges",))
+    if not names:
+        raise fail(f"name the challenges to {action}: denctl {action} ch ID (or challenges/ID)")
+    made = plumbing.client(ctx, *conn)
+    for name in names:
+        found = challenges.act(made, name, action=action)
+        sys.stdout.write(f"challenges/{found['id']} {done} ({found['stage']})\n")
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    resource: Resource,
+    names: ChallengeRefs = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """Publish draft challenges (their owner): every supplier and signed-in person sees them
+    from then on, and they stay as suppliers read them. Or apply a file with spec.publish: true.
+
+    Examples:
+
+    \b
+      denctl publish ch c1a2b3c4d5e6
+      denctl publish challenges/missed-appointments
+    """
+    _challenge_action(ctx, resource, names, (server, token, context), action="publish", done="published")
+
+
+@app.command()
+def close(
+    ctx: typer.Context,
+    resource: Resource,
+    names: ChallengeRefs = None,
+    server: Server = None,
+    token: Token = None,
+    context: ContextName = None,
+) -> None:
+    """Close published challenges before their closing date (their owner): no more
+    responses, questions or registrations.
+
+    Examples:
+
+    \b
+      denctl close ch c1a2b3c4d5e6
+      denctl close challenges/missed-appointments
+    """
+    _challenge_action(ctx, resource, names, (server, token, context), action="close", done="closed")
 
 
 # --- open ------------------------------------------------------------------------------

@@ -17,6 +17,12 @@ class Resource:
 
 
 RESOURCES = (
+    Resource(
+        "challenges",
+        ("ch", "challenge"),
+        "Challenge",
+        ("get", "describe", "apply", "create", "publish", "close"),
+    ),
     Resource("suppliers", ("supplier",), "Supplier", ("get", "apply")),
     Resource("notifications", ("notification",), "Notification", ("get",)),
     Resource(
@@ -102,6 +108,56 @@ FIELDS: dict[str, tuple[str, str]] = {
     "templates.metadata.name": ("string", "The template's name."),
     "templates.metadata.version": ("string", "The version (semantic versioning), immutable once applied."),
     "templates.spec": ("object", "Components, limits, parameters and data classification."),
+    "challenges": (
+        "Challenge",
+        "A problem a civil servant writes early, before any scheme is designed, for suppliers "
+        "to respond to: Draft (its owner's alone), Published, Closed (from its closing date, "
+        "or closed early) and Decided. Apply a file with metadata.name to find the same "
+        "challenge again; a draft changes, a published challenge stays as suppliers read it.",
+    ),
+    "challenges.apiVersion": ("string", "innovation-den.io/v1"),
+    "challenges.kind": ("string", "Challenge"),
+    "challenges.metadata": ("object", "What names the challenge."),
+    "challenges.metadata.name": (
+        "string",
+        "Your own name for the challenge, unique among yours: a DNS label (up to 63 lowercase "
+        "letters, digits and hyphens). `apply` finds the challenge by it; `create` needs none.",
+    ),
+    "challenges.metadata.id": ("string", "The challenge's id, given by the server (read only)."),
+    "challenges.spec": ("object", "What the challenge says. It changes only while it is a draft."),
+    "challenges.spec.title": (
+        "string",
+        "A short title suppliers recognise (up to 200 characters). Required.",
+    ),
+    "challenges.spec.problem": (
+        "string",
+        "The problem and who has it, not a solution (up to 5000 characters). Required.",
+    ),
+    "challenges.spec.usersAndNeed": ("string", "The users and what they need."),
+    "challenges.spec.tried": ("string", "What has been tried already."),
+    "challenges.spec.constraints": ("string", "What any answer must respect."),
+    "challenges.spec.budget": ("object", "The budget in whole pounds: {min: 20000, max: 80000}."),
+    "challenges.spec.budget.min": ("integer", "The least, in whole pounds."),
+    "challenges.spec.budget.max": ("integer", "The most, in whole pounds."),
+    "challenges.spec.timeline": ("string", "When things should happen."),
+    "challenges.spec.problemAreas": ("[]string", "Problem areas suppliers look for (up to 20)."),
+    "challenges.spec.closesAt": (
+        "time",
+        "When responses close, with its time zone: 2027-01-15T17:00:00Z. Required.",
+    ),
+    "challenges.spec.questionsCloseAt": (
+        "time",
+        "The last time for suppliers' questions, on or before closesAt (closesAt when left out).",
+    ),
+    "challenges.spec.publish": (
+        "boolean",
+        "Publish it: every supplier sees it from then on (a draft is published once; a "
+        "published challenge is never a draft again). Or `denctl publish ch ID`.",
+    ),
+    "challenges.status": ("object", "What the server observes (printed by get, ignored by apply)."),
+    "challenges.status.stage": ("string", "Draft, Published, Closed or Decided."),
+    "challenges.status.questionsOpen": ("boolean", "Whether suppliers may still ask questions."),
+    "challenges.status.decision": ("string", "What was decided, and why, once Decided."),
     "suppliers": ("Supplier", "A company offering templates."),
     "suppliers.slug": ("string", "The supplier's short name (its handle)."),
     "suppliers.name": ("string", "The supplier's name as people write it."),

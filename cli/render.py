@@ -1,7 +1,8 @@
 """How `denctl` prints: kubectl-style plain tables (never truncated or wrapped, so scripts can
 cut columns), human durations, and `-o json|yaml|name|jsonpath=...|custom-columns=...`. Pure:
 `now` is passed in. `-o json` is the API's body; `-o yaml` of trials is the document that
-`denctl apply -f` takes back (cli/documents.py)."""
+`denctl apply -f` takes back (cli/documents.py), and so is that of challenges
+(cli/challenge_documents.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from cli import documents, parsing
+from cli import challenge_documents, documents, parsing
 
 OUTPUTS = ("table", "wide", "json", "yaml", "name")
 #: What `-o` takes, for help and shell completion.
@@ -155,6 +156,33 @@ def _member(item: dict[str, Any], now: datetime) -> list[str]:
     ]
 
 
+def _challenge(item: dict[str, Any], now: datetime) -> list[str]:
+    return [
+        item["id"],
+        item["name"] or "<none>",
+        item["stage"],
+        item["title"],
+        _closes_in(item["closes_at"], now),
+        item["owner"],
+        age(item["created_at"], now),
+    ]
+
+
+def _challenge_wide(item: dict[str, Any], now: datetime) -> list[str]:
+    offer = item.get("offer")
+    return [
+        *_challenge(item, now),
+        item["department"] or "<none>",
+        _closes_in(item["questions_close_at"], now),
+        age(offer["offered_at"], now) + " ago" if offer else "<none>",
+    ]
+
+
+def _closes_in(when: str, now: datetime) -> str:
+    """Time left before a closing date, or `<none>` once it has passed."""
+    return until(when, now) if parse_when(when) > now else "<none>"
+
+
 #: kind -> (headers, row, wide headers, wide row, the key that names an object)
 KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
     "trials": (
@@ -181,6 +209,13 @@ KINDS: dict[str, tuple[list[str], Row, list[str], Row, str]] = {
         "id",
     ),
     "members": (["NAME", "ROLE", "DEPARTMENT", "ADDED BY", "AGE"], _member, [], _member, "user"),
+    "challenges": (
+        ["ID", "NAME", "STAGE", "TITLE", "CLOSES IN", "OWNER", "AGE"],
+        _challenge,
+        ["DEPARTMENT", "QUESTIONS CLOSE IN", "OFFERED"],
+        _challenge_wide,
+        "id",
+    ),
 }
 
 
@@ -199,8 +234,8 @@ def render(
 ) -> str:
     """The text for `-o output`. `single` (a named `get`) prints the object, not a list."""
     if output in ("json", "yaml"):
-        if output == "yaml" and kind == "trials":
-            return yaml.safe_dump(_trial_documents(items, single=single), sort_keys=False)
+        if output == "yaml" and kind in _DOCUMENTS:
+            return yaml.safe_dump(_documents(kind, items, single=single), sort_keys=False)
         document: Any = items[0] if single and items else {"items": list(items)}
         return (
             json.dumps(document, indent=2) + "\n"
@@ -214,8 +249,15 @@ def render(
     return table(headers(kind, wide=wide), rows(kind, items, wide=wide, now=now))
 
 
-def _trial_documents(items: Sequence[dict[str, Any]], *, single: bool) -> Any:
-    found = [documents.trial_document(item) for item in items]
+#: kinds whose `-o yaml` is the document `apply -f` takes back
+_DOCUMENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "trials": documents.trial_document,
+    "challenges": challenge_documents.challenge_document,
+}
+
+
+def _documents(kind: str, items: Sequence[dict[str, Any]], *, single: bool) -> Any:
+    found = [_DOCUMENTS[kind](item) for item in items]
     if single and found:
         return found[0]
     return {"apiVersion": "v1", "kind": "List", "items": found}

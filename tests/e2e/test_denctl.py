@@ -439,6 +439,8 @@ VERBS = [
     ["logs"],
     ["events"],
     ["members"],
+    ["publish"],
+    ["close"],
     ["config", "set-context"],
     ["config", "use-context"],
     ["config", "get-contexts"],
