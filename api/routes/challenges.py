@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api import errors
+from api import errors, lists
 from api.deps import ActorDep, BaseUrl, Now, SessionDep, SettingsDep, StrictQuery
 from api.engagement_schemas import (
     Answer,
@@ -26,6 +26,7 @@ from api.engagement_schemas import (
 from orchestrator import crud
 from orchestrator import engagement_public as public
 from orchestrator.crud import challenges as challenge_rows
+from orchestrator.crud import paging
 from orchestrator.models import Challenge
 from orchestrator.opendata import ocds, uk2
 from orchestrator.settings import Settings
@@ -36,6 +37,8 @@ router = APIRouter(
 ChallengeId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$", description="The challenge's id.")]
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Stage = Literal["Draft", "Published", "Closed", "Decided"]
+#: Page size when the caller sends no `limit`.
+CHALLENGES_PAGE = 500
 
 
 def _public(session: SessionDep, challenge: Challenge, now: Now) -> public.ChallengePublic:
@@ -66,12 +69,24 @@ def list_challenges(
     stage: Annotated[Stage | None, Query(description="Only challenges at this stage.")] = None,
     owner: Annotated[str | None, Query(max_length=100)] = None,
     name: Annotated[str | None, Query(max_length=63, description="The owner's own name for it.")] = None,
+    limit: lists.Limit = None,
+    continue_: lists.Continue = None,
 ) -> public.ChallengeList:
-    """Every published challenge, and your own drafts, newest first."""
-    found = crud.list_challenges(session, user=actor.user, now=now, stage=stage, owner=owner, name=name)
-    owners = challenge_rows.owner_names(session, found)
+    """Every published challenge, and your own drafts, newest first, in pages (default 500)."""
+    asked = paging.ask(
+        "challenges",
+        limit=limit or CHALLENGES_PAGE,
+        token=continue_,
+        selectors={"stage": stage, "owner": owner, "name": name},
+        key=challenge_rows.CHALLENGE_KEY,
+    )
+    found = challenge_rows.challenges_page(
+        session, user=actor.user, now=now, asked=asked, stage=stage, owner=owner, name=name
+    )
+    owners = challenge_rows.owner_names(session, found.rows)
     return public.ChallengeList(
-        items=[public.challenge_public(c, owner=owners.get(c.owner_id, ""), now=now) for c in found]
+        items=[public.challenge_public(c, owner=owners.get(c.owner_id, ""), now=now) for c in found.rows],
+        metadata=lists.meta(found),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, not_
 from sqlmodel import Session, col, or_, select
 
 from orchestrator import access, engagement
+from orchestrator.crud import paging
 from orchestrator.crud.challenge_news import notify_published
 from orchestrator.crud.common import Actor, audit, pk
 from orchestrator.crud.locks import lock_challenge
@@ -45,6 +46,24 @@ def list_challenges(
 ) -> list[Challenge]:
     """The challenges the caller sees, newest first: every published one, and their own
     drafts (the den's operators see every draft)."""
+    asked = paging.PageAsk(list_name="challenges", selectors="", limit=limit)
+    return challenges_page(session, user=user, now=now, asked=asked, stage=stage, owner=owner, name=name).rows
+
+
+CHALLENGE_KEY = (datetime, str)
+
+
+def challenges_page(
+    session: Session,
+    *,
+    user: User,
+    now: datetime,
+    asked: paging.PageAsk,
+    stage: str | None = None,
+    owner: str | None = None,
+    name: str | None = None,
+) -> paging.Page[Challenge]:
+    """One page of `list_challenges`, cut by keyset on (`created_at`, `id`), newest first."""
     if stage is not None and stage not in engagement.STAGES:
         raise ValidationFailed(
             [Problem("stage", f"unknown stage {stage!r}", f"use one of {', '.join(engagement.STAGES)}")]
@@ -58,10 +77,14 @@ def list_challenges(
         query = query.where(Challenge.name == name)
     if stage is not None:
         query = query.where(_at_stage(Stage(stage), now))
-    rows = session.exec(
-        query.order_by(col(Challenge.created_at).desc(), col(Challenge.id).desc()).limit(limit)
-    )
-    return list(rows.all())
+    if asked.after is not None:
+        created, challenge_id = asked.after
+        query = query.where(
+            col(Challenge.created_at) <= created,
+            or_(col(Challenge.created_at) < created, col(Challenge.id) < challenge_id),
+        )
+    query = query.order_by(col(Challenge.created_at).desc(), col(Challenge.id).desc()).limit(asked.limit + 1)
+    return paging.page(session.exec(query).all(), asked, key=lambda c: (c.created_at, c.id))
 
 
 def _at_stage(stage: Stage, now: datetime) -> ColumnElement[bool]:

@@ -243,8 +243,8 @@ def test_questions_are_answered_for_every_supplier_without_saying_who_asked(
 def test_a_question_after_the_last_date_is_refused_and_nothing_is_stored(
     client: TestClient, people: dict[str, dict[str, str]]
 ) -> None:
-    challenge = publish(client, people, questions_close_at=_later(seconds=1))["id"]
-    time.sleep(1.2)
+    challenge = publish(client, people, questions_close_at=_later(seconds=4))["id"]
+    time.sleep(4.2)
     late = client.post(
         f"/api/v1/challenges/{challenge}/questions", headers=people["sam"], json={"question": "Too late?"}
     )
@@ -583,8 +583,8 @@ def test_lists_by_stage_follow_the_owner_and_the_clock(
     decided = publish(client, people)["id"]
     client.post(f"/api/v1/challenges/{decided}/close", headers=people["alice"])
     client.put(f"/api/v1/challenges/{decided}/decision", headers=people["alice"], json={"decision": "Stop"})
-    lapsed = publish(client, people, closes_at=_later(seconds=1), questions_close_at=None)["id"]
-    time.sleep(1.2)  # its closing date passes: Closed by the clock alone
+    lapsed = publish(client, people, closes_at=_later(seconds=4), questions_close_at=None)["id"]
+    time.sleep(4.2)  # its closing date passes: Closed by the clock alone
 
     def ids(who: str, stage: str) -> set[str]:
         answer = client.get(f"/api/v1/challenges?stage={stage}", headers=people[who])
@@ -596,3 +596,14 @@ def test_lists_by_stage_follow_the_owner_and_the_clock(
     assert ids("sam", "Closed") == {closed, lapsed}
     assert ids("bob", "Decided") == {decided}
     assert client.get("/api/v1/challenges?stage=Open", headers=people["alice"]).status_code == 422
+
+
+def test_challenges_come_a_page_at_a_time(client: TestClient, people: dict[str, dict[str, str]]) -> None:
+    made = [publish(client, people)["id"] for _ in range(3)]
+    first = client.get("/api/v1/challenges?limit=2", headers=people["sam"]).json()
+    token = first["metadata"]["continue"]
+    second = client.get(f"/api/v1/challenges?limit=2&continue={token}", headers=people["sam"]).json()
+    assert [c["id"] for c in first["items"] + second["items"]] == made[::-1]
+    assert "continue" not in second["metadata"] or second["metadata"].get("continue") is None
+    other = client.get(f"/api/v1/challenges?limit=2&stage=Closed&continue={token}", headers=people["sam"])
+    assert other.status_code == 422 and other.json()["problems"][0]["field"] == "continue"
