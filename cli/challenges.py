@@ -30,12 +30,15 @@ def challenge_id(made: Client, ref: str) -> str:
     return str(found[0]["id"])
 
 
-def fetch(made: Client, refs: list[str], params: dict[str, str]) -> tuple[list[dict[str, Any]], bool]:
-    """The named challenges (each by id or name), or the list the filters keep."""
+def fetch(
+    made: Client, refs: list[str], params: dict[str, str], *, chunk_size: int = plumbing.CHUNK_SIZE
+) -> tuple[list[dict[str, Any]], bool]:
+    """The named challenges (each by id or name), or the list the filters keep, page after
+    page (`--chunk-size`)."""
     if refs:
         found = [plumbing.call(made, "GET", f"{PATH}/{challenge_id(made, r)}") for r in refs]
         return found, len(found) == 1
-    return list(plumbing.call(made, "GET", PATH, params=params)["items"]), False
+    return list(plumbing.items(made, PATH, params, chunk_size=chunk_size)), False
 
 
 def _visible(made: Client, path: str) -> list[dict[str, Any]] | None:

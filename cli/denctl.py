@@ -262,7 +262,7 @@ def _fetch(
     made: Client, kind: str, names: list[str], params: dict[str, str], *, chunk_size: int
 ) -> tuple[list[dict[str, Any]], bool]:
     if kind == "challenges":
-        return challenges.fetch(made, names, params)
+        return challenges.fetch(made, names, params, chunk_size=chunk_size)
     if names and kind == "trials":
         found = [call(made, "GET", f"/api/v1/trials/{trial_id(made, n)}") for n in names]
         return found, len(found) == 1

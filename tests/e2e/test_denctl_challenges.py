@@ -131,6 +131,12 @@ def test_get_lists_challenges_in_each_output_format_and_filters_by_stage(
     row = next(line for line in table if line.startswith(open_id))
     assert "listed-open" in row and "Published" in row and "Fewer letters returned" in row and "ch-bea" in row
     assert any(line.startswith(draft_id) for line in table)  # the owner sees their draft
+    paged = ok(
+        denctl(
+            server, config, "get", "ch", "-l", "owner=ch-bea", "--chunk-size", "1", "-o", "name", token=owner
+        )
+    )
+    assert sorted(paged.split()) == sorted(f"challenges/{i}" for i in (open_id, draft_id))  # page after page
     wide = ok(denctl(server, config, "get", "challenges", "-o", "wide", token=owner)).splitlines()[0]
     assert wide.endswith("DEPARTMENT   QUESTIONS CLOSE IN   OFFERED")
 
