@@ -88,6 +88,17 @@ def page_problems(
     return shown
 
 
+#: How the core's messages name a challenge or a session: by its id, which a page says as words.
+NAMED_BY_ID = re.compile(r"\b(?:(challenge) c[0-9a-f]{12}|(session) [0-9]+)\b")
+
+
+def plainly(detail: str) -> str:
+    """A core message as a page says it: "challenge c1f2... closed on 3 December 2026" reads
+    "The challenge closed on 3 December 2026" (the page already says which), as a sentence."""
+    said = NAMED_BY_ID.sub(lambda m: f"the {m.group(1) or m.group(2)}", detail)
+    return said[:1].upper() + said[1:]
+
+
 def read_date(
     parts: Mapping[str, str], *, prefix: str, what: str, required: bool
 ) -> tuple[date | None, Problem | None]:

@@ -195,7 +195,8 @@ def offer_chart(trials: Sequence[dict[str, Any]], *, title: str, chart_id: str) 
     """The equal offer's trials (`engagement_public.OfferedTrialPublic`) as the bar chart of
     their scores, each named by its supplier and template."""
     series = [
-        charts.Series(name=f"{t['supplier_name']}: {t['template']}", scores=t["scores"]) for t in trials
+        charts.Series(name=f"{t['supplier_name']}: {label(t['template'])}", scores=t["scores"])
+        for t in trials
     ]
     return Markup(charts.comparison_chart(series, title=title, chart_id=chart_id))
 

@@ -819,7 +819,7 @@ def _date_fields(prefix: str, when: datetime) -> dict[str, str]:
     }
 
 
-def _evaluation(criterion: str) -> dict[str, Any]:
+def _evaluation(criterion: str, scores: tuple[int, ...]) -> dict[str, Any]:
     """A complete evaluation of a trial of the offer (its one success criterion answered)."""
     return {
         "scores": {
@@ -835,7 +835,7 @@ def _evaluation(criterion: str) -> dict[str, Any]:
                     "cost_value",
                     "ease_of_adoption",
                 ),
-                (4, 3, 5, 4, 2, 3, 4, 5),
+                scores,
                 strict=True,
             )
         },
@@ -942,13 +942,14 @@ def test_a_challenge_is_published_answered_and_its_equal_offer_compared(
         "items"
     ]
     assert sorted(t["template"] for t in trials) == sorted(suppliers.values())
-    for trial in trials:
+    scored = ((4, 3, 5, 4, 2, 3, 4, 5), (3, 5, 4, 4, 4, 2, 3, 4))
+    for trial, scores in zip(trials, scored, strict=True):
         server.wait_for(trial["id"], "Ready", timeout=180)
         recorded = httpx.put(
             f"{server.url}/api/v1/trials/{trial['id']}/evaluation",
             headers=auth,
             timeout=30,
-            json=_evaluation("Fewer than 15% missed"),
+            json=_evaluation("Fewer than 15% missed", scores),
         )
         assert recorded.status_code == 200, recorded.text
     alice.go(page)

@@ -135,13 +135,29 @@ def test_a_draft_is_saved_then_published_from_its_page(
     for other in ("bob", "sam"):
         assert browser(client, other).get(f"/challenges/{challenge}").status_code == 404
         assert "Fewer missed" not in browser(client, other).get("/challenges").text
+    # Changed from its page: its answers, each with its Change link, then saved again.
+    opened = post_form(alice, f"/challenges/{challenge}", {}, action=f"/challenges/{challenge}/change")
+    assert opened.headers["location"] == f"{NEW}/check"
+    check = alice.get(f"{NEW}/check").text
+    assert "Change a draft challenge" in check and "£20,000 to £80,000" in check
+    assert (
+        post_form(alice, f"{NEW}/title", {"title": "Missed appointments", "change": "1"}).status_code == 303
+    )
+    assert post_form(alice, f"{NEW}/check", {"action": "draft"}).headers["location"] == (
+        f"/challenges/{challenge}?done=saved"
+    )
+    api = client.get(f"/api/v1/challenges/{challenge}", headers=people["alice"]).json()
+    assert (api["title"], api["stage"], api["budget_max"]) == ("Missed appointments", "Draft", 80000)
+    assert len(client.get("/api/v1/challenges", headers=people["alice"]).json()["items"]) == 1
     confirm = alice.get(f"/challenges/{challenge}/publish")
     assert confirm.status_code == 200 and "cannot be changed" in confirm.text
     done = post_form(alice, f"/challenges/{challenge}/publish", {})
     assert done.headers["location"] == f"/challenges/{challenge}?done=published"
     assert client.get(f"/api/v1/challenges/{challenge}", headers=people["sam"]).json()["stage"] == "Published"
-    # Twice: the core refuses, and says why.
+    # Twice: the core refuses, and says why; nor is a published challenge changed.
     assert alice.get(f"/challenges/{challenge}/publish").status_code == 422
+    refused = post_form(alice, f"/challenges/{challenge}", {}, action=f"/challenges/{challenge}/change")
+    assert refused.status_code == 422 and "only a draft can be changed" in refused.text
 
 
 def test_bad_dates_and_budgets_are_shown_on_their_page_as_typed(
@@ -356,7 +372,8 @@ def test_a_closed_challenge_refuses_on_the_page_and_nothing_changes(
             "conflict": "no",
         },
     )
-    assert late.status_code == 422 and "nobody can respond any more" in late.text
+    assert late.status_code == 422 and "The challenge closed on" in late.text
+    assert "nobody can respond any more" in late.text
     assert error_links(late.text) == ["#templates"]
     kept = client.get(f"/api/v1/challenges/{challenge}/responses", headers=people["sam"]).json()["items"]
     assert kept[0]["summary"] == "We send reminders people can answer."
@@ -387,7 +404,8 @@ def test_a_question_after_the_last_date_is_refused_on_the_page(
     time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()) + 0.2)
     token = re.findall(r'name="csrf_token" value="([^"]+)"', form.text)[0]
     late = sam.post(f"/challenges/{challenge}/ask", data={"csrf_token": token, "question": "Too late?"})
-    assert late.status_code == 422 and "questions on challenge" in late.text.lower()
+    assert late.status_code == 422 and "Questions on the challenge closed on" in late.text
+    assert challenge not in late.text.split("govuk-error-summary")[1].split("</ul>")[0]  # no ids in words
     assert error_links(late.text) == ["#question"] and "Too late?" in late.text
     assert (
         client.get(f"/api/v1/challenges/{challenge}/questions", headers=people["alice"]).json()["items"] == []

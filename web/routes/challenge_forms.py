@@ -31,7 +31,7 @@ from web.deps import Now, SessionDep, SettingsDep, SignedIn
 from web.forms import CheckedForm, Checks, FormPage, text
 from web.pages import page
 from web.rendering import render
-from web.routes.challenges import challenge_data, written
+from web.routes.challenges import challenge_data, in_plain_words, written
 
 router = APIRouter(prefix="/challenges/{challenge_id}")
 ChallengeId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
@@ -108,7 +108,8 @@ def respond_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     data = _respond_data(session, user, challenge, now)
-    engagement.check_open(challenge, now, to="respond")
+    with in_plain_words():
+        engagement.check_open(challenge, now, to="respond")
     return render(request, visitor, "challenges/respond.html", data)
 
 
@@ -163,7 +164,8 @@ def ask_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     access.check_acts_for_supplier(user, to="ask questions about a challenge")
-    engagement.check_may_ask(challenge, now)
+    with in_plain_words():
+        engagement.check_may_ask(challenge, now)
     return render(request, visitor, "challenges/ask.html", _shown(session, user, challenge, now))
 
 
@@ -221,7 +223,8 @@ def answer_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     data = _question_data(session, user, challenge, question_id, now)
-    engagement.check_answerable(challenge, now)
+    with in_plain_words():
+        engagement.check_answerable(challenge, now)
     return render(request, visitor, "challenges/answer.html", data)
 
 
@@ -272,7 +275,8 @@ def session_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     access.check_may_manage_challenge(user, challenge)
-    engagement.check_may_schedule(challenge, now)
+    with in_plain_words():
+        engagement.check_may_schedule(challenge, now)
     return render(request, visitor, "challenges/session.html", _shown(session, user, challenge, now))
 
 
@@ -366,7 +370,8 @@ def material_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     data = _material_data(session, user, challenge, session_id, now)
-    engagement.check_may_share_materials(challenge, now)
+    with in_plain_words():
+        engagement.check_may_share_materials(challenge, now)
     return render(request, visitor, "challenges/material.html", data)
 
 
@@ -419,7 +424,8 @@ def offer_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     access.check_may_manage_challenge(user, challenge)
-    engagement.check_may_offer(challenge, now)
+    with in_plain_words():
+        engagement.check_may_offer(challenge, now)
     return render(request, visitor, "challenges/offer.html", _shown(session, user, challenge, now))
 
 
@@ -471,7 +477,8 @@ def decision_page(
     user = visitor.actor.user
     challenge = _challenge(session, user, challenge_id)
     access.check_may_manage_challenge(user, challenge)
-    engagement.check_decidable(challenge, now)
+    with in_plain_words():
+        engagement.check_decidable(challenge, now)
     return render(request, visitor, "challenges/decision.html", _shown(session, user, challenge, now))
 
 

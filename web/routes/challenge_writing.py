@@ -8,6 +8,10 @@ judged by the core's own rules at once (`engagement.challenge_problems`, keeping
 problems of that page's fields), so a mistake is shown where it was made; the check page then
 asks the core again, and a problem there links back to the question that sets its field. What
 was typed is never lost: a page with a mistake shows it again as typed.
+
+A draft is changed the same way: "Change the draft" on its page puts its fields in the session
+(`answers_of`) and opens the check page, which then saves them with `crud.update_challenge`
+(`PUT /api/v1/challenges/{id}`).
 """
 
 from __future__ import annotations
@@ -22,16 +26,19 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from orchestrator import access, crud, engagement
+from orchestrator.crud import challenges as challenge_rows
 from orchestrator.engagement import ChallengeInput
 from orchestrator.errors import NotFound, Problem, ValidationFailed
+from orchestrator.models import Challenge
 from web import engagement_forms as reading
 from web.deps import Now, SessionDep, SignedIn, Visitor
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.pages import page
 from web.rendering import render, when
 
-router = APIRouter(prefix="/challenges/new")
+router = APIRouter()
 Step = Annotated[str, Path(pattern=r"^[a-z-]{1,20}$")]
+ChallengeId = Annotated[str, Path(pattern=r"^[a-z0-9]{1,20}$")]
 #: Where the session keeps the answers so far.
 KEPT = "challenge"
 START = "/challenges/new"
@@ -248,7 +255,7 @@ def _data(step: str, answers: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@page(router, "/{step}")
+@page(router, START + "/{step}")
 def question(request: Request, step: Step, visitor: SignedIn, change: bool = False) -> Response:
     answers = _answers(visitor)
     if step == "check":
@@ -261,7 +268,7 @@ def question(request: Request, step: Step, visitor: SignedIn, change: bool = Fal
     return render(request, visitor, template, {**_data(step, answers), "change": change})
 
 
-@router.post("/{step}")
+@router.post(START + "/{step}")
 def answer(
     request: Request, step: Step, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
 ) -> Response:
@@ -308,9 +315,14 @@ def _finish(
     )
     with shown_again_on_error(request, shown):
         try:
-            challenge = crud.create_challenge(
-                session, actor=visitor.actor, fields=as_input(answers, now=now), now=now
-            )
+            fields = as_input(answers, now=now)
+            if editing := answers.get("editing"):
+                challenge = crud.get_challenge(session, user=visitor.actor.user, challenge_id=str(editing))
+                challenge = crud.update_challenge(
+                    session, actor=visitor.actor, challenge=challenge, fields=fields, now=now
+                )
+            else:
+                challenge = crud.create_challenge(session, actor=visitor.actor, fields=fields, now=now)
         except ValidationFailed as failed:
             raise ValidationFailed(
                 reading.page_problems(failed.problems, reading.CHALLENGE_FIELDS, by_field=True)
@@ -322,3 +334,42 @@ def _finish(
     session.commit()
     done = "published" if publishing else "saved"
     return RedirectResponse(f"/challenges/{challenge.id}?done={done}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def answers_of(challenge: Challenge) -> dict[str, Any]:
+    """A draft's fields as the journey's answers, every question answered: changing it starts
+    at the check page."""
+    fields = challenge_rows.input_of(challenge)
+    return {
+        "title": fields.title,
+        "problem": fields.problem,
+        "users_and_need": fields.users_and_need,
+        "tried": fields.tried,
+        "constraints": fields.constraints,
+        "budget_min": fields.budget_min,
+        "budget_max": fields.budget_max,
+        "timeline": fields.timeline,
+        "closes_at": fields.closes_at.isoformat(),
+        "questions_close_at": fields.questions_close_at.isoformat()
+        if fields.questions_close_at and fields.questions_close_at != fields.closes_at
+        else None,
+        "problem_areas": list(fields.problem_areas),
+        "answered": [q.step for q in STEPS],
+        "editing": challenge.id,
+    }
+
+
+@router.post("/challenges/{challenge_id}/change")
+def change(
+    challenge_id: ChallengeId, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
+) -> Response:
+    """Change a draft: its fields go into the session's answers (`crud.update_challenge` saves
+    them from the check page, as `PUT /api/v1/challenges/{id}` does)."""
+    del form  # checked
+    user = visitor.actor.user
+    challenge = crud.get_challenge(session, user=user, challenge_id=challenge_id)
+    access.check_may_manage_challenge(user, challenge)
+    engagement.check_editable(challenge, now)
+    _save(session, visitor, answers_of(challenge))
+    session.commit()
+    return RedirectResponse(url("check"), status_code=status.HTTP_303_SEE_OTHER)

@@ -14,7 +14,8 @@ signed-in browser: the same core builders (`orchestrator.opendata`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,9 +28,11 @@ from orchestrator import access, crud, engagement
 from orchestrator import engagement_public as public
 from orchestrator.access import Role
 from orchestrator.crud import challenges as challenge_rows
+from orchestrator.errors import Conflict, NotFound, RuleViolation
 from orchestrator.models import Challenge, User
 from orchestrator.opendata import ocds, uk2
 from orchestrator.settings import Settings
+from web import engagement_forms as reading
 from web import views
 from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor
 from web.forms import CheckedForm, FormPage, shown_again_on_error
@@ -189,6 +192,16 @@ def challenge_form(session: Session, visitor: Visitor, challenge: Challenge, now
     return FormPage("challenges/challenge.html", {**data, "done": ""}, fields={"(form)": "actions"})
 
 
+@contextmanager
+def in_plain_words() -> Iterator[None]:
+    """A refusal of the core's (a rule, a conflict, something not found) as a page says it:
+    naming "the challenge", not its id (`engagement_forms.plainly`)."""
+    try:
+        yield
+    except (RuleViolation, Conflict, NotFound) as refused:
+        raise type(refused)(reading.plainly(refused.detail), reason=refused.reason) from refused
+
+
 def written(
     request: Request,
     session: Session,
@@ -200,7 +213,7 @@ def written(
 ) -> Response:
     """Make one write (its problems shown on `shown`), commit it, and show the challenge's
     page saying what was done (`write` returns which of `DONE`)."""
-    with shown_again_on_error(request, shown):
+    with shown_again_on_error(request, shown), in_plain_words():
         done = write()
     session.commit()
     return RedirectResponse(
@@ -232,7 +245,8 @@ def _confirm_page(action: str) -> Callable[..., Response]:
         user = visitor.actor.user
         challenge = crud.get_challenge(session, user=user, challenge_id=challenge_id)
         access.check_may_manage_challenge(user, challenge)
-        check(challenge, now)
+        with in_plain_words():
+            check(challenge, now)
         data = challenge_data(session, user=user, challenge=challenge, now=now)
         return render(request, visitor, f"challenges/{action}.html", data)
 
