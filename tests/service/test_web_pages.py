@@ -182,10 +182,10 @@ def only(status: int, *allowed: str, others: int = 403, hidden: tuple[str, ...] 
     return {**found, "anonymous": 303}
 
 
-UNSHARED = ("bob", "carol", "sam", "gus")
+UNSHARED = ("bob", "carol", "sam", "gus")  # cannot see alice's trial: 404, never 403
 WRITERS = ("alice", "bob", "carol", "ann")  # civil servants and approvers write challenges
 #: Pages that are downloads, not the JSON twin of a page.
-DOWNLOADS = {"/challenges/{challenge_id}/ocds.json"}  # cannot see alice's trial: 404, never 403
+DOWNLOADS = {"/challenges/{challenge_id}/ocds.json"}
 #: route (as FastAPI names its path) -> (the path to open, expected status per person)
 PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/": (lambda w: "/", everyone(200, anonymous=200)),
