@@ -193,6 +193,16 @@ def groups_chart(summaries: Sequence[dict[str, Any]], *, by: str, title: str, ch
     return Markup(charts.comparison_chart(series, title=title, chart_id=chart_id))
 
 
+def offer_chart(trials: Sequence[dict[str, Any]], *, title: str, chart_id: str) -> Markup:
+    """The equal offer's trials (`engagement_public.OfferedTrialPublic`) as the bar chart of
+    their scores, each named by its supplier and template."""
+    series = [
+        charts.Series(name=f"{t['supplier_name']}: {label(t['template'])}", scores=t["scores"])
+        for t in trials
+    ]
+    return Markup(charts.comparison_chart(series, title=title, chart_id=chart_id))
+
+
 env.filters.update(
     when=when,
     duration=duration,
@@ -206,14 +216,21 @@ env.filters.update(
     processing_time=processing_words,
     memory_size=memory_words,
 )
-env.globals.update(_govuk_macros(), trials_chart=trials_chart, groups_chart=groups_chart)
+env.globals.update(
+    _govuk_macros(), trials_chart=trials_chart, groups_chart=groups_chart, offer_chart=offer_chart
+)
 
 
 def navigation(visitor: Visitor, path: str) -> list[dict[str, Any]]:
     """The service navigation: what the visitor's role may open."""
     if visitor.user is None:
         return []
-    items = [("Techmap", "/techmap"), ("Trials", "/trials"), ("Compare trials", "/reports")]
+    items = [
+        ("Techmap", "/techmap"),
+        ("Challenges", "/challenges"),
+        ("Trials", "/trials"),
+        ("Compare trials", "/reports"),
+    ]
     if visitor.role == "supplier":
         items.append(("Your templates", "/supplier"))
     if visitor.role in ("approver", "platform_engineer"):

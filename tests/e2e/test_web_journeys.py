@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from fastapi.routing import APIRoute
 from tests.conftest import require
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
+from tests.ocds_validation import validate
 from tests.service.plain_words import assert_plain
 from web.routes import MODULES
 
@@ -48,6 +50,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 PEOPLE = {
     "alice": ("civil_servant", "dwp", ""),
     "sam": ("supplier", "", "civic-insight"),
+    "nia": ("supplier", "", "northwind-digital"),
     "ann": ("approver", "", ""),
     "pat": ("platform_engineer", "", ""),
     "carol": ("civil_servant", "hmrc", ""),
@@ -808,6 +811,172 @@ def test_an_approver_decides_and_a_platform_engineer_quarantines(chromium: Any, 
     assert "The dark mode toggle is missing" in pat.text() and "/signed-out" in pat.text()
 
 
+def _date_fields(prefix: str, when: datetime) -> dict[str, str]:
+    return {
+        f"{prefix}-day": str(when.day),
+        f"{prefix}-month": str(when.month),
+        f"{prefix}-year": str(when.year),
+    }
+
+
+def _evaluation(criterion: str, scores: tuple[int, ...]) -> dict[str, Any]:
+    """A complete evaluation of a trial of the offer (its one success criterion answered)."""
+    return {
+        "scores": {
+            d: {"score": score, "evidence": f"Seen in the trial: {d}"}
+            for d, score in zip(
+                (
+                    "user_need",
+                    "accessibility",
+                    "security",
+                    "privacy",
+                    "interoperability",
+                    "performance",
+                    "cost_value",
+                    "ease_of_adoption",
+                ),
+                scores,
+                strict=True,
+            )
+        },
+        "decision": "iterate",
+        "hypothesis_held": "partly",
+        "hypothesis_evidence": "Fewer missed, not half",
+        "criteria_results": [{"criterion": criterion, "met": "partly", "evidence": "18% missed"}],
+    }
+
+
+def test_a_challenge_is_published_answered_and_its_equal_offer_compared(
+    chromium: Any, server: Server, engine_client: Any
+) -> None:
+    """A civil servant writes and publishes a challenge; two suppliers respond with their own
+    templates; one asks a question both read answered; a session is scheduled and a document
+    shared; the owner launches the equal offer (two trials on Docker, both Ready), records
+    their evaluations (through the API, with the owner's token), compares them on the
+    challenge's page, downloads the UK2 draft and the OCDS package (valid, by libcoveocds)
+    and records the decision."""
+    alice = person(chromium, server, "alice")
+    alice.plain = True
+    alice.go("/challenges")
+    alice.click("text=Write a challenge")
+    alice.click("button:has-text('Continue')")  # nothing typed: the error summary
+    assert alice.page.locator(".govuk-error-summary").is_visible()
+    continue_with(alice, title="Fewer missed benefit appointments")
+    assert "Describe the problem, not a solution" in alice.text()
+    continue_with(
+        alice, problem="A third of claimants miss their first appointment, and rebooking takes weeks."
+    )
+    continue_with(alice, users_and_need="Claimants need to know when and where, in a way that reaches them.")
+    continue_with(alice, tried="Letters, and text reminders sent by hand.")
+    continue_with(alice, constraints="Must work on a basic phone.")
+    continue_with(alice, budget_min="20000", budget_max="80000")
+    continue_with(alice, timeline="A pilot from spring")
+    today = datetime.now(UTC)
+    continue_with(alice, **_date_fields("closes", today + timedelta(days=14)))
+    continue_with(alice, problem_areas="appointments\nnotifications")
+    assert "£20,000 to £80,000" in alice.text()
+    alice.click("#save")
+    assert "Your challenge has been published" in alice.text()
+    challenge = re.findall(r"/challenges/([a-z0-9]+)", alice.page.url)[0]
+    page = f"/challenges/{challenge}"
+
+    suppliers = {"sam": "open-data-dashboard", "nia": "citizen-enquiry-assistant"}
+    visitors = {}
+    for name, template in suppliers.items():
+        supplier = visitors[name] = person(chromium, server, name)
+        supplier.go(page)
+        supplier.click("a.govuk-button:has-text('Respond')")
+        assert supplier.page.locator("input[name='templates']").count() == 1  # only its own
+        supplier.page.fill("#summary", f"{template} would send reminders people can answer.")
+        supplier.page.check(f"input[name='templates'][value='{template}']")
+        supplier.page.check("input[name='conflict'][value='no']")
+        supplier.click("button:has-text('Send your response')")
+        assert "Your response has been sent" in supplier.text()
+    sam, nia = visitors["sam"], visitors["nia"]
+    sam.click("text=Ask a question")
+    sam.page.fill("#question", "Is there an API for bookings?")
+    sam.click("button:has-text('Send the question')")
+    alice.go(page)
+    alice.click("a[href*='/answer']")
+    alice.page.fill("#answer", "Yes: a booking API, documented for every supplier.")
+    alice.click("button:has-text('Publish the answer')")
+    for name, visitor in visitors.items():
+        shown = visitor.go(page).text("#main-content")
+        assert "Is there an API for bookings?" in shown and "documented for every supplier" in shown
+        assert ("Your question" in shown) is (name == "sam"), name
+
+    alice.click("text=Schedule a session")
+    held = today + timedelta(days=3)
+    for selector, value in {
+        "title": "Questions and answers",
+        **_date_fields("date", held),
+        "starts": "2pm",
+        "ends": "3:30pm",
+        "place": "https://meet.example.gov.uk/appointments",
+        "capacity": "10",
+    }.items():
+        alice.page.fill(f"#{selector}", value)
+    alice.page.check("input[name='mode'][value='online']")
+    alice.click("button:has-text('Add the session')")
+    assert "The session has been added" in alice.text()
+    nia.go(page)
+    nia.click("button:has-text('Register')")
+    assert "You have a place" in nia.text()
+    alice.go(page)
+    alice.click("a[href*='/materials']")
+    alice.page.fill("#title", "Slides")
+    alice.page.fill("#url", "https://docs.example.gov.uk/appointments/slides.pdf")
+    alice.click("button:has-text('Share the document')")
+    assert "Slides" in sam.go(page).text()
+
+    alice.go(page)
+    alice.click("text=Launch the equal offer")
+    alice.page.fill("#hypothesis", "Reminders people can answer halve missed appointments")
+    alice.page.fill("#success_criteria", "Fewer than 15% missed")
+    alice.page.fill("#duration", "15")
+    alice.page.check("input[name='duration-unit'][value='minutes']")
+    alice.click("button:has-text('Launch the trials')")
+    assert "The equal offer has been launched" in alice.text()
+    auth = token_for(server, "alice")
+    trials = httpx.get(f"{server.url}/api/v1/challenges/{challenge}/trials", headers=auth, timeout=30).json()[
+        "items"
+    ]
+    assert sorted(t["template"] for t in trials) == sorted(suppliers.values())
+    scored = ((4, 3, 5, 4, 2, 3, 4, 5), (3, 5, 4, 4, 4, 2, 3, 4))
+    for trial, scores in zip(trials, scored, strict=True):
+        server.wait_for(trial["id"], "Ready", timeout=180)
+        recorded = httpx.put(
+            f"{server.url}/api/v1/trials/{trial['id']}/evaluation",
+            headers=auth,
+            timeout=30,
+            json=_evaluation("Fewer than 15% missed", scores),
+        )
+        assert recorded.status_code == 200, recorded.text
+    alice.go(page)
+    chart = alice.page.locator("svg.den-chart")
+    assert chart.count() == 1 and chart.is_visible()
+    assert alice.page.locator("svg.den-chart rect.den-chart__bar").count() == 2 * 8
+    assert "Trials side by side" in alice.text()
+    alice.shot("challenge")
+
+    notice = alice.page.request.get(f"{server.url}{page}/uk2.txt")
+    assert notice.status == 200 and "Fewer missed benefit appointments" in notice.text()
+    package = alice.page.request.get(f"{server.url}{page}/ocds.json")
+    assert package.status == 200
+    found = validate(package.json())
+    assert found["validation_errors"] == [], found["validation_errors"]
+    assert sam.page.request.get(f"{server.url}{page}/ocds.json").status == 403
+
+    alice.click("text=Record the decision")
+    alice.page.fill("#decision", "Iterate with both suppliers on reminders people can answer.")
+    alice.click("button:has-text('Record the decision')")
+    assert "Decided" in nia.go(page).text()
+    for trial in trials:
+        server.call("POST", f"/api/v1/trials/{trial['id']}/end")
+    for visitor in (alice, sam, nia):
+        visitor.page.context.close()
+
+
 def tell_us_about_a_problem(visitor: Person, *, came_from: str) -> None:
     """'Tell us about any problem' (in the phase banner of every page) opens the feedback
     form, which carries the page it came from; it can be sent without signing in."""
@@ -886,6 +1055,7 @@ def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None
     assert link.status_code == 201, link.text
     share = link.json()["url"].removeprefix(server.url)
     trial = f"/trials/{trial_id}"
+    challenge, closed, draft, question, held = _challenges_to_walk(server, auth, long_words)
     walks: dict[str | None, list[str]] = {
         None: [
             "/",
@@ -913,6 +1083,16 @@ def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None
             "/reports?by=supplier",
             "/guide/templates",
             "/account/notifications",
+            "/challenges",
+            *(f"/challenges/new/{step}" for step in ("title", "problem", "budget", "dates", "areas")),
+            challenge,
+            f"/challenges/{draft}/publish",
+            f"{challenge}/close",
+            f"{challenge}/questions/{question}/answer",
+            f"{challenge}/sessions/new",
+            f"{challenge}/sessions/{held}/materials",
+            f"{challenge}/offer",
+            f"{closed}/decision",
         ],
         "ann": [
             "/approvals",
@@ -920,7 +1100,14 @@ def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None
             f"/trials/{pending}/reject",
             f"/trials/{pending}/decided?decision=rejected",
         ],
-        "sam": ["/supplier", "/supplier/publish", "/supplier/publish/check"],
+        "sam": [
+            "/supplier",
+            "/supplier/publish",
+            "/supplier/publish/check",
+            challenge,
+            f"{challenge}/respond",
+            f"{challenge}/ask",
+        ],
         "pat": ["/platform", "/platform/templates/open-data-dashboard/1.0.0", "/platform/feedback"],
     }
     for name, paths in walks.items():
@@ -932,8 +1119,62 @@ def test_every_page_reflows_at_320_pixels(chromium: Any, server: Server) -> None
     server.call("POST", f"/api/v1/trials/{pending}/end")
 
 
+def _challenges_to_walk(
+    server: Server, auth: dict[str, str], long_words: str
+) -> tuple[str, str, str, int, int]:
+    """Alice's challenges for the walk at 320 pixels: one open, with a question from sam and a
+    session; one closed; a draft. Their pages, a question's id and a session's id."""
+    closes = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+
+    def made(publish: bool) -> str:
+        answer = httpx.post(
+            server.url + "/api/v1/challenges",
+            headers=auth,
+            timeout=30,
+            json={
+                "title": long_words,
+                "problem": "https://data.example.gov.uk/appointments/everymissedappointmentthisyear.csv",
+                "problem_areas": ["appointments"],
+                "budget_min": 1000,
+                "budget_max": 2000,
+                "closes_at": closes,
+                "publish": publish,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    open_one, closed, draft = made(True), made(True), made(False)
+    sam = token_for(server, "sam")
+    asked = httpx.post(
+        f"{server.url}/api/v1/challenges/{open_one}/questions",
+        headers=sam,
+        timeout=30,
+        json={"question": long_words},
+    )
+    starts = datetime.now(UTC) + timedelta(days=2)
+    held = httpx.post(
+        f"{server.url}/api/v1/challenges/{open_one}/sessions",
+        headers=auth,
+        timeout=30,
+        json={
+            "title": "Questions and answers",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+            "mode": "online",
+            "place": "https://meet.example.gov.uk/appointments/questionsandanswersforeverysupplier",
+            "capacity": 10,
+        },
+    )
+    shut = httpx.post(f"{server.url}/api/v1/challenges/{closed}/close", headers=auth, timeout=30)
+    assert asked.status_code == held.status_code == 201 and shut.status_code == 200, (asked.text, held.text)
+    return f"/challenges/{open_one}", f"/challenges/{closed}", draft, asked.json()["id"], held.json()["id"]
+
+
 NOT_PAGES = {
     "/reports/trial-report.{extension}",  # downloads, not pages
+    "/challenges/{challenge_id}/uk2.txt",
+    "/challenges/{challenge_id}/ocds.json",
     "/trials/{trial_id}/evaluation.pdf",
     # Redirects through the sign-in provider, never a page of their own; their journey,
     # and the pages they lead to or fail on, are tests/e2e/test_sign_in_oidc.py's.

@@ -15,7 +15,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -96,6 +97,9 @@ class World:
     people: dict[str, dict[str, str]]
     driver: FakeDriver
     trial_id: str = ""
+    challenges: dict[str, str] = field(default_factory=dict)
+    question_id: int = 0
+    session_id: int = 0
 
     def trial(self) -> str:
         """One Ready trial of alice's, not shared, made once per test."""
@@ -104,6 +108,46 @@ class World:
             run_until_ready(self.client, self.driver, body["id"])
             self.trial_id = body["id"]
         return self.trial_id
+
+    def challenge(self, *, draft: bool = False) -> str:
+        """A challenge of alice's, made once per test: published, with a question from sam and
+        a session (or a bare draft)."""
+        key = "draft" if draft else "published"
+        if key not in self.challenges:
+            made = self.client.post(
+                "/api/v1/challenges",
+                headers=self.people["alice"],
+                json={
+                    "title": "Fewer missed appointments",
+                    "problem": "Claimants miss them.",
+                    "closes_at": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
+                    "publish": not draft,
+                },
+            )
+            assert made.status_code == 201, made.text
+            self.challenges[key] = made.json()["id"]
+            if not draft:
+                self._engage(self.challenges[key])
+        return self.challenges[key]
+
+    def _engage(self, challenge: str) -> None:
+        asked = self.client.post(
+            f"/api/v1/challenges/{challenge}/questions", headers=self.people["sam"], json={"question": "How?"}
+        )
+        held = self.client.post(
+            f"/api/v1/challenges/{challenge}/sessions",
+            headers=self.people["alice"],
+            json={
+                "title": "Questions and answers",
+                "starts_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+                "ends_at": (datetime.now(UTC) + timedelta(days=2, hours=1)).isoformat(),
+                "mode": "in_person",
+                "place": "Caxton House, London",
+                "capacity": 10,
+            },
+        )
+        assert asked.status_code == held.status_code == 201, (asked.text, held.text)
+        self.question_id, self.session_id = asked.json()["id"], held.json()["id"]
 
     def evaluated_trial(self) -> str:
         """That trial, with a complete evaluation (recorded again at each call)."""
@@ -139,6 +183,9 @@ def only(status: int, *allowed: str, others: int = 403, hidden: tuple[str, ...] 
 
 
 UNSHARED = ("bob", "carol", "sam", "gus")  # cannot see alice's trial: 404, never 403
+WRITERS = ("alice", "bob", "carol", "ann")  # civil servants and approvers write challenges
+#: Pages that are downloads, not the JSON twin of a page.
+DOWNLOADS = {"/challenges/{challenge_id}/ocds.json"}
 #: route (as FastAPI names its path) -> (the path to open, expected status per person)
 PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/": (lambda w: "/", everyone(200, anonymous=200)),
@@ -213,6 +260,47 @@ PAGES: dict[str, tuple[Callable[[World], str], dict[str, int]]] = {
     "/platform": (lambda w: "/platform?phase=Ready", only(200, "pat")),
     "/platform/feedback": (lambda w: "/platform/feedback", only(200, "pat")),
     "/platform/templates/{name}/{version}": (lambda w: "/platform/templates/demo/1.0.0", only(200, "pat")),
+    "/challenges": (lambda w: "/challenges", everyone(200)),
+    "/challenges/new/{step}": (lambda w: "/challenges/new/title", only(200, *WRITERS)),
+    "/challenges/{challenge_id}": (lambda w: f"/challenges/{w.challenge()}", everyone(200)),
+    # A draft is its owner's (and the den's operators', who may not publish it).
+    "/challenges/{challenge_id}/publish": (
+        lambda w: f"/challenges/{w.challenge(draft=True)}/publish",
+        only(200, "alice", hidden=("bob", "carol", "sam", "gus")),
+    ),
+    "/challenges/{challenge_id}/close": (lambda w: f"/challenges/{w.challenge()}/close", only(200, "alice")),
+    "/challenges/{challenge_id}/respond": (
+        lambda w: f"/challenges/{w.challenge()}/respond",
+        only(200, "sam", "gus"),
+    ),
+    "/challenges/{challenge_id}/ask": (lambda w: f"/challenges/{w.challenge()}/ask", only(200, "sam", "gus")),
+    "/challenges/{challenge_id}/questions/{question_id}/answer": (
+        lambda w: f"/challenges/{w.challenge()}/questions/{w.question_id}/answer",
+        only(200, "alice"),
+    ),
+    "/challenges/{challenge_id}/sessions/new": (
+        lambda w: f"/challenges/{w.challenge()}/sessions/new",
+        only(200, "alice"),
+    ),
+    "/challenges/{challenge_id}/sessions/{session_id}/materials": (
+        lambda w: f"/challenges/{w.challenge()}/sessions/{w.session_id}/materials",
+        only(200, "alice"),
+    ),
+    "/challenges/{challenge_id}/offer": (lambda w: f"/challenges/{w.challenge()}/offer", only(200, "alice")),
+    # Still open: the owner is told to close it first (422).
+    "/challenges/{challenge_id}/decision": (
+        lambda w: f"/challenges/{w.challenge()}/decision",
+        only(422, "alice"),
+    ),
+    "/challenges/{challenge_id}/uk2.txt": (
+        lambda w: f"/challenges/{w.challenge()}/uk2.txt",
+        only(200, "alice", "pat", "ann"),
+    ),
+    # JSON, as the twins are: a visitor not signed in is answered 401, not sent to sign in.
+    "/challenges/{challenge_id}/ocds.json": (
+        lambda w: f"/challenges/{w.challenge()}/ocds.json",
+        {**only(200, "alice", "pat", "ann"), "anonymous": 401},
+    ),
 }
 
 
@@ -230,7 +318,7 @@ def test_the_page_matrix_covers_every_page(client: TestClient) -> None:
     served = client.get("/openapi.json").json()["paths"]
     pages = web_routes("GET")
     assert not pages & set(served), "pages stay out of the API's OpenAPI document"
-    twins = {path for path in pages if path.endswith(".json")}
+    twins = {path for path in pages if path.endswith(".json")} - DOWNLOADS
     assert {p.removesuffix(".json") for p in twins} - {"/index"} <= pages
     assert pages - twins == set(PAGES)
 
@@ -355,6 +443,9 @@ def test_every_form_refuses_a_post_without_the_session_csrf_token(
         "secret": "dsl_" + "x" * 43,
         "part": "scores",
         "user": "bob",
+        "challenge_id": "c" * 13,
+        "question_id": 1,
+        "session_id": 1,
     }
     posts = web_routes("POST")
     assert posts >= {

@@ -6,19 +6,13 @@ ships it), with our extension's patch already merged into the release schema."""
 
 from __future__ import annotations
 
-import copy
-import io
 import json
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import json_merge_patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from libcoveocds.api import ocds_json_output
-from libcoveocds.config import LibCoveOCDSConfig
 
 from orchestrator.evaluation import DIMENSIONS
 from orchestrator.opendata.inputs import (
@@ -28,8 +22,9 @@ from orchestrator.opendata.inputs import (
     SupplierFacts,
     TrialFacts,
 )
-from orchestrator.opendata.ocds import extension_metadata, extension_patch, release_package
+from orchestrator.opendata.ocds import extension_metadata, release_package
 from orchestrator.opendata.uk2 import uk2_notice, uk2_text
+from tests.ocds_validation import validate
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "ocds"
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -102,46 +97,6 @@ def _package(challenge: ChallengeFacts | None = None) -> dict[str, Any]:
     )
 
 
-RELEASE_TAGS = "Code\n" + "\n".join(
-    ("planning", "planningUpdate", "tender", "tenderAmendment", "tenderUpdate", "tenderCancellation", "award",
-     "awardUpdate", "awardCancellation", "contract", "contractUpdate", "contractAmendment", "implementation",
-     "implementationUpdate", "contractTermination", "compiled")
-) + "\n"  # fmt: skip
-
-
-def _standard_zip() -> bytes:
-    """The standard's schema folder as ocdsextensionregistry reads it, our patch merged in."""
-    release = json.loads((SCHEMAS / "release-schema.json").read_text())
-    patched = json_merge_patch.merge(release, extension_patch())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("standard/", "")
-        archive.writestr("standard/standard/schema/release-schema.json", json.dumps(patched))
-        for name in ("release-package-schema.json", "versioned-release-validation-schema.json"):
-            archive.writestr(f"standard/standard/schema/{name}", (SCHEMAS / name).read_text())
-        # libcoveocds needs at least one codelist (it fails on none); the closed codelists that
-        # validation checks are enums in the release schema itself.
-        archive.writestr("standard/standard/schema/codelists/releaseTag.csv", RELEASE_TAGS)
-    return buffer.getvalue()
-
-
-STANDARD = _standard_zip()
-
-
-def _validate(package: dict[str, Any]) -> dict[str, Any]:
-    config = LibCoveOCDSConfig()
-    config.config["context"] = "api"
-    config.config["standard_zip"] = STANDARD
-    config.config["schema_version_choices"] = {
-        "1.1": ("1.1", "https://standard.open-contracting.org/1.1/en/", TAG)
-    }
-    config.config["schema_version"] = "1.1"
-    config.config["additional_checks"] = "none"
-    # The patch is merged into the local schema: the package's extension URL is not fetched.
-    data = {k: v for k, v in copy.deepcopy(package).items() if k != "extensions"}
-    return ocds_json_output(json_data=data, lib_cove_ocds_config=config)  # type: ignore[no-any-return]
-
-
 def test_the_uk2_draft_has_every_regulation_17_field_under_its_form_label() -> None:
     notice = uk2_notice(_challenge(), now=NOW)
     fields = {f["label"]: f["value"] for s in notice["sections"] for f in s["fields"]}
@@ -184,7 +139,7 @@ def test_the_release_package_maps_the_challenge_and_validates_with_no_errors() -
     assert release["relatedProcesses"][0]["relationship"] == ["planning"]
     evaluation = release["planning"]["denEvaluations"][1]
     assert evaluation["supplierId"] == "supplier-birch" and len(evaluation["scores"]) == len(DIMENSIONS)
-    result = _validate(package)
+    result = validate(package)
     assert result["validation_errors"] == [], result["validation_errors"]
     assert result.get("additional_fields", []) == [], result.get("additional_fields")
 
@@ -192,7 +147,7 @@ def test_the_release_package_maps_the_challenge_and_validates_with_no_errors() -
 def test_a_wrong_score_type_is_reported_by_the_patched_schema() -> None:
     package = _package()
     package["releases"][0]["planning"]["denEvaluations"][0]["scores"][0]["score"] = "four"
-    errors = _validate(package)["validation_errors"]
+    errors = validate(package)["validation_errors"]
     assert any("denEvaluations" in json.dumps(e) and "score" in json.dumps(e) for e in errors), errors
 
 
@@ -206,7 +161,7 @@ def test_the_extension_metadata_is_complete() -> None:
 @given(title=st.text(min_size=1, max_size=60), problem=st.text(max_size=200))
 def test_arbitrary_text_never_breaks_validity(title: str, problem: str) -> None:
     package = _package(_challenge(title=title, problem=problem))
-    assert _validate(package)["validation_errors"] == []
+    assert validate(package)["validation_errors"] == []
     assert title in uk2_text(uk2_notice(_challenge(title=title, problem=problem), now=NOW))
 
 

@@ -5,6 +5,9 @@ from fastapi import APIRouter
 from web.routes import (
     account,
     catalogue,
+    challenge_forms,
+    challenge_writing,
+    challenges,
     evaluations,
     feedback,
     notifications,
@@ -30,6 +33,10 @@ MODULES = (
     platform,
     feedback,
     notifications,
+    # Writing a challenge (/challenges/new/...) before /challenges/{id}, which would take "new".
+    challenge_writing,
+    challenges,
+    challenge_forms,
 )
 router = APIRouter(include_in_schema=False)
 for module in MODULES:
