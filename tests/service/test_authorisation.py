@@ -41,6 +41,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -503,19 +504,17 @@ def on_challenge(
     suffix: str = "",
     body: dict[str, Any] | None = None,
     *,
+    form: dict[str, str] | None = None,
     prefix: str = "/api/v1/challenges",
     **state: Any,
 ) -> Case:
     """A request about a new challenge of alice's; `suffix` may name its `{question}` and
-    `{session}`."""
+    `{session}`; `body` is JSON, `form` form fields."""
 
     def case(world: World) -> Request:
         found = _challenge(world, **state)
-        return (
-            method,
-            f"{prefix}/{found['id']}" + suffix.format(**found),
-            {"json": body} if body is not None else {},
-        )
+        kwargs = {"json": body} if body is not None else {"data": form} if form else {}
+        return method, f"{prefix}/{found['id']}" + suffix.format(**found), kwargs
 
     return case
 
@@ -616,6 +615,140 @@ CHALLENGES: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/ocds/release-schema.json"): Row(
         get("/ocds/release-schema.json"), everyone(200, anonymous=200), via="public"
+    ),
+}
+
+# The challenge pages, their twins and their forms (web/routes/challenges.py and beside it).
+WRITERS = ("alice", "bob", "carol", "ann")  # civil servants and approvers write challenges
+DRAFT_HIDDEN = {**only(200, "alice", others=404), "pat": 403, "ann": 403}  # a draft's own page
+IN_THREE_DAYS = datetime.now(UTC) + timedelta(days=3)
+SESSION_FORM = {
+    "title": "Questions and answers",
+    "date-day": str(IN_THREE_DAYS.day),
+    "date-month": str(IN_THREE_DAYS.month),
+    "date-year": str(IN_THREE_DAYS.year),
+    "starts": "2pm",
+    "ends": "3pm",
+    "mode": "online",
+    "place": "https://meet.example.gov.uk/abc",
+    "capacity": "20",
+}
+OFFER_FORM = {
+    "hypothesis": "Reminders halve missed appointments",
+    "success_criteria": "Fewer missed",
+    "duration": "15",
+    "duration-unit": "minutes",
+}
+
+
+def on_challenge_page(suffix: str = "", **state: Any) -> Case:
+    return on_challenge("GET", suffix, prefix="/challenges", **state)
+
+
+CHALLENGE_PAGES: dict[tuple[str, str], Row] = {
+    **page("/challenges", get("/challenges"), everyone(200)),
+    **page("/challenges/new/{step}", get("/challenges/new/title"), only(200, *WRITERS)),
+    **page(
+        "/challenges/{challenge_id}",
+        on_challenge_page(stage="Draft"),
+        only(200, *SEES_ALL_RESPONSES, others=404),
+    ),
+    **page("/challenges/{challenge_id}/publish", on_challenge_page("/publish", stage="Draft"), DRAFT_HIDDEN),
+    **page("/challenges/{challenge_id}/close", on_challenge_page("/close"), only(200, "alice")),
+    **page("/challenges/{challenge_id}/respond", on_challenge_page("/respond"), only(200, "sam", "gus")),
+    **page("/challenges/{challenge_id}/ask", on_challenge_page("/ask"), only(200, "sam", "gus")),
+    **page(
+        "/challenges/{challenge_id}/questions/{question_id}/answer",
+        on_challenge_page("/questions/{question}/answer", responded=True),
+        only(200, "alice"),
+    ),
+    **page("/challenges/{challenge_id}/sessions/new", on_challenge_page("/sessions/new"), only(200, "alice")),
+    **page(
+        "/challenges/{challenge_id}/sessions/{session_id}/materials",
+        on_challenge_page("/sessions/{session}/materials", responded=True),
+        only(200, "alice"),
+    ),
+    **page(
+        "/challenges/{challenge_id}/offer", on_challenge_page("/offer", responded=True), only(200, "alice")
+    ),
+    **page(
+        "/challenges/{challenge_id}/decision",
+        on_challenge_page("/decision", stage="Closed"),
+        only(200, "alice"),
+    ),
+    # The downloads: in a browser, with the signed-in session.
+    ("GET", "/challenges/{challenge_id}/uk2.txt"): Row(
+        on_challenge_page("/uk2.txt", responded=True),
+        only(200, *SEES_ALL_RESPONSES, anonymous=303),
+        via="browser",
+    ),
+    ("GET", "/challenges/{challenge_id}/ocds.json"): Row(
+        on_challenge_page("/ocds.json", responded=True), only(200, *SEES_ALL_RESPONSES), via="browser"
+    ),
+}
+
+
+def on_challenge_form(suffix: str, form: dict[str, str] | None = None, **state: Any) -> Case:
+    return on_challenge("POST", suffix, form=form or {}, prefix="/challenges", **state)
+
+
+CHALLENGE_FORMS: dict[tuple[str, str], Row] = {
+    ("POST", "/challenges/new/{step}"): Row(
+        lambda w: ("POST", "/challenges/new/title", {"data": {"title": "A challenge"}}),
+        only(303, *WRITERS, anonymous=303),
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/change"): Row(
+        on_challenge_form("/change", stage="Draft"),
+        {**DRAFT_HIDDEN, "alice": 303, "anonymous": 303},
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/publish"): Row(
+        on_challenge_form("/publish", stage="Draft"),
+        {**DRAFT_HIDDEN, "alice": 303, "anonymous": 303},
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/close"): Row(
+        on_challenge_form("/close"), only(303, "alice", anonymous=303), via="form"
+    ),
+    ("POST", "/challenges/{challenge_id}/decision"): Row(
+        on_challenge_form("/decision", {"decision": "Adopt"}, stage="Closed"),
+        only(303, "alice", anonymous=303),
+        via="form",
+    ),
+    # `demo` is acme's: globex (gus) is shown the form again, refused the other's template.
+    ("POST", "/challenges/{challenge_id}/respond"): Row(
+        on_challenge_form("/respond", {"summary": "We can help", "templates": "demo", "conflict": "no"}),
+        {**only(303, "sam", anonymous=303), "gus": 422},
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/ask"): Row(
+        on_challenge_form("/ask", {"question": "When?"}), only(303, "sam", "gus", anonymous=303), via="form"
+    ),
+    ("POST", "/challenges/{challenge_id}/questions/{question_id}/answer"): Row(
+        on_challenge_form("/questions/{question}/answer", {"answer": "Soon"}, responded=True),
+        only(303, "alice", anonymous=303),
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/sessions/new"): Row(
+        on_challenge_form("/sessions/new", SESSION_FORM), only(303, "alice", anonymous=303), via="form"
+    ),
+    ("POST", "/challenges/{challenge_id}/sessions/{session_id}/register"): Row(
+        on_challenge_form("/sessions/{session}/register", responded=True),
+        only(303, "sam", "gus", anonymous=303),
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/sessions/{session_id}/materials"): Row(
+        on_challenge_form(
+            "/sessions/{session}/materials",
+            {"title": "Slides", "url": "https://x.example/s.pdf"},
+            responded=True,
+        ),
+        only(303, "alice", anonymous=303),
+        via="form",
+    ),
+    ("POST", "/challenges/{challenge_id}/offer"): Row(
+        on_challenge_form("/offer", OFFER_FORM, responded=True), only(303, "alice", anonymous=303), via="form"
     ),
 }
 
@@ -816,7 +949,15 @@ STATIC: dict[tuple[str, str], Row] = {
     ),
     ("*", "/assets"): Row(get("/assets/images/favicon.ico"), everyone(200, anonymous=200), via="public"),
 }
-MATRIX: dict[tuple[str, str], Row] = {**API, **CHALLENGES, **PAGES, **FORMS, **STATIC}
+MATRIX: dict[tuple[str, str], Row] = {
+    **API,
+    **CHALLENGES,
+    **PAGES,
+    **CHALLENGE_PAGES,
+    **FORMS,
+    **CHALLENGE_FORMS,
+    **STATIC,
+}
 #: Shared with the department: bob (dwp) may now see and evaluate alice's trial.
 SHARED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/trials/{trial_id}"): Row(

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeDriver
 from tests.service.conftest import AUTH, SCORES, run_until_ready
-from tests.unit.test_opendata import _validate as validate_ocds
+from tests.ocds_validation import validate as validate_ocds
 
 pytestmark = pytest.mark.usefixtures("people")
 

@@ -120,6 +120,7 @@ def respond(
     form: CheckedForm,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
 ) -> Response:
     user = visitor.actor.user
@@ -148,7 +149,9 @@ def respond(
         )
         raise_all(checks, engagement.response_problems(fields), reading.RESPONSE_FIELDS)
         with in_page_words(reading.RESPONSE_FIELDS):
-            crud.put_response(session, actor=visitor.actor, challenge=challenge, fields=fields, now=now)
+            crud.put_response(
+                session, actor=visitor.actor, challenge=challenge, fields=fields, settings=settings, now=now
+            )
         return "responded"
 
     return written(request, session, challenge, shown=shown, write=write)
@@ -176,6 +179,7 @@ def ask(
     form: CheckedForm,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
 ) -> Response:
     user = visitor.actor.user
@@ -194,7 +198,14 @@ def ask(
         )
         checks.raise_any()
         with in_page_words({"question": ("The question", "question")}):
-            crud.ask_question(session, actor=visitor.actor, challenge=challenge, question=question, now=now)
+            crud.ask_question(
+                session,
+                actor=visitor.actor,
+                challenge=challenge,
+                question=question,
+                settings=settings,
+                now=now,
+            )
         return "asked"
 
     return written(request, session, challenge, shown=shown, write=write, anchor="#questions")
@@ -236,6 +247,7 @@ def answer(
     form: CheckedForm,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
 ) -> Response:
     user = visitor.actor.user
@@ -258,6 +270,7 @@ def answer(
                 challenge=challenge,
                 question_id=question_id,
                 answer=said,
+                settings=settings,
                 now=now,
             )
         return "answered"

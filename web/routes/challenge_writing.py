@@ -30,8 +30,9 @@ from orchestrator.crud import challenges as challenge_rows
 from orchestrator.engagement import ChallengeInput
 from orchestrator.errors import NotFound, Problem, ValidationFailed
 from orchestrator.models import Challenge
+from orchestrator.settings import Settings
 from web import engagement_forms as reading
-from web.deps import Now, SessionDep, SignedIn, Visitor
+from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor
 from web.forms import CheckedForm, Checks, FormPage, shown_again_on_error, text
 from web.pages import page
 from web.rendering import render, when
@@ -270,11 +271,19 @@ def question(request: Request, step: Step, visitor: SignedIn, change: bool = Fal
 
 @router.post(START + "/{step}")
 def answer(
-    request: Request, step: Step, form: CheckedForm, visitor: SignedIn, session: SessionDep, now: Now
+    request: Request,
+    step: Step,
+    form: CheckedForm,
+    visitor: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
 ) -> Response:
     answers = _answers(visitor)
     if step == "check":
-        return _finish(request, answers, form=form, visitor=visitor, session=session, now=now)
+        return _finish(
+            request, answers, form=form, visitor=visitor, session=session, settings=settings, now=now
+        )
     asked = _step(step)
     typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     shown = FormPage(
@@ -301,6 +310,7 @@ def _finish(
     form: FormData,
     visitor: Visitor,
     session: SessionDep,
+    settings: Settings,
     now: datetime,
 ) -> Response:
     """Save the draft, and publish it when asked: both or neither."""
@@ -329,7 +339,9 @@ def _finish(
             ) from failed
         publishing = text(form, "action") == "publish"
         if publishing:
-            challenge = crud.publish_challenge(session, actor=visitor.actor, challenge=challenge, now=now)
+            challenge = crud.publish_challenge(
+                session, actor=visitor.actor, challenge=challenge, settings=settings, now=now
+            )
     _save(session, visitor, None)
     session.commit()
     done = "published" if publishing else "saved"
