@@ -93,9 +93,42 @@ class ChallengeInput:
     questions_close_at: datetime | None = None
 
 
+#: The longest each text may be, as the tables store it: checked here so that every client
+#: (the API, the pages, `denctl`) is told, never the database.
+LONGEST = {
+    "title": 200,
+    "problem": 5000,
+    "users_and_need": 5000,
+    "tried": 5000,
+    "constraints": 5000,
+    "timeline": 2000,
+    "summary": 5000,
+    "conflict_detail": 2000,
+    "question": 2000,
+    "answer": 5000,
+    "decision": 5000,
+    "place": 500,
+    "hypothesis": 5000,
+    "material_title": 200,
+    "url": 2000,
+}
+
+
+def too_long(field: str, value: str, *, longest: int | None = None) -> list[Problem]:
+    """A problem when `value` is longer than the table keeps (`LONGEST`)."""
+    limit = longest or LONGEST[field]
+    if len(value) <= limit:
+        return []
+    return [Problem(field, f"is {len(value)} characters long", f"keep it to {limit} characters")]
+
+
 def challenge_problems(fields: ChallengeInput, *, now: datetime) -> list[Problem]:
     """Everything wrong with a challenge's fields, each with its fix."""
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        p
+        for name in ("title", "problem", "users_and_need", "tried", "constraints", "timeline")
+        for p in too_long(name, getattr(fields, name))
+    ]
     if not fields.title.strip():
         problems.append(Problem("title", "is empty", "say in a few words what the problem is"))
     if not fields.problem.strip():
@@ -222,7 +255,8 @@ def check_may_register(challenge: Challenge, held: EngagementSession, *, taken: 
         )
     if taken >= held.capacity:
         raise RuleViolation(
-            f"session {held.id} is full ({held.capacity} places): ask the owner about another one",
+            f"session {held.id} is full ({held.capacity} place{'s' if held.capacity != 1 else ''}): "
+            "ask the owner about another one",
             reason=EngagementRule.SESSION_FULL,
         )
 
@@ -283,7 +317,7 @@ class ResponseInput:
 
 
 def response_problems(fields: ResponseInput) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = too_long("summary", fields.summary) + too_long("conflict_detail", fields.conflict_detail)
     if not fields.summary.strip():
         problems.append(Problem("summary", "is empty", "say in a few sentences how you would help"))
     if not fields.templates:
@@ -308,7 +342,7 @@ class SessionInput:
 
 
 def session_problems(fields: SessionInput, *, now: datetime) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = too_long("title", fields.title) + too_long("place", fields.place)
     if not fields.title.strip():
         problems.append(Problem("title", "is empty", "name the session, e.g. 'Questions and answers'"))
     if fields.mode not in SESSION_MODES:
@@ -341,7 +375,12 @@ class OfferInput:
 
 
 def offer_problems(fields: OfferInput) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = too_long("hypothesis", fields.hypothesis)
+    problems += [
+        p
+        for i, c in enumerate(fields.success_criteria)
+        for p in too_long(f"success_criteria[{i}]", c, longest=500)
+    ]
     if not fields.hypothesis.strip():
         problems.append(
             Problem("hypothesis", "is empty", "say what the trials should show, the same for all")

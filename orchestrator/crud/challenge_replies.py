@@ -161,6 +161,8 @@ def ask_question(
     supplier_id = access.check_acts_for_supplier(actor.user, to="ask questions about a challenge")
     if not question.strip():
         raise ValidationFailed([Problem("question", "is empty", "write the question")])
+    if problems := engagement.too_long("question", question):
+        raise ValidationFailed(problems)
     challenge = lock_challenge(session, challenge)
     engagement.check_may_ask(challenge, now)
     row = ChallengeQuestion(
@@ -192,6 +194,8 @@ def answer_question(
     access.check_may_manage_challenge(actor.user, challenge)
     if not answer.strip():
         raise ValidationFailed([Problem("answer", "is empty", "write the answer every supplier will read")])
+    if problems := engagement.too_long("answer", answer):
+        raise ValidationFailed(problems)
     challenge = lock_challenge(session, challenge)
     engagement.check_answerable(challenge, now)
     row = session.get(ChallengeQuestion, question_id)

@@ -147,8 +147,10 @@ def share_material(
     problems = []
     if not title.strip():
         problems.append(Problem("title", "is empty", "name the document, e.g. 'Slides'"))
-    if (parts := urlsplit(url.strip())).scheme not in ("https", "http") or not parts.hostname:
+    if not _web_address(url.strip()):
         problems.append(Problem("url", "is not a web address", "give an address starting https://"))
+    problems += engagement.too_long("title", title, longest=engagement.LONGEST["material_title"])
+    problems += engagement.too_long("url", url)
     if problems:
         raise ValidationFailed(problems)
     challenge = lock_challenge(session, challenge)
@@ -168,6 +170,14 @@ def share_material(
         detail={"session": session_id, "title": title.strip()},
     )
     return held
+
+
+def _web_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname)
 
 
 def pk_of(held: EngagementSession) -> int:

@@ -199,6 +199,8 @@ def decide_challenge(
         raise ValidationFailed(
             [Problem("decision", "is empty", "say what was decided and why, for every supplier")]
         )
+    if problems := engagement.too_long("decision", decision):
+        raise ValidationFailed(problems)
     challenge = lock_challenge(session, challenge)
     engagement.check_decidable(challenge, now)
     challenge.decision = decision

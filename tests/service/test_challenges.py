@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeDriver
-from tests.service.conftest import AUTH, SCORES, run_until_ready
 from tests.ocds_validation import validate as validate_ocds
+from tests.service.conftest import AUTH, SCORES, run_until_ready
 
 pytestmark = pytest.mark.usefixtures("people")
 

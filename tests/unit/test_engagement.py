@@ -203,3 +203,14 @@ def test_exactly_one_stage_allows_responses(
     assert taken == (current == Stage.PUBLISHED)
     if current == Stage.CLOSED:
         assert engagement.stage(found, NOW + 365 * DAY) == Stage.CLOSED
+
+
+def test_text_longer_than_the_tables_keep_is_named_with_its_limit() -> None:
+    found = engagement.challenge_problems(good(title="x" * 201, tried="y" * 5001), now=NOW)
+    assert [(p.field, p.hint) for p in found] == [
+        ("title", "keep it to 200 characters"),
+        ("tried", "keep it to 5000 characters"),
+    ]
+    assert fields_of(engagement.response_problems(ResponseInput("s" * 5001, ("demo",)))) == ["summary"]
+    long_criterion = OfferInput("h", 600, ("c" * 501,))
+    assert fields_of(engagement.offer_problems(long_criterion)) == ["success_criteria[0]"]
