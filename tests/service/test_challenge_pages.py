@@ -329,6 +329,11 @@ def test_the_whole_engagement_through_the_pages(
     )
     assert len(bars) == 2 * len(SCORES) and {s for s, _d in bars} == {"A", "B"}
     assert "Trials side by side" in compared
+    # Beside the scores, what the den measured of each trial: both were Ready.
+    ready_after = re.search(r"Ready after</th>(.*?)</tr>", compared, re.S)
+    assert ready_after is not None and "Not ready yet" not in ready_after.group(1)
+    assert ready_after.group(1).count("govuk-table__cell") == 2
+    assert "Processing time used" in compared and "Most memory used" in compared
     assert_plain(compared, where="the challenge's page with its offer")
     # Downloads: the owner's; others are refused.
     text = alice.get(f"{page}/uk2.txt")

@@ -31,7 +31,7 @@ from orchestrator.crud import challenges as challenge_rows
 from orchestrator.errors import Conflict, NotFound, RuleViolation
 from orchestrator.models import Challenge, User
 from orchestrator.opendata import ocds, uk2
-from orchestrator.settings import Settings
+from orchestrator.settings import RateCard, Settings
 from web import engagement_forms as reading
 from web import views
 from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor
@@ -90,7 +90,9 @@ def challenges_page(request: Request, visitor: SignedIn, session: SessionDep, no
     )
 
 
-def challenge_data(session: Session, *, user: User, challenge: Challenge, now: datetime) -> dict[str, Any]:
+def challenge_data(
+    session: Session, *, user: User, challenge: Challenge, now: datetime, rate_card: RateCard | None = None
+) -> dict[str, Any]:
     """Everything a challenge's page shows, and what the visitor may do to it."""
     owner = challenge_rows.owner_names(session, [challenge]).get(challenge.owner_id, "")
     shown = public.challenge_public(challenge, owner=owner, now=now)
@@ -121,9 +123,11 @@ def challenge_data(session: Session, *, user: User, challenge: Challenge, now: d
     )
     trials = None
     if allowed(access.check_may_see_offer, user, challenge):
+        offered = crud.list_offered_trials(session, user=user, challenge=challenge)
+        measured = crud.measured_of(session, offered, now=now, rate_card=rate_card)
         trials = [
-            public.offered_trial_public(o.trial, o.supplier, o.evaluation)
-            for o in crud.list_offered_trials(session, user=user, challenge=challenge)
+            public.offered_trial_public(o.trial, o.supplier, o.evaluation, measured[o.trial.id])
+            for o in offered
         ]
     return {
         "challenge": shown.model_dump(),
@@ -177,12 +181,13 @@ def challenge_page(
     challenge_id: ChallengeId,
     visitor: SignedIn,
     session: SessionDep,
+    settings: SettingsDep,
     now: Now,
     done: str = "",
 ) -> Response:
     user = visitor.actor.user
     challenge = crud.get_challenge(session, user=user, challenge_id=challenge_id)
-    data = challenge_data(session, user=user, challenge=challenge, now=now)
+    data = challenge_data(session, user=user, challenge=challenge, now=now, rate_card=settings.rate_card)
     return render(request, visitor, "challenges/challenge.html", {**data, "done": DONE.get(done, "")})
 
 
