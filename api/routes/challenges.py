@@ -5,7 +5,7 @@ orchestrator.access's; the pages call the same core functions."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -29,7 +29,6 @@ from orchestrator.crud import challenges as challenge_rows
 from orchestrator.crud import paging
 from orchestrator.models import Challenge
 from orchestrator.opendata import ocds, uk2
-from orchestrator.settings import Settings
 
 router = APIRouter(
     prefix="/api/v1/challenges", tags=["engagement"], responses=errors.RESPONSES, dependencies=[StrictQuery]
@@ -387,31 +386,10 @@ def ocds_package(
     evaluations in our extension (`/ocds/extension.json`)."""
     challenge = crud.get_challenge(session, user=actor.user, challenge_id=challenge_id)
     return JSONResponse(
-        release_package(
-            session, actor=actor, challenge=challenge, settings=settings, base_url=base_url, now=now
+        crud.release_package(
+            session, user=actor.user, challenge=challenge, settings=settings, base_url=base_url, now=now
         ),
         headers=_download(challenge, "ocds.json"),
-    )
-
-
-def release_package(
-    session: SessionDep,
-    *,
-    actor: ActorDep,
-    challenge: Challenge,
-    settings: Settings,
-    base_url: str,
-    now: Now,
-) -> dict[str, Any]:
-    facts = crud.challenge_facts(session, user=actor.user, challenge=challenge, base_url=base_url)
-    trials = crud.trial_facts(session, user=actor.user, challenge=challenge)
-    return ocds.release_package(
-        facts,
-        trials,
-        now=now,
-        publisher_name=settings.publisher_name,
-        uri_prefix=base_url,
-        ocid_prefix=settings.ocid_prefix,
     )
 
 

@@ -26,6 +26,7 @@ from orchestrator.crud.challenge_offer import (
     list_offered_trials,
     measured_of,
     offered_trials,
+    release_package,
     trial_facts,
 )
 from orchestrator.crud.challenge_replies import (
@@ -290,6 +291,7 @@ __all__ = [
     "record_visit",
     "register",
     "reject",
+    "release_package",
     "remove_member",
     "remove_old_text",
     "report",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -29,6 +30,7 @@ from orchestrator.engagement import EngagementRule, OfferInput
 from orchestrator.engagement_public import scores_of
 from orchestrator.errors import DenError, Problem, RuleViolation, ValidationFailed
 from orchestrator.models import Challenge, ChallengeTrial, Evaluation, Supplier, Trial, User
+from orchestrator.opendata import ocds
 from orchestrator.opendata.inputs import (
     ChallengeFacts,
     DocumentFacts,
@@ -229,3 +231,18 @@ def trial_facts(session: Session, *, user: User, challenge: Challenge) -> list[T
         )
         for o in list_offered_trials(session, user=user, challenge=challenge)
     ]
+
+
+def release_package(
+    session: Session, *, user: User, challenge: Challenge, settings: Settings, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """The challenge's OCDS release package, its offer's trials and their evaluations in our
+    extension: what the API and the page both download."""
+    return ocds.release_package(
+        challenge_facts(session, user=user, challenge=challenge, base_url=base_url),
+        trial_facts(session, user=user, challenge=challenge),
+        now=now,
+        publisher_name=settings.publisher_name,
+        uri_prefix=base_url,
+        ocid_prefix=settings.ocid_prefix,
+    )

@@ -30,7 +30,7 @@ from orchestrator.access import Role
 from orchestrator.crud import challenges as challenge_rows
 from orchestrator.errors import Conflict, NotFound, RuleViolation
 from orchestrator.models import Challenge, User
-from orchestrator.opendata import ocds, uk2
+from orchestrator.opendata import uk2
 from orchestrator.settings import RateCard, Settings
 from web import engagement_forms as reading
 from web import views
@@ -373,15 +373,12 @@ def ocds_download(
     `GET /api/v1/challenges/{id}/ocds`, for the owner and the den's operators."""
     user = visitor.actor.user
     challenge = crud.get_challenge(session, user=user, challenge_id=challenge_id)
-    base_url = _base_url(request, settings)
-    facts = crud.challenge_facts(session, user=user, challenge=challenge, base_url=base_url)
-    trials = crud.trial_facts(session, user=user, challenge=challenge)
-    package = ocds.release_package(
-        facts,
-        trials,
+    package = crud.release_package(
+        session,
+        user=user,
+        challenge=challenge,
+        settings=settings,
+        base_url=_base_url(request, settings),
         now=now,
-        publisher_name=settings.publisher_name,
-        uri_prefix=base_url,
-        ocid_prefix=settings.ocid_prefix,
     )
     return JSONResponse(to_jsonable_python(package), headers=_download(challenge, "ocds.json"))
