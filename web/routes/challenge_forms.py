@@ -12,7 +12,7 @@ sent is not offered (the error page says why).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ from orchestrator.engagement import OfferInput, ResponseInput, SessionInput
 from orchestrator.errors import NotFound, Problem, ValidationFailed
 from orchestrator.models import Challenge, User
 from web import engagement_forms as reading
-from web.deps import Now, SessionDep, SettingsDep, SignedIn
+from web.deps import Now, SessionDep, SettingsDep, SignedIn, Visitor
 from web.forms import CheckedForm, Checks, FormPage, text
 from web.pages import page
 from web.rendering import render
@@ -99,6 +99,25 @@ def _respond_data(session: Session, user: User, challenge: Challenge, now: datet
     data["mine"] = mine
     data["offered"] = [ref.split("@", 1)[0] for ref in (mine["templates"] if mine else [])]
     return data
+
+
+def _owner_form(
+    request: Request,
+    challenge_id: str,
+    visitor: Visitor,
+    session: Session,
+    now: datetime,
+    *,
+    rule: Callable[[Challenge, datetime], None],
+    template: str,
+) -> Response:
+    """An owner's form about the whole challenge, offered only when its write would pass."""
+    user = visitor.actor.user
+    challenge = _challenge(session, user, challenge_id)
+    access.check_may_manage_challenge(user, challenge)
+    with in_plain_words():
+        rule(challenge, now)
+    return render(request, visitor, f"challenges/{template}.html", _shown(session, user, challenge, now))
 
 
 @page(router, "/respond")
@@ -285,12 +304,9 @@ def answer(
 def session_page(
     request: Request, challenge_id: ChallengeId, visitor: SignedIn, session: SessionDep, now: Now
 ) -> Response:
-    user = visitor.actor.user
-    challenge = _challenge(session, user, challenge_id)
-    access.check_may_manage_challenge(user, challenge)
-    with in_plain_words():
-        engagement.check_may_schedule(challenge, now)
-    return render(request, visitor, "challenges/session.html", _shown(session, user, challenge, now))
+    return _owner_form(
+        request, challenge_id, visitor, session, now, rule=engagement.check_may_schedule, template="session"
+    )
 
 
 def _read_session(form: FormData) -> SessionInput:
@@ -434,12 +450,9 @@ def share(
 def offer_page(
     request: Request, challenge_id: ChallengeId, visitor: SignedIn, session: SessionDep, now: Now
 ) -> Response:
-    user = visitor.actor.user
-    challenge = _challenge(session, user, challenge_id)
-    access.check_may_manage_challenge(user, challenge)
-    with in_plain_words():
-        engagement.check_may_offer(challenge, now)
-    return render(request, visitor, "challenges/offer.html", _shown(session, user, challenge, now))
+    return _owner_form(
+        request, challenge_id, visitor, session, now, rule=engagement.check_may_offer, template="offer"
+    )
 
 
 @router.post("/offer")
@@ -487,12 +500,9 @@ def offer(
 def decision_page(
     request: Request, challenge_id: ChallengeId, visitor: SignedIn, session: SessionDep, now: Now
 ) -> Response:
-    user = visitor.actor.user
-    challenge = _challenge(session, user, challenge_id)
-    access.check_may_manage_challenge(user, challenge)
-    with in_plain_words():
-        engagement.check_decidable(challenge, now)
-    return render(request, visitor, "challenges/decision.html", _shown(session, user, challenge, now))
+    return _owner_form(
+        request, challenge_id, visitor, session, now, rule=engagement.check_decidable, template="decision"
+    )
 
 
 @router.post("/decision")
