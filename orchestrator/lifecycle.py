@@ -112,6 +112,14 @@ def is_expired(*, now: datetime, expires_at: datetime | None) -> bool:
     return left is not None and left == timedelta(0)
 
 
+def down_too_long(*, now: datetime, down_since: datetime, limit_seconds: float) -> bool:
+    """A Ready trial's component that has not been running since `down_since` (its pod lost
+    with its node, and not yet started elsewhere) has had its chance to come back."""
+    _require_aware(now, "now")
+    _require_aware(down_since, "down_since")
+    return (now - down_since).total_seconds() > limit_seconds
+
+
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")

@@ -37,7 +37,7 @@ from orchestrator.crud import notifications
 from orchestrator.delivery import DeliveryWorker
 from orchestrator.drivers.base import Driver, Status, TrialSpec, Usage
 from orchestrator.errors import DenError, NotLeading, RetryableError, RuntimeUnavailable
-from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, is_expired
+from orchestrator.lifecycle import FAILURE_REASONS, Phase, Reason, down_too_long, is_expired
 from orchestrator.manifest import TemplateManifest
 from orchestrator.models import TemplateVersion, Trial
 from orchestrator.settings import Settings
@@ -48,6 +48,9 @@ MAX_BACKOFF = 30.0  # seconds: the longest wait before a retry, of a trial or of
 FAST_POLL = 0.05  # seconds between polls of a sandbox in its first seconds of starting
 FAST_POLL_WINDOW = timedelta(seconds=10)
 FAILED_TURN_WAIT = 1.0  # seconds: a turn that failed (the database away) waits at least this
+# seconds: how long Kubernetes takes to notice that a node stopped answering (the controller
+# manager's node-monitor-grace-period: 40 or 50 s by release), before a pod's node-loss wait
+NODE_NOTICE_SECONDS = 60
 LIVENESS, SWEEP = "~liveness", "~sweep"  # keys of the fleet-wide checks (never trial ids)
 RETENTION = "~retention"  # housekeeping: old trials' free text removed, at the sweep's interval
 POOLS = "~pools"  # the warm pools kept full (crud/pool_upkeep.py)
@@ -152,6 +155,10 @@ class Reconciler:
     _woken: set[str] = field(default_factory=set)
     #: Trials whose runtime this process is putting to sleep at this moment.
     _sleeping: set[str] = field(default_factory=set)
+    # Ready trials seen with a component not running and no failure to say why (a pod whose
+    # node was lost, waiting to start elsewhere): since when. Forgotten on a restart, which
+    # only gives them longer.
+    _down_since: dict[str, datetime] = field(default_factory=dict)
     _pool_short: dict[str, str] = field(default_factory=dict)  # pools not full, and why (logged once)
     _clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _queue: WorkQueue = field(init=False)
@@ -598,9 +605,21 @@ class Reconciler:
             log.warning("sleeping_trial_running", trial_id=spec.trial_id)
             self._guard()
             self.driver.sleep(spec)
+        for gone in set(self._down_since) - {trial.id for trial, _ in suspects}:
+            del self._down_since[gone]  # running again, or no longer Ready
         for trial, spec in suspects:
             observed = self.driver.poll(spec)
-            if observed.status is Status.MISSING:
+            if observed.status is Status.PENDING:
+                since = self._down_since.setdefault(trial.id, now)
+                if down_too_long(now=now, down_since=since, limit_seconds=self._down_limit()):
+                    self._fail(
+                        trial.id,
+                        reason=Reason.RUNTIME_ERROR,
+                        now=now,
+                        message=f"Not running for {self._down_limit()} s and not started again "
+                        f"({observed.message or 'no reason given'})",
+                    )
+            elif observed.status is Status.MISSING:
                 self._fail(
                     trial.id,
                     reason=Reason.RUNTIME_MISSING,
@@ -614,6 +633,11 @@ class Reconciler:
                     now=now,
                     message=observed.message or "A component stopped",
                 )
+
+    def _down_limit(self) -> int:
+        """How long a Ready trial's component may be down before the trial fails: the wait
+        before Kubernetes moves a pod off a lost node, its notice of the loss, then a start."""
+        return self.settings.kubernetes_node_loss_seconds + NODE_NOTICE_SECONDS + self.settings.start_timeout
 
     def sweep_orphans(self, *, now: datetime) -> list[str]:
         """Remove runtime resources that belong to no live trial (read runtime first)."""

@@ -449,6 +449,15 @@ class Settings(BaseSettings):
         "limit, so a component declaring more is refused; 0 means the nodes set none.",
         ge=0,
     )
+    kubernetes_node_loss_seconds: int = _setting(
+        30,
+        "kubernetes",
+        "How long a sandbox's pod waits on a node that stopped answering (NotReady or "
+        "unreachable) before Kubernetes evicts it and starts it on another node; the trial stays "
+        "Ready meanwhile. Kubernetes' own default is 300.",
+        ge=0,
+        le=3600,
+    )
     kubernetes_pod_cidr: CidrList = _setting(
         "10.244.0.0/16",
         "kubernetes",

@@ -130,6 +130,46 @@ def test_a_slow_start_fails_with_start_timeout_and_is_cleaned(den) -> None:  # t
     assert driver.resources == {}
 
 
+def test_a_ready_trial_down_with_no_failure_is_failed_only_after_its_chance_to_come_back(den) -> None:  # type: ignore[no-untyped-def]
+    """A pod lost with its node is neither failed nor missing: the trial stays Ready while
+    Kubernetes moves it, and fails with a reason once it has had the time to come back."""
+    reconciler, driver = den
+    trial_id = launch(reconciler, duration=7200)
+    for second in range(3):
+        reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    assert trial(reconciler, trial_id).phase == Phase.READY
+    limit = reconciler._down_limit()
+    assert limit == reconciler.settings.kubernetes_node_loss_seconds + 60 + reconciler.settings.start_timeout
+    driver.asleep.add(trial_id)  # its components stop running; poll says PENDING, no failure
+    down = T0 + timedelta(seconds=30)
+    reconciler.reconcile_once(now=down)
+    reconciler.reconcile_once(now=down + timedelta(seconds=limit - 1))
+    assert trial(reconciler, trial_id).phase == Phase.READY
+    reconciler.reconcile_once(now=down + timedelta(seconds=limit + 30))
+    row = trial(reconciler, trial_id)
+    assert (row.phase, row.reason) == (Phase.STOPPED, "RuntimeError")
+    assert ("Failed", "RuntimeError") in history(reconciler, trial_id)
+    assert f"Not running for {limit} s and not started again" in row.message
+    assert driver.resources == {}
+
+
+def test_a_ready_trial_that_comes_back_in_time_stays_ready(den) -> None:  # type: ignore[no-untyped-def]
+    reconciler, driver = den
+    trial_id = launch(reconciler, duration=7200)
+    for second in range(3):
+        reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    limit = reconciler._down_limit()
+    driver.asleep.add(trial_id)
+    reconciler.reconcile_once(now=T0 + timedelta(seconds=30))
+    driver.asleep.discard(trial_id)  # started again on another node
+    reconciler.reconcile_once(now=T0 + timedelta(seconds=60))
+    assert trial_id not in reconciler._down_since
+    driver.asleep.add(trial_id)  # down again later: its wait starts afresh
+    reconciler.reconcile_once(now=T0 + timedelta(seconds=90 + limit - 1))
+    reconciler.reconcile_once(now=T0 + timedelta(seconds=90 + 2 * limit - 40))
+    assert trial(reconciler, trial_id).phase == Phase.READY
+
+
 def test_vanished_resources_fail_with_runtime_missing(den) -> None:  # type: ignore[no-untyped-def]
     reconciler, driver = den
     trial_id = launch(reconciler)

@@ -17,6 +17,7 @@ from orchestrator.lifecycle import (
     Reason,
     can_transition,
     check_transition,
+    down_too_long,
     is_expired,
     time_left,
 )
@@ -120,3 +121,11 @@ def test_time_left_handles_other_timezones_and_refuses_naive_times() -> None:
     assert time_left(now=NOW, expires_at=None) is None
     with pytest.raises(ValueError, match="timezone-aware"):
         time_left(now=datetime(2026, 1, 1), expires_at=None)  # noqa: DTZ001
+
+
+def test_down_too_long_counts_from_when_it_went_down() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not down_too_long(now=since + timedelta(seconds=270), down_since=since, limit_seconds=270)
+    assert down_too_long(now=since + timedelta(seconds=271), down_since=since, limit_seconds=270)
+    with pytest.raises(ValueError, match="down_since must be timezone-aware"):
+        down_too_long(now=since, down_since=since.replace(tzinfo=None), limit_seconds=1)

@@ -135,6 +135,7 @@ class KubernetesDriver:
         ingress_from: list[dict[str, Any]],
         instance: str = "default",
         pod_pids_limit: int = 0,
+        node_loss_seconds: int = manifests.NODE_LOSS_SECONDS,
     ) -> None:
         self.api = api
         self.selector = f"{MANAGED_LABEL}={MANAGED_VALUE},{INSTANCE_LABEL}={instance}"
@@ -143,6 +144,7 @@ class KubernetesDriver:
         self.net = client.NetworkingV1Api(api)
         self.ingress_from = ingress_from
         self.pod_pids_limit = pod_pids_limit
+        self.node_loss_seconds = node_loss_seconds
         self._informers: dict[str, Informer] | None = None
 
     @classmethod
@@ -165,6 +167,7 @@ class KubernetesDriver:
             ingress_from=peers,
             instance=settings.instance,
             pod_pids_limit=settings.kubernetes_pod_pids_limit,
+            node_loss_seconds=settings.kubernetes_node_loss_seconds,
         )
 
     # --- informers -----------------------------------------------------------------------
@@ -215,7 +218,10 @@ class KubernetesDriver:
 
     def start(self, spec: TrialSpec) -> None:
         objects = manifests.trial_objects(
-            spec, ingress_from=self.ingress_from, pod_pids_limit=self.pod_pids_limit
+            spec,
+            ingress_from=self.ingress_from,
+            pod_pids_limit=self.pod_pids_limit,
+            node_loss_seconds=self.node_loss_seconds,
         )
         namespace = manifests.namespace_name(spec.trial_id)
         for obj in objects:

@@ -33,6 +33,11 @@ UID = common.SANDBOX_UID
 ALLOWED_KINDS = frozenset(
     {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Deployment", "Service"}
 )
+#: How long a pod stays bound to a node that has stopped answering (NotReady or unreachable)
+#: before Kubernetes evicts it and its Deployment starts it on another node: the default of
+#: `DEN_KUBERNETES_NODE_LOSS_SECONDS`. Kubernetes' own is 300 s, five minutes of a time-box.
+NODE_LOSS_SECONDS = 30
+NODE_LOSS_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 PIDS_DECLARED = "innovation-den.io/pids-declared"
 PIDS_ENFORCED = "innovation-den.io/pids-enforced"
 #: Every container's disk: with a read-only root and tmpfs writable paths only its logs (and
@@ -324,7 +329,13 @@ def _container(spec: TrialSpec, component: Component, mounts: list[Obj]) -> Obj:
     return container
 
 
-def deployment(spec: TrialSpec, component: Component, *, pod_pids_limit: int = 0) -> Obj:
+def deployment(
+    spec: TrialSpec,
+    component: Component,
+    *,
+    pod_pids_limit: int = 0,
+    node_loss_seconds: int = NODE_LOSS_SECONDS,
+) -> Obj:
     volumes, mounts = _volumes(component)
     pids = {
         PIDS_DECLARED: str(component.resources.pids),
@@ -360,6 +371,15 @@ def deployment(spec: TrialSpec, component: Component, *, pod_pids_limit: int = 0
                     "volumes": volumes,
                     "terminationGracePeriodSeconds": 5,
                     "restartPolicy": "Always",
+                    "tolerations": [
+                        {
+                            "key": taint,
+                            "operator": "Exists",
+                            "effect": "NoExecute",
+                            "tolerationSeconds": node_loss_seconds,
+                        }
+                        for taint in NODE_LOSS_TAINTS
+                    ],
                 },
             },
         },
@@ -385,7 +405,13 @@ def service(spec: TrialSpec, component: Component) -> Obj | None:
     }
 
 
-def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj], pod_pids_limit: int = 0) -> list[Obj]:
+def trial_objects(
+    spec: TrialSpec,
+    *,
+    ingress_from: list[Obj],
+    pod_pids_limit: int = 0,
+    node_loss_seconds: int = NODE_LOSS_SECONDS,
+) -> list[Obj]:
     """Every object of a trial, in the order they are applied (the namespace first, then its
     quota, which the chart's admission policy requires before any pod)."""
     check_pids(spec, pod_pids_limit=pod_pids_limit)
@@ -397,7 +423,9 @@ def trial_objects(spec: TrialSpec, *, ingress_from: list[Obj], pod_pids_limit: i
         service_account(spec),
     ]
     for component in spec.components:
-        objects.append(deployment(spec, component, pod_pids_limit=pod_pids_limit))
+        objects.append(
+            deployment(spec, component, pod_pids_limit=pod_pids_limit, node_loss_seconds=node_loss_seconds)
+        )
         svc = service(spec, component)
         if svc is not None:
             objects.append(svc)
