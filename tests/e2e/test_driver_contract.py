@@ -2,8 +2,9 @@
 
 Every test takes the `runtime` fixture: a driver plus the few things the suite needs that the
 Driver protocol does not offer (run a command inside a component, break something on purpose,
-check the runtime's own hardening record). Docker is the first param; a Kubernetes `Runtime`
-built the same way becomes the second, and every test then runs on both.
+check the runtime's own hardening record). Every test runs on Docker, on the single-node
+Kubernetes test cluster, and on the multi-node kind cluster (the `kind` runs, which
+scripts/test runs apart with `-m kind`).
 
 The suite never skips: a runtime that is not there fails it.
 """
@@ -166,7 +167,15 @@ def _assert_docker_hardening(attrs: dict[str, Any], component: Component) -> Non
 # --- the Kubernetes runtime ---------------------------------------------------------------
 
 
-def _kubernetes_runtime() -> Iterator[Runtime]:
+def _kind_runtime() -> Iterator[Runtime]:
+    """The Kubernetes driver on the multi-node kind cluster (scripts/kind), with its ranges."""
+    from tests.e2e import kind
+
+    settings = {k.removeprefix("DEN_").lower(): v for k, v in kind.den_settings().items()}
+    yield from _kubernetes_runtime(kubeconfig=kind.kubeconfig(), **settings)
+
+
+def _kubernetes_runtime(**cluster: str) -> Iterator[Runtime]:
     from kubernetes import client as k8s
     from kubernetes.stream import stream
 
@@ -175,7 +184,10 @@ def _kubernetes_runtime() -> Iterator[Runtime]:
     from orchestrator.settings import Settings
     from tests.e2e.cluster import host_cidr, kubeconfig
 
-    settings = Settings(driver="kubernetes", kubeconfig=kubeconfig(), kubernetes_host_cidr=host_cidr())
+    settings = Settings(
+        driver="kubernetes",
+        **(cluster or {"kubeconfig": kubeconfig(), "kubernetes_host_cidr": host_cidr()}),  # type: ignore[arg-type]
+    )
     driver = KubernetesDriver.from_settings(settings)
     core = k8s.CoreV1Api(driver.api)
     apps = k8s.AppsV1Api(driver.api)
@@ -294,10 +306,11 @@ def _assert_pod_hardening(pod: Any, component: Component) -> None:
     assert container.resources.limits == container.resources.requests
 
 
-RUNTIMES = {"docker": _docker_runtime, "kubernetes": _kubernetes_runtime}
+RUNTIMES = {"docker": _docker_runtime, "kind": _kind_runtime, "kubernetes": _kubernetes_runtime}
 
 
-@pytest.fixture(scope="module", params=sorted(RUNTIMES))
+# The kind cluster's runs are the `kind` tests, which scripts/test runs apart (-m kind).
+@pytest.fixture(scope="module", params=[pytest.param("kind", marks=pytest.mark.kind), "docker", "kubernetes"])
 def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     yield from RUNTIMES[request.param]()
 
