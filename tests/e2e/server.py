@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,22 @@ class Server:
             time.sleep(0.05)
             trial = self.trial(trial_id)
         return trial
+
+
+@contextlib.contextmanager
+def on_kubernetes(data_dir: Path, core: Any, env: dict[str, str]) -> Iterator[Server]:
+    """A real `den serve` with the Kubernetes driver (`env` names the cluster); the namespaces
+    of the trials it launched are deleted afterwards, whatever happened."""
+    from kubernetes.client.exceptions import ApiException
+
+    running = Server(data_dir=data_dir, env={"DEN_DRIVER": "kubernetes", **env}).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        for trial_id in running.launched:
+            try:
+                core.delete_namespace(f"den-{trial_id}")
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise

@@ -18,11 +18,10 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 
 from orchestrator.drivers.base import MANAGED_LABEL, MANAGED_VALUE
 from tests.e2e import kind
-from tests.e2e.server import Server
+from tests.e2e.server import Server, on_kubernetes
 
 pytestmark = pytest.mark.kind
 NODE_LOSS_SECONDS = 10
@@ -40,23 +39,13 @@ def core() -> Iterator[Any]:
 
 @pytest.fixture
 def server(tmp_path: Path, core: Any) -> Iterator[Server]:
-    running = Server(
-        data_dir=tmp_path,
-        env={
-            "DEN_DRIVER": "kubernetes",
-            "DEN_KUBECONFIG": kind.kubeconfig(),
-            "DEN_KUBERNETES_NODE_LOSS_SECONDS": str(NODE_LOSS_SECONDS),
-            **kind.den_settings(),
-        },
-    ).start()
-    yield running
-    running.stop()
-    for trial_id in running.launched:
-        try:
-            core.delete_namespace(f"den-{trial_id}")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    env = {
+        "DEN_KUBECONFIG": kind.kubeconfig(),
+        "DEN_KUBERNETES_NODE_LOSS_SECONDS": str(NODE_LOSS_SECONDS),
+        **kind.den_settings(),
+    }
+    with on_kubernetes(tmp_path, core, env) as running:
+        yield running
 
 
 def pods_of(core: Any, trial_id: str) -> list[Any]:

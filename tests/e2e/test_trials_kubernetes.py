@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from orchestrator.catalogue import iter_bundled
 from tests.e2e.cluster import host_cidr, kubeconfig
-from tests.e2e.server import Server
+from tests.e2e.server import Server, on_kubernetes
 from tests.unit.test_catalogue import GOOD
 
 pytestmark = pytest.mark.kubernetes
@@ -39,22 +39,9 @@ def core() -> Iterator[Any]:
 
 @pytest.fixture
 def server(tmp_path: Path, core: Any) -> Iterator[Server]:
-    running = Server(
-        data_dir=tmp_path,
-        env={
-            "DEN_DRIVER": "kubernetes",
-            "DEN_KUBECONFIG": kubeconfig(),
-            "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
-        },
-    ).start()
-    yield running
-    running.stop()
-    for trial_id in running.launched:
-        try:
-            core.delete_namespace(f"den-{trial_id}")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    env = {"DEN_KUBECONFIG": kubeconfig(), "DEN_KUBERNETES_HOST_CIDR": host_cidr()}
+    with on_kubernetes(tmp_path, core, env) as running:
+        yield running
 
 
 def namespace_gone(core: Any, trial_id: str, within: float = 90) -> bool:
