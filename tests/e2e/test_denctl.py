@@ -2,7 +2,9 @@
 `den serve` process on the real Docker engine (sandboxes really start, log and stop).
 
 One server serves the module; every test makes its own objects. Requests over 1800 s wait for
-an approver (DEN_SELF_SERVICE_MAX_DURATION). Servers that are not a den are real processes too
+an approver (DEN_SELF_SERVICE_MAX_DURATION). Ended trials count against the one person's cap
+until their sandboxes are gone, which takes longer on a busy machine; the cap here is raised so
+that no test waits on the teardown of another's (caps have tests of their own). Servers that are not a den are real processes too
 (`python -m http.server`).
 """
 
@@ -40,7 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     client.ping()  # a missing engine fails loudly, never skips
     build_all(ROOT / "sandbox_templates", [TEMPLATE], settings=Settings(), log=lambda _l: None)
     running = Server(
-        data_dir=tmp_path_factory.mktemp("denctl"), env={"DEN_SELF_SERVICE_MAX_DURATION": "1800"}
+        data_dir=tmp_path_factory.mktemp("denctl"),
+        env={"DEN_SELF_SERVICE_MAX_DURATION": "1800", "DEN_MAX_ACTIVE_TRIALS_PER_USER": "50"},
     ).start()
     yield running
     running.stop()
