@@ -4,8 +4,8 @@
 One server serves the module; every test makes its own objects. Requests over 1800 s wait for
 an approver (DEN_SELF_SERVICE_MAX_DURATION). Ended trials count against the one person's cap
 until their sandboxes are gone, which takes longer on a busy machine; the cap here is raised so
-that no test waits on the teardown of another's (caps have tests of their own). Servers that are not a den are real processes too
-(`python -m http.server`).
+that no test waits on the teardown of another's (caps have tests of their own). Servers that are
+not a den are real processes too (`python -m http.server`).
 """
 
 from __future__ import annotations

@@ -95,7 +95,12 @@ OVERFLOWING = """() => {
 def server(tmp_path_factory: pytest.TempPathFactory, engine_client: Any) -> Iterator[Server]:
     """One server for the module; requests over an hour wait for an approver. Its public URL
     is set, so a sandbox origin sends visitors back to this den (not to `localhost`)."""
-    running = Server(data_dir=tmp_path_factory.mktemp("web"), env={"DEN_SELF_SERVICE_MAX_DURATION": "3600"})
+    # Ended trials count against the per-person cap until their sandboxes are gone: raised so
+    # that no journey waits on the teardown of an earlier one.
+    running = Server(
+        data_dir=tmp_path_factory.mktemp("web"),
+        env={"DEN_SELF_SERVICE_MAX_DURATION": "3600", "DEN_MAX_ACTIVE_TRIALS_PER_USER": "50"},
+    )
     running.env["DEN_PUBLIC_URL"] = running.url
     running.start()
     for name, (role, department, supplier) in PEOPLE.items():
