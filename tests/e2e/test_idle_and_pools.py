@@ -267,9 +267,18 @@ def test_killing_the_den_while_a_sandbox_wakes_loses_nothing(
     server.wait_for(trial["id"], "Sleeping", timeout=IDLE + 30)
     server.kill()
     server.start()
-    time.sleep(2)
+    # Killed as the phase was written, the stop may not have reached the engine, or may still
+    # be under way there (a container gets the driver's stop timeout to exit): the restarted
+    # den's liveness check finishes the sleep, and never wakes it.
+    wait_until(
+        lambda: running("docker", engine_client, trial["id"]) == 0,
+        within=30,
+        what="its containers stopped",
+        server=server,
+    )
     assert server.trial(trial["id"])["phase"] == "Sleeping"
-    assert running("docker", engine_client, trial["id"]) == 0
+    transitions = [e["reason"] for e in server.events(trial["id"]) if e["kind"] == "Transition"]
+    assert transitions[-1] == "Idle", transitions  # not woken by the restart
     assert server.call("POST", f"/api/v1/trials/{trial['id']}/end").status_code == 202
     server.wait_for(trial["id"], "Stopped", timeout=120)
     assert nothing_left("docker", engine_client, trial["id"])
