@@ -40,7 +40,7 @@ from tests.e2e.chart import (
     wait_for_phase,
     wait_until,
 )
-from tests.e2e.cluster import POD_GATEWAY
+from tests.e2e.cluster import HOST_ADDRESS, POD_SOURCES
 from tests.e2e.server import sandbox_get
 
 pytestmark = pytest.mark.kubernetes
@@ -694,15 +694,15 @@ def chart_database() -> Iterator[str]:
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "DEN_TEST_PG_PORT": CHART_PG_PORT,
             "DEN_TEST_PG_DIR": "/var/lib/innovation-den/pg-chart",
-            "DEN_TEST_PG_LISTEN": POD_GATEWAY,
-            "DEN_TEST_PG_CLIENTS": "10.244.0.0/16",
+            "DEN_TEST_PG_LISTEN": HOST_ADDRESS,
+            "DEN_TEST_PG_CLIENTS": POD_SOURCES,
             "DEN_TEST_PG_PASSWORD": CHART_PG_PASSWORD,
         },
     )
     require(done.returncode == 0, f"PostgreSQL for the chart ({done.stderr.strip()})")
     local = _fresh_postgres(done.stdout.strip())
     name = local.rsplit("/", 1)[1]
-    yield f"postgresql+psycopg://postgres:{CHART_PG_PASSWORD}@{POD_GATEWAY}:{CHART_PG_PORT}/{name}"
+    yield f"postgresql+psycopg://postgres:{CHART_PG_PASSWORD}@{HOST_ADDRESS}:{CHART_PG_PORT}/{name}"
     engine = sqlalchemy.create_engine(local.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -766,7 +766,7 @@ def test_install_postgres_two_api_replicas_and_two_reconcilers(chart_database: s
             assert release.trial_namespaces() == []
         _nothing_left(release, release.uninstall())
         # The records outlive the release: they are in the external database.
-        local = chart_database.replace(f"postgres:{CHART_PG_PASSWORD}@{POD_GATEWAY}", "postgres@127.0.0.1")
+        local = chart_database.replace(f"postgres:{CHART_PG_PASSWORD}@{HOST_ADDRESS}", "postgres@127.0.0.1")
         engine = sqlalchemy.create_engine(local)
         with engine.connect() as connection:
             phase = connection.execute(

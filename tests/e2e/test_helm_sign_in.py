@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.chart import Release, kubectl
-from tests.e2e.cluster import POD_GATEWAY
+from tests.e2e.cluster import HOST_ADDRESS
 from tests.e2e.oidc import ensure_provider, provider, sign_in_through_provider
 from tests.e2e.test_web_journeys import chromium
 
@@ -32,9 +32,9 @@ def chart_issuer() -> str:
     """A provider for the cluster's pods: its issuer is on the bridge's address."""
     return ensure_provider(
         {
-            "DEN_TEST_OIDC_HOST": f"127.0.0.1,{POD_GATEWAY}",
+            "DEN_TEST_OIDC_HOST": f"127.0.0.1,{HOST_ADDRESS}",
             "DEN_TEST_OIDC_PORT": CHART_OIDC_PORT,
-            "DEN_TEST_OIDC_HOSTNAME": f"http://{POD_GATEWAY}:{CHART_OIDC_PORT}",
+            "DEN_TEST_OIDC_HOSTNAME": f"http://{HOST_ADDRESS}:{CHART_OIDC_PORT}",
             "DEN_TEST_OIDC_DIR": "/var/lib/innovation-den/keycloak-chart",
         }
     )

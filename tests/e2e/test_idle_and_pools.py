@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 
 from orchestrator import rules
 from orchestrator.catalogue import iter_bundled
-from tests.e2e.cluster import host_cidr, kubeconfig
+from tests.e2e.cluster import den_settings, kubeconfig
 from tests.e2e.engine import leftovers, remove_instance
 from tests.e2e.server import ROOT, Server
 
@@ -50,11 +50,7 @@ RUNTIMES = [
 def runtime_env(runtime: str) -> dict[str, str]:
     if runtime == "docker":
         return {"DEN_DRIVER": "docker"}
-    return {
-        "DEN_DRIVER": "kubernetes",
-        "DEN_KUBECONFIG": kubeconfig(),
-        "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
-    }
+    return {"DEN_DRIVER": "kubernetes", **den_settings()}
 
 
 @pytest.fixture

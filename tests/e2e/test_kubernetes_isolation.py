@@ -28,11 +28,10 @@ from orchestrator.drivers.base import Observation, Status, TrialSpec
 from orchestrator.drivers.kubernetes.driver import KubernetesDriver
 from orchestrator.manifest import Component, Egress, Resources
 from tests.e2e import outside
-from tests.e2e.cluster import POD_GATEWAY, kubeconfig
+from tests.e2e.cluster import HOST_ADDRESS, NODE_PIDS_LIMIT, SERVICE_IP, kubeconfig
 
 pytestmark = pytest.mark.kubernetes
 IMAGE = "innovation-den/open-data-dashboard:1.0.0"  # any bundled image: it has python3
-NODE_PIDS_LIMIT = 1024  # scripts/testbed's podPidsLimit
 PREFIX = f"iso{uuid.uuid4().hex[:4]}"
 OTHER_HOST = "198.51.100.6"  # a second outside host, in the same namespace as the first
 NODE_PORT = 18089  # a listener on the node itself, on every address
@@ -219,9 +218,9 @@ def test_declared_egress_reaches_only_that_address_and_port_and_never_the_node(
             f"{address}:8081",
             f"{OTHER_HOST}:8080",
             f"{_node_ip()}:{NODE_PORT}",
-            f"{POD_GATEWAY}:{NODE_PORT}",
+            f"{HOST_ADDRESS}:{NODE_PORT}",
             f"{outside.HOST_ADDRESS}:{NODE_PORT}",
-            "10.96.0.1:443",
+            f"{SERVICE_IP}:443",
         ]
         for target in targets[1:4]:  # the listeners answer from the host: the test is fair
             host, number = target.rsplit(":", 1)

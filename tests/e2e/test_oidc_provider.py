@@ -24,7 +24,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.e2e.cluster import POD_GATEWAY
+from tests.e2e.cluster import HOST_ADDRESS
 from tests.e2e.oidc import Provider, provider, sign_in_through_provider
 from tests.e2e.test_web_journeys import chromium
 
@@ -97,7 +97,7 @@ def test_discovery_names_the_fixed_issuer_on_every_address(oidc: Provider) -> No
     assert metadata["end_session_endpoint"].startswith(oidc.issuer + "/")
     assert "S256" in metadata["code_challenge_methods_supported"]
     front = urlsplit(oidc.issuer)
-    bridge = f"{POD_GATEWAY}:{front.port}"
+    bridge = f"{HOST_ADDRESS}:{front.port}"
     elsewhere = httpx.get(oidc.discovery_url, headers={"Host": bridge}, timeout=10).json()
     assert elsewhere["issuer"] == oidc.issuer
     assert urlsplit(elsewhere["authorization_endpoint"]).netloc == front.netloc

@@ -37,7 +37,7 @@ from orchestrator.lifecycle import Phase
 from orchestrator.models import Trial, TrialEvent
 from orchestrator.reconciler import Reconciler
 from orchestrator.settings import Settings
-from tests.e2e.cluster import host_cidr, kubeconfig
+from tests.e2e.cluster import den_settings, kubeconfig, setting_fields
 from tests.e2e.engine import remove_instance
 from tests.reliability.runtimes import (
     docker_inventory,
@@ -118,9 +118,7 @@ def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings
         remove_instance(client, instance)
         client.close()
         return
-    settings = base.model_copy(
-        update={"driver": "kubernetes", "kubeconfig": kubeconfig(), "kubernetes_host_cidr": host_cidr()}
-    )
+    settings = base.model_copy(update={"driver": "kubernetes", **setting_fields(den_settings())})
     api = k8s_config.new_client_from_config(config_file=kubeconfig())
     yield settings
     remove_kubernetes_instance(k8s.CoreV1Api(api), instance)

@@ -19,7 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from orchestrator.catalogue import iter_bundled
-from tests.e2e.cluster import host_cidr, kubeconfig
+from tests.e2e.cluster import den_settings, kubeconfig
 from tests.e2e.server import Server, on_kubernetes
 from tests.unit.test_catalogue import GOOD
 
@@ -39,7 +39,7 @@ def core() -> Iterator[Any]:
 
 @pytest.fixture
 def server(tmp_path: Path, core: Any) -> Iterator[Server]:
-    env = {"DEN_KUBECONFIG": kubeconfig(), "DEN_KUBERNETES_HOST_CIDR": host_cidr()}
+    env = den_settings()
     with on_kubernetes(tmp_path, core, env) as running:
         yield running
 

@@ -122,17 +122,10 @@ def kube_core() -> Iterator[Any]:
 @pytest.fixture
 def kube_server(tmp_path: Path, kube_core: Any) -> Iterator[Server]:
     """A real `den serve` on the test cluster; its namespaces are removed after."""
-    from tests.e2e.cluster import host_cidr, kubeconfig
+    from tests.e2e.cluster import den_settings
     from tests.reliability.runtimes import remove_kubernetes_instance
 
-    running = Server(
-        data_dir=tmp_path,
-        env={
-            "DEN_DRIVER": "kubernetes",
-            "DEN_KUBECONFIG": kubeconfig(),
-            "DEN_KUBERNETES_HOST_CIDR": host_cidr(),
-        },
-    ).start()
+    running = Server(data_dir=tmp_path, env={"DEN_DRIVER": "kubernetes", **den_settings()}).start()
     try:
         yield running
     finally:
