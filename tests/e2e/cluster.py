@@ -1,11 +1,10 @@
 """The Kubernetes cluster the end-to-end tests run on, for tests that need one.
 
-`scripts/test` runs them on the multi-node kind cluster (`scripts/kind up`, its addresses from
-`scripts/kind test-env`) and the reliability tests on the single-node test cluster
-(`scripts/testbed up`). Either way it exports DEN_TEST_KUBECONFIG, and the cluster's addresses
-as DEN_TEST_KUBERNETES_* and DEN_KUBERNETES_* variables; unset, they are the test cluster's.
-A test run without a cluster fails in CI (never skips) and skips on a developer's machine that
-has none.
+`scripts/test` brings up the single-node test cluster (`scripts/testbed up`) and exports
+DEN_TEST_KUBECONFIG. The cluster's addresses come from DEN_TEST_KUBERNETES_* variables, the
+test cluster's when they are unset; `eval "$(scripts/kind test-env)"` sets them all for the
+multi-node kind cluster instead. A test run without a cluster fails in CI (never skips) and
+skips on a developer's machine that has none.
 """
 
 from __future__ import annotations

@@ -170,9 +170,9 @@ def _assert_docker_hardening(attrs: dict[str, Any], component: Component) -> Non
 def _kind_runtime() -> Iterator[Runtime]:
     """The Kubernetes driver on the multi-node kind cluster (scripts/kind), with its ranges."""
     from tests.e2e import kind
+    from tests.e2e.cluster import setting_fields
 
-    settings = {k.removeprefix("DEN_").lower(): v for k, v in kind.den_settings().items()}
-    yield from _kubernetes_runtime(kubeconfig=kind.kubeconfig(), **settings)
+    yield from _kubernetes_runtime(kubeconfig=kind.kubeconfig(), **setting_fields(kind.den_settings()))
 
 
 def _kubernetes_runtime(**cluster: str) -> Iterator[Runtime]:
