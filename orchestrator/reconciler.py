@@ -586,10 +586,13 @@ class Reconciler:
         """Ready trials must have every component running; a suspect is polled to say why."""
         running = self.driver.running_components()
         with Session(self.engine) as session:
+            # Not one that is ending (its time up, or an end asked for): its teardown converges
+            # whatever is left, and its reason is why it ends, never what is missing.
             suspects = [
                 (trial, self._spec(session, trial))
                 for trial in crud.ready_trials(session)
-                if not {c.name for c in self._manifest(session, trial).spec.components}
+                if stop_reason(trial, now=now) is None
+                and not {c.name for c in self._manifest(session, trial).spec.components}
                 <= running.get(trial.id, set())
             ]
         with Session(self.engine) as session:

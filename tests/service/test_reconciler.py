@@ -182,6 +182,23 @@ def test_vanished_resources_fail_with_runtime_missing(den) -> None:  # type: ign
     assert ("Failed", "RuntimeMissing") in history(reconciler, trial_id)
 
 
+def test_an_expired_trial_whose_resources_vanished_ends_expired(den) -> None:  # type: ignore[no-untyped-def]
+    """A den restored from a backup inherits trials whose time is up and whose sandboxes an
+    earlier instance already removed: their reason is that time is up, never what is missing."""
+    reconciler, driver = den
+    trial_id = launch(reconciler, duration=60)
+    for second in range(3):
+        reconciler.reconcile_once(now=T0 + timedelta(seconds=second))
+    driver.resources.clear()
+    late = T0 + timedelta(seconds=120)
+    reconciler._check_liveness(now=late)  # the fleet check may run before the trial's own work
+    assert trial(reconciler, trial_id).phase == Phase.READY
+    reconciler.reconcile_once(now=late)
+    row = trial(reconciler, trial_id)
+    assert (row.phase, row.reason) == (Phase.STOPPED, "Expired")
+    assert ("Failed", "RuntimeMissing") not in history(reconciler, trial_id)
+
+
 def test_a_component_failure_ends_failed_then_cleaned(den) -> None:  # type: ignore[no-untyped-def]
     reconciler, driver = den
     driver.fail_with = "web exited with code 1"
