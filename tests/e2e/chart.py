@@ -1,7 +1,7 @@
-"""The Helm chart under test: the helm binary, rendering, and a release on the test cluster.
+"""The Helm chart under test: the helm binary, rendering, and a release on the cluster.
 
 `scripts/test` builds helm from Go modules (`scripts/ensure-helm`) and the orchestrator image
-(`scripts/image`, loaded into the test cluster), and exports DEN_TEST_HELM and
+(`scripts/image`, loaded into the cluster's nodes), and exports DEN_TEST_HELM and
 DEN_TEST_ORCHESTRATOR_IMAGE; a run without them fails in CI (never skips).
 """
 
@@ -22,7 +22,7 @@ import httpx
 import yaml
 
 from tests.conftest import ROOT, require
-from tests.e2e.cluster import kubeconfig
+from tests.e2e.cluster import host_cidr, kubeconfig
 
 CHART = ROOT / "charts" / "innovation-den"
 VALUES = ROOT / "tests" / "fixtures" / "helm"
@@ -35,7 +35,8 @@ def helm_binary() -> str:
 
 
 def kubectl_binary() -> str:
-    """The test cluster's own kubectl (scripts/testbed caches it beside the other binaries)."""
+    """The test cluster's own kubectl (scripts/testbed caches it beside the other binaries; it
+    drives kind's cluster as well)."""
     found = (
         os.environ.get("DEN_TEST_KUBECTL")
         or next(iter(sorted(glob.glob("/var/cache/innovation-den/k8s/v*/bin/kubectl"))), "")
@@ -122,9 +123,21 @@ def restricted_namespace(name: str) -> None:
     )
 
 
+def host_peers() -> dict[str, str]:
+    """`networkPolicy.apiFrom` for the host's addresses, as an operator reaching the API from
+    outside the cluster sets it: the tests call a release's ClusterIP from the host. On one node
+    that traffic comes from the node itself, which NetworkPolicy lets through anyway; on kind it
+    reaches a worker's pod from the control-plane node, which masquerades it."""
+    return {
+        f"networkPolicy.apiFrom[{i}].ipBlock.cidr": cidr
+        for i, cidr in enumerate(c.strip() for c in host_cidr().split(",") if c.strip())
+    }
+
+
 @dataclass
 class Release:
-    """A real `helm install` of the chart on the test cluster, in a namespace of its own."""
+    """A real `helm install` of the chart on the cluster (tests/e2e/cluster.py), in a namespace
+    of its own."""
 
     name: str
     namespace: str
@@ -143,7 +156,10 @@ class Release:
             "--wait",
             "--timeout",
             "180s",
-            *value_args(self.values, {"image.repository": repository, "image.tag": tag, **self.sets}),
+            *value_args(
+                self.values,
+                {"image.repository": repository, "image.tag": tag, **host_peers(), **self.sets},
+            ),
         )
         return self
 

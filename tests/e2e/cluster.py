@@ -1,9 +1,9 @@
 """The Kubernetes cluster the end-to-end tests run on, for tests that need one.
 
-`scripts/test` brings up the single-node test cluster (`scripts/testbed up`) and exports
-DEN_TEST_KUBECONFIG. The cluster's addresses come from DEN_TEST_KUBERNETES_* variables, the
-test cluster's when they are unset; `eval "$(scripts/kind test-env)"` sets them all for the
-multi-node kind cluster instead. A test run without a cluster fails in CI (never skips) and
+`scripts/test` runs the Kubernetes tests on the multi-node kind cluster: `eval "$(scripts/kind
+test-env)"` exports DEN_TEST_KUBECONFIG and the cluster's addresses as DEN_TEST_KUBERNETES_*
+variables. With those unset, the addresses are the single-node test cluster's (`scripts/testbed
+up`, which the reliability tests use). A test run without a cluster fails in CI (never skips) and
 skips on a developer's machine that has none.
 """
 

@@ -2,9 +2,9 @@
 
 Every test takes the `runtime` fixture: a driver plus the few things the suite needs that the
 Driver protocol does not offer (run a command inside a component, break something on purpose,
-check the runtime's own hardening record). Every test runs on Docker, on the single-node
-Kubernetes test cluster, and on the multi-node kind cluster (the `kind` runs, which
-scripts/test runs apart with `-m kind`).
+check the runtime's own hardening record). Every test runs on Docker and on Kubernetes: the
+cluster tests/e2e/cluster.py names, which in a full scripts/test run is the multi-node kind
+cluster (the single-node test cluster when its variables are unset).
 
 The suite never skips: a runtime that is not there fails it.
 """
@@ -167,27 +167,18 @@ def _assert_docker_hardening(attrs: dict[str, Any], component: Component) -> Non
 # --- the Kubernetes runtime ---------------------------------------------------------------
 
 
-def _kind_runtime() -> Iterator[Runtime]:
-    """The Kubernetes driver on the multi-node kind cluster (scripts/kind), with its ranges."""
-    from tests.e2e import kind
-    from tests.e2e.cluster import setting_fields
-
-    yield from _kubernetes_runtime(kubeconfig=kind.kubeconfig(), **setting_fields(kind.den_settings()))
-
-
-def _kubernetes_runtime(**cluster: str) -> Iterator[Runtime]:
+def _kubernetes_runtime() -> Iterator[Runtime]:
+    """The Kubernetes driver on the cluster the tests are given (tests/e2e/cluster.py): kind's
+    three nodes in a full run, or the single-node test cluster."""
     from kubernetes import client as k8s
     from kubernetes.stream import stream
 
     from orchestrator.drivers.kubernetes import manifests
     from orchestrator.drivers.kubernetes.driver import KubernetesDriver
     from orchestrator.settings import Settings
-    from tests.e2e.cluster import host_cidr, kubeconfig
+    from tests.e2e.cluster import den_settings, setting_fields
 
-    settings = Settings(
-        driver="kubernetes",
-        **(cluster or {"kubeconfig": kubeconfig(), "kubernetes_host_cidr": host_cidr()}),  # type: ignore[arg-type]
-    )
+    settings = Settings(driver="kubernetes", **setting_fields(den_settings()))  # type: ignore[arg-type]
     driver = KubernetesDriver.from_settings(settings)
     core = k8s.CoreV1Api(driver.api)
     apps = k8s.AppsV1Api(driver.api)
@@ -306,11 +297,11 @@ def _assert_pod_hardening(pod: Any, component: Component) -> None:
     assert container.resources.limits == container.resources.requests
 
 
-RUNTIMES = {"docker": _docker_runtime, "kind": _kind_runtime, "kubernetes": _kubernetes_runtime}
+RUNTIMES = {"docker": _docker_runtime, "kubernetes": _kubernetes_runtime}
 
 
-# The kind cluster's runs are the `kind` tests, which scripts/test runs apart (-m kind).
-@pytest.fixture(scope="module", params=[pytest.param("kind", marks=pytest.mark.kind), "docker", "kubernetes"])
+# The Kubernetes runs are `kubernetes` tests, which scripts/test runs on kind, beside the others.
+@pytest.fixture(scope="module", params=["docker", pytest.param("kubernetes", marks=pytest.mark.kubernetes)])
 def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     yield from RUNTIMES[request.param]()
 
