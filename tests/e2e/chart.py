@@ -124,13 +124,17 @@ def restricted_namespace(name: str) -> None:
 
 
 def host_peers() -> dict[str, str]:
-    """`networkPolicy.apiFrom` for the host's addresses, as an operator reaching the API from
-    outside the cluster sets it: the tests call a release's ClusterIP from the host. On one node
-    that traffic comes from the node itself, which NetworkPolicy lets through anyway; on kind it
-    reaches a worker's pod from the control-plane node, which masquerades it."""
+    """`networkPolicy.apiFrom` and `healthFrom` for the host's addresses, as an operator
+    reaching the release from outside the cluster sets them: the tests call a release's
+    ClusterIP and its reconcilers' health port from the host. On one node that traffic comes
+    from the node itself, which NetworkPolicy lets through anyway; on kind it reaches a worker's
+    pod from another address (the host's, or the control-plane node's, which masquerades a
+    ClusterIP call)."""
+    cidrs = [c.strip() for c in host_cidr().split(",") if c.strip()]
     return {
-        f"networkPolicy.apiFrom[{i}].ipBlock.cidr": cidr
-        for i, cidr in enumerate(c.strip() for c in host_cidr().split(",") if c.strip())
+        f"networkPolicy.{value}[{i}].ipBlock.cidr": cidr
+        for value in ("apiFrom", "healthFrom")
+        for i, cidr in enumerate(cidrs)
     }
 
 

@@ -226,6 +226,25 @@ def test_the_release_namespace_denies_ingress_but_to_the_api_from_outside_trials
     ]
 
 
+def test_health_from_lets_named_peers_reach_the_reconcilers_health_port_only() -> None:
+    assert not any(o["metadata"]["name"].endswith("-health") for o in render("postgres.yaml")), (
+        "no rule for the health port unless asked"
+    )
+    peer = "networkPolicy.healthFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name"
+    policies = {
+        o["metadata"]["name"]: o["spec"]
+        for o in render("postgres.yaml", sets={peer: "monitoring"})
+        if o["kind"] == "NetworkPolicy"
+    }
+    health = policies["den-innovation-den-health"]
+    assert health["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "reconciler"
+    (rule,) = health["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "health"}]
+    monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    assert rule["from"] == [{"namespaceSelector": monitoring}]
+    assert policies["den-innovation-den-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
 def test_existing_secrets_and_outside_rbac_render_no_secret_or_cluster_object() -> None:
     objects = render("existing-secrets.yaml")
     kinds = {o["kind"] for o in objects}
