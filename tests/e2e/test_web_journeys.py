@@ -260,10 +260,10 @@ def page_routes() -> list[APIRoute]:
     ]
 
 
-def continue_to_sandbox(page: Any, origin_url: str) -> None:
+def continue_to_sandbox(page: Any, origin_url: str, timeout: float = 30_000) -> None:
     """Pass the den's hand-over page: Continue, then the sandbox's own origin."""
     page.click("button:has-text('Continue')")
-    page.wait_for_url(origin_url + "**")
+    page.wait_for_url(origin_url + "**", timeout=timeout)
     page.wait_for_load_state("load")
 
 
@@ -538,10 +538,10 @@ def test_a_sandbox_opens_on_its_own_origin_for_its_people_only(chromium: Any, se
 def test_a_sleeping_sandbox_wakes_behind_the_waking_page(
     chromium: Any, engine_client: Any, tmp_path: Path
 ) -> None:
-    """On a den whose sandboxes sleep after 4 s with no visit: the person left the sandbox,
+    """On a den whose sandboxes sleep after 10 s with no visit: the person left the sandbox,
     it fell asleep, and their next visit to its own address shows the den's "waking up" page,
     which moves on by itself into the sandbox once it answers."""
-    sleepy = Server(data_dir=tmp_path, env={"DEN_IDLE_TIMEOUT": "4", "DEN_LIVENESS_INTERVAL": "1"})
+    sleepy = Server(data_dir=tmp_path, env={"DEN_IDLE_TIMEOUT": "10", "DEN_LIVENESS_INTERVAL": "1"})
     sleepy.env["DEN_PUBLIC_URL"] = sleepy.url
     sleepy.start()
     try:
@@ -564,8 +564,10 @@ def test_a_sleeping_sandbox_wakes_behind_the_waking_page(
         sleepy.wait_for(trial["id"], "Ready", timeout=120)
         alice = person(chromium, sleepy, "alice").go(f"/trials/{trial['id']}/open/web")
         alice.plain = True
-        continue_to_sandbox(alice.page, origin + "/")
-        sleepy.wait_for(trial["id"], "Sleeping", timeout=60)
+        # On a busy machine the sandbox may sleep before this first visit: the visit then wakes
+        # it, and the waking page moves on by itself.
+        continue_to_sandbox(alice.page, origin + "/", timeout=90_000)
+        sleepy.wait_for(trial["id"], "Sleeping", timeout=90)
         trial_page = alice.go(f"/trials/{trial['id']}")
         assert "Asleep" in trial_page.text()
         alice.page.goto(origin + "/")  # back to the sandbox's own address
